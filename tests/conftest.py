@@ -1,0 +1,76 @@
+"""Shared fixtures: the registry double, config files, the CLI runner.
+
+Real registry data is read from ../shared/ctgov (next to the repository) and
+tests that need it skip cleanly when it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from watcher.cli import main
+from watcher.registry_double import RegistryDouble
+
+SHARED_CTGOV = Path(__file__).resolve().parents[2] / "shared" / "ctgov"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file under ../shared/ctgov, or skip the test when it is not there."""
+    path = SHARED_CTGOV.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+def load_shared(*parts: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(shared_file(*parts).read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture
+def registry() -> Iterator[RegistryDouble]:
+    with RegistryDouble() as double:
+        yield double
+
+
+def write_config(
+    folder: Path,
+    url: str,
+    trials: Sequence[str],
+    *,
+    extra: str = "",
+    watch_extra: str = "",
+    name: str = "ctwatch.toml",
+) -> Path:
+    """A config pointing at ``url`` with no pacing or backoff (tests never sleep)."""
+    trial_list = ", ".join(f'"{t}"' for t in trials)
+    text = f"""
+[registry]
+url = "{url}"
+pace = 0
+backoff = 0
+retries = 2
+
+[database]
+path = "ctwatch.db"
+{extra}
+[[watch]]
+name = "test"
+trials = [{trial_list}]
+{watch_extra}
+"""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_cli(config: Path | None, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run ``ctwatch [--config PATH] ARGS`` in-process; stdout and stderr kept apart."""
+    argv = (["--config", str(config)] if config else []) + list(args)
+    return CliRunner().invoke(main, argv, env=env, catch_exceptions=False)

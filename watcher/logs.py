@@ -1,0 +1,78 @@
+"""Logging setup: text or JSON lines on standard error, secrets masked.
+
+Why a filter for secrets: a token can reach a log line through an exception
+message from a library we do not control; masking every configured secret value
+at the handler is the last line of defence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("text", "json")
+
+
+class SecretMask(logging.Filter):
+    """Replaces known secret values in every record's final message."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = record.getMessage()
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = self._mask(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        elif record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def setup_logging(level: str, fmt: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Route the package's logs to stderr at ``level`` in ``fmt``."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        )
+    handler.addFilter(SecretMask(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("watcher").setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,126 @@
+"""Delivery of outbox rows: claim, render, send, mark.
+
+Why an outbox: the alert row is committed with the version it describes, so a
+notifier outage or a crash between detecting and sending loses nothing. Rows
+are marked sent only after the destination confirmed; transient failures wait
+with exponential backoff; permanent ones are marked failed with the reason and
+never block other rows. Delivery is at-least-once: a process killed after the
+send but before the mark sends again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+from watcher.notifiers import DeliveryError, Notifier
+from watcher.pipeline import Clock, iso, utc_now
+from watcher.render import Alert
+from watcher.routing import Destination
+from watcher.store import OutboxClaim, Store
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+FIRST_RETRY = 60.0
+MAX_RETRY = 6 * 3600.0
+
+
+@dataclass
+class DeliveryReport:
+    """Counts for the summary line and the daemon's log."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try: 1 min, 2, 4, … capped at 6 h; Retry-After wins."""
+    delay = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    return float(max(delay, retry_after or 0.0))
+
+
+@dataclass
+class Deliverer:
+    """Sends due outbox rows through the notifiers."""
+
+    store: Store
+    notifiers: Mapping[str, Notifier]
+    clock: Clock = utc_now
+
+    def deliver(self, *, force: bool = False) -> DeliveryReport:
+        """Send what is due; ``force`` also sends rows still in backoff."""
+        now = self.clock()
+        claims = self.store.claim_due(iso(now), iso(now + LEASE), force=force)
+        report = DeliveryReport()
+        by_destination: dict[str, list[OutboxClaim]] = {}
+        for claim in claims:
+            by_destination.setdefault(claim.destination, []).append(claim)
+        for key, group in by_destination.items():
+            self._deliver_group(key, group, report)
+        return report
+
+    def _deliver_group(self, key: str, group: list[OutboxClaim], report: DeliveryReport) -> None:
+        destination = Destination.parse(key)
+        notifier = self.notifiers.get(destination.kind)
+        if notifier is None:
+            for claim in group:
+                self._failed(claim, f"{destination.describe()} is no longer configured", report)
+            return
+        alerts = [self.alert_for(claim) for claim in group]
+        limit = notifier.digest_over
+        if limit is not None and len(group) > limit:
+            self._send(group, lambda: notifier.send_digest(destination.target, alerts), report)
+            return
+        for claim, alert in zip(group, alerts, strict=True):
+            self._send([claim], partial(notifier.send, destination.target, alert), report)
+
+    def alert_for(self, claim: OutboxClaim) -> Alert:
+        """Rebuild the alert from the stored version and the row's field selection."""
+        changes = self.store.changes(claim.version_id)
+        if claim.paths is not None:
+            wanted = set(claim.paths)
+            changes = tuple(c for c in changes if c.path in wanted)
+        _, last_update = self.store.version_meta(claim.version_id)
+        trial = self.store.trials([claim.nct_id])
+        title = trial[0].title if trial and trial[0].title else ""
+        return Alert(claim.nct_id, title, changes, last_update)
+
+    def _send(
+        self, claims: Sequence[OutboxClaim], send: Callable[[], None], report: DeliveryReport
+    ) -> None:
+        destination = Destination.parse(claims[0].destination).describe()
+        try:
+            send()
+        except DeliveryError as exc:
+            for claim in claims:
+                if exc.permanent:
+                    self._failed(claim, str(exc), report)
+                else:
+                    delay = retry_delay(claim.attempts + 1, exc.retry_after)
+                    when = iso(self.clock() + timedelta(seconds=delay))
+                    self.store.mark_retry(claim.id, str(exc), when)
+                    report.retrying += 1
+                    log.warning(
+                        "alert for %s to %s not sent (%s); retry at %s",
+                        claim.nct_id,
+                        destination,
+                        exc,
+                        when,
+                    )
+            report.errors.append(f"{destination}: {exc}")
+            return
+        now = iso(self.clock())
+        for claim in claims:
+            self.store.mark_sent(claim.id, now)
+            report.sent += 1
+
+    def _failed(self, claim: OutboxClaim, error: str, report: DeliveryReport) -> None:
+        self.store.mark_failed(claim.id, error)
+        report.failed += 1
+        log.error("alert for %s to %s failed for good: %s", claim.nct_id, claim.destination, error)

@@ -1,0 +1,159 @@
+"""One poll cycle: fetch -> snapshot -> compare -> record.
+
+Why isolated per trial: one odd record (or a bug in the diff on one shape of
+data) must not cost every other trial its check. Each trial is recorded in its
+own transaction, and an exception becomes that trial's ``last_error``.
+
+Detection ends here. Alerts are only written to the outbox (with the version,
+in the same transaction); sending them is :mod:`watcher.outbox`'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from watcher.diff import diff_records
+from watcher.registry import FetchResult, RegistryClient, RegistryError
+from watcher.routing import Route, outbox_rows
+from watcher.snapshot import take_snapshot
+from watcher.store import RunCounts, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Timestamps as stored: UTC, second precision, ``Z`` suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Outcome(Enum):
+    """What recording one fetched record amounted to."""
+
+    NEW = "new"
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+
+
+@dataclass
+class CycleReport:
+    """What one cycle saw; the CLI turns it into the summary line."""
+
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    registry_down: bool = False
+    registry_error: str | None = None
+
+    @property
+    def counts(self) -> RunCounts:
+        return RunCounts(
+            checked=self.checked,
+            changed=len(self.changed),
+            new=len(self.new),
+            not_found=len(self.not_found),
+            errors=len(self.errors),
+            requests=self.requests,
+            complete=not self.registry_down and not self.errors,
+            error=self.registry_error,
+        )
+
+
+@dataclass
+class Pipeline:
+    """Runs cycles against one store and one registry client."""
+
+    store: Store
+    registry: RegistryClient
+    clock: Clock = utc_now
+    on_progress: Callable[[int], None] | None = None
+
+    def run_cycle(self, trials: Sequence[str], routes: Mapping[str, list[Route]]) -> CycleReport:
+        """Check ``trials`` once and record what changed."""
+        report = CycleReport()
+        run_id = self.store.start_run(iso(self.clock()))
+        before = self.registry.stats.requests
+        try:
+            fetched = self.registry.fetch_studies(trials, on_progress=self.on_progress)
+        except RegistryError as exc:
+            fetched = FetchResult(failed=dict.fromkeys(trials, str(exc)))
+        self._record(fetched, trials, routes, report)
+        report.requests = self.registry.stats.requests - before
+        if trials and fetched.all_failed:
+            report.registry_down = True
+            report.registry_error = next(iter(fetched.failed.values()))
+        self.store.finish_run(run_id, report.counts, iso(self.clock()))
+        return report
+
+    def _record(
+        self,
+        fetched: FetchResult,
+        trials: Sequence[str],
+        routes: Mapping[str, list[Route]],
+        report: CycleReport,
+    ) -> None:
+        hashes = self.store.latest_hashes()
+        for nct in trials:
+            now = iso(self.clock())
+            if nct in fetched.failed:
+                report.errors[nct] = fetched.failed[nct]
+                self.store.record_error(nct, fetched.failed[nct], now)
+                continue
+            record = fetched.records.get(nct)
+            if record is None:
+                report.not_found.append(nct)
+                self.store.record_not_found(nct, now)
+                continue
+            try:
+                outcome = self.record_one(nct, record, hashes.get(nct), routes.get(nct, []), now)
+            except Exception as exc:  # one bad record must not stop the others
+                log.exception("%s: could not record this version", nct)
+                message = f"could not record: {exc.__class__.__name__}: {exc}"
+                report.errors[nct] = message
+                self.store.record_error(nct, message, now)
+                continue
+            report.checked += 1
+            if outcome is Outcome.NEW:
+                report.new.append(nct)
+            elif outcome is Outcome.CHANGED:
+                report.changed.append(nct)
+
+    def record_one(
+        self,
+        nct: str,
+        record: dict[str, Any],
+        latest_hash: str | None,
+        routes: Sequence[Route],
+        now: str,
+    ) -> Outcome:
+        """Baseline, touch, or record a new version with its changes and alerts."""
+        snap = take_snapshot(nct, record)
+        if latest_hash is None:
+            self.store.record_version(snap, [], [], now)
+            log.info("%s: baseline recorded", nct)
+            return Outcome.NEW
+        if latest_hash == snap.content_hash:
+            self.store.record_unchanged(snap, now)
+            return Outcome.UNCHANGED
+        previous = self.store.latest_record(nct)
+        changes = diff_records(previous or {}, snap.record)
+        if not changes:
+            self.store.record_unchanged(snap, now)
+            return Outcome.UNCHANGED
+        rows = outbox_rows(changes, routes)
+        self.store.record_version(snap, changes, rows, now)
+        log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
+        return Outcome.CHANGED

@@ -1,0 +1,313 @@
+"""ClinicalTrials.gov API v2 client: batched, paged, paced, retried.
+
+Why this shape: the registry publishes no rate limit, so ctwatch asks for many
+trials per request (``filter.ids`` with up to 1,000 IDs, ``pageSize=1000``),
+spaces requests about a second apart, and backs off on 429/5xx/time-outs,
+honouring ``Retry-After``. A 200 whose body is not the expected JSON (an HTML
+error page, a truncated body) is treated as a failure, never as data: treating
+it as "the trial has no fields" would alert on every field at once.
+
+Errors, in one place:
+
+* :class:`RegistryError` - base class; the message is safe to show users.
+* :class:`RegistryUnavailable` - network errors, time-outs, 429 and 5xx that
+  outlasted the retries, or bodies that never parsed.
+* :class:`RegistryRejected` - a 4xx the registry meant (a malformed ID, a bad
+  parameter); retrying would not help.
+* :class:`RequestTooLong` - 414/431 or a length-related 400; the caller halves
+  its batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from watcher import __version__
+from watcher.snapshot import study_aliases, study_nct_id
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 1000
+MAX_RETRY_AFTER = 300.0
+
+
+class RegistryError(Exception):
+    """Base class for registry failures; messages are user-facing."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry could not be read (after retries)."""
+
+
+class RegistryRejected(RegistryError):
+    """The registry refused the request (4xx); retrying will not help."""
+
+
+class RequestTooLong(RegistryRejected):
+    """The request URL was too long for the registry; use a smaller batch."""
+
+
+class _Retryable(RegistryUnavailable):
+    """A failure worth another try, with the server's wait hint if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class FetchResult:
+    """What one fetch returned, keyed by the IDs that were asked for."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.failed) and not self.records and not self.missing
+
+
+def user_agent(contact: str | None = None) -> str:
+    """A descriptive User-Agent, so the registry's operators know who calls."""
+    base = f"ctwatch/{__version__} (ClinicalTrials.gov change monitor; httpx/{httpx.__version__}"
+    return base + (f"; contact: {contact})" if contact else ")")
+
+
+@dataclass
+class _Stats:
+    requests: int = 0
+    bytes_received: int = 0
+
+
+class RegistryClient:
+    """Reads studies from the API v2. One instance per process; close it."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        pace: float = 1.0,
+        retries: int = 5,
+        backoff: float = 2.0,
+        contact: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": user_agent(contact), "Accept": "application/json"},
+            transport=transport,
+            follow_redirects=True,
+        )
+        self._pace = pace
+        self._retries = retries
+        self._backoff = backoff
+        self._clock = clock
+        self._sleep = sleep
+        self._last_request: float | None = None
+        self.stats = _Stats()
+        self.batch_size = MAX_PAGE_SIZE
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- public calls --------------------------------------------------------
+
+    def data_timestamp(self) -> str:
+        """``dataTimestamp`` from ``/version``: when the registry data last changed."""
+        body = self._get_json("version", {})
+        stamp = body.get("dataTimestamp")
+        if not isinstance(stamp, str):
+            raise RegistryUnavailable("registry /version answered without a dataTimestamp")
+        return stamp
+
+    def fetch_studies(
+        self,
+        nct_ids: Sequence[str],
+        *,
+        fields: Sequence[str] | None = None,
+        advanced: str | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> FetchResult:
+        """Fetch the given trials in batches; unknown IDs land in ``missing``.
+
+        A batch that fails after retries marks its IDs in ``failed`` and the
+        other batches go on. ``fields``/``advanced`` pass through to the API.
+        """
+        result = FetchResult()
+        pending = list(dict.fromkeys(nct_ids))
+        while pending:
+            batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+            try:
+                found = self._fetch_batch(batch, fields, advanced, on_progress)
+            except RequestTooLong:
+                if len(batch) == 1:
+                    result.failed[batch[0]] = "registry rejected the request as too long"
+                    continue
+                self.batch_size = max(1, len(batch) // 2)
+                log.info("registry: request too long; batch size now %d", self.batch_size)
+                pending = batch + pending
+                continue
+            except RegistryError as exc:
+                result.failed.update(dict.fromkeys(batch, str(exc)))
+                continue
+            result.records.update(found)
+            result.missing.extend(n for n in batch if n not in found)
+        return result
+
+    # ---- internals -----------------------------------------------------------
+
+    def _fetch_batch(
+        self,
+        batch: list[str],
+        fields: Sequence[str] | None,
+        advanced: str | None,
+        on_progress: Callable[[int], None] | None,
+    ) -> dict[str, dict[str, Any]]:
+        params: dict[str, str] = {
+            "filter.ids": ",".join(batch),
+            "pageSize": str(min(MAX_PAGE_SIZE, max(len(batch), 1))),
+        }
+        if fields:
+            params["fields"] = ",".join(fields)
+        if advanced:
+            params["filter.advanced"] = advanced
+        wanted = set(batch)
+        found: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            page_params = dict(params, pageToken=token) if token else params
+            body = self._get_json("studies", page_params)
+            studies = body.get("studies")
+            if not isinstance(studies, list):
+                raise RegistryUnavailable("registry answered without a 'studies' list")
+            for study in studies:
+                key = _requested_id(study, wanted)
+                if key is not None:
+                    found[key] = study
+            if on_progress is not None:
+                on_progress(len(studies))
+            next_token = body.get("nextPageToken")
+            if not next_token:
+                return found
+            token = str(next_token)
+
+    def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=_log_retry,
+        )
+        try:
+            body: dict[str, Any] = retrying(self._attempt, path, params)
+        except _Retryable as exc:
+            raise RegistryUnavailable(str(exc)) from None
+        return body
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_RETRY_AFTER)
+        base = self._backoff * (2 ** (state.attempt_number - 1))
+        return float(min(base, 60.0) * (0.5 + random.random() / 2))
+
+    def _attempt(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        self._keep_pace()
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TimeoutException:
+            raise _Retryable("registry timed out") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"cannot reach the registry ({exc.__class__.__name__})") from None
+        self.stats.requests += 1
+        self.stats.bytes_received += len(response.content)
+        return _parse(response)
+
+    def _keep_pace(self) -> None:
+        now = self._clock()
+        if self._last_request is not None and self._pace > 0:
+            wait = self._last_request + self._pace - now
+            if wait > 0:
+                self._sleep(wait)
+                now = self._clock()
+        self._last_request = now
+
+
+def _parse(response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise _Retryable(f"registry answered HTTP {status}", _retry_after(response))
+    if status in (414, 431):
+        raise RequestTooLong(f"registry answered HTTP {status} (request too long)")
+    if status >= 400:
+        text = " ".join(response.text.split())[:200]
+        if status == 400 and ("too long" in text.lower() or "length" in text.lower()):
+            raise RequestTooLong(f"registry answered HTTP 400: {text}")
+        raise RegistryRejected(f"registry answered HTTP {status}: {text}")
+    ctype = response.headers.get("content-type", "")
+    if "json" not in ctype:
+        raise _Retryable(f"registry answered {status} with {ctype or 'no content type'}, not JSON")
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        raise _Retryable("registry answered with a truncated or invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise _Retryable("registry answered JSON of an unexpected shape")
+    return body
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _requested_id(study: Any, wanted: set[str]) -> str | None:
+    """Which requested ID a returned study answers (its own ID or an alias)."""
+    if not isinstance(study, dict):
+        return None
+    nct = study_nct_id(study)
+    if nct in wanted:
+        return nct
+    for alias in study_aliases(study):
+        if alias.upper() in wanted:
+            return alias.upper()
+    return None
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning("registry: %s; retry %d in %.1fs", exc, state.attempt_number, wait)

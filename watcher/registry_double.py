@@ -1,0 +1,691 @@
+"""An in-process HTTP double of the ClinicalTrials.gov API v2.
+
+Why a real HTTP server and not an httpx ``MockTransport``: the registry client's
+value is in what happens on the wire -- timeouts, keep-alive, retries on 429/5xx
+with ``Retry-After``, halving a batch on 414, following ``nextPageToken``,
+refusing a 200 that carries HTML. Serving real HTTP on ``127.0.0.1`` lets all of
+that code run unchanged in tests, in ``ctwatch demo`` and in the benchmark.
+
+What it imitates (see ../shared/ctgov/API_FACTS.md, sections 1, 2, 3 and 5):
+
+- ``GET /api/v2/version`` with a settable ``dataTimestamp``;
+- ``GET /api/v2/studies`` with ``filter.ids`` (matched against ``nctId`` and
+  ``nctIdAliases``), ``filter.advanced`` (only
+  ``AREA[LastUpdatePostDate]RANGE[from,to]``), ``fields`` (piece names or dotted
+  paths, nesting kept), ``pageSize``, opaque ``pageToken`` bound to the other
+  parameters, and ``countTotal``;
+- ``GET /api/v2/studies/{nctId}`` with 200, 301 for an alias, 400 and 404;
+- plain-text error bodies, 414 for an over-long request line, an nginx-style
+  HTML 404 for any other path;
+- canned faults (``fail_next``) for 503, 429, HTML-in-200 and truncated JSON.
+
+Results come back ordered by ``nctId`` so tests are deterministic (the real API
+is unsorted by default). It is sized for ~10,000 studies: each study is
+serialised once when it is put, projections are cached per ``fields`` set, and
+query results are cached until the next ``put``/``remove``, so paging costs
+O(page) rather than O(n).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, TypeAlias
+from urllib.parse import parse_qsl, urlsplit
+
+from watcher.fields import field_table
+
+__all__ = ["API_VERSION", "RecordedRequest", "RegistryDouble"]
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2.0.5"
+BASE_PATH = "/api/v2"
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 1000
+LAST_UPDATE_PATH = "protocolSection.statusModule.lastUpdatePostDateStruct.date"
+
+_JSON = "application/json"
+_TEXT = "text/plain; charset=utf-8"
+_HTML = "text/html"
+_STUDIES = f"{BASE_PATH}/studies"
+_STUDY_PREFIX = f"{_STUDIES}/"
+_VERSION = f"{BASE_PATH}/version"
+# A token stays valid only while these are the only parameters that change (SPEC).
+_PAGING_PARAMS = frozenset({"pageToken", "pageSize", "countTotal"})
+_ID_RE = re.compile(r"[Nn][Cc][Tt][0-9]{8}")
+_LIST_SEP = re.compile(r"[,|]")
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_RANGE_RE = re.compile(r"\s*AREA\[([^\]]*)\]\s*RANGE\[([^,\]]*),([^\]]*)\]\s*", re.IGNORECASE)
+_CACHE_LIMIT = 64
+_NGINX_404 = (
+    b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
+    b"<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+# A projection tree: key -> subtree, or None for "the whole value under this key".
+_Trie: TypeAlias = "dict[str, _Trie | None]"
+_DateRange: TypeAlias = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the double answered, kept so tests can assert on traffic.
+
+    ``path`` excludes the query string, which is decoded into ``params`` (last
+    value wins for a repeated name). ``bytes_sent`` counts the response body only.
+    """
+
+    method: str
+    path: str
+    params: dict[str, str]
+    status: int
+    bytes_sent: int
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Fault:
+    response: _Response
+    path_prefix: str
+    remaining: int
+
+
+class _BadRequest(Exception):
+    """Raised while parsing a request; becomes a 400 with the message as body."""
+
+
+def _text(status: int, message: str) -> _Response:
+    return _Response(status, message.encode("utf-8"), _TEXT)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _split_list(raw: str) -> list[str]:
+    """Split a comma- or pipe-separated parameter, dropping blank items."""
+    return [item.strip() for item in _LIST_SEP.split(raw) if item.strip()]
+
+
+def _parse_ids(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    ids = _split_list(raw)
+    if not ids:
+        raise _BadRequest(f"filter.ids has incorrect format for value {raw}")
+    for nct_id in ids:
+        if not _ID_RE.fullmatch(nct_id):
+            raise _BadRequest(f"filter.ids has incorrect format for value {nct_id}")
+    return tuple(nct_id.upper() for nct_id in ids)
+
+
+def _parse_bound(text: str, open_word: str) -> str | None:
+    bound = text.strip()
+    if bound.upper() == open_word:
+        return None
+    if _DATE_RE.fullmatch(bound):
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(bound).isoformat()
+    raise _BadRequest(f"Error parsing query in filter.advanced: invalid RANGE bound `{bound}`")
+
+
+def _parse_advanced(raw: str | None) -> _DateRange | None:
+    """Parse the one Essie form the client uses: a LastUpdatePostDate range."""
+    if raw is None:
+        return None
+    match = _RANGE_RE.fullmatch(raw)
+    if match is None:
+        raise _BadRequest(
+            f"Error parsing query in filter.advanced: unsupported expression `{raw}` "
+            "(the registry double supports only AREA[LastUpdatePostDate]RANGE[from,to])"
+        )
+    area = match.group(1).strip()
+    info = field_table().resolve(area)
+    if info is None:
+        raise _BadRequest(f"Error parsing query in filter.advanced: Unknown area name: `{area}`")
+    if info.path != LAST_UPDATE_PATH:
+        raise _BadRequest(
+            f"Error parsing query in filter.advanced: area `{area}` is not supported "
+            "by the registry double"
+        )
+    return (_parse_bound(match.group(2), "MIN"), _parse_bound(match.group(3), "MAX"))
+
+
+def _parse_page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise _BadRequest(f"Invalid value in parameter `pageSize`: `{raw}`")
+    return min(int(text), MAX_PAGE_SIZE)
+
+
+def _parse_bool(name: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    lowered = raw.strip().lower()
+    if lowered not in ("true", "false"):
+        raise _BadRequest(f"Invalid value in parameter `{name}`: `{raw}`")
+    return lowered == "true"
+
+
+def _check_format(params: Mapping[str, str]) -> None:
+    """Accept ``format=json`` and either ``markupFormat``; the double serves JSON only."""
+    fmt = params.get("format", "json")
+    if fmt.lower() != "json":
+        raise _BadRequest(f"Invalid value in parameter `format`: `{fmt}` (double serves json only)")
+    markup = params.get("markupFormat", "markdown")
+    if markup.lower() not in ("markdown", "legacy"):
+        raise _BadRequest(f"Invalid value in parameter `markupFormat`: `{markup}`")
+
+
+def _build_trie(paths: Iterable[str]) -> _Trie:
+    """Merge dotted paths into one tree; a shorter path swallows longer ones below it."""
+    root: _Trie = {}
+    for path in sorted(paths, key=lambda p: p.count(".")):
+        node = root
+        *parents, leaf = path.split(".")
+        for key in parents:
+            child = node.setdefault(key, {})
+            if child is None:
+                break
+            node = child
+        else:
+            node[leaf] = None
+    return root
+
+
+_MISSING: Any = object()
+
+
+def _project(value: Any, trie: _Trie) -> Any:
+    """Keep only the trie's paths, keeping nesting; lists are projected item by item."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key not in trie:
+                continue
+            sub = trie[key]
+            projected = item if sub is None else _project(item, sub)
+            if projected is not _MISSING:
+                out[key] = projected
+        return out if out else _MISSING
+    if isinstance(value, list):
+        items = [p for p in (_project(item, trie) for item in value) if p is not _MISSING]
+        return items if items else _MISSING
+    return _MISSING
+
+
+def _nct_id_of(study: Mapping[str, Any]) -> str:
+    try:
+        nct_id = study["protocolSection"]["identificationModule"]["nctId"]
+    except (KeyError, TypeError) as exc:
+        raise ValueError("study has no protocolSection.identificationModule.nctId") from exc
+    if not isinstance(nct_id, str) or not _ID_RE.fullmatch(nct_id):
+        raise ValueError(f"study has a malformed nctId: {nct_id!r}")
+    return nct_id.upper()
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+class RegistryDouble:
+    """A ClinicalTrials.gov API v2 double served over HTTP on 127.0.0.1.
+
+    Use it as a context manager (``with RegistryDouble(studies) as reg:``) and point
+    the client at ``reg.url``. Studies can be added, replaced and removed while it
+    runs; every answered request is recorded in ``requests``. One lock guards all
+    state, so tests may mutate it from their own thread while the server answers.
+    """
+
+    def __init__(
+        self,
+        studies: Iterable[dict[str, Any]] = (),
+        *,
+        data_timestamp: str = "2026-11-20T09:00:06",
+        max_url_length: int = 16000,
+        max_page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._data_timestamp = data_timestamp
+        self._max_url_length = max_url_length
+        self._max_page_size = max_page_size
+        self._salt = secrets.token_bytes(16)
+        # nctId -> the study serialised once, at put. Only the string is kept: it is
+        # the snapshot (later edits to the caller's dict are not seen), it costs far
+        # less memory than nested dicts, and the garbage collector never walks it.
+        self._full: dict[str, str] = {}
+        self._updated: dict[str, str | None] = {}  # nctId -> lastUpdatePostDate
+        self._aliases: dict[str, str] = {}  # alias -> canonical nctId
+        self._aliases_of: dict[str, tuple[str, ...]] = {}
+        self._order: list[str] = []  # canonical nctIds, sorted
+        self._tries: dict[tuple[str, ...], _Trie] = {}
+        self._projected: dict[tuple[str, ...], dict[str, str]] = {}
+        self._matches: dict[tuple[tuple[str, ...] | None, _DateRange | None], list[str]] = {}
+        self._faults: list[_Fault] = []
+        self._requests: list[RecordedRequest] = []
+        self._bytes_sent = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        for study in studies:
+            self.put(study)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> RegistryDouble:
+        """Bind an ephemeral port and serve from a daemon thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError("registry double is already running")
+        server = _Server(self)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"registry-double:{server.server_port}",
+            daemon=True,
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open keep-alive connections and close the socket."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> RegistryDouble:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL for clients, e.g. ``http://127.0.0.1:PORT/api/v2``."""
+        if self._server is None:
+            raise RuntimeError("registry double is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_port}{BASE_PATH}"
+
+    # -- data ------------------------------------------------------------------
+
+    def put(self, study: dict[str, Any]) -> None:
+        """Add or replace a study, keyed by its nctId; later changes to ``study`` are not seen."""
+        nct_id = _nct_id_of(study)
+        body = _dumps(study)
+        aliases = _dig(study, "protocolSection", "identificationModule", "nctIdAliases")
+        updated = _dig(study, "protocolSection", "statusModule", "lastUpdatePostDateStruct")
+        updated_date = _dig(updated, "date")
+        with self._lock:
+            self._forget(nct_id)
+            self._matches.clear()  # a new study can answer cached queries too
+            self._full[nct_id] = body
+            self._updated[nct_id] = updated_date if isinstance(updated_date, str) else None
+            own = tuple(a.upper() for a in aliases or () if isinstance(a, str))
+            self._aliases_of[nct_id] = own
+            for alias in own:
+                self._aliases[alias] = nct_id
+            bisect.insort(self._order, nct_id)
+
+    def remove(self, nct_id: str) -> None:
+        """Delete a study (and its aliases); unknown IDs are ignored."""
+        with self._lock:
+            self._forget(nct_id.upper())
+
+    def get(self, nct_id: str) -> dict[str, Any] | None:
+        """A copy of the stored study with this canonical nctId, or None."""
+        with self._lock:
+            body = self._full.get(nct_id.upper())
+        if body is None:
+            return None
+        study: dict[str, Any] = json.loads(body)
+        return study
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._full)
+
+    @property
+    def data_timestamp(self) -> str:
+        """The ``dataTimestamp`` that ``/version`` reports."""
+        with self._lock:
+            return self._data_timestamp
+
+    def set_data_timestamp(self, ts: str) -> None:
+        """Simulate a registry data refresh (the client skips cycles until this moves)."""
+        with self._lock:
+            self._data_timestamp = ts
+
+    def _forget(self, nct_id: str) -> None:
+        """Drop one study and everything derived from it; caller holds the lock."""
+        if self._full.pop(nct_id, None) is None:
+            return
+        del self._updated[nct_id]
+        for alias in self._aliases_of.pop(nct_id, ()):
+            if self._aliases.get(alias) == nct_id:
+                del self._aliases[alias]
+        del self._order[bisect.bisect_left(self._order, nct_id)]
+        for rendered in self._projected.values():
+            rendered.pop(nct_id, None)
+        self._matches.clear()
+
+    # -- faults and traffic ----------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        body: str = "",
+        *,
+        times: int = 1,
+        content_type: str = "text/plain",
+        headers: Mapping[str, str] | None = None,
+        path_prefix: str = _STUDIES,
+    ) -> None:
+        """Answer the next ``times`` requests under ``path_prefix`` with a canned response.
+
+        Faults queue in order and are served before normal handling, e.g.
+        ``fail_next(429, "slow down", headers={"Retry-After": "0"})``,
+        ``fail_next(200, "<html>…", content_type="text/html")`` or a truncated
+        JSON body with ``content_type="application/json"``. Faulted requests are
+        recorded like any other; only an over-long request line is answered 414
+        before a fault is consumed, as a front proxy would.
+        """
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        response = _Response(
+            status, body.encode("utf-8"), content_type, tuple((headers or {}).items())
+        )
+        with self._lock:
+            self._faults.append(_Fault(response, path_prefix, times))
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request answered since the last ``reset_requests``, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Response body bytes sent since the last ``reset_requests``."""
+        with self._lock:
+            return self._bytes_sent
+
+    def reset_requests(self) -> None:
+        """Forget recorded traffic (e.g. between a warm-up and a measured run)."""
+        with self._lock:
+            self._requests.clear()
+            self._bytes_sent = 0
+
+    # -- request handling (called from server threads) -------------------------
+
+    def _dispatch(
+        self, method: str, target: str, line_length: int, user_agent: str = ""
+    ) -> _Response:
+        """Answer one request and record it before any byte is written."""
+        split = urlsplit(target)
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        with self._lock:
+            response = self._route(split.path, split.query, params, line_length)
+            size = len(response.body)
+            self._requests.append(
+                RecordedRequest(method, split.path, params, response.status, size, user_agent)
+            )
+            self._bytes_sent += size
+        return response
+
+    def _route(self, path: str, query: str, params: dict[str, str], line_length: int) -> _Response:
+        if line_length > self._max_url_length:
+            return _text(414, "URI Too Long")
+        fault = self._take_fault(path)
+        if fault is not None:
+            return fault
+        try:
+            if path == _VERSION:
+                body = _dumps({"apiVersion": API_VERSION, "dataTimestamp": self._data_timestamp})
+                return _Response(200, body.encode("utf-8"), _JSON)
+            if path == _STUDIES:
+                return self._search(params)
+            nct_id = path.removeprefix(_STUDY_PREFIX)
+            if nct_id != path and "/" not in nct_id:
+                return self._one(nct_id, query, params)
+        except _BadRequest as exc:
+            return _text(400, str(exc))
+        return _Response(404, _NGINX_404, _HTML)
+
+    def _take_fault(self, path: str) -> _Response | None:
+        for index, fault in enumerate(self._faults):
+            if path.startswith(fault.path_prefix):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    del self._faults[index]
+                return fault.response
+        return None
+
+    def _one(self, raw_id: str, query: str, params: Mapping[str, str]) -> _Response:
+        if not _ID_RE.fullmatch(raw_id):
+            raise _BadRequest("nctId has incorrect format")
+        _check_format(params)
+        spec = self._fields(params.get("fields"))
+        nct_id = raw_id.upper()
+        if nct_id in self._full:
+            return _Response(200, self._render(nct_id, spec).encode("utf-8"), _JSON)
+        canonical = self._aliases.get(nct_id)
+        if canonical is not None:
+            location = f"{_STUDY_PREFIX}{canonical}" + (f"?{query}" if query else "")
+            return _Response(301, b"", _TEXT, (("Location", location),))
+        return _text(404, f"NCT number {raw_id} not found")
+
+    def _search(self, params: Mapping[str, str]) -> _Response:
+        _check_format(params)
+        page_size = min(_parse_page_size(params.get("pageSize")), self._max_page_size)
+        count_total = _parse_bool("countTotal", params.get("countTotal"))
+        ids = _parse_ids(params.get("filter.ids"))
+        date_range = _parse_advanced(params.get("filter.advanced"))
+        spec = self._fields(params.get("fields"))
+        bound_to = _dumps(sorted((k, v) for k, v in params.items() if k not in _PAGING_PARAMS))
+        token = params.get("pageToken") or None
+        offset = 0 if token is None else self._offset(token, bound_to)
+        matches = self._match(ids, date_range)
+        end = offset + page_size
+        parts = [
+            f'{{"totalCount":{len(matches)},' if count_total and token is None else "{",
+            '"studies":[',
+            ",".join(self._render(nct_id, spec) for nct_id in matches[offset:end]),
+            "]",
+        ]
+        if end < len(matches):
+            parts.append(f',"nextPageToken":"{self._token(end, bound_to)}"')
+        parts.append("}")
+        return _Response(200, "".join(parts).encode("utf-8"), _JSON)
+
+    def _token(self, offset: int, bound_to: str) -> str:
+        raw = f"{offset}.{self._sign(offset, bound_to)}".encode("ascii")
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    def _offset(self, token: str, bound_to: str) -> int:
+        """Decode a page token; it must have been issued for the same query."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+            offset_text, signature = raw.split(".", 1)
+        except ValueError as exc:  # binascii.Error and UnicodeDecodeError included
+            raise _BadRequest("Invalid pageToken") from exc
+        if not offset_text.isdigit() or not hmac.compare_digest(
+            signature, self._sign(int(offset_text), bound_to)
+        ):
+            raise _BadRequest("Invalid pageToken")
+        return int(offset_text)
+
+    def _sign(self, offset: int, bound_to: str) -> str:
+        message = f"{offset}\n{bound_to}".encode()
+        return hashlib.blake2b(message, key=self._salt, digest_size=9).hexdigest()
+
+    def _match(self, ids: tuple[str, ...] | None, date_range: _DateRange | None) -> list[str]:
+        """Canonical nctIds answering a query, sorted; cached until the data changes."""
+        if ids is None and date_range is None:
+            return self._order
+        key = (ids, date_range)
+        cached = self._matches.get(key)
+        if cached is not None:
+            return cached
+        if ids is None:
+            candidates = self._order
+        else:
+            found = {i if i in self._full else self._aliases.get(i, i) for i in ids}
+            candidates = sorted(found & self._full.keys())
+        if date_range is not None:
+            low, high = date_range
+            candidates = [
+                nct_id
+                for nct_id in candidates
+                if (day := self._updated[nct_id]) is not None
+                and (low is None or day >= low)
+                and (high is None or day <= high)
+            ]
+        if len(self._matches) >= _CACHE_LIMIT:
+            self._matches.clear()
+        self._matches[key] = candidates
+        return candidates
+
+    def _fields(self, raw: str | None) -> tuple[str, ...] | None:
+        """Resolve a ``fields`` list to sorted dotted paths; None means the whole study."""
+        if raw is None:
+            return None
+        table = field_table()
+        paths: set[str] = set()
+        for name in _split_list(raw) or [raw]:
+            info = table.resolve(name)
+            if info is None:
+                raise _BadRequest(f"Parameter 'fields' contains invalid field name: '{name}'")
+            paths.add(info.path)
+        spec = tuple(sorted(paths))
+        if spec not in self._tries:
+            if len(self._tries) >= _CACHE_LIMIT:
+                self._tries.clear()
+                self._projected.clear()
+            self._tries[spec] = _build_trie(spec)
+            self._projected[spec] = {}
+        return spec
+
+    def _render(self, nct_id: str, spec: tuple[str, ...] | None) -> str:
+        if spec is None:
+            return self._full[nct_id]
+        rendered = self._projected[spec]
+        body = rendered.get(nct_id)
+        if body is None:
+            # Parsed on first use per (fields, study) only; the result is cached.
+            projected = _project(json.loads(self._full[nct_id]), self._tries[spec])
+            body = rendered[nct_id] = _dumps({} if projected is _MISSING else projected)
+        return body
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its double and can drop idle keep-alive sockets."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, double: RegistryDouble) -> None:
+        self.double = double
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Wake handler threads blocked on idle keep-alive reads so stop() is prompt."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up mid-response are normal here; keep stderr quiet."""
+        log.debug("registry double: error serving %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP plumbing only: every decision is made by ``RegistryDouble._dispatch``."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, with Content-Length on every response
+    server_version = "ctwatch-registry-double"
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    timeout = 60  # an abandoned keep-alive connection does not pin a thread forever
+    error_content_type = _TEXT  # stdlib-generated errors are plain text too
+    error_message_format = "%(message)s"
+
+    def _server(self) -> _Server:
+        assert isinstance(self.server, _Server)
+        return self.server
+
+    def setup(self) -> None:
+        super().setup()
+        self._server().track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._server().track(self.connection, open_=False)
+
+    def do_GET(self) -> None:
+        response = self._server().double._dispatch(
+            "GET", self.path, len(self.requestline), self.headers.get("User-Agent", "")
+        )
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging to stderr."""
