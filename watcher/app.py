@@ -15,12 +15,15 @@ from typing import TextIO
 import httpx
 
 from watcher.config import Config
-from watcher.notifiers import Notifier
+from watcher.notifiers import DeliveryError, Notifier
 from watcher.notifiers.console import ConsoleNotifier
+from watcher.notifiers.email import EmailNotifier
+from watcher.notifiers.slack import SlackNotifier, slack_client
 from watcher.outbox import Deliverer, DeliveryReport
 from watcher.pipeline import Clock, CycleReport, Pipeline, utc_now
 from watcher.registry import RegistryClient
-from watcher.routing import build_routes
+from watcher.render import Alert
+from watcher.routing import Destination, build_routes, watch_destinations
 from watcher.store import Store
 
 
@@ -44,6 +47,7 @@ class App:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         notifiers: Mapping[str, Notifier] | None = None,
+        slack_retry_interval: float = 1.0,
     ) -> App:
         store = Store.open(config.database.path)
         reg = config.registry
@@ -57,7 +61,13 @@ class App:
             transport=transport,
             sleep=sleep,
         )
-        chosen = dict(notifiers) if notifiers is not None else default_notifiers(config, out)
+        chosen = (
+            dict(notifiers)
+            if notifiers is not None
+            else default_notifiers(
+                config, out, clock=clock, sleep=sleep, slack_retry_interval=slack_retry_interval
+            )
+        )
         return cls(
             config=config,
             store=store,
@@ -72,11 +82,47 @@ class App:
         delivery = self.deliverer.deliver(force=True)
         return report, delivery
 
+    def test_alert(self, watch_name: str | None = None) -> list[tuple[Destination, str | None]]:
+        """Send a marked test message to every destination (of one watch).
+
+        Returns each destination with None on success or the reason it failed.
+        Test messages bypass the outbox: the user is waiting for the answer.
+        """
+        results: dict[str, tuple[Destination, str | None]] = {}
+        for watch in self.config.watch:
+            if watch_name is not None and watch.name != watch_name:
+                continue
+            alert = Alert(watch.trials[0], f"test alert for watch “{watch.name}”", (), test=True)
+            for destination in watch_destinations(watch.slack, watch.email):
+                if destination.key in results:
+                    continue
+                notifier = self.deliverer.notifiers[destination.kind]
+                try:
+                    notifier.send(destination.target, alert)
+                except DeliveryError as exc:
+                    results[destination.key] = (destination, str(exc))
+                else:
+                    results[destination.key] = (destination, None)
+        return list(results.values())
+
     def close(self) -> None:
         self.registry.close()
         self.store.close()
 
 
-def default_notifiers(config: Config, out: TextIO) -> dict[str, Notifier]:
+def default_notifiers(
+    config: Config,
+    out: TextIO,
+    *,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    slack_retry_interval: float = 1.0,
+) -> dict[str, Notifier]:
     """The notifiers a config asks for; the console one always exists."""
-    return {"console": ConsoleNotifier(out)}
+    notifiers: dict[str, Notifier] = {"console": ConsoleNotifier(out)}
+    if config.slack is not None:
+        client = slack_client(config.slack, retry_interval=slack_retry_interval, sleep=sleep)
+        notifiers["slack"] = SlackNotifier(client, config.slack.digest_over)
+    if config.email is not None:
+        notifiers["email"] = EmailNotifier(config.email, clock)
+    return notifiers

@@ -113,6 +113,28 @@ def check(obj: Context) -> None:
         fail(f"the registry could not be read: {report.registry_error}", 1)
 
 
+@main.command("test-alert")
+@click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's destinations.")
+@click.pass_obj
+def test_alert(obj: Context, watch_name: str | None) -> None:
+    """Send a clearly marked test message to every configured destination."""
+    config = obj.load()
+    names = [w.name for w in config.watch]
+    if watch_name is not None and watch_name not in names:
+        fail(f"--watch: no watch named {watch_name!r} (watches: {', '.join(names)})", 2)
+    with open_app(config) as app:
+        results = app.test_alert(watch_name)
+    failed = 0
+    for destination, error in results:
+        if error is None:
+            click.echo(f"ok      {destination.describe()}")
+        else:
+            failed += 1
+            click.echo(f"FAILED  {destination.describe()}: {error}")
+    if failed:
+        fail(f"{failed} of {len(results)} destination(s) failed", 1)
+
+
 def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
     """``checked 3 · changed 1 · new 0 · not found 1 (NCT…) · errors 0 · alerts sent 1``."""
     parts = [

@@ -171,6 +171,7 @@ class SlackConfig(_Strict):
     api_url: str = "https://slack.com/api/"
     digest_over: int = Field(default=10, ge=1)
     timeout: str = "30s"
+    retries: int = Field(default=2, ge=0, le=10, description="quick in-place retries per post")
     signing_secret: SecretStr | None = None
     commands: SlackCommandsConfig | None = None
 

@@ -25,6 +25,7 @@ from watcher.store import OutboxClaim, Store
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 20  # about five days of backoff: then the row fails visibly
 FIRST_RETRY = 60.0
 MAX_RETRY = 6 * 3600.0
 
@@ -99,8 +100,11 @@ class Deliverer:
             send()
         except DeliveryError as exc:
             for claim in claims:
-                if exc.permanent:
-                    self._failed(claim, str(exc), report)
+                if exc.permanent or claim.attempts + 1 >= MAX_ATTEMPTS:
+                    reason = (
+                        str(exc) if exc.permanent else f"gave up after {MAX_ATTEMPTS} tries: {exc}"
+                    )
+                    self._failed(claim, reason, report)
                 else:
                     delay = retry_delay(claim.attempts + 1, exc.retry_after)
                     when = iso(self.clock() + timedelta(seconds=delay))

@@ -9,6 +9,7 @@ Slack- and email-specific layouts live in their own render modules and build on
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,23 +72,34 @@ class ChangeLine:
 
 
 def change_lines(changes: Sequence[FieldChange], limit: int = 300) -> list[ChangeLine]:
-    """Readable lines; item additions/removals in one list beyond 3 are counted."""
-    groups: dict[str, list[FieldChange]] = {}
+    """Readable lines. Beyond 3 similar list changes (sites added, site statuses
+    changed) one counted line replaces them, so 400 sites never mean 400 lines."""
+    groups: dict[tuple[str, ...], list[FieldChange]] = {}
     for change in changes:
-        if _is_item(change) and change.kind != "changed":
-            groups.setdefault(change.path.rsplit("[", 1)[0], []).append(change)
+        key = _group_key(change)
+        if key is not None:
+            groups.setdefault(key, []).append(change)
     lines: list[ChangeLine] = []
-    emitted: set[str] = set()
+    emitted: set[tuple[str, ...]] = set()
     for change in changes:
-        group_key = change.path.rsplit("[", 1)[0] if _is_item(change) else None
-        group = groups.get(group_key or "", [])
-        if group_key is not None and change.kind != "changed" and len(group) > GROUP_OVER:
-            if group_key not in emitted:
-                emitted.add(group_key)
-                lines.append(_group_line(group))
-            continue
-        lines.append(_line(change, limit))
+        key = _group_key(change)
+        group = groups.get(key, []) if key is not None else []
+        if key is None or len(group) <= GROUP_OVER:
+            lines.append(_line(change, limit))
+        elif key not in emitted:
+            emitted.add(key)
+            lines.append(_group_line(group) if key[0] == "items" else _field_group_line(group))
     return lines
+
+
+def _group_key(change: FieldChange) -> tuple[str, ...] | None:
+    if "[" not in change.path:
+        return None
+    if _is_item(change) and change.kind != "changed":
+        return ("items", change.path.rsplit("[", 1)[0])
+    if not _is_item(change):
+        return ("fields", change.path.rsplit("[", 1)[0], change.schema_path)
+    return None
 
 
 def _is_item(change: FieldChange) -> bool:
@@ -96,6 +108,25 @@ def _is_item(change: FieldChange) -> bool:
 
 def _list_label(change: FieldChange) -> str:
     return change.label.rsplit(" › ", 1)[0]
+
+
+def _field_group_line(group: list[FieldChange]) -> ChangeLine:
+    first = group[0]
+    item = first.path.rsplit("[", 1)[1].split("]", 1)[0]
+    list_label, _, field_label = first.label.partition(f" › {item} › ")
+    transitions = Counter(
+        f"{display_value(c.schema_path, c.old, 40) if c.old is not None else NONE} → "
+        f"{display_value(c.schema_path, c.new, 40) if c.new is not None else NONE}"
+        for c in group
+    )
+    common = "; ".join(f"{t} ×{n}" for t, n in transitions.most_common(3))
+    more = "; …" if len(transitions) > 3 else ""
+    noun = list_label.lower()
+    label = f"{list_label} › {field_label}"
+    kinds = {c.kind for c in group}
+    if kinds in ({"added"}, {"removed"}):
+        return ChangeLine(label, summary=f"{kinds.pop()} in {len(group)} {noun}")
+    return ChangeLine(label, summary=f"changed in {len(group)} {noun}: {common}{more}")
 
 
 def _group_line(group: list[FieldChange]) -> ChangeLine:

@@ -1,0 +1,185 @@
+"""Email delivery end to end: `ctwatch check` -> smtplib -> aiosmtpd on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, write_config
+from tests.smtp_server import SmtpServer
+from watcher.registry_double import RegistryDouble
+from watcher.samples import SEED_NCT, changed, make_study, seed_study
+
+OTHER = "NCT01234567"
+ENV = {"SMTP_USERNAME": "ctwatch-bot", "SMTP_PASSWORD": "s3cret-pw-42"}
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer(username="ctwatch-bot", password="s3cret-pw-42") as server:
+        yield server
+
+
+def email_config(tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer, watches: str) -> Path:
+    extra = f"""
+[email]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+username = "${{SMTP_USERNAME}}"
+password = "${{SMTP_PASSWORD}}"
+sender = "ctwatch <alerts@example.org>"
+timeout = "5s"
+"""
+    path = write_config(
+        tmp_path,
+        registry.url,
+        [SEED_NCT],
+        extra=extra,
+        watch_extra='email = ["team@example.org", "lead@example.org"]',
+    )
+    path.write_text(path.read_text() + watches)
+    return path
+
+
+def test_change_set_is_one_multipart_message_to_the_watch(
+    tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer
+) -> None:
+    registry.put(seed_study())
+    registry.put(make_study(OTHER, "Other trial"))
+    other_watch = (
+        '\n[[watch]]\nname = "other"\ntrials = ["NCT01234567"]\nemail = ["other@example.org"]\n'
+    )
+    config = email_config(tmp_path, registry, smtp, other_watch)
+    assert run_cli(config, "check", env=ENV).exit_code == 0
+    assert smtp.received == []  # baseline is silent
+
+    registry.put(
+        changed(
+            seed_study(),
+            status="TERMINATED",
+            last_update="2026-03-02",
+            why_stopped="Sponsor decision",
+        )
+    )
+    result = run_cli(config, "check", env=ENV)
+    assert result.exit_code == 0, result.stderr
+    assert "alerts sent 1" in result.stdout
+    (mail,) = smtp.received
+    assert sorted(mail.rcpt_tos) == ["lead@example.org", "team@example.org"]
+    assert "other@example.org" not in mail.raw.decode()
+    msg = mail.message
+    assert msg["Subject"] == "[ctwatch] NCT06850103 — Overall Status: Recruiting → Terminated"
+    assert msg["From"] == "ctwatch <alerts@example.org>"
+    assert msg["Date"] and msg["Message-ID"].endswith("@example.org>")
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "Overall Status: Recruiting → Terminated" in text
+    assert "https://clinicaltrials.gov/study/NCT06850103?tab=history" in text
+    assert "<td><b>Overall Status</b></td><td>Recruiting</td><td>Terminated</td>" in html
+    assert '<a href="https://clinicaltrials.gov/study/NCT06850103?tab=history">' in html
+    assert smtp.logins == ["ctwatch-bot"]
+    assert ENV["SMTP_PASSWORD"] not in result.stderr + result.stdout
+
+    again = run_cli(config, "check", env=ENV)  # a normal re-run never duplicates
+    assert "alerts sent 0" in again.stdout and len(smtp.received) == 1
+
+
+def test_record_text_cannot_inject_headers(
+    tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer
+) -> None:
+    registry.put(seed_study())
+    config = email_config(tmp_path, registry, smtp, "")
+    run_cli(config, "check", env=ENV)
+    evil = changed(seed_study(), status="WITHDRAWN", why_stopped="x")
+    evil["protocolSection"]["statusModule"]["overallStatus"] = (
+        "WITHDRAWN\r\nBcc: victim@example.com\r\n"
+    )
+    registry.put(evil)
+    run_cli(config, "check", env=ENV)
+    (mail,) = smtp.received
+    assert mail.message["Bcc"] is None
+    assert sorted(mail.rcpt_tos) == ["lead@example.org", "team@example.org"]
+    subject = mail.message["Subject"]
+    assert "\r" not in subject and "\n" not in subject
+    assert "victim@example.com" in subject  # harmless text, not a header
+
+
+def test_smtp_4xx_keeps_the_alert_then_delivers_once(
+    tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer
+) -> None:
+    registry.put(seed_study())
+    config = email_config(tmp_path, registry, smtp, "")
+    run_cli(config, "check", env=ENV)
+    registry.put(changed(seed_study(), status="SUSPENDED"))
+    smtp.fail_next("451 4.3.0 Mail server temporarily rejected message", times=1)
+    first = run_cli(config, "check", env=ENV)
+    assert first.exit_code == 0
+    assert "alerts sent 0 · alerts pending 1" in first.stdout
+    status = json.loads(run_cli(config, "status", "--json", env=ENV).stdout)
+    assert status["alerts"]["pending"] == 1
+    assert "451 4.3.0" in status["alert_problems"][0]["error"]
+    second = run_cli(config, "check", env=ENV)  # an explicit check retries despite backoff
+    assert "alerts sent 1" in second.stdout
+    assert len(smtp.received) == 1
+
+
+def test_smtp_5xx_fails_visibly_and_does_not_block(
+    tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer
+) -> None:
+    registry.put(seed_study())
+    registry.put(make_study(OTHER, "Other trial"))
+    other_watch = (
+        '\n[[watch]]\nname = "other"\ntrials = ["NCT01234567"]\nemail = ["other@example.org"]\n'
+    )
+    config = email_config(tmp_path, registry, smtp, other_watch)
+    run_cli(config, "check", env=ENV)
+    registry.put(changed(seed_study(), status="SUSPENDED"))
+    registry.put(changed(make_study(OTHER, "Other trial"), status="COMPLETED"))
+    smtp.fail_next("550 5.1.1 Mailbox unavailable", stage="RCPT")
+    result = run_cli(config, "check", env=ENV)
+    assert "alerts sent 1 · alerts failed 1" in result.stdout
+    assert "550 5.1.1 Mailbox unavailable" in result.stderr
+    status = run_cli(config, "status", env=ENV).stdout
+    assert "FAILED" in status and "550 5.1.1" in status
+    assert (
+        "alerts sent 0" in run_cli(config, "check", env=ENV).stdout
+    )  # failed rows are not retried
+
+
+def test_unreachable_smtp_keeps_alerts_pending(tmp_path: Path, registry: RegistryDouble) -> None:
+    with SmtpServer() as dead:
+        port = dead.port
+    registry.put(seed_study())
+    extra = f'\n[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nsender = "a@example.org"\ntimeout = "2s"\n'
+    config = write_config(
+        tmp_path, registry.url, [SEED_NCT], extra=extra, watch_extra='email = ["t@example.org"]'
+    )
+    run_cli(config, "check")
+    registry.put(changed(seed_study(), status="SUSPENDED"))
+    result = run_cli(config, "check")
+    assert "alerts pending 1" in result.stdout
+    assert "cannot reach SMTP server 127.0.0.1" in result.stderr
+
+
+def test_test_alert_email(tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer) -> None:
+    config = email_config(tmp_path, registry, smtp, "")
+    result = run_cli(config, "test-alert", env=ENV)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (
+        "ok      email team@example.org, lead@example.org" in result.stdout
+        or "ok      email lead@example.org, team@example.org" in result.stdout
+    )
+    (mail,) = smtp.received
+    assert mail.message["Subject"] == "[ctwatch] NCT06850103 — test alert"
+    assert "test alert" in mail.message.get_body(("plain",)).get_content()
+    smtp.fail_next("554 5.7.1 Relay access denied")
+    failed = run_cli(config, "test-alert", "--watch", "test", env=ENV)
+    assert failed.exit_code == 1
+    assert "FAILED  email lead@example.org, team@example.org: SMTP 127.0.0.1" in failed.stdout
+    assert "554 5.7.1 Relay access denied" in failed.stdout
+    assert run_cli(config, "test-alert", "--watch", "nope", env=ENV).exit_code == 2

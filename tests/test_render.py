@@ -1,0 +1,150 @@
+"""Golden tests of what people read: Slack payloads and email parts for real-shaped change sets.
+
+Regenerate after an intended change with CTWATCH_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.slack_double import block_errors
+from watcher.diff import diff_records
+from watcher.email_message import build_message, header_safe
+from watcher.render import Alert
+from watcher.samples import changed, make_study, seed_study
+from watcher.slack_blocks import alert_message, digest_message
+from watcher.snapshot import take_snapshot
+
+GOLDEN = Path(__file__).parent / "golden"
+NOW = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("CTWATCH_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} missing: run with CTWATCH_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+def alert_between(old: dict[str, Any], new: dict[str, Any]) -> Alert:
+    a, b = take_snapshot("x", old), take_snapshot("x", new)
+    nct = b.record["protocolSection"]["identificationModule"]["nctId"]
+    return Alert(nct, b.title, tuple(diff_records(a.record, b.record)), b.last_update_posted)
+
+
+def status_change() -> Alert:
+    old = seed_study()
+    return alert_between(
+        old,
+        changed(old, status="ACTIVE_NOT_RECRUITING", verified="2026-01", last_update="2026-01-15"),
+    )
+
+
+def termination() -> Alert:
+    old = make_study(
+        "NCT05180006", "Impact of Neoadjuvant Immunotherapy in Early Stage Breast Cancer", sites=2
+    )
+    old["protocolSection"]["designModule"]["enrollmentInfo"] = {"count": 185, "type": "ESTIMATED"}
+    new = changed(
+        old,
+        status="TERMINATED",
+        why_stopped="Abandon of the partner, ROCHE",
+        last_update="2025-12-01",
+        verified="2025-11",
+    )
+    new["protocolSection"]["designModule"]["enrollmentInfo"] = {"count": 33, "type": "ACTUAL"}
+    new["protocolSection"]["statusModule"]["primaryCompletionDateStruct"] = {
+        "date": "2024-12-17",
+        "type": "ACTUAL",
+    }
+    return alert_between(old, new)
+
+
+def site_churn() -> Alert:
+    old = make_study("NCT04267848", "Sites & keywords <reorganised>", sites=6)
+    old["protocolSection"]["conditionsModule"] = {"keywords": ["HER2-negative", "bone metastases"]}
+    new = copy.deepcopy(old)
+    sites = new["protocolSection"]["contactsLocationsModule"]["locations"]
+    del sites[:4]
+    sites.extend(
+        {
+            "facility": f"Centre {i}",
+            "city": "Lyon",
+            "country": "France",
+            "status": "NOT_YET_RECRUITING",
+        }
+        for i in range(5)
+    )
+    new["protocolSection"]["conditionsModule"]["keywords"] = ["HER2 negative", "bone metastases"]
+    return alert_between(old, new)
+
+
+CASES = {"status_change": status_change, "termination": termination, "site_churn": site_churn}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_slack_payload_golden(name: str) -> None:
+    text, blocks = alert_message(CASES[name]())
+    assert block_errors(blocks) == []
+    golden(
+        f"slack_{name}.json",
+        json.dumps({"text": text, "blocks": blocks}, indent=2, ensure_ascii=False) + "\n",
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_email_parts_golden(name: str) -> None:
+    message = build_message(
+        CASES[name](), "ctwatch <alerts@example.org>", ["team@example.org"], NOW
+    )
+    headers = "".join(f"{k}: {message[k]}\n" for k in ("Subject", "From", "To", "Date"))
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    golden(
+        f"email_{name}.txt",
+        headers + "\n" + text.get_content() + "\n---- html ----\n" + html.get_content(),
+    )
+
+
+def test_digest_of_many_trials_fits_and_names_the_rest() -> None:
+    alerts = []
+    for i in range(80):
+        old = make_study(f"NCT0{i:07d}", f"Trial {i} " + "long title " * 30)
+        alerts.append(
+            alert_between(
+                old, changed(old, status="COMPLETED", last_update="2026-02-01", verified="2026-01")
+            )
+        )
+    text, blocks = digest_message(alerts)
+    assert block_errors(blocks) == []
+    assert len(blocks) == 50
+    assert "…and 33 more: NCT00000047, NCT00000048" in blocks[-2]["text"]["text"]
+    assert all(a.nct_id in text for a in alerts)
+
+
+def test_many_long_changes_overflow_into_a_link() -> None:
+    old = seed_study()
+    new = copy.deepcopy(old)
+    for i in range(500):
+        new["protocolSection"]["descriptionModule"][f"note{i:03d}"] = f"{i} " + "word " * 700
+    text, blocks = alert_message(alert_between(old, new))
+    assert block_errors(blocks) == []
+    assert len(blocks) == 50 and len(text) <= 40_000
+    assert blocks[-2]["text"]["text"].startswith("…and ")
+    assert blocks[-2]["text"]["text"].endswith(
+        "See <https://clinicaltrials.gov/study/NCT06850103?tab=history|View history>."
+    )
+
+
+def test_header_safe_strips_every_control_character() -> None:
+    assert header_safe("a\r\nBcc: x@y\u2028z\x00") == "a Bcc: x@y z"
+    assert len(header_safe("x" * 500)) == 180
