@@ -76,10 +76,14 @@ class App:
             deliverer=Deliverer(store, chosen, clock),
         )
 
-    def check(self) -> tuple[CycleReport, DeliveryReport]:
-        """One cycle, then an attempt at every pending alert (a cron run tries all)."""
-        report = self.pipeline.run_cycle(self.config.trials, build_routes(self.config))
-        delivery = self.deliverer.deliver(force=True)
+    def check(
+        self, *, force: bool = True, should_stop: Callable[[], bool] = lambda: False
+    ) -> tuple[CycleReport, DeliveryReport]:
+        """One cycle, then delivery. ``force`` (``ctwatch check``) tries every
+        pending alert whatever its backoff: a cron user expects each run to try."""
+        routes = build_routes(self.config)
+        report = self.pipeline.run_cycle(self.config.trials, routes, should_stop)
+        delivery = self.deliverer.deliver(force=force)
         return report, delivery
 
     def test_alert(self, watch_name: str | None = None) -> list[tuple[Destination, str | None]]:

@@ -12,25 +12,23 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from watcher import __version__
 from watcher.app import App
 from watcher.config import Config, ConfigError, load_config, normalise_nct_id, resolve_config_path
+from watcher.demo import run_demo
 from watcher.describe import display_value
 from watcher.logs import FORMATS, LEVELS, setup_logging
-from watcher.outbox import DeliveryReport
-from watcher.pipeline import CycleReport
 from watcher.render import change_lines
-from watcher.routing import Destination
-
-STATUS_PATH = "protocolSection.statusModule.overallStatus"
+from watcher.scheduler import ConfigSource, Daemon, expected_interval
+from watcher.views import STATUS_PATH, print_status, status_view, summary_line
 
 
 class Context:
@@ -135,23 +133,55 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
         fail(f"{failed} of {len(results)} destination(s) failed", 1)
 
 
-def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
-    """``checked 3 · changed 1 · new 0 · not found 1 (NCT…) · errors 0 · alerts sent 1``."""
-    parts = [
-        f"checked {report.checked}",
-        f"changed {len(report.changed)}",
-        f"new {len(report.new)}",
-        f"not found {len(report.not_found)}"
-        + (f" ({', '.join(report.not_found)})" if report.not_found else ""),
-        f"errors {len(report.errors)}"
-        + (f" ({', '.join(sorted(report.errors))})" if report.errors else ""),
-        f"alerts sent {delivery.sent}",
-    ]
-    if delivery.retrying:
-        parts.append(f"alerts pending {delivery.retrying}")
-    if delivery.failed:
-        parts.append(f"alerts failed {delivery.failed}")
-    return " · ".join(parts)
+@main.command()
+@click.pass_obj
+def run(obj: Context) -> None:
+    """Run as a daemon: check on [schedule], retry alerts, reload the config when it changes."""
+    config = obj.load(default_level="info")
+    source = ConfigSource(obj.config_path)
+    source.read_if_changed()  # remember what was loaded
+
+    def build(new_config: Config, sleep: Callable[[float], None]) -> App:
+        return App.build(new_config, out=sys.stdout, sleep=sleep)
+
+    try:
+        daemon = Daemon(source, config, build)
+    except sqlite3.Error as exc:
+        fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
+    daemon.run()
+
+
+@main.command()
+@click.pass_obj
+def health(obj: Context) -> None:
+    """Exit 0 if the last cycle succeeded within twice the schedule interval, else 1."""
+    config = obj.load()
+    if not Path(config.database.path).exists():
+        fail(f"unhealthy: no database yet at {config.database.path} (no cycle has run)", 1)
+    with open_app(config) as app:
+        last = app.store.last_run()
+    if last is None:
+        fail("unhealthy: no cycle has finished yet", 1)
+    finished = datetime.strptime(last["finished_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - finished).total_seconds()
+    limit = 2 * expected_interval(config.schedule)
+    if last["error"]:
+        fail(f"unhealthy: the last cycle ({last['finished_at']}) failed: {last['error']}", 1)
+    if age > limit:
+        fail(
+            f"unhealthy: the last cycle finished at {last['finished_at']}, {age:.0f}s ago; "
+            f"more than twice the schedule interval ({limit / 2:.0f}s)",
+            1,
+        )
+    click.echo(f"healthy: last cycle finished at {last['finished_at']} ({age:.0f}s ago)")
+
+
+@main.command()
+@click.option("--no-pause", is_flag=True, help="Skip the pauses between steps.")
+def demo(no_pause: bool) -> None:
+    """An offline tour: a local registry double, a baseline, changes, alerts, status."""
+    setup_logging("warning")
+    run_demo(sys.stdout, pause=0.0 if no_pause else 1.5)
 
 
 @main.command()
@@ -161,76 +191,11 @@ def status(obj: Context, as_json: bool) -> None:
     """Show every watched trial: status, last update, last check, last change, errors."""
     config = obj.load()
     with open_app(config) as app:
-        rows = {r.nct_id: r for r in app.store.trials()}
-        problems = app.store.outbox_problems()
-        counts = app.store.outbox_counts()
-    watched = list(config.trials)
-    data = []
-    for nct in watched:
-        row = rows.get(nct)
-        data.append(
-            {
-                "nct_id": nct,
-                "title": row.title if row else None,
-                "overall_status": row.overall_status if row else None,
-                "last_update_posted": row.last_update_posted if row else None,
-                "last_checked_at": row.last_checked_at if row else None,
-                "last_changed_at": row.last_changed_at if row else None,
-                "last_error": row.last_error if row else None,
-            }
-        )
-    alerts = [
-        {
-            "nct_id": p.nct_id,
-            "destination": Destination.parse(p.destination).describe(),
-            "status": p.status,
-            "attempts": p.attempts,
-            "error": p.last_error,
-            "next_attempt_at": p.next_attempt_at if p.status == "pending" else None,
-        }
-        for p in problems
-    ]
+        view = status_view(config.trials, app.store)
     if as_json:
-        click.echo(
-            json.dumps({"trials": data, "alerts": counts, "alert_problems": alerts}, indent=2)
-        )
+        click.echo(json.dumps(view.as_json(), indent=2, ensure_ascii=False))
         return
-    print_status_table(data, counts, alerts)
-
-
-def print_status_table(
-    data: list[dict[str, Any]], counts: dict[str, int], alerts: list[dict[str, Any]]
-) -> None:
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
-    table = Table(title="ctwatch status", title_justify="left")
-    for name in (
-        "NCT ID",
-        "Title",
-        "Overall Status",
-        "Last Update Posted",
-        "Last Checked",
-        "Last Change",
-        "Last Error",
-    ):
-        table.add_column(name, overflow="fold")
-    for row in data:
-        status_text = row["overall_status"] and display_value(STATUS_PATH, row["overall_status"])
-        table.add_row(
-            row["nct_id"],
-            (row["title"] or "")[:60],
-            status_text or "—",
-            row["last_update_posted"] or "—",
-            row["last_checked_at"] or "never",
-            row["last_changed_at"] or "—",
-            row["last_error"] or "",
-        )
-    console.print(table)
-    console.print(
-        f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
-    )
-    for alert in alerts:
-        state = "FAILED" if alert["status"] == "failed" else f"retry at {alert['next_attempt_at']}"
-        console.print(f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}")
+    print_status(view, sys.stdout)
 
 
 @main.command()

@@ -135,10 +135,10 @@ class ScheduleConfig(_Strict):
     def _cron(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - heavy import
+        from watcher.crontab import cron_trigger  # noqa: PLC0415 - imports apscheduler
 
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            cron_trigger(value, "UTC")
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a cron expression ({exc})") from None
         return value

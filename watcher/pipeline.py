@@ -37,6 +37,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Interrupted(Exception):
+    """The process is stopping; the cycle ends between two trials."""
+
+
 class Outcome(Enum):
     """What recording one fetched record amounted to."""
 
@@ -81,16 +85,32 @@ class Pipeline:
     clock: Clock = utc_now
     on_progress: Callable[[int], None] | None = None
 
-    def run_cycle(self, trials: Sequence[str], routes: Mapping[str, list[Route]]) -> CycleReport:
-        """Check ``trials`` once and record what changed."""
+    def run_cycle(
+        self,
+        trials: Sequence[str],
+        routes: Mapping[str, list[Route]],
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> CycleReport:
+        """Check ``trials`` once and record what changed.
+
+        Raises Interrupted (after closing the run record) when ``should_stop``
+        turns true or a pacing sleep is cut short by a shutdown.
+        """
         report = CycleReport()
         run_id = self.store.start_run(iso(self.clock()))
         before = self.registry.stats.requests
         try:
-            fetched = self.registry.fetch_studies(trials, on_progress=self.on_progress)
-        except RegistryError as exc:
-            fetched = FetchResult(failed=dict.fromkeys(trials, str(exc)))
-        self._record(fetched, trials, routes, report)
+            try:
+                fetched = self.registry.fetch_studies(trials, on_progress=self.on_progress)
+            except RegistryError as exc:
+                fetched = FetchResult(failed=dict.fromkeys(trials, str(exc)))
+            self._record(fetched, trials, routes, report, should_stop)
+        except Interrupted:
+            report.requests = self.registry.stats.requests - before
+            report.registry_error = "interrupted by shutdown"
+            report.registry_down = True
+            self.store.finish_run(run_id, report.counts, iso(self.clock()))
+            raise
         report.requests = self.registry.stats.requests - before
         if trials and fetched.all_failed:
             report.registry_down = True
@@ -104,9 +124,12 @@ class Pipeline:
         trials: Sequence[str],
         routes: Mapping[str, list[Route]],
         report: CycleReport,
+        should_stop: Callable[[], bool],
     ) -> None:
         hashes = self.store.latest_hashes()
         for nct in trials:
+            if should_stop():
+                raise Interrupted
             now = iso(self.clock())
             if nct in fetched.failed:
                 report.errors[nct] = fetched.failed[nct]

@@ -39,7 +39,8 @@ import re
 import secrets
 import socket
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -276,6 +277,7 @@ class RegistryDouble:
         max_page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
         self._data_timestamp = data_timestamp
         self._max_url_length = max_url_length
         self._max_page_size = max_page_size
@@ -449,6 +451,28 @@ class RegistryDouble:
         with self._lock:
             return self._bytes_sent
 
+    def wait_for_request(
+        self, predicate: Callable[[RecordedRequest], bool], timeout: float, start: int = 0
+    ) -> RecordedRequest | None:
+        """Block until a request matching ``predicate`` has been answered.
+
+        Only requests from index ``start`` on are considered. Lets a test wait on
+        a separate process (``ctwatch run``) without sleeping: it wakes on every
+        answered request. Returns None on time-out. ``predicate`` runs under the
+        double's lock, so it must not call back into the double.
+        """
+        with self._answered:
+            seen = start
+            deadline = time.monotonic() + timeout
+            while True:
+                for request in self._requests[seen:]:
+                    if predicate(request):
+                        return request
+                seen = len(self._requests)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._answered.wait(remaining):
+                    return next((r for r in self._requests[seen:] if predicate(r)), None)
+
     def reset_requests(self) -> None:
         """Forget recorded traffic (e.g. between a warm-up and a measured run)."""
         with self._lock:
@@ -470,6 +494,7 @@ class RegistryDouble:
                 RecordedRequest(method, split.path, params, response.status, size, user_agent)
             )
             self._bytes_sent += size
+            self._answered.notify_all()
         return response
 
     def _route(self, path: str, query: str, params: dict[str, str], line_length: int) -> _Response:

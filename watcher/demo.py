@@ -1,0 +1,141 @@
+"""``ctwatch demo``: an offline tour in about ten seconds.
+
+Why: a newcomer should see ctwatch work before creating any account or reaching
+any network. The tour starts the project's registry double on 127.0.0.1 with a
+few real-shaped trials (the seed trial NCT06850103 among them), records a silent
+baseline, publishes realistic registry edits plus a data rebuild that is *not*
+a change, checks again, and shows the alerts and the status table. Everything
+lives in a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from watcher.app import App
+from watcher.config import load_config
+from watcher.registry_double import RegistryDouble
+from watcher.samples import SEED_NCT, changed, make_study, seed_study
+from watcher.views import print_status, status_view, summary_line
+
+BREAST = "NCT05180006"
+LUNG = "NCT06214793"
+
+
+def demo_trials() -> list[dict[str, Any]]:
+    """The starting records: the seed trial and two real-shaped others."""
+    breast = make_study(
+        BREAST,
+        "Impact of Neoadjuvant Immunotherapy in Early Stage Breast Cancer Before Standard Therapy",
+        status="RECRUITING",
+        last_update="2025-03-10",
+        verified="2025-03",
+        sites=2,
+    )
+    breast["protocolSection"]["designModule"]["enrollmentInfo"] = {
+        "count": 185,
+        "type": "ESTIMATED",
+    }
+    lung = make_study(
+        LUNG,
+        "Targeted Therapy Study in ROS1-positive Non-small Cell Lung Cancer (demo record)",
+        status="RECRUITING",
+        last_update="2024-05-02",
+        verified="2024-05",
+        sites=3,
+    )
+    return [seed_study(), breast, lung]
+
+
+def demo_edits(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Registry edits of the kind coordinators watch for, plus rebuild noise."""
+    seed, breast, lung = trials
+    seed_new = changed(
+        seed,
+        status="ACTIVE_NOT_RECRUITING",
+        verified="2026-01",
+        last_update="2026-01-15",
+        version_holder="2026-01-16",
+    )
+    breast_new = changed(
+        breast,
+        status="TERMINATED",
+        why_stopped="Abandon of the partner, ROCHE",
+        verified="2025-11",
+        last_update="2025-12-01",
+        version_holder="2025-12-02",
+    )
+    breast_new["protocolSection"]["designModule"]["enrollmentInfo"] = {
+        "count": 33,
+        "type": "ACTUAL",
+    }
+    lung_new = changed(lung, verified="2024-08", last_update="2024-08-09")
+    return [seed_new, breast_new, lung_new]
+
+
+def write_demo_config(folder: Path, url: str) -> Path:
+    path = folder / "ctwatch.toml"
+    path.write_text(
+        f"""# written by `ctwatch demo`
+[registry]
+url = "{url}"
+pace = 0
+
+[database]
+path = "ctwatch.db"
+
+[[watch]]
+name = "demo"
+trials = ["{SEED_NCT}", "{BREAST}", "{LUNG}"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_demo(out: TextIO, pause: float = 1.5) -> None:
+    """Run the tour, writing to ``out`` (a text stream)."""
+
+    def say(text: str = "") -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    def wait() -> None:
+        if pause > 0:
+            time.sleep(pause)
+
+    trials = demo_trials()
+    with tempfile.TemporaryDirectory(prefix="ctwatch-demo-") as tmp, RegistryDouble(trials) as reg:
+        config = load_config(write_demo_config(Path(tmp), reg.url), {})
+        app = App.build(config, out=out)
+        try:
+            say(f"ctwatch demo: a local ClinicalTrials.gov double at {reg.url}")
+            say(f"watching {', '.join(config.trials)}; database in {tmp}")
+            wait()
+            say("\n1. First check: every trial is recorded as a silent baseline.")
+            say(summary_line(*app.check()))
+            wait()
+            say(
+                "\n2. The registry publishes updates: a status change, a termination with its"
+                "\n   reason, a new verified date; and a data rebuild that changes nothing real."
+            )
+            for record in demo_edits(trials):
+                reg.put(record)
+            wait()
+            say("\n3. Second check: one block per changed trial, only the fields that moved.\n")
+            say(summary_line(*app.check()))
+            wait()
+            say("\n4. A check with nothing new prints only its summary.")
+            say(summary_line(*app.check()))
+            wait()
+            say("\n5. ctwatch status:")
+            print_status(status_view(config.trials, app.store), out)
+        finally:
+            app.close()
+    say(
+        "\nThat was all local. Next: edit config/ctwatch.toml (your NCT IDs) and run "
+        "`ctwatch check`; see the README for Slack, email and running as a service."
+    )

@@ -1,0 +1,118 @@
+"""What the commands show: the summary line and the status view.
+
+Why separate from the CLI: ``ctwatch demo`` shows the same summary and table,
+and tests read the same data as JSON. Functions here write to a stream they are
+given; choosing the stream stays with the caller.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from watcher.describe import display_value
+from watcher.outbox import DeliveryReport
+from watcher.pipeline import CycleReport
+from watcher.routing import Destination
+from watcher.store import Store
+
+STATUS_PATH = "protocolSection.statusModule.overallStatus"
+
+
+def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
+    """``checked 3 · changed 1 · new 0 · not found 1 (NCT…) · errors 0 · alerts sent 1``."""
+    parts = [
+        f"checked {report.checked}",
+        f"changed {len(report.changed)}",
+        f"new {len(report.new)}",
+        f"not found {len(report.not_found)}"
+        + (f" ({', '.join(report.not_found)})" if report.not_found else ""),
+        f"errors {len(report.errors)}"
+        + (f" ({', '.join(sorted(report.errors))})" if report.errors else ""),
+        f"alerts sent {delivery.sent}",
+    ]
+    if delivery.retrying:
+        parts.append(f"alerts pending {delivery.retrying}")
+    if delivery.failed:
+        parts.append(f"alerts failed {delivery.failed}")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """The rows of ``ctwatch status`` and the alert problems below them."""
+
+    trials: list[dict[str, Any]]
+    alerts: dict[str, int]
+    problems: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"trials": self.trials, "alerts": self.alerts, "alert_problems": self.problems}
+
+
+def status_view(watched: Sequence[str], store: Store) -> StatusView:
+    """Watched trials in config order (never-checked ones too), plus alert problems."""
+    rows = {r.nct_id: r for r in store.trials()}
+    trials = []
+    for nct in watched:
+        row = rows.get(nct)
+        trials.append(
+            {
+                "nct_id": nct,
+                "title": row.title if row else None,
+                "overall_status": row.overall_status if row else None,
+                "last_update_posted": row.last_update_posted if row else None,
+                "last_checked_at": row.last_checked_at if row else None,
+                "last_changed_at": row.last_changed_at if row else None,
+                "last_error": row.last_error if row else None,
+            }
+        )
+    problems = [
+        {
+            "nct_id": p.nct_id,
+            "destination": Destination.parse(p.destination).describe(),
+            "status": p.status,
+            "attempts": p.attempts,
+            "error": p.last_error,
+            "next_attempt_at": p.next_attempt_at if p.status == "pending" else None,
+        }
+        for p in store.outbox_problems()
+    ]
+    return StatusView(trials, store.outbox_counts(), problems)
+
+
+def print_status(view: StatusView, stream: TextIO) -> None:
+    """The status table (rich) and the alert summary."""
+    wide = stream.isatty() if stream is sys.stdout else False
+    console = Console(file=stream, width=None if wide else 160)
+    table = Table(title="ctwatch status", title_justify="left")
+    columns = (
+        "NCT ID", "Title", "Overall Status", "Last Update Posted",
+        "Last Checked", "Last Change", "Last Error",
+    )  # fmt: skip
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in view.trials:
+        status_text = row["overall_status"] and display_value(STATUS_PATH, row["overall_status"])
+        table.add_row(
+            row["nct_id"],
+            (row["title"] or "")[:60],
+            status_text or "—",
+            row["last_update_posted"] or "—",
+            row["last_checked_at"] or "never",
+            row["last_changed_at"] or "—",
+            row["last_error"] or "",
+        )
+    console.print(table)
+    counts = view.alerts
+    console.print(
+        f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
+    )
+    for alert in view.problems:
+        state = "FAILED" if alert["status"] == "failed" else f"retry at {alert['next_attempt_at']}"
+        console.print(f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}")
