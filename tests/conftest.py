@@ -47,8 +47,14 @@ def write_config(
     extra: str = "",
     watch_extra: str = "",
     name: str = "ctwatch.toml",
+    incremental: bool = False,
 ) -> Path:
-    """A config pointing at ``url`` with no pacing or backoff (tests never sleep)."""
+    """A config pointing at ``url`` with no pacing or backoff (tests never sleep).
+
+    Incremental fetching is off unless asked for: these tests publish edits
+    without moving the registry's dataTimestamp; tests/test_incremental.py
+    covers the probe and incremental paths with realistic registry updates.
+    """
     trial_list = ", ".join(f'"{t}"' for t in trials)
     text = f"""
 [registry]
@@ -56,6 +62,7 @@ url = "{url}"
 pace = 0
 backoff = 0
 retries = 2
+incremental = {str(incremental).lower()}
 
 [database]
 path = "ctwatch.db"

@@ -170,3 +170,16 @@ def test_version_probe() -> None:
 
 def test_rejected_is_not_unavailable() -> None:
     assert not issubclass(RegistryRejected, RegistryUnavailable)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(431, "Request Header Fields Too Large"), (400, "Request URI too long for this server")],
+)
+def test_other_length_errors_halve_the_batch(status: int, body: str) -> None:
+    wanted = ids(8)
+    with RegistryDouble(studies(wanted)) as reg, client(reg.url) as c:
+        reg.fail_next(status, body)
+        result = c.fetch_studies(wanted)
+        assert sorted(result.records) == wanted
+        assert [len(r.params["filter.ids"].split(",")) for r in reg.requests] == [8, 4, 4]

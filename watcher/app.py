@@ -14,13 +14,14 @@ from typing import TextIO
 
 import httpx
 
-from watcher.config import Config
+from watcher.config import Config, parse_duration
 from watcher.notifiers import DeliveryError, Notifier
 from watcher.notifiers.console import ConsoleNotifier
 from watcher.notifiers.email import EmailNotifier
 from watcher.notifiers.slack import SlackNotifier, slack_client
 from watcher.outbox import Deliverer, DeliveryReport
-from watcher.pipeline import Clock, CycleReport, Pipeline, utc_now
+from watcher.pipeline import Clock, CycleReport, Pipeline, ProgressFactory, utc_now
+from watcher.planner import FetchPolicy, Planner
 from watcher.registry import RegistryClient
 from watcher.render import Alert
 from watcher.routing import Destination, build_routes, watch_destinations
@@ -48,6 +49,7 @@ class App:
         transport: httpx.BaseTransport | None = None,
         notifiers: Mapping[str, Notifier] | None = None,
         slack_retry_interval: float = 1.0,
+        progress: ProgressFactory | None = None,
     ) -> App:
         store = Store.open(config.database.path)
         reg = config.registry
@@ -58,8 +60,14 @@ class App:
             retries=reg.retries,
             backoff=reg.backoff,
             contact=reg.contact,
+            batch_size=reg.batch_size,
             transport=transport,
             sleep=sleep,
+        )
+        policy = FetchPolicy(
+            incremental=reg.incremental,
+            registry_wide_over=reg.registry_wide_over,
+            full_sweep_seconds=parse_duration(reg.full_sweep),
         )
         chosen = (
             dict(notifiers)
@@ -72,17 +80,22 @@ class App:
             config=config,
             store=store,
             registry=registry,
-            pipeline=Pipeline(store, registry, clock),
+            pipeline=Pipeline(store, registry, Planner(store, registry, policy), clock, progress),
             deliverer=Deliverer(store, chosen, clock),
         )
 
     def check(
-        self, *, force: bool = True, should_stop: Callable[[], bool] = lambda: False
+        self,
+        *,
+        force: bool = True,
+        full: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> tuple[CycleReport, DeliveryReport]:
         """One cycle, then delivery. ``force`` (``ctwatch check``) tries every
-        pending alert whatever its backoff: a cron user expects each run to try."""
+        pending alert whatever its backoff: a cron user expects each run to try.
+        ``full`` fetches every record whatever the version probe says."""
         routes = build_routes(self.config)
-        report = self.pipeline.run_cycle(self.config.trials, routes, should_stop)
+        report = self.pipeline.run_cycle(self.config.trials, routes, should_stop, full=full)
         delivery = self.deliverer.deliver(force=force)
         return report, delivery
 

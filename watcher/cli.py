@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 
 from watcher import __version__
 from watcher.app import App
@@ -26,6 +28,7 @@ from watcher.config import Config, ConfigError, load_config, normalise_nct_id, r
 from watcher.demo import run_demo
 from watcher.describe import display_value
 from watcher.logs import FORMATS, LEVELS, setup_logging
+from watcher.pipeline import ProgressFactory
 from watcher.render import change_lines
 from watcher.scheduler import ConfigSource, Daemon, expected_interval
 from watcher.views import STATUS_PATH, print_status, status_view, summary_line
@@ -100,15 +103,43 @@ def main(
 
 
 @main.command()
+@click.option("--full", is_flag=True, help="Fetch every record, whatever the version probe says.")
 @click.pass_obj
-def check(obj: Context) -> None:
-    """Run one cycle: fetch every watched trial, record, diff, alert."""
+def check(obj: Context, full: bool) -> None:
+    """Run one cycle: fetch what changed, record, diff, alert."""
     config = obj.load()
-    with open_app(config) as app:
-        report, delivery = app.check()
+    try:
+        app = App.build(config, out=sys.stdout, progress=progress_bar())
+    except sqlite3.Error as exc:
+        fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
+    try:
+        report, delivery = app.check(full=full)
+    finally:
+        app.close()
     click.echo(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", 1)
+
+
+PROGRESS_OVER = 300
+
+
+def progress_bar() -> ProgressFactory | None:
+    """A rich progress bar on stderr for big fetches, only on a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    @contextmanager
+    def factory(total: int) -> Iterator[Callable[[int], None] | None]:
+        if total <= PROGRESS_OVER:
+            yield None
+            return
+        console = Console(file=sys.stderr)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("fetching records", total=total)
+            yield lambda n: progress.advance(task, n)
+
+    return factory
 
 
 @main.command("test-alert")

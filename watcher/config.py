@@ -81,6 +81,10 @@ class RegistryConfig(_Strict):
     retries: int = Field(default=4, ge=0, le=20)
     backoff: float = Field(default=2.0, ge=0, description="first retry wait, in seconds")
     contact: str | None = None
+    batch_size: int = Field(default=1000, ge=1, le=1000)
+    incremental: bool = True
+    registry_wide_over: int = Field(default=5000, ge=1)
+    full_sweep: str = "7d"
 
     @field_validator("url")
     @classmethod
@@ -89,9 +93,9 @@ class RegistryConfig(_Strict):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("timeout")
+    @field_validator("timeout", "full_sweep")
     @classmethod
-    def _timeout(cls, value: str) -> str:
+    def _durations(cls, value: str) -> str:
         parse_duration(value)
         return value
 

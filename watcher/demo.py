@@ -17,11 +17,15 @@ from typing import Any, TextIO
 
 from watcher.app import App
 from watcher.config import load_config
+from watcher.outbox import DeliveryReport
+from watcher.pipeline import CycleReport
 from watcher.registry_double import RegistryDouble
 from watcher.samples import SEED_NCT, changed, make_study, seed_study
 from watcher.views import print_status, status_view, summary_line
 
 BREAST = "NCT05180006"
+BEFORE = "2025-12-02T09:00:06"  # the registry's dataTimestamp at the baseline
+AFTER = "2026-01-16T09:00:06"  # ... after the refresh that publishes the edits
 LUNG = "NCT06214793"
 
 
@@ -31,8 +35,8 @@ def demo_trials() -> list[dict[str, Any]]:
         BREAST,
         "Impact of Neoadjuvant Immunotherapy in Early Stage Breast Cancer Before Standard Therapy",
         status="RECRUITING",
-        last_update="2025-03-10",
-        verified="2025-03",
+        last_update="2025-09-22",
+        verified="2025-09",
         sites=2,
     )
     breast["protocolSection"]["designModule"]["enrollmentInfo"] = {
@@ -43,8 +47,8 @@ def demo_trials() -> list[dict[str, Any]]:
         LUNG,
         "Targeted Therapy Study in ROS1-positive Non-small Cell Lung Cancer (demo record)",
         status="RECRUITING",
-        last_update="2024-05-02",
-        verified="2024-05",
+        last_update="2025-10-06",
+        verified="2025-10",
         sites=3,
     )
     return [seed_study(), breast, lung]
@@ -64,15 +68,17 @@ def demo_edits(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
         breast,
         status="TERMINATED",
         why_stopped="Abandon of the partner, ROCHE",
-        verified="2025-11",
-        last_update="2025-12-01",
-        version_holder="2025-12-02",
+        verified="2026-01",
+        last_update="2026-01-14",
+        version_holder="2026-01-16",
     )
     breast_new["protocolSection"]["designModule"]["enrollmentInfo"] = {
         "count": 33,
         "type": "ACTUAL",
     }
-    lung_new = changed(lung, verified="2024-08", last_update="2024-08-09")
+    lung_new = changed(
+        lung, verified="2026-01", last_update="2026-01-15", version_holder="2026-01-16"
+    )
     return [seed_new, breast_new, lung_new]
 
 
@@ -103,12 +109,17 @@ def run_demo(out: TextIO, pause: float = 1.5) -> None:
         out.write(text + "\n")
         out.flush()
 
+    def show(result: tuple[CycleReport, DeliveryReport]) -> None:
+        say(summary_line(*result))
+        say(f"   (registry requests this check: {result[0].requests})")
+
     def wait() -> None:
         if pause > 0:
             time.sleep(pause)
 
     trials = demo_trials()
-    with tempfile.TemporaryDirectory(prefix="ctwatch-demo-") as tmp, RegistryDouble(trials) as reg:
+    double = RegistryDouble(trials, data_timestamp=BEFORE)
+    with tempfile.TemporaryDirectory(prefix="ctwatch-demo-") as tmp, double as reg:
         config = load_config(write_demo_config(Path(tmp), reg.url), {})
         app = App.build(config, out=out)
         try:
@@ -116,7 +127,7 @@ def run_demo(out: TextIO, pause: float = 1.5) -> None:
             say(f"watching {', '.join(config.trials)}; database in {tmp}")
             wait()
             say("\n1. First check: every trial is recorded as a silent baseline.")
-            say(summary_line(*app.check()))
+            show(app.check())
             wait()
             say(
                 "\n2. The registry publishes updates: a status change, a termination with its"
@@ -124,12 +135,13 @@ def run_demo(out: TextIO, pause: float = 1.5) -> None:
             )
             for record in demo_edits(trials):
                 reg.put(record)
+            reg.set_data_timestamp(AFTER)
             wait()
             say("\n3. Second check: one block per changed trial, only the fields that moved.\n")
-            say(summary_line(*app.check()))
+            show(app.check())
             wait()
-            say("\n4. A check with nothing new prints only its summary.")
-            say(summary_line(*app.check()))
+            say("\n4. No new registry data: the version probe answers, nothing else is fetched.")
+            show(app.check())
             wait()
             say("\n5. ctwatch status:")
             print_status(status_view(config.trials, app.store), out)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from watcher.diff import diff_records
+from watcher.planner import Planner
 from watcher.registry import FetchResult, RegistryClient, RegistryError
 from watcher.routing import Route, outbox_rows
 from watcher.snapshot import take_snapshot
@@ -26,6 +28,8 @@ from watcher.store import RunCounts, Store
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+ProgressFactory = Callable[[int], AbstractContextManager[Callable[[int], None] | None]]
+"""Given how many records will be fetched, a context yielding an ``advance(n)``."""
 
 
 def utc_now() -> datetime:
@@ -61,6 +65,7 @@ class CycleReport:
     requests: int = 0
     registry_down: bool = False
     registry_error: str | None = None
+    mode: str | None = None
 
     @property
     def counts(self) -> RunCounts:
@@ -82,41 +87,72 @@ class Pipeline:
 
     store: Store
     registry: RegistryClient
+    planner: Planner
     clock: Clock = utc_now
-    on_progress: Callable[[int], None] | None = None
+    progress: ProgressFactory | None = None
 
     def run_cycle(
         self,
         trials: Sequence[str],
         routes: Mapping[str, list[Route]],
         should_stop: Callable[[], bool] = lambda: False,
+        *,
+        full: bool = False,
     ) -> CycleReport:
         """Check ``trials`` once and record what changed.
 
-        Raises Interrupted (after closing the run record) when ``should_stop``
-        turns true or a pacing sleep is cut short by a shutdown.
+        The planner decides what needs fetching (see :mod:`watcher.planner`);
+        trials it rules out are counted as checked, unchanged. Raises
+        Interrupted (after closing the run record) when ``should_stop`` turns
+        true or a pacing sleep is cut short by a shutdown.
         """
         report = CycleReport()
         run_id = self.store.start_run(iso(self.clock()))
         before = self.registry.stats.requests
+        stamp: str | None = None
         try:
             try:
-                fetched = self.registry.fetch_studies(trials, on_progress=self.on_progress)
+                plan = self.planner.plan(trials, self.clock(), full=full)
             except RegistryError as exc:
-                fetched = FetchResult(failed=dict.fromkeys(trials, str(exc)))
-            self._record(fetched, trials, routes, report, should_stop)
+                report.registry_down, report.registry_error = True, str(exc)
+            else:
+                stamp, report.mode = plan.data_timestamp, plan.mode
+                log.info(
+                    "cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason
+                )
+                fetched = self._fetch(plan.fetch)
+                self._record(fetched, plan.fetch, routes, report, should_stop)
+                report.checked += len(trials) - len(plan.fetch)
+                if plan.fetch and fetched.all_failed:
+                    report.registry_down = True
+                    report.registry_error = next(iter(fetched.failed.values()))
         except Interrupted:
-            report.requests = self.registry.stats.requests - before
-            report.registry_error = "interrupted by shutdown"
-            report.registry_down = True
-            self.store.finish_run(run_id, report.counts, iso(self.clock()))
+            report.registry_down, report.registry_error = True, "interrupted by shutdown"
             raise
-        report.requests = self.registry.stats.requests - before
-        if trials and fetched.all_failed:
-            report.registry_down = True
-            report.registry_error = next(iter(fetched.failed.values()))
-        self.store.finish_run(run_id, report.counts, iso(self.clock()))
+        finally:
+            report.requests = self.registry.stats.requests - before
+            counts = report.counts
+            complete = counts.complete
+            self.store.finish_run(
+                run_id,
+                replace(counts, data_timestamp=stamp if complete else None, mode=report.mode),
+                iso(self.clock()),
+            )
         return report
+
+    def _fetch(self, nct_ids: Sequence[str]) -> FetchResult:
+        if not nct_ids:
+            return FetchResult()
+        with self._progress(len(nct_ids)) as advance:
+            try:
+                return self.registry.fetch_studies(nct_ids, on_progress=advance)
+            except RegistryError as exc:
+                return FetchResult(failed=dict.fromkeys(nct_ids, str(exc)))
+
+    def _progress(self, total: int) -> AbstractContextManager[Callable[[int], None] | None]:
+        if self.progress is None:
+            return nullcontext(None)
+        return self.progress(total)
 
     def _record(
         self,

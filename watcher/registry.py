@@ -24,7 +24,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -102,6 +102,7 @@ class RegistryClient:
         retries: int = 5,
         backoff: float = 2.0,
         contact: str | None = None,
+        batch_size: int = MAX_PAGE_SIZE,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -120,7 +121,7 @@ class RegistryClient:
         self._sleep = sleep
         self._last_request: float | None = None
         self.stats = _Stats()
-        self.batch_size = MAX_PAGE_SIZE
+        self.batch_size = min(max(batch_size, 1), MAX_PAGE_SIZE)
 
     def close(self) -> None:
         self._http.close()
@@ -177,6 +178,22 @@ class RegistryClient:
 
     # ---- internals -----------------------------------------------------------
 
+    def list_studies(self, fields: Sequence[str], advanced: str) -> list[dict[str, Any]]:
+        """Every study matching ``advanced`` (registry-wide), all pages.
+
+        Used with ``fields=NCTId,LastUpdatePostDate`` to learn what the registry
+        posted since a day, whatever the watch list's length.
+        """
+        params = {
+            "filter.advanced": advanced,
+            "fields": ",".join(fields),
+            "pageSize": str(MAX_PAGE_SIZE),
+        }
+        studies: list[dict[str, Any]] = []
+        for page in self._pages(params):
+            studies.extend(s for s in page if isinstance(s, dict))
+        return studies
+
     def _fetch_batch(
         self,
         batch: list[str],
@@ -194,6 +211,17 @@ class RegistryClient:
             params["filter.advanced"] = advanced
         wanted = set(batch)
         found: dict[str, dict[str, Any]] = {}
+        for page in self._pages(params):
+            for study in page:
+                key = _requested_id(study, wanted)
+                if key is not None:
+                    found[key] = study
+            if on_progress is not None:
+                on_progress(len(page))
+        return found
+
+    def _pages(self, params: dict[str, str]) -> Iterator[list[Any]]:
+        """Each page's ``studies``, following ``nextPageToken`` with the same parameters."""
         token: str | None = None
         while True:
             page_params = dict(params, pageToken=token) if token else params
@@ -201,15 +229,10 @@ class RegistryClient:
             studies = body.get("studies")
             if not isinstance(studies, list):
                 raise RegistryUnavailable("registry answered without a 'studies' list")
-            for study in studies:
-                key = _requested_id(study, wanted)
-                if key is not None:
-                    found[key] = study
-            if on_progress is not None:
-                on_progress(len(studies))
+            yield studies
             next_token = body.get("nextPageToken")
             if not next_token:
-                return found
+                return
             token = str(next_token)
 
     def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,25 @@ def _m0001_initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0002_run_modes")
+def _m0002_run_modes(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE runs ADD COLUMN mode TEXT;
+        CREATE INDEX runs_complete ON runs(complete, id);
+        """
+    )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The parts of a past run that plan the next one."""
+
+    started_at: str
+    data_timestamp: str | None
+    mode: str | None
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     """A pending alert to one destination, as stored."""
@@ -179,6 +199,7 @@ class RunCounts:
     complete: bool = False
     data_timestamp: str | None = None
     error: str | None = None
+    mode: str | None = None
 
 
 class Store:
@@ -456,7 +477,7 @@ class Store:
             db.execute(
                 """UPDATE runs SET finished_at = ?, checked = ?, changed = ?, new = ?,
                        not_found = ?, errors = ?, requests = ?, complete = ?,
-                       data_timestamp = ?, error = ?
+                       data_timestamp = ?, error = ?, mode = ?
                    WHERE id = ?""",
                 [
                     now,
@@ -469,9 +490,37 @@ class Store:
                     int(counts.complete),
                     counts.data_timestamp,
                     counts.error,
+                    counts.mode,
                     run_id,
                 ],
             )
+
+    def last_complete_run(self) -> RunInfo | None:
+        """The newest run that read everything it needed without errors."""
+        with self._lock:
+            row = self.db.execute(
+                """SELECT started_at, data_timestamp, mode FROM runs
+                   WHERE complete = 1 ORDER BY id DESC LIMIT 1"""
+            ).fetchone()
+        return RunInfo(*row) if row else None
+
+    def last_full_sweep(self) -> datetime | None:
+        """When the newest complete full cycle started."""
+        with self._lock:
+            row = self.db.execute(
+                """SELECT started_at FROM runs WHERE complete = 1 AND mode = 'full'
+                   ORDER BY id DESC LIMIT 1"""
+            ).fetchone()
+        return parse_iso(row[0]) if row else None
+
+    def needs_full_fetch(self, nct_ids: Sequence[str]) -> tuple[str, ...]:
+        """Trials never recorded, or whose last check failed: always fetched in full."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT nct_id FROM trials WHERE latest_hash IS NOT NULL AND last_error IS NULL"
+            ).fetchall()
+        healthy = {r[0] for r in rows}
+        return tuple(n for n in nct_ids if n not in healthy)
 
     def last_run(self, *, complete: bool = False) -> dict[str, Any] | None:
         """The newest finished run (optionally: the newest complete one)."""
@@ -484,6 +533,11 @@ class Store:
 
 
 MAX_STORED_VALUE = 16_384
+
+
+def parse_iso(text: str) -> datetime:
+    """Stored timestamps (``2026-11-25T14:30:00Z``) back to aware datetimes."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _js(path: str, value: Any) -> str | None:

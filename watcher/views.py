@@ -58,16 +58,20 @@ class StatusView:
 def status_view(watched: Sequence[str], store: Store) -> StatusView:
     """Watched trials in config order (never-checked ones too), plus alert problems."""
     rows = {r.nct_id: r for r in store.trials()}
+    last = store.last_run(complete=True)
+    # a complete cycle checked every watched trial, even those it did not re-fetch
+    swept = str(last["finished_at"]) if last else ""
     trials = []
     for nct in watched:
         row = rows.get(nct)
+        checked = max(row.last_checked_at or "", swept) if row else None
         trials.append(
             {
                 "nct_id": nct,
                 "title": row.title if row else None,
                 "overall_status": row.overall_status if row else None,
                 "last_update_posted": row.last_update_posted if row else None,
-                "last_checked_at": row.last_checked_at if row else None,
+                "last_checked_at": checked or None,
                 "last_changed_at": row.last_changed_at if row else None,
                 "last_error": row.last_error if row else None,
             }

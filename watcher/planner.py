@@ -1,0 +1,111 @@
+"""Decide what a cycle must fetch: nothing, the trials that moved, or everything.
+
+Why: the registry publishes no rate limit and refreshes its data once per
+weekday. Asking for every watched record on every cycle - what generic page
+monitors do - costs the registry thousands of requests for nothing. So a cycle:
+
+1. probes ``GET /version``; if ``dataTimestamp`` has not moved since the last
+   complete cycle, it fetches nothing (except trials it has never seen);
+2. otherwise lists only what was posted since the day of the last complete
+   cycle - ID batches with ``filter.advanced=AREA[LastUpdatePostDate]RANGE[day,MAX]``
+   and ``fields=NCTId,LastUpdatePostDate`` (small pages), or, for watch lists
+   over ``registry_wide_over`` trials, the registry-wide list of everything
+   posted since that day intersected locally, so the cost follows the
+   registry's daily changes rather than the watch list's length;
+3. fetches full records only for those, plus new or previously failing trials;
+4. sweeps everything periodically (``full_sweep``, default weekly) and on
+   ``ctwatch check --full``, to catch anything an incremental pass could miss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from watcher.registry import RegistryClient, RegistryUnavailable
+from watcher.snapshot import last_update_posted, study_nct_id
+from watcher.store import Store
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["full", "incremental", "skipped"]
+ID_FIELDS = ("NCTId", "LastUpdatePostDate")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """The tunables of incremental fetching (from ``[registry]``)."""
+
+    incremental: bool = True
+    registry_wide_over: int = 5000
+    full_sweep_seconds: int = 7 * 86400
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What this cycle fetches in full, and why."""
+
+    mode: Mode
+    fetch: tuple[str, ...]
+    data_timestamp: str | None
+    reason: str
+
+
+def since_clause(day: str) -> str:
+    """The Essie filter for records posted on or after ``day`` (YYYY-MM-DD)."""
+    return f"AREA[LastUpdatePostDate]RANGE[{day},MAX]"
+
+
+@dataclass
+class Planner:
+    """Plans one cycle from the store's memory and a probe of the registry."""
+
+    store: Store
+    registry: RegistryClient
+    policy: FetchPolicy
+
+    def plan(self, trials: Sequence[str], now: datetime, *, full: bool = False) -> Plan:
+        """Probe the registry and decide; RegistryError when it cannot be read."""
+        if not self.policy.incremental:
+            return Plan("full", tuple(trials), None, "incremental fetching is off")
+        stamp = self.registry.data_timestamp()
+        last = self.store.last_complete_run()
+        fresh = self.store.needs_full_fetch(trials)
+        swept = self.store.last_full_sweep()
+        if full:
+            return Plan("full", tuple(trials), stamp, "full check requested")
+        if last is None or swept is None:
+            return Plan("full", tuple(trials), stamp, "no complete cycle yet")
+        if now - swept >= timedelta(seconds=self.policy.full_sweep_seconds):
+            return Plan("full", tuple(trials), stamp, "periodic full sweep")
+        if last.data_timestamp == stamp:
+            reason = "registry data unchanged" + (f"; {len(fresh)} new" if fresh else "")
+            return Plan("skipped" if not fresh else "incremental", fresh, stamp, reason)
+        day = (last.data_timestamp or last.started_at)[:10]
+        moved = self._moved_since(trials, day)
+        wanted = set(moved) | set(fresh)
+        ordered = tuple(t for t in trials if t in wanted)
+        return Plan("incremental", ordered, stamp, f"{len(moved)} posted since {day}")
+
+    def _moved_since(self, trials: Sequence[str], day: str) -> list[str]:
+        """Watched trials whose LastUpdatePostDate is on or after ``day``."""
+        watched = set(trials)
+        if len(trials) > self.policy.registry_wide_over:
+            records = self.registry.list_studies(ID_FIELDS, since_clause(day))
+        else:
+            fetched = self.registry.fetch_studies(
+                trials, fields=ID_FIELDS, advanced=since_clause(day)
+            )
+            if fetched.failed:
+                raise RegistryUnavailable(next(iter(fetched.failed.values())))
+            records = list(fetched.records.values())
+        moved = []
+        for record in records:
+            nct = study_nct_id(record)
+            if nct in watched and last_update_posted(record) is not None:
+                moved.append(nct)
+        log.info("registry: %d watched trial(s) posted since %s", len(moved), day)
+        return moved
