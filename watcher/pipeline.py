@@ -120,12 +120,11 @@ class Pipeline:
                 log.info(
                     "cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason
                 )
-                fetched = self._fetch(plan.fetch)
-                self._record(fetched, plan.fetch, routes, report, should_stop)
+                read_any = self._fetch_and_record(plan.fetch, routes, report, should_stop)
                 report.checked += len(trials) - len(plan.fetch)
-                if plan.fetch and fetched.all_failed:
+                if plan.fetch and not read_any:
                     report.registry_down = True
-                    report.registry_error = next(iter(fetched.failed.values()))
+                    report.registry_error = next(iter(report.errors.values()), None)
         except Interrupted:
             report.registry_down, report.registry_error = True, "interrupted by shutdown"
             raise
@@ -140,14 +139,21 @@ class Pipeline:
             )
         return report
 
-    def _fetch(self, nct_ids: Sequence[str]) -> FetchResult:
-        if not nct_ids:
-            return FetchResult()
+    def _fetch_and_record(
+        self,
+        nct_ids: Sequence[str],
+        routes: Mapping[str, list[Route]],
+        report: CycleReport,
+        should_stop: Callable[[], bool],
+    ) -> bool:
+        """Fetch batch by batch, recording each before the next; True if any batch read."""
+        read_any = False
         with self._progress(len(nct_ids)) as advance:
-            try:
-                return self.registry.fetch_studies(nct_ids, on_progress=advance)
-            except RegistryError as exc:
-                return FetchResult(failed=dict.fromkeys(nct_ids, str(exc)))
+            batches = self.registry.iter_batches(nct_ids, on_progress=advance)
+            for batch in batches:
+                read_any = read_any or not batch.all_failed
+                self._record(batch, routes, report, should_stop)
+        return read_any
 
     def _progress(self, total: int) -> AbstractContextManager[Callable[[int], None] | None]:
         if self.progress is None:
@@ -157,13 +163,12 @@ class Pipeline:
     def _record(
         self,
         fetched: FetchResult,
-        trials: Sequence[str],
         routes: Mapping[str, list[Route]],
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> None:
-        hashes = self.store.latest_hashes()
-        for nct in trials:
+        hashes = self.store.latest_hashes(fetched.requested)
+        for nct in fetched.requested:
             if should_stop():
                 raise Interrupted
             now = iso(self.clock())

@@ -77,6 +77,11 @@ class FetchResult:
     def all_failed(self) -> bool:
         return bool(self.failed) and not self.records and not self.missing
 
+    @property
+    def requested(self) -> list[str]:
+        """Every ID this result speaks for."""
+        return [*self.records, *self.missing, *self.failed]
+
 
 def user_agent(contact: str | None = None) -> str:
     """A descriptive User-Agent, so the registry's operators know who calls."""
@@ -156,6 +161,24 @@ class RegistryClient:
         other batches go on. ``fields``/``advanced`` pass through to the API.
         """
         result = FetchResult()
+        for batch in self.iter_batches(
+            nct_ids, fields=fields, advanced=advanced, on_progress=on_progress
+        ):
+            result.records.update(batch.records)
+            result.missing.extend(batch.missing)
+            result.failed.update(batch.failed)
+        return result
+
+    def iter_batches(
+        self,
+        nct_ids: Sequence[str],
+        *,
+        fields: Sequence[str] | None = None,
+        advanced: str | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Iterator[FetchResult]:
+        """Like :meth:`fetch_studies`, one result per batch, so callers can
+        record and drop each batch: memory stays at one batch of records."""
         pending = list(dict.fromkeys(nct_ids))
         while pending:
             batch, pending = pending[: self.batch_size], pending[self.batch_size :]
@@ -163,18 +186,18 @@ class RegistryClient:
                 found = self._fetch_batch(batch, fields, advanced, on_progress)
             except RequestTooLong:
                 if len(batch) == 1:
-                    result.failed[batch[0]] = "registry rejected the request as too long"
+                    yield FetchResult(
+                        failed={batch[0]: "registry rejected the request as too long"}
+                    )
                     continue
                 self.batch_size = max(1, len(batch) // 2)
                 log.info("registry: request too long; batch size now %d", self.batch_size)
                 pending = batch + pending
                 continue
             except RegistryError as exc:
-                result.failed.update(dict.fromkeys(batch, str(exc)))
+                yield FetchResult(failed=dict.fromkeys(batch, str(exc)))
                 continue
-            result.records.update(found)
-            result.missing.extend(n for n in batch if n not in found)
-        return result
+            yield FetchResult(records=found, missing=[n for n in batch if n not in found])
 
     # ---- internals -----------------------------------------------------------
 

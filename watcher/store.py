@@ -235,11 +235,21 @@ class Store:
 
     # ---- trials and versions -------------------------------------------------
 
-    def latest_hashes(self) -> dict[str, str | None]:
-        """``nct_id -> content hash of its latest version`` for every trial."""
-        with self._lock:
-            rows = self.db.execute("SELECT nct_id, latest_hash FROM trials").fetchall()
+    def latest_hashes(self, nct_ids: Sequence[str]) -> dict[str, str | None]:
+        """``nct_id -> content hash of its latest version`` for the trials named."""
+        rows = self._select_in("SELECT nct_id, latest_hash FROM trials", nct_ids)
         return {r[0]: r[1] for r in rows}
+
+    def _select_in(self, select: str, nct_ids: Sequence[str]) -> list[Any]:
+        """``select`` + ``WHERE nct_id IN (…)``, in chunks below SQLite's variable limit."""
+        rows: list[Any] = []
+        with self._lock:
+            for start in range(0, len(nct_ids), 500):
+                chunk = list(nct_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                query = f"{select} WHERE nct_id IN ({marks})"
+                rows += self.db.execute(query, chunk).fetchall()
+        return rows
 
     def latest_record(self, nct_id: str) -> dict[str, Any] | None:
         """The body of the newest version of a trial, or None before a baseline."""
@@ -351,13 +361,15 @@ class Store:
             )
 
     def trials(self, nct_ids: Sequence[str] | None = None) -> list[TrialRow]:
-        """Status rows, for all trials or the ones named (in that order)."""
-        with self._lock:
-            rows = self.db.execute(
-                """SELECT nct_id, title, overall_status, last_update_posted, last_checked_at,
-                          last_changed_at, not_found, consecutive_errors, last_error
-                   FROM trials ORDER BY nct_id"""
-            ).fetchall()
+        """Status rows, for all trials (by NCT ID) or the ones named (in that order)."""
+        columns = """SELECT nct_id, title, overall_status, last_update_posted, last_checked_at,
+                            last_changed_at, not_found, consecutive_errors, last_error
+                     FROM trials"""
+        if nct_ids is None:
+            with self._lock:
+                rows = self.db.execute(columns + " ORDER BY nct_id").fetchall()
+        else:
+            rows = self._select_in(columns, nct_ids)
         found = {
             r[0]: TrialRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8]) for r in rows
         }
