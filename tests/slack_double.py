@@ -14,7 +14,8 @@ What it imitates:
   limits (``invalid_blocks`` with ``response_metadata.messages``), ``no_text`` and
   ``msg_too_long``; success answers carry an increasing ``ts``;
 - ``POST /api/auth.test``; any other method answers ``unknown_method``;
-- ``POST /response/<name>``, a slash command's ``response_url``;
+- ``POST /response/<name>``, a slash command's ``response_url`` (``responses``,
+  ``wait_for_responses``);
 - canned faults (``fail_next``) for chat.postMessage: HTTP 5xx, 429 with
   ``Retry-After``, or an ``{"ok": false, "error": ...}`` answer.
 
@@ -30,6 +31,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -251,6 +253,7 @@ class SlackDouble:
         member_of: Iterable[str] | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)
         self._tokens = frozenset(tokens)
         self._ids: dict[str, str] = {}  # channel ID -> the ID (IDs are matched exactly)
         self._names: dict[str, str] = {}  # channel name without "#", lowercased -> ID
@@ -411,6 +414,22 @@ class SlackDouble:
         with self._lock:
             return list(self._responses)
 
+    def wait_for_responses(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Block until at least ``count`` response_url posts arrived; returns them all.
+
+        Lets a test wait for a slash command's delayed reply (posted from a worker
+        thread) without sleeping: it wakes on every answered request. Returns what
+        arrived so far on time-out.
+        """
+        deadline = time.monotonic() + timeout
+        with self._answered:
+            while len(self._responses) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._answered.wait(remaining)
+            return list(self._responses)
+
     # -- request handling (called from server threads) -----------------------------
 
     def _dispatch(self, request: _Request) -> _Response:
@@ -427,6 +446,7 @@ class SlackDouble:
                 name = path
                 response = _text(404, "Not Found")
             self._calls.append((name, response.status))
+            self._answered.notify_all()
         return response
 
     def _api(self, method: str, request: _Request) -> _Response:

@@ -126,6 +126,30 @@ def test_defaults_with_only_a_watch(tmp_path: Path) -> None:
             "no [slack] section",
         ),
         (
+            '[slack]\ntoken = "x"\nsigning_secret = "s"\n[slack.commands]\nlisten = "8080"\n'
+            '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n',
+            "slack.commands.listen",
+            "'8080' is not a host:port address",
+        ),
+        (
+            '[slack]\ntoken = "x"\nsigning_secret = "s"\n[slack.commands]\n'
+            'allowed_channels = ["#a b"]\n[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n',
+            "slack.commands.allowed_channels",
+            "'#a b' is not a Slack channel",
+        ),
+        (
+            '[slack]\ntoken = "x"\nsigning_secret = " "\n'
+            '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n',
+            "slack.signing_secret",
+            "is empty",
+        ),
+        (
+            '[slack]\ntoken = "x"\n[slack.commands]\n'
+            '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n',
+            "slack.signing_secret",
+            "is required by [slack.commands]",
+        ),
+        (
             '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\nemail = ["a@example.org"]\n',
             "watch[0].email",
             "no [email] section",

@@ -7,6 +7,7 @@ its collaborators as arguments and never reaches for globals.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import TextIO
 
 import httpx
 
-from watcher.config import Config, parse_duration
+from watcher.config import Config, RegistryConfig, parse_duration
 from watcher.notifiers import DeliveryError, Notifier
 from watcher.notifiers.console import ConsoleNotifier
 from watcher.notifiers.email import EmailNotifier
@@ -24,8 +25,10 @@ from watcher.pipeline import Clock, CycleReport, Pipeline, ProgressFactory, utc_
 from watcher.planner import FetchPolicy, Planner
 from watcher.registry import RegistryClient
 from watcher.render import Alert
-from watcher.routing import Destination, build_routes, watch_destinations
-from watcher.store import Store
+from watcher.routing import Destination, build_routes, watch_destinations, watched_trials
+from watcher.store import Store, Subscription
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,17 +56,7 @@ class App:
     ) -> App:
         store = Store.open(config.database.path)
         reg = config.registry
-        registry = RegistryClient(
-            reg.url,
-            timeout=reg.timeout_seconds,
-            pace=reg.pace,
-            retries=reg.retries,
-            backoff=reg.backoff,
-            contact=reg.contact,
-            batch_size=reg.batch_size,
-            transport=transport,
-            sleep=sleep,
-        )
+        registry = registry_client(reg, transport=transport, sleep=sleep)
         policy = FetchPolicy(
             incremental=reg.incremental,
             registry_wide_over=reg.registry_wide_over,
@@ -94,10 +87,27 @@ class App:
         """One cycle, then delivery. ``force`` (``ctwatch check``) tries every
         pending alert whatever its backoff: a cron user expects each run to try.
         ``full`` fetches every record whatever the version probe says."""
-        routes = build_routes(self.config)
-        report = self.pipeline.run_cycle(self.config.trials, routes, should_stop, full=full)
+        subscriptions = self.subscriptions()
+        routes = build_routes(self.config, subscriptions)
+        trials = watched_trials(self.config, subscriptions)
+        report = self.pipeline.run_cycle(trials, routes, should_stop, full=full)
         delivery = self.deliverer.deliver(force=force)
         return report, delivery
+
+    def subscriptions(self) -> list[Subscription]:
+        """The Slack subscriptions this config can deliver (none without ``[slack]``).
+
+        Read from the store on every cycle: ``/ctwatch watch`` writes them from
+        another thread or process, and the next cycle picks them up.
+        """
+        subscriptions = self.store.subscriptions()
+        if subscriptions and self.config.slack is None:
+            log.warning(
+                "%d Slack subscription(s) ignored: the config has no [slack] section",
+                len(subscriptions),
+            )
+            return []
+        return subscriptions
 
     def test_alert(self, watch_name: str | None = None) -> list[tuple[Destination, str | None]]:
         """Send a marked test message to every destination (of one watch).
@@ -125,6 +135,27 @@ class App:
     def close(self) -> None:
         self.registry.close()
         self.store.close()
+
+
+def registry_client(
+    reg: RegistryConfig,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    retries: int | None = None,
+) -> RegistryClient:
+    """A registry client for ``[registry]`` (``retries`` overrides the config's)."""
+    return RegistryClient(
+        reg.url,
+        timeout=reg.timeout_seconds,
+        pace=reg.pace,
+        retries=reg.retries if retries is None else retries,
+        backoff=reg.backoff,
+        contact=reg.contact,
+        batch_size=reg.batch_size,
+        transport=transport,
+        sleep=sleep,
+    )
 
 
 def default_notifiers(

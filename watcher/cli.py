@@ -10,8 +10,11 @@ or arguments.
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sqlite3
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,8 +33,12 @@ from watcher.describe import display_value
 from watcher.logs import FORMATS, LEVELS, setup_logging
 from watcher.pipeline import ProgressFactory
 from watcher.render import change_lines
+from watcher.routing import channel_follows, watched_trials
 from watcher.scheduler import ConfigSource, Daemon, expected_interval
+from watcher.slash import SlashServer, commands_problem
 from watcher.views import STATUS_PATH, print_status, status_view, summary_line
+
+log = logging.getLogger(__name__)
 
 
 class Context:
@@ -179,7 +186,53 @@ def run(obj: Context) -> None:
         daemon = Daemon(source, config, build)
     except sqlite3.Error as exc:
         fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
-    daemon.run()
+    server = None
+    if commands_problem(config) is None:
+        # the endpoint follows reloads: it reads the daemon's current config per request
+        try:
+            server = start_slash_server(lambda: daemon.config, config)
+        finally:
+            if server is None:
+                daemon.app.close()
+    try:
+        daemon.run()
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def start_slash_server(current: Callable[[], Config], config: Config) -> SlashServer:
+    """Start the slash-command endpoint; exit 2 naming the address when it cannot bind."""
+    assert config.slack is not None and config.slack.commands is not None
+    listen = config.slack.commands.listen
+    try:
+        return SlashServer(current).start()
+    except OSError as exc:
+        fail(f"slack.commands.listen: cannot listen on {listen} ({exc.strerror or exc})", 2)
+
+
+@main.command()
+@click.pass_obj
+def serve(obj: Context) -> None:
+    """Answer /ctwatch slash commands from Slack (without checking on a schedule)."""
+    config = obj.load(default_level="info")
+    problem = commands_problem(config)
+    if problem is not None:
+        fail(problem, 2)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server = start_slash_server(lambda: config, config)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+    log.info("ctwatch serve stopped")
 
 
 @main.command()
@@ -222,7 +275,12 @@ def status(obj: Context, as_json: bool) -> None:
     """Show every watched trial: status, last update, last check, last change, errors."""
     config = obj.load()
     with open_app(config) as app:
-        view = status_view(config.trials, app.store)
+        subscriptions = app.subscriptions()
+        view = status_view(
+            watched_trials(config, subscriptions),
+            app.store,
+            channel_follows(config, subscriptions),
+        )
     if as_json:
         click.echo(json.dumps(view.as_json(), indent=2, ensure_ascii=False))
         return

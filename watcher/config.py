@@ -161,11 +161,38 @@ class ScheduleConfig(_Strict):
         return parse_duration(self.every or "6h")
 
 
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` or ``"[::1]:8080"`` -> ``(host, port)``; ValueError otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not a host:port address (e.g. 127.0.0.1:8080)")
+    return host, int(port)
+
+
 class SlackCommandsConfig(_Strict):
     """The ``/ctwatch`` slash-command endpoint."""
 
     listen: str = "127.0.0.1:8080"
     allowed_channels: tuple[str, ...] = ()
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @field_validator("allowed_channels")
+    @classmethod
+    def _allowed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not channel.strip("#").strip() or any(c.isspace() for c in channel):
+                raise ValueError(f"{channel!r} is not a Slack channel (e.g. #alerts or C0123)")
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
 
 
 class SlackConfig(_Strict):
@@ -186,10 +213,10 @@ class SlackConfig(_Strict):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("token")
+    @field_validator("token", "signing_secret")
     @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
             raise ValueError("is empty")
         return value
 

@@ -87,6 +87,7 @@ _WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 TEXT_LIMIT = 300
 NONE = "(none)"
+STATUS_PATH = "protocolSection.statusModule.overallStatus"
 
 
 def schema_path(path: str) -> str:

@@ -118,6 +118,40 @@ def _m0002_run_modes(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0003_subscriptions")
+def _m0003_subscriptions(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE subscriptions (
+            channel_id TEXT NOT NULL,
+            channel_name TEXT,
+            nct_id TEXT NOT NULL,
+            team_id TEXT,
+            user_id TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, nct_id)
+        );
+        CREATE INDEX subscriptions_by_trial ON subscriptions(nct_id);
+        """
+    )
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A Slack channel following a trial because someone typed ``/ctwatch watch``.
+
+    ``channel_name`` is what Slack sent with the command (without ``#``); it
+    lets routing recognise a channel the config file names as ``#name``.
+    """
+
+    channel_id: str
+    nct_id: str
+    channel_name: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    created_at: str = ""
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """The parts of a past run that plan the next one."""
@@ -476,6 +510,55 @@ class Store:
                    ORDER BY id DESC"""
             ).fetchall()
         return [OutboxProblem(*r) for r in rows]
+
+    # ---- Slack subscriptions -------------------------------------------------
+
+    def add_subscriptions(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        """Store subscriptions (idempotent); return the NCT IDs that were new.
+
+        An existing subscription keeps who made it and when; the channel's
+        name is refreshed on all its rows, since channels get renamed.
+        """
+        added = []
+        with self.atomic() as db:
+            for sub in subscriptions:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO subscriptions
+                           (channel_id, channel_name, nct_id, team_id, user_id, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    [sub.channel_id, sub.channel_name, sub.nct_id, sub.team_id, sub.user_id,
+                     sub.created_at],
+                )  # fmt: skip
+                if cursor.rowcount:
+                    added.append(sub.nct_id)
+                if sub.channel_name:
+                    db.execute(
+                        "UPDATE subscriptions SET channel_name = ? WHERE channel_id = ?",
+                        [sub.channel_name, sub.channel_id],
+                    )
+        return added
+
+    def remove_subscriptions(self, channel_id: str, nct_ids: Sequence[str]) -> list[str]:
+        """Delete a channel's subscriptions to ``nct_ids``; return the ones that existed."""
+        removed = []
+        with self.atomic() as db:
+            for nct in nct_ids:
+                cursor = db.execute(
+                    "DELETE FROM subscriptions WHERE channel_id = ? AND nct_id = ?",
+                    [channel_id, nct],
+                )
+                if cursor.rowcount:
+                    removed.append(nct)
+        return removed
+
+    def subscriptions(self, channel_id: str | None = None) -> list[Subscription]:
+        """Every subscription (or one channel's), oldest first."""
+        where = "" if channel_id is None else "WHERE channel_id = :channel"
+        sql = f"""SELECT channel_id, nct_id, channel_name, team_id, user_id, created_at
+                  FROM subscriptions {where} ORDER BY created_at, channel_id, nct_id"""  # noqa: S608 - fixed fragments
+        with self._lock:
+            rows = self.db.execute(sql, {"channel": channel_id}).fetchall()
+        return [Subscription(*r) for r in rows]
 
     # ---- runs --------------------------------------------------------------
 

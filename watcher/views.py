@@ -15,13 +15,13 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from watcher.describe import display_value
+from watcher.describe import STATUS_PATH, display_value
 from watcher.outbox import DeliveryReport
 from watcher.pipeline import CycleReport
-from watcher.routing import Destination
+from watcher.routing import Destination, Follow
 from watcher.store import Store
 
-STATUS_PATH = "protocolSection.statusModule.overallStatus"
+__all__ = ["STATUS_PATH", "StatusView", "print_status", "status_view", "summary_line"]
 
 
 def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
@@ -50,13 +50,42 @@ class StatusView:
     trials: list[dict[str, Any]]
     alerts: dict[str, int]
     problems: list[dict[str, Any]]
+    subscriptions: list[dict[str, Any]]
 
     def as_json(self) -> dict[str, Any]:
-        return {"trials": self.trials, "alerts": self.alerts, "alert_problems": self.problems}
+        return {
+            "trials": self.trials,
+            "subscriptions": self.subscriptions,
+            "alerts": self.alerts,
+            "alert_problems": self.problems,
+        }
 
 
-def status_view(watched: Sequence[str], store: Store) -> StatusView:
-    """Watched trials in config order (never-checked ones too), plus alert problems."""
+def subscription_groups(follows: Sequence[Follow]) -> list[dict[str, Any]]:
+    """Slack channel -> the trials it follows, each with its source (config or Slack)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for follow in follows:
+        group = groups.setdefault(
+            follow.channel, {"channel": follow.channel, "channel_id": None, "trials": []}
+        )
+        entry: dict[str, Any] = {"nct_id": follow.nct_id, "source": follow.source}
+        sub = follow.subscription
+        if sub is None:
+            entry["watch"] = follow.watch
+        else:
+            group["channel_id"] = group["channel_id"] or sub.channel_id
+            entry.update(user_id=sub.user_id, created_at=sub.created_at)
+        entry["via"] = follow.describe_source()
+        group["trials"].append(entry)
+    return list(groups.values())
+
+
+def status_view(watched: Sequence[str], store: Store, follows: Sequence[Follow] = ()) -> StatusView:
+    """Watched trials (never-checked ones too), Slack subscriptions, and alert problems.
+
+    ``watched`` is the config's trials in config order, then subscribed ones;
+    ``follows`` lists which Slack channel follows which trial and why.
+    """
     rows = {r.nct_id: r for r in store.trials()}
     last = store.last_run(complete=True)
     # a complete cycle checked every watched trial, even those it did not re-fetch
@@ -87,7 +116,7 @@ def status_view(watched: Sequence[str], store: Store) -> StatusView:
         }
         for p in store.outbox_problems()
     ]
-    return StatusView(trials, store.outbox_counts(), problems)
+    return StatusView(trials, store.outbox_counts(), problems, subscription_groups(follows))
 
 
 def print_status(view: StatusView, stream: TextIO) -> None:
@@ -113,6 +142,15 @@ def print_status(view: StatusView, stream: TextIO) -> None:
             row["last_error"] or "",
         )
     console.print(table)
+    if view.subscriptions:
+        console.print("Subscriptions (Slack channels)")
+        for group in view.subscriptions:
+            channel_id = group["channel_id"]
+            suffix = f" ({channel_id})" if channel_id and channel_id != group["channel"] else ""
+            console.print(f"  {group['channel']}{suffix}", markup=False, highlight=False)
+            for entry in group["trials"]:
+                line = f"    {entry['nct_id']}  {entry['via']}"
+                console.print(line, markup=False, highlight=False)
     counts = view.alerts
     console.print(
         f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
