@@ -136,6 +136,8 @@ def test_unreachable_registry_exits_1(tmp_path: Path) -> None:
     assert "cannot reach the registry" in result.stderr
     status = json.loads(run_cli(config, "status", "--json").stdout)
     assert "cannot reach the registry" in status["trials"][0]["last_error"]
+    assert "cannot reach the registry" in status["last_cycle"]["error"]
+    assert "Last cycle: " in run_cli(config, "status").stdout
 
 
 def test_fields_filter_limits_alerts(tmp_path: Path, registry: RegistryDouble) -> None:

@@ -51,9 +51,11 @@ class StatusView:
     alerts: dict[str, int]
     problems: list[dict[str, Any]]
     subscriptions: list[dict[str, Any]]
+    last_cycle: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "last_cycle": self.last_cycle,
             "trials": self.trials,
             "subscriptions": self.subscriptions,
             "alerts": self.alerts,
@@ -116,7 +118,18 @@ def status_view(watched: Sequence[str], store: Store, follows: Sequence[Follow] 
         }
         for p in store.outbox_problems()
     ]
-    return StatusView(trials, store.outbox_counts(), problems, subscription_groups(follows))
+    newest = store.last_run()
+    last_cycle = None
+    if newest is not None:
+        last_cycle = {
+            "finished_at": newest["finished_at"],
+            "mode": newest["mode"],
+            "requests": newest["requests"],
+            "error": newest["error"],
+        }
+    return StatusView(
+        trials, store.outbox_counts(), problems, subscription_groups(follows), last_cycle
+    )
 
 
 def print_status(view: StatusView, stream: TextIO) -> None:
@@ -142,6 +155,11 @@ def print_status(view: StatusView, stream: TextIO) -> None:
             row["last_error"] or "",
         )
     console.print(table)
+    cycle = view.last_cycle
+    if cycle is not None:
+        outcome = f"FAILED: {cycle['error']}" if cycle["error"] else f"ok ({cycle['mode']})"
+        requests = f"{cycle['requests']} registry request(s)"
+        console.print(f"Last cycle: {cycle['finished_at']}, {requests}, {outcome}")
     if view.subscriptions:
         console.print("Subscriptions (Slack channels)")
         for group in view.subscriptions:
