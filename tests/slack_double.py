@@ -25,20 +25,19 @@ statuses.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from watcher.loopback import TEXT, LoopbackHandler, LoopbackServer, serve_in_thread, shut_down
 
 __all__ = ["PostedMessage", "SlackDouble", "block_errors"]
 
@@ -79,7 +78,7 @@ BLOCK_TYPES = frozenset(
 )
 
 _JSON = "application/json; charset=utf-8"
-_TEXT = "text/plain; charset=utf-8"
+_TEXT = TEXT
 _CHANNEL_ID_RE = re.compile(r"[CGD][A-Z0-9]{2,}")
 _FIRST_TS = 1_700_000_000_000_100  # microseconds: "1700000000.000100"
 _TS_STEP = 100
@@ -279,7 +278,7 @@ class SlackDouble:
         self._calls: list[tuple[str, int]] = []
         self._responses: list[dict[str, Any]] = []
         self._next_ts = _FIRST_TS
-        self._server: _Server | None = None
+        self._server: LoopbackServer[Any] | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -288,28 +287,17 @@ class SlackDouble:
         """Bind an ephemeral port and serve from a daemon thread; returns self."""
         if self._server is not None:
             raise RuntimeError("slack double is already running")
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"slack-double:{server.server_port}",
-            daemon=True,
-        )
-        self._server, self._thread = server, thread
-        thread.start()
+        server = LoopbackServer(self, _Handler)
+        self._server = server
+        self._thread = serve_in_thread(server, f"slack-double:{server.server_port}")
         return self
 
     def stop(self) -> None:
         """Stop serving, drop open keep-alive connections and close the socket."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        if server is not None:
+            shut_down(server, thread)
 
     def __enter__(self) -> SlackDouble:
         return self.start()
@@ -583,63 +571,10 @@ class SlackDouble:
         return _text(200, "ok")
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its double and can drop idle keep-alive sockets."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, double: SlackDouble) -> None:
-        self.double = double
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._connections_lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive reads so stop() is prompt."""
-        with self._connections_lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up mid-response are normal here; keep stderr quiet."""
-        log.debug("slack double: error serving %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     """HTTP plumbing only: every decision is made by ``SlackDouble._dispatch``."""
 
-    protocol_version = "HTTP/1.1"  # keep-alive, with Content-Length on every response
     server_version = "ctwatch-slack-double"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 60
-    error_content_type = _TEXT
-    error_message_format = "%(message)s"
-
-    def _server(self) -> _Server:
-        assert isinstance(self.server, _Server)
-        return self.server
-
-    def setup(self) -> None:
-        super().setup()
-        self._server().track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self._server().track(self.connection, open_=False)
 
     def _serve(self, verb: str) -> None:
         try:
@@ -651,20 +586,11 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = _Request(verb, split.path, split.query, headers, body)
-        response = self._server().double._dispatch(request)
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(response.body)
+        response = self.owner()._dispatch(request)
+        self.reply(response.status, response.content_type, response.body, response.headers)
 
     def do_POST(self) -> None:
         self._serve("POST")
 
     def do_GET(self) -> None:
         self._serve("GET")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request logging to stderr."""

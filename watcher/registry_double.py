@@ -37,18 +37,17 @@ import json
 import logging
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
 from watcher.fields import field_table
+from watcher.loopback import TEXT, LoopbackHandler, LoopbackServer, serve_in_thread, shut_down
 
 __all__ = ["API_VERSION", "RecordedRequest", "RegistryDouble"]
 
@@ -61,7 +60,7 @@ MAX_PAGE_SIZE = 1000
 LAST_UPDATE_PATH = "protocolSection.statusModule.lastUpdatePostDateStruct.date"
 
 _JSON = "application/json"
-_TEXT = "text/plain; charset=utf-8"
+_TEXT = TEXT
 _HTML = "text/html"
 _STUDIES = f"{BASE_PATH}/studies"
 _STUDY_PREFIX = f"{_STUDIES}/"
@@ -296,7 +295,7 @@ class RegistryDouble:
         self._faults: list[_Fault] = []
         self._requests: list[RecordedRequest] = []
         self._bytes_sent = 0
-        self._server: _Server | None = None
+        self._server: LoopbackServer[Any] | None = None
         self._thread: threading.Thread | None = None
         for study in studies:
             self.put(study)
@@ -307,28 +306,17 @@ class RegistryDouble:
         """Bind an ephemeral port and serve from a daemon thread; returns self."""
         if self._server is not None:
             raise RuntimeError("registry double is already running")
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"registry-double:{server.server_port}",
-            daemon=True,
-        )
-        self._server, self._thread = server, thread
-        thread.start()
+        server = LoopbackServer(self, _Handler)
+        self._server = server
+        self._thread = serve_in_thread(server, f"registry-double:{server.server_port}")
         return self
 
     def stop(self) -> None:
         """Stop serving, drop open keep-alive connections and close the socket."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        if server is not None:
+            shut_down(server, thread)
 
     def __enter__(self) -> RegistryDouble:
         return self.start()
@@ -642,75 +630,13 @@ class RegistryDouble:
         return body
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its double and can drop idle keep-alive sockets."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, double: RegistryDouble) -> None:
-        self.double = double
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def track(self, connection: socket.socket, *, open_: bool) -> None:
-        with self._connections_lock:
-            if open_:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Wake handler threads blocked on idle keep-alive reads so stop() is prompt."""
-        with self._connections_lock:
-            connections = list(self._connections)
-            self._connections.clear()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up mid-response are normal here; keep stderr quiet."""
-        log.debug("registry double: error serving %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     """HTTP plumbing only: every decision is made by ``RegistryDouble._dispatch``."""
 
-    protocol_version = "HTTP/1.1"  # keep-alive, with Content-Length on every response
     server_version = "ctwatch-registry-double"
-    sys_version = ""
-    disable_nagle_algorithm = True  # headers and body go out in two writes
-    timeout = 60  # an abandoned keep-alive connection does not pin a thread forever
-    error_content_type = _TEXT  # stdlib-generated errors are plain text too
-    error_message_format = "%(message)s"
-
-    def _server(self) -> _Server:
-        assert isinstance(self.server, _Server)
-        return self.server
-
-    def setup(self) -> None:
-        super().setup()
-        self._server().track(self.connection, open_=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self._server().track(self.connection, open_=False)
 
     def do_GET(self) -> None:
-        response = self._server().double._dispatch(
+        response = self.owner()._dispatch(
             "GET", self.path, len(self.requestline), self.headers.get("User-Agent", "")
         )
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(response.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request logging to stderr."""
+        self.reply(response.status, response.content_type, response.body, response.headers)

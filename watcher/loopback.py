@@ -1,0 +1,118 @@
+"""Loopback HTTP servers for the project's doubles (the registry's and Slack's).
+
+Why shared: a double has to stop at once even while a client (httpx, slack-sdk)
+holds an idle keep-alive connection, and must never print request lines or
+client hang-ups to stderr. Both doubles need exactly that, so it lives here:
+the server tracks open connections and shuts them down on stop, and the handler
+base speaks HTTP/1.1 with Content-Length and stays quiet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+Owner = TypeVar("Owner")
+TEXT = "text/plain; charset=utf-8"
+
+
+class LoopbackServer(ThreadingHTTPServer, Generic[Owner]):
+    """A threaded server on 127.0.0.1 (ephemeral port) that knows its owner."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, owner: Owner, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.owner = owner
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Wake handler threads blocked on idle keep-alive reads so stop is prompt."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up mid-response are normal here; keep stderr quiet."""
+        name = type(self.owner).__name__
+        log.debug("%s: error serving %s", name, client_address, exc_info=True)
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """HTTP plumbing for a double: keep-alive, Content-Length, tracked, silent."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, with Content-Length on every response
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    timeout = 60  # an abandoned keep-alive connection does not pin a thread forever
+    error_content_type = TEXT  # stdlib-generated errors are plain text too
+    error_message_format = "%(message)s"
+
+    def owner(self) -> Any:
+        """The double this server answers for."""
+        assert isinstance(self.server, LoopbackServer)
+        return self.server.owner
+
+    def setup(self) -> None:
+        super().setup()
+        assert isinstance(self.server, LoopbackServer)
+        self.server.track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            assert isinstance(self.server, LoopbackServer)
+            self.server.track(self.connection, open_=False)
+
+    def reply(
+        self, status: int, content_type: str, body: bytes, headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Send one complete response."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging to stderr."""
+
+
+def serve_in_thread(server: LoopbackServer[Any], name: str) -> threading.Thread:
+    """Serve from a daemon thread (short poll, so shutdown is quick)."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def shut_down(server: LoopbackServer[Any], thread: threading.Thread | None) -> None:
+    """Stop serving, drop open keep-alive connections, close the socket."""
+    server.shutdown()
+    server.close_connections()
+    server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
