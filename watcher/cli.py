@@ -79,10 +79,10 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 @contextmanager
-def open_app(config: Config) -> Iterator[App]:
+def open_app(config: Config, progress: ProgressFactory | None = None) -> Iterator[App]:
     """Build the app; a database that cannot be opened is a config problem."""
     try:
-        app = App.build(config, out=sys.stdout)
+        app = App.build(config, out=sys.stdout, progress=progress)
     except sqlite3.Error as exc:
         fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
     try:
@@ -115,14 +115,8 @@ def main(
 def check(obj: Context, full: bool) -> None:
     """Run one cycle: fetch what changed, record, diff, alert."""
     config = obj.load()
-    try:
-        app = App.build(config, out=sys.stdout, progress=progress_bar())
-    except sqlite3.Error as exc:
-        fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
-    try:
+    with open_app(config, progress_bar()) as app:
         report, delivery = app.check(full=full)
-    finally:
-        app.close()
     click.echo(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", 1)
