@@ -215,3 +215,27 @@ def test_python_dash_m_watcher() -> None:
         [sys.executable, "-m", "watcher", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("ctwatch, version")
+
+
+def test_unusable_database_path_is_a_config_error(tmp_path: Path, registry: RegistryDouble) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    config.write_text(
+        config.read_text().replace('path = "ctwatch.db"', 'path = "a-file/ctwatch.db"')
+    )
+    probe = run_cli(config, "health")  # a probe: unhealthy (1), no traceback
+    assert probe.exit_code == 1 and "no database yet" in probe.stderr
+    for command in ("check", "status", "history"):
+        result = run_cli(config, *([command, SEED_NCT] if command == "history" else [command]))
+        assert result.exit_code == 2, command
+        assert "Traceback" not in result.stderr
+        assert f"database.path: cannot open {tmp_path / 'a-file' / 'ctwatch.db'}" in result.stderr
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    config.write_text(
+        config.read_text().replace('path = "a-file/ctwatch.db"', 'path = "garbage.db"')
+    )
+    result = run_cli(config, "check")
+    assert result.exit_code == 2 and "file is not a database" in result.stderr
+    assert garbage.read_bytes() == b"this is not sqlite" * 100  # nothing written over it

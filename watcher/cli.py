@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from watcher.render import change_lines
 from watcher.routing import channel_follows, watched_trials
 from watcher.scheduler import ConfigSource, Daemon, expected_interval
 from watcher.slash import SlashServer, commands_problem
+from watcher.store import StoreError
 from watcher.views import STATUS_PATH, print_status, status_view, summary_line
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,8 @@ def open_app(config: Config, progress: ProgressFactory | None = None) -> Iterato
     """Build the app; a database that cannot be opened is a config problem."""
     try:
         app = App.build(config, out=sys.stdout, progress=progress)
-    except sqlite3.Error as exc:
-        fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
+    except StoreError as exc:
+        fail(f"database.path: {exc}", 2)
     try:
         yield app
     finally:
@@ -178,8 +178,8 @@ def run(obj: Context) -> None:
 
     try:
         daemon = Daemon(source, config, build)
-    except sqlite3.Error as exc:
-        fail(f"database.path: cannot open {config.database.path} ({exc})", 2)
+    except StoreError as exc:
+        fail(f"database.path: {exc}", 2)
     server = None
     if commands_problem(config) is None:
         # the endpoint follows reloads: it reads the daemon's current config per request

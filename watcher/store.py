@@ -36,6 +36,10 @@ from watcher.snapshot import Snapshot, compress, decompress
 MIGRATIONS = Migrations("ctwatch")
 
 
+class StoreError(Exception):
+    """The database cannot be opened or migrated; the message names the file."""
+
+
 @MIGRATIONS(name="0001_initial")
 def _m0001_initial(db: Database) -> None:
     db.executescript(
@@ -245,16 +249,27 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (creating folder and file as needed), enable WAL, migrate."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        db = Database(conn, execute_plugins=False)
-        if str(path) != ":memory:":
-            db.enable_wal()
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        MIGRATIONS.apply(db)
+        """Open (creating folder and file as needed), enable WAL, migrate.
+
+        Raises StoreError, naming the path, when the folder cannot be created or
+        the file is not a usable SQLite database.
+        """
+        conn: sqlite3.Connection | None = None
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            db = Database(conn, execute_plugins=False)
+            if str(path) != ":memory:":
+                db.enable_wal()
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            MIGRATIONS.apply(db)
+        except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreError(f"cannot open {path} ({reason})") from None
         return cls(db)
 
     def close(self) -> None:
