@@ -1,7 +1,7 @@
 # ctwatch as a service: `ctwatch run` with the database on a volume.
 #   docker build -t ctwatch .
 #   docker run -d --name ctwatch -v ctwatch-data:/data \
-#     -v "$PWD/config/ctwatch.toml:/config/ctwatch.toml:ro" -e SLACK_BOT_TOKEN ctwatch
+#     -v "$PWD/config:/config:ro" -e SLACK_BOT_TOKEN ctwatch
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

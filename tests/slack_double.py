@@ -345,9 +345,12 @@ class SlackDouble:
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        raw_body: str | None = None,
     ) -> None:
         """Answer the next ``times`` chat.postMessage calls with a canned response.
 
+        - ``raw_body="..."`` -> that body verbatim as application/json (e.g. a
+          truncated one), with ``status``;
         - ``status=200, error="channel_not_found"`` -> ``{"ok": false, "error": ...}``;
         - ``status=429, retry_after=n`` -> HTTP 429, ``Retry-After: n`` and
           ``{"ok": false, "error": "ratelimited"}``;
@@ -369,7 +372,9 @@ class SlackDouble:
         headers = () if retry_after is None else (("Retry-After", str(retry_after)),)
         if error is None and status == 429:
             error = "ratelimited"
-        if error is not None:
+        if raw_body is not None:
+            response = _Response(status, raw_body.encode(), "application/json", headers)
+        elif error is not None:
             response = _json(status, {"ok": False, "error": error}, headers)
         else:
             try:

@@ -6,11 +6,13 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.conftest import load_shared, run_cli, write_config
 from watcher.registry_double import RegistryDouble
 from watcher.samples import SEED_NCT, changed, make_study, seed_study
+from watcher.store import Store
 
 OTHER = "NCT01234567"
 
@@ -239,3 +241,37 @@ def test_unusable_database_path_is_a_config_error(tmp_path: Path, registry: Regi
     result = run_cli(config, "check")
     assert result.exit_code == 2 and "file is not a database" in result.stderr
     assert garbage.read_bytes() == b"this is not sqlite" * 100  # nothing written over it
+
+
+def test_status_shows_record_text_literally(tmp_path: Path, registry: RegistryDouble) -> None:
+    title = (
+        "Dose escalation of drug X [and/or Y] in adults [/b] [link=https://evil.example]x[/link]"
+    )
+    registry.put(make_study(OTHER, title))
+    config = write_config(tmp_path, registry.url, [OTHER])
+    run_cli(config, "check")
+    result = run_cli(config, "status")
+    assert result.exit_code == 0, result.stderr
+    assert "[and/or Y]" in result.stdout and "[/b]" in result.stdout
+
+
+def test_a_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE: with another connection mid-write, claim_due waits for it."""
+    store = Store.open(tmp_path / "busy.db")
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO runs (started_at) VALUES ('2026-01-01T00:00:00Z')")
+    outcome: list[object] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            store.claim_due("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", force=True)
+        )
+    )
+    worker.start()
+    worker.join(timeout=0.5)
+    assert worker.is_alive()  # waiting on the lock, not failed with "database is locked"
+    other.execute("COMMIT")
+    worker.join(timeout=10)
+    assert outcome == [[]]
+    other.close()
+    store.close()

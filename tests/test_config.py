@@ -88,6 +88,11 @@ def test_defaults_with_only_a_watch(tmp_path: Path) -> None:
             "watch[0].trials",
             "'NCT123' is not an NCT ID",
         ),
+        (
+            '[[watch]]\nname = "w"\ntrials = ["NCT０６８５０１０３"]\n',
+            "watch[0].trials",
+            "is not an NCT ID",
+        ),
         ('[[watch]]\nname = "w"\ntrials = []\n', "watch[0].trials", "at least 1"),
         ('[[watch]]\nname = "w"\n', "watch[0].trials", "required key is missing"),
         (
@@ -245,3 +250,9 @@ def test_cli_config_from_environment(tmp_path: Path) -> None:
     result = run_cli(None, "check", env={"CTWATCH_CONFIG": str(path)})
     assert result.exit_code == 2
     assert str(path) in result.stderr
+
+
+def test_channel_spellings_are_one_channel(tmp_path: Path) -> None:
+    text = '[slack]\ntoken = "x"\n[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\nslack = ["trial-alerts", "#Trial-Alerts", "C0123ABCD"]\n'
+    config = load_config(write(tmp_path, text), {})
+    assert config.watch[0].slack == ("#trial-alerts", "C0123ABCD")

@@ -8,6 +8,7 @@ import logging
 import queue
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,12 +25,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tests.conftest import run_cli, write_config
 from watcher.app import App
 from watcher.cli import main
-from watcher.config import Config, load_config
+from watcher.config import Config, ScheduleConfig, load_config
 from watcher.crontab import crontab_weekdays
 from watcher.logs import SecretMask
+from watcher.pipeline import Interrupted
 from watcher.registry_double import RegistryDouble
 from watcher.samples import SEED_NCT, changed, make_study, seed_study
-from watcher.scheduler import ConfigSource, Daemon, expected_interval
+from watcher.scheduler import ConfigSource, Daemon, expected_interval, health_problem
 
 REPO = Path(__file__).resolve().parents[1]
 OTHER = "NCT01234567"
@@ -152,9 +154,7 @@ def test_cycle_logs_one_line(
     daemon.app.close()
 
 
-def test_stop_event_interrupts_a_cycle_between_trials(
-    tmp_path: Path, registry: RegistryDouble
-) -> None:
+def test_stop_before_a_cycle_records_nothing(tmp_path: Path, registry: RegistryDouble) -> None:
     for i in range(3):
         registry.put(make_study(f"NCT0000000{i}", "t"))
     daemon = daemon_for(write_config(tmp_path, registry.url, [f"NCT0000000{i}" for i in range(3)]))
@@ -162,6 +162,47 @@ def test_stop_event_interrupts_a_cycle_between_trials(
     daemon.run_cycle()  # returns at once, records nothing
     assert daemon.app.store.trials() == []
     daemon.app.close()
+
+
+def test_stop_interrupts_a_cycle_between_trials(tmp_path: Path, registry: RegistryDouble) -> None:
+    trials = [f"NCT0000000{i}" for i in range(3)]
+    for nct in trials:
+        registry.put(make_study(nct, "t"))
+    config = load_config(write_config(tmp_path, registry.url, trials), {})
+    app = App.build(config, out=io.StringIO())
+    answers = iter([False, True])  # let one trial through, then stop
+    with pytest.raises(Interrupted):
+        app.pipeline.run_cycle(config.trials, {}, lambda: next(answers, True))
+    assert len(app.store.trials()) == 1  # the first trial is whole, the others untouched
+    last = app.store.last_run()
+    assert last is not None and last["error"] == "interrupted by shutdown" and last["finished_at"]
+    app.close()
+
+
+@pytest.mark.parametrize(
+    ("cron", "finished", "now", "healthy"),
+    [
+        (
+            "30 14 * * 1-5",
+            "2026-11-20T14:31:00Z",
+            datetime(2026, 11, 22, 20, 0, tzinfo=UTC),
+            True,
+        ),  # Friday run, Sunday evening
+        (
+            "30 14 * * 1-5",
+            "2026-11-20T14:31:00Z",
+            datetime(2026, 11, 24, 14, 40, tzinfo=UTC),
+            False,
+        ),  # Monday and Tuesday missed
+        ("30 14 * * 1-5", "2026-11-23T14:31:00Z", datetime(2026, 11, 24, 15, 0, tzinfo=UTC), True),
+    ],
+)
+def test_health_follows_the_cron_calendar(
+    cron: str, finished: str, now: datetime, healthy: bool
+) -> None:
+    schedule = ScheduleConfig(cron=cron)
+    problem = health_problem(schedule, {"finished_at": finished, "error": None}, now)
+    assert (problem is None) is healthy, problem
 
 
 def test_secret_mask_and_json_logs(tmp_path: Path, registry: RegistryDouble) -> None:
@@ -191,7 +232,11 @@ def test_health(tmp_path: Path, registry: RegistryDouble) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE runs SET finished_at = '2026-01-01T00:00:00Z'")
     stale = run_cli(config, "health")
-    assert stale.exit_code == 1 and "more than twice the schedule interval (3600s)" in stale.stderr
+    assert stale.exit_code == 1
+    assert (
+        "the last cycle finished at 2026-01-01T00:00:00Z; the next was due at 2026-01-01T01:00:00Z"
+        in stale.stderr
+    )
     registry.fail_next(503, "down", times=10)
     run_cli(config, "check")
     failed = run_cli(config, "health")
@@ -224,7 +269,7 @@ def test_dockerfile_matches_the_docs() -> None:
     assert "pip install ." in text
     assert {"run", "health"} <= set(main.commands)  # what the image runs exists
     readme = (REPO / "README.md").read_text()
-    assert "-v ctwatch-data:/data" in readme and ":/config/ctwatch.toml:ro" in readme
+    assert "-v ctwatch-data:/data" in readme and '-v "$PWD/config:/config:ro"' in readme
 
 
 def test_example_config_in_the_image_puts_the_database_on_the_volume(tmp_path: Path) -> None:
@@ -297,3 +342,29 @@ def test_daemon_end_to_end_with_reload_and_sigterm(
             conn.execute("SELECT COUNT(*) FROM versions WHERE nct_id = ?", [OTHER]).fetchone()[0]
             == 1
         )
+
+
+def test_sigterm_during_a_hanging_request_still_exits_promptly(tmp_path: Path) -> None:
+    """A registry that accepts and never answers must not hold a stop for its time-out."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/v2"
+        config = write_config(tmp_path, url, [SEED_NCT])
+        config.write_text(config.read_text().replace("retries = 2", 'retries = 2\ntimeout = "60s"'))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "--config", str(config), "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            silent.settimeout(20)
+            connection, _ = silent.accept()  # the cycle's request is now in flight
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+            assert time.monotonic() - started < 10  # STOP_GRACE, not the 60 s time-out
+            connection.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "stopping anyway" in proc.stderr.read()  # type: ignore[union-attr]

@@ -88,7 +88,7 @@ def test_only_trials_posted_since_the_last_cycle_are_fetched(
     probe, listing, fetch = reg.requests
     assert probe.path == "/api/v2/version"
     assert listing.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-05,MAX]"
-    assert listing.params["fields"] == "NCTId,LastUpdatePostDate"
+    assert listing.params["fields"] == "NCTId,NCTIdAlias,LastUpdatePostDate"
     assert listing.params["filter.ids"] == ",".join(TRIALS)
     assert fetch.params["filter.ids"] == TRIALS[2] and "fields" not in fetch.params
 
@@ -202,3 +202,44 @@ def test_progress_reports_every_fetched_record(tmp_path: Path, reg: RegistryDoub
 def test_no_progress_bar_when_not_a_terminal(tmp_path: Path, reg: RegistryDouble) -> None:
     result = run_cli(config_for(tmp_path, reg), "check")
     assert result.stderr == ""  # CliRunner is not a TTY: no bar, no noise
+
+
+@pytest.mark.parametrize("wide_over", [5000, 1], ids=["id-batches", "registry-wide"])
+def test_a_trial_watched_under_an_alias_is_seen_to_move(tmp_path: Path, wide_over: int) -> None:
+    merged = make_study("NCT00000001", "Merged trial", last_update="2025-12-15")
+    merged["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT00000099"]
+    with RegistryDouble([merged], data_timestamp=DAY1) as reg:
+        config = config_for(
+            tmp_path, reg, trials=["NCT00000099"], extra=f"registry_wide_over = {wide_over}"
+        )
+        check(config)
+        edit = changed(merged, status="TERMINATED", why_stopped="Merged", last_update="2026-01-05")
+        reg.put(edit)
+        reg.set_data_timestamp(DAY2)
+        out = check(config)
+    assert "NCT00000099 — Merged trial\n  Overall Status: Recruiting → Terminated" in out
+
+
+def test_a_trial_removed_and_added_back_is_fetched_again(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = config_for(tmp_path, reg)
+    check(config)
+    everyone = ", ".join(f'"{t}"' for t in TRIALS)
+    without = ", ".join(f'"{t}"' for t in TRIALS if t != TRIALS[1])
+    config.write_text(config.read_text().replace(everyone, without))
+    check(config)  # a complete cycle without it
+    reg.put(
+        changed(
+            make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15"),
+            status="TERMINATED",
+        )
+    )
+    config.write_text(config.read_text().replace(without, everyone))
+    reg.reset_requests()
+    out = check(config)  # the data did not move, but the trial is back: full fetch
+    assert f"{TRIALS[1]} — Trial {TRIALS[1]}\n  Overall Status: Recruiting → Terminated" in out
+    assert reg.requests[-1].params["filter.ids"] == TRIALS[1]
+    reg.reset_requests()
+    check(config)
+    assert len(reg.requests) == 1  # and then it is part of the scope again

@@ -330,3 +330,29 @@ def test_test_alert_reports_each_destination(
     assert slack.messages[0].blocks[0]["text"]["text"] == "ctwatch test alert"
     only = run_cli(config, "test-alert", "--watch", "test", env=ENV)
     assert only.exit_code == 0 and "#private" not in only.stdout
+
+
+def test_two_watches_spelling_a_channel_differently_get_one_message(
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+) -> None:
+    more = '\n[[watch]]\nname = "other"\ntrials = ["NCT06850103"]\nslack = ["trial-alerts"]\n'
+    config = slack_config(tmp_path, registry, slack, [SEED_NCT], more=more)
+    baseline_then_change(config, registry, status="SUSPENDED")
+    assert "alerts sent 1" in check(config)
+    assert len(slack.messages) == 1
+
+
+def test_an_unreadable_slack_answer_is_retried_and_blocks_nothing(
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+) -> None:
+    more = '\n[[watch]]\nname = "console"\ntrials = ["NCT06850103"]\n'
+    config = slack_config(tmp_path, registry, slack, [SEED_NCT], more=more)
+    baseline_then_change(config, registry, status="SUSPENDED")
+    slack.fail_next(status=200, error="x", raw_body='{"ok": tr')
+    result = run_cli(config, "check", env=ENV)
+    assert result.exit_code == 0 and "Traceback" not in result.stderr
+    assert "NCT06850103 — SCRT-CAPEOX" in result.stdout  # the console alert still went out
+    assert "alerts sent 1 · alerts pending 1" in result.stdout
+    assert "Slack answered with an unreadable body" in result.stderr
+    assert "alerts sent 1" in check(config)  # and the Slack one on the next run
+    assert len(slack.messages) == 1

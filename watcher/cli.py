@@ -33,7 +33,7 @@ from watcher.logs import FORMATS, LEVELS, setup_logging
 from watcher.pipeline import ProgressFactory
 from watcher.render import change_lines
 from watcher.routing import channel_follows, watched_trials
-from watcher.scheduler import ConfigSource, Daemon, expected_interval
+from watcher.scheduler import ConfigSource, Daemon, health_problem
 from watcher.slash import SlashServer, commands_problem
 from watcher.store import StoreError
 from watcher.views import STATUS_PATH, print_status, status_view, summary_line
@@ -238,20 +238,10 @@ def health(obj: Context) -> None:
         fail(f"unhealthy: no database yet at {config.database.path} (no cycle has run)", 1)
     with open_app(config) as app:
         last = app.store.last_run()
-    if last is None:
-        fail("unhealthy: no cycle has finished yet", 1)
-    finished = datetime.strptime(last["finished_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    age = (datetime.now(UTC) - finished).total_seconds()
-    limit = 2 * expected_interval(config.schedule)
-    if last["error"]:
-        fail(f"unhealthy: the last cycle ({last['finished_at']}) failed: {last['error']}", 1)
-    if age > limit:
-        fail(
-            f"unhealthy: the last cycle finished at {last['finished_at']}, {age:.0f}s ago; "
-            f"more than twice the schedule interval ({limit / 2:.0f}s)",
-            1,
-        )
-    click.echo(f"healthy: last cycle finished at {last['finished_at']} ({age:.0f}s ago)")
+    problem = health_problem(config.schedule, last, datetime.now(UTC))
+    if problem is not None or last is None:
+        fail(f"unhealthy: {problem}", 1)
+    click.echo(f"healthy: last cycle finished at {last['finished_at']}")
 
 
 @main.command()

@@ -33,10 +33,11 @@ from pydantic import (
 from watcher.fields import field_table
 
 DEFAULT_CONFIG = Path("config/ctwatch.toml")
-NCT_RE = re.compile(r"^NCT\d{8}$")
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+NCT_RE = re.compile(r"^NCT[0-9]{8}$")  # ASCII digits only: \d also matches "０"
+_DURATION_RE = re.compile(r"^\s*([0-9]+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 _EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 _SECRET_KEYS = {"token", "password", "username", "signing_secret"}
 
@@ -269,10 +270,15 @@ class WatchConfig(_Strict):
     @field_validator("slack")
     @classmethod
     def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Names are normalised to ``#name`` (lower case) so that ``trial-alerts`` and
+        ``#Trial-Alerts`` in two watches are one channel and get one message."""
+        out = []
         for channel in value:
             if not channel.strip() or any(c.isspace() for c in channel):
                 raise ValueError(f"{channel!r} is not a Slack channel (e.g. #alerts or C0123)")
-        return value
+            is_id = _CHANNEL_ID_RE.match(channel) is not None
+            out.append(channel if is_id else "#" + channel.removeprefix("#").lower())
+        return tuple(dict.fromkeys(out))
 
     @field_validator("email")
     @classmethod

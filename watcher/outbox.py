@@ -99,30 +99,34 @@ class Deliverer:
         try:
             send()
         except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # a notifier or library surprise must not strand other rows
+            log.exception("unexpected error sending to %s", destination)
+            error = DeliveryError(f"unexpected {exc.__class__.__name__}: {exc}")
+        else:
+            now = iso(self.clock())
             for claim in claims:
-                if exc.permanent or claim.attempts + 1 >= MAX_ATTEMPTS:
-                    reason = (
-                        str(exc) if exc.permanent else f"gave up after {MAX_ATTEMPTS} tries: {exc}"
-                    )
-                    self._failed(claim, reason, report)
-                else:
-                    delay = retry_delay(claim.attempts + 1, exc.retry_after)
-                    when = iso(self.clock() + timedelta(seconds=delay))
-                    self.store.mark_retry(claim.id, str(exc), when)
-                    report.retrying += 1
-                    log.warning(
-                        "alert for %s to %s not sent (%s); retry at %s",
-                        claim.nct_id,
-                        destination,
-                        exc,
-                        when,
-                    )
-            report.errors.append(f"{destination}: {exc}")
+                self.store.mark_sent(claim.id, now)
+                report.sent += 1
             return
-        now = iso(self.clock())
         for claim in claims:
-            self.store.mark_sent(claim.id, now)
-            report.sent += 1
+            if error.permanent or claim.attempts + 1 >= MAX_ATTEMPTS:
+                reason = (
+                    str(error)
+                    if error.permanent
+                    else f"gave up after {MAX_ATTEMPTS} tries: {error}"
+                )
+                self._failed(claim, reason, report)
+            else:
+                delay = retry_delay(claim.attempts + 1, error.retry_after)
+                when = iso(self.clock() + timedelta(seconds=delay))
+                self.store.mark_retry(claim.id, str(error), when)
+                report.retrying += 1
+                log.warning(
+                    "alert for %s to %s not sent (%s); retry at %s",
+                    claim.nct_id, destination, error, when,
+                )  # fmt: skip
+        report.errors.append(f"{destination}: {error}")
 
     def _failed(self, claim: OutboxClaim, error: str, report: DeliveryReport) -> None:
         self.store.mark_failed(claim.id, error)

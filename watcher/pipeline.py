@@ -132,6 +132,8 @@ class Pipeline:
             report.requests = self.registry.stats.requests - before
             counts = report.counts
             complete = counts.complete
+            if complete:
+                self.store.set_scope(trials)
             self.store.finish_run(
                 run_id,
                 replace(counts, data_timestamp=stamp if complete else None, mode=report.mode),

@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from watcher.registry import RegistryClient, RegistryUnavailable
-from watcher.snapshot import last_update_posted, study_nct_id
+from watcher.registry import RegistryClient, RegistryUnavailable, requested_id
+from watcher.snapshot import last_update_posted
 from watcher.store import Store
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["full", "incremental", "skipped"]
-ID_FIELDS = ("NCTId", "LastUpdatePostDate")
+# NCTIdAlias too: a trial watched under an older ID must be recognised in the listing
+ID_FIELDS = ("NCTId", "NCTIdAlias", "LastUpdatePostDate")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Planner:
             return Plan("full", tuple(trials), None, "incremental fetching is off")
         stamp = self.registry.data_timestamp()
         last = self.store.last_complete_run()
+        # never recorded, failing, or (re-)added to the watch list since the last complete cycle
         fresh = self.store.needs_full_fetch(trials)
         swept = self.store.last_full_sweep()
         if full:
@@ -94,18 +96,16 @@ class Planner:
         """Watched trials whose LastUpdatePostDate is on or after ``day``."""
         watched = set(trials)
         if len(trials) > self.policy.registry_wide_over:
-            records = self.registry.list_studies(ID_FIELDS, since_clause(day))
+            listed = self.registry.list_studies(ID_FIELDS, since_clause(day))
+            keyed = ((requested_id(r, watched), r) for r in listed)
+            found = {nct: r for nct, r in keyed if nct is not None}
         else:
             fetched = self.registry.fetch_studies(
                 trials, fields=ID_FIELDS, advanced=since_clause(day)
             )
             if fetched.failed:
                 raise RegistryUnavailable(next(iter(fetched.failed.values())))
-            records = list(fetched.records.values())
-        moved = []
-        for record in records:
-            nct = study_nct_id(record)
-            if nct in watched and last_update_posted(record) is not None:
-                moved.append(nct)
+            found = dict(fetched.records)  # keyed by the requested (possibly alias) ID
+        moved = [nct for nct, record in found.items() if last_update_posted(record) is not None]
         log.info("registry: %d watched trial(s) posted since %s", len(moved), day)
         return moved

@@ -236,7 +236,7 @@ class RegistryClient:
         found: dict[str, dict[str, Any]] = {}
         for page in self._pages(params):
             for study in page:
-                key = _requested_id(study, wanted)
+                key = requested_id(study, wanted)
                 if key is not None:
                     found[key] = study
             if on_progress is not None:
@@ -340,7 +340,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _requested_id(study: Any, wanted: set[str]) -> str | None:
+def requested_id(study: Any, wanted: set[str]) -> str | None:
     """Which requested ID a returned study answers (its own ID or an alias)."""
     if not isinstance(study, dict):
         return None

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -40,6 +41,7 @@ from watcher.pipeline import Interrupted
 log = logging.getLogger(__name__)
 
 DELIVERY_EVERY = 60
+STOP_GRACE = 5  # seconds a stop waits for an in-flight cycle before leaving anyway
 CYCLE_JOB = "cycle"
 DELIVERY_JOB = "deliver"
 
@@ -208,8 +210,16 @@ class Daemon:
             self.scheduler.start()
         finally:
             self.stop_event.set()
-            with self._lock:
+            if not self._lock.acquire(timeout=STOP_GRACE):
+                # a registry or Slack call is still in flight; every write is a
+                # transaction, so leaving now loses nothing (pending alerts stay pending)
+                log.warning("a request is still in flight after %ss; stopping anyway", STOP_GRACE)
+                logging.shutdown()
+                os._exit(0)
+            try:
                 self.app.close()
+            finally:
+                self._lock.release()
         log.info("ctwatch stopped")
 
 
@@ -217,6 +227,38 @@ def describe_schedule(schedule: ScheduleConfig) -> str:
     if schedule.cron is not None:
         return f"cron {schedule.cron!r} ({schedule.timezone})"
     return f"every {schedule.every or '6h'}"
+
+
+def health_problem(
+    schedule: ScheduleConfig, last: dict[str, Any] | None, now: datetime
+) -> str | None:
+    """Why the daemon looks unhealthy, or None.
+
+    Healthy means the last cycle succeeded and no scheduled cycle is overdue by
+    more than one interval: for ``every`` that is "finished within twice the
+    interval"; for cron the gap is measured from the first fire time after the
+    last cycle, so a weekday schedule is not unhealthy over the weekend.
+    """
+    if last is None or not last.get("finished_at"):
+        return "no cycle has finished yet"
+    if last["error"]:
+        return f"the last cycle ({last['finished_at']}) failed: {last['error']}"
+    finished = datetime.strptime(last["finished_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if schedule.cron is None:
+        interval = float(schedule.interval_seconds or 0)
+        due = finished + timedelta(seconds=interval)
+    else:
+        trigger = cron_trigger(schedule.cron, schedule.timezone)
+        due = trigger.get_next_fire_time(None, finished)
+        interval = expected_interval(schedule, due)
+    deadline = due + timedelta(seconds=interval)
+    if now > deadline:
+        return (
+            f"the last cycle finished at {last['finished_at']}; the next was due at "
+            f"{due.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} and none has finished by "
+            f"{deadline.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        )
+    return None
 
 
 def expected_interval(schedule: ScheduleConfig, now: datetime | None = None) -> float:

@@ -156,6 +156,12 @@ class Subscription:
     created_at: str = ""
 
 
+@MIGRATIONS(name="0004_scope")
+def _m0004_scope(db: Database) -> None:
+    # the watch list as of the last complete cycle: a trial (re-)added since gets a full fetch
+    db.execute("CREATE TABLE scope (nct_id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """The parts of a past run that plan the next one."""
@@ -278,9 +284,23 @@ class Store:
 
     @contextmanager
     def atomic(self) -> Iterator[Database]:
-        """One transaction, serialised across threads."""
-        with self._lock, self.db.atomic() as db:
-            yield db
+        """One write transaction, serialised across threads.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front, so a second process
+        (cron next to the daemon, the slash endpoint) waits for the busy timeout
+        instead of failing at once with "database is locked" when a read turns
+        into a write.
+        """
+        with self._lock:
+            conn = self.db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # ---- trials and versions -------------------------------------------------
 
@@ -624,13 +644,30 @@ class Store:
         return parse_iso(row[0]) if row else None
 
     def needs_full_fetch(self, nct_ids: Sequence[str]) -> tuple[str, ...]:
-        """Trials never recorded, or whose last check failed: always fetched in full."""
+        """Trials always fetched in full: never recorded, last check failed, or not in
+        the watch list of the last complete cycle (added, or removed and added back)."""
         with self._lock:
             rows = self.db.execute(
-                "SELECT nct_id FROM trials WHERE latest_hash IS NOT NULL AND last_error IS NULL"
+                """SELECT t.nct_id FROM trials t JOIN scope s ON s.nct_id = t.nct_id
+                   WHERE t.latest_hash IS NOT NULL AND t.last_error IS NULL"""
             ).fetchall()
         healthy = {r[0] for r in rows}
         return tuple(n for n in nct_ids if n not in healthy)
+
+    def set_scope(self, nct_ids: Sequence[str]) -> None:
+        """Remember the watch list of a complete cycle (writes only the difference)."""
+        wanted = set(nct_ids)
+        with self._lock:
+            current = {r[0] for r in self.db.execute("SELECT nct_id FROM scope").fetchall()}
+        if current == wanted:
+            return
+        with self.atomic() as db:
+            db.conn.executemany(
+                "DELETE FROM scope WHERE nct_id = ?", [(n,) for n in current - wanted]
+            )
+            db.conn.executemany(
+                "INSERT INTO scope (nct_id) VALUES (?)", [(n,) for n in wanted - current]
+            )
 
     def last_run(self, *, complete: bool = False) -> dict[str, Any] | None:
         """The newest finished run (optionally: the newest complete one)."""

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from watcher.describe import STATUS_PATH, display_value
 from watcher.outbox import DeliveryReport
@@ -145,7 +146,7 @@ def print_status(view: StatusView, stream: TextIO) -> None:
         table.add_column(name, overflow="fold")
     for row in view.trials:
         status_text = row["overall_status"] and display_value(STATUS_PATH, row["overall_status"])
-        table.add_row(
+        cells = (
             row["nct_id"],
             (row["title"] or "")[:60],
             status_text or "—",
@@ -154,12 +155,14 @@ def print_status(view: StatusView, stream: TextIO) -> None:
             row["last_changed_at"] or "—",
             row["last_error"] or "",
         )
+        table.add_row(*(Text(cell) for cell in cells))  # record text is never rich markup
     console.print(table)
     cycle = view.last_cycle
     if cycle is not None:
         outcome = f"FAILED: {cycle['error']}" if cycle["error"] else f"ok ({cycle['mode']})"
         requests = f"{cycle['requests']} registry request(s)"
-        console.print(f"Last cycle: {cycle['finished_at']}, {requests}, {outcome}")
+        line = f"Last cycle: {cycle['finished_at']}, {requests}, {outcome}"
+        console.print(line, markup=False, highlight=False)
     if view.subscriptions:
         console.print("Subscriptions (Slack channels)")
         for group in view.subscriptions:
@@ -175,4 +178,5 @@ def print_status(view: StatusView, stream: TextIO) -> None:
     )
     for alert in view.problems:
         state = "FAILED" if alert["status"] == "failed" else f"retry at {alert['next_attempt_at']}"
-        console.print(f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}")
+        line = f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}"
+        console.print(line, markup=False, highlight=False)

@@ -145,6 +145,8 @@ class SlackNotifier:
         except (URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(f"cannot reach Slack ({reason.__class__.__name__})") from None
+        except ValueError:  # a truncated or non-JSON body from Slack or a proxy
+            raise DeliveryError("Slack answered with an unreadable body") from None
         if response.get("ok") is not True:
             raise DeliveryError(f"Slack did not confirm the post to {channel}")
 
