@@ -209,8 +209,15 @@ def test_secret_mask_and_json_logs(tmp_path: Path, registry: RegistryDouble) -> 
     record = logging.LogRecord(
         "watcher.x", logging.ERROR, __file__, 1, "token %s leaked", ("xoxb-123-abc",), None
     )
-    assert SecretMask(["xoxb-123-abc"]).filter(record)
+    mask = SecretMask(["xoxb-123-abc"])
+    assert mask.filter(record)
     assert record.getMessage() == "token *** leaked"
+    mask.update(["xoxb-new-token"])  # after a reload with a new token
+    fresh = logging.LogRecord(
+        "watcher.x", logging.ERROR, __file__, 1, "%s", ("xoxb-new-token",), None
+    )
+    mask.filter(fresh)
+    assert fresh.getMessage() == "***"
     registry.put(seed_study())
     registry.fail_next(503, "busy")
     config = write_config(tmp_path, registry.url, [SEED_NCT])

@@ -29,7 +29,7 @@ from watcher.app import App
 from watcher.config import Config, ConfigError, load_config, normalise_nct_id, resolve_config_path
 from watcher.demo import run_demo
 from watcher.describe import display_value
-from watcher.logs import FORMATS, LEVELS, setup_logging
+from watcher.logs import FORMATS, LEVELS, refresh_secrets, setup_logging
 from watcher.pipeline import ProgressFactory
 from watcher.render import change_lines
 from watcher.routing import channel_follows, watched_trials
@@ -177,7 +177,7 @@ def run(obj: Context) -> None:
         return App.build(new_config, out=sys.stdout, sleep=sleep)
 
     try:
-        daemon = Daemon(source, config, build)
+        daemon = Daemon(source, config, build, lambda new: refresh_secrets(secrets_of(new)))
     except StoreError as exc:
         fail(f"database.path: {exc}", 2)
     server = None

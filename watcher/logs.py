@@ -22,6 +22,11 @@ class SecretMask(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
+        self._secrets: list[str] = []
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        """Mask these values from now on (a reloaded config may bring new ones)."""
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -76,3 +81,12 @@ def setup_logging(level: str, fmt: str = "text", secrets: Iterable[str] = ()) ->
     logging.getLogger("watcher").setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def refresh_secrets(secrets: Iterable[str]) -> None:
+    """Point every installed SecretMask at the secrets of a reloaded config."""
+    values = list(secrets)
+    for handler in logging.getLogger().handlers:
+        for mask in handler.filters:
+            if isinstance(mask, SecretMask):
+                mask.update(values)

@@ -82,8 +82,10 @@ class Daemon:
         source: ConfigSource,
         config: Config,
         build_app: Callable[[Config, Callable[[float], None]], App],
+        on_reload: Callable[[Config], None] = lambda config: None,
     ) -> None:
         self.source = source
+        self._on_reload = on_reload
         self.config = config
         self.stop_event = threading.Event()
         self._build_app = build_app
@@ -176,6 +178,7 @@ class Daemon:
             self.app = self._build_app(config, self.sleep)
             self.config = config
             old_app.close()
+        self._on_reload(config)
         if config.schedule != old_schedule:
             self.scheduler.reschedule_job(CYCLE_JOB, trigger=cycle_trigger(config.schedule))
         log.info(
