@@ -33,11 +33,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from watcher.loopback import TEXT, LoopbackHandler, LoopbackServer, serve_in_thread, shut_down
+from watcher.loopback import TEXT, LoopbackDouble, LoopbackHandler
 
 __all__ = ["PostedMessage", "SlackDouble", "block_errors"]
 
@@ -235,7 +234,7 @@ def block_errors(blocks: Any) -> list[str]:
 # -- the double --------------------------------------------------------------------
 
 
-class SlackDouble:
+class SlackDouble(LoopbackDouble):
     """A Slack Web API double served over HTTP on 127.0.0.1.
 
     Use it as a context manager and point ``slack_sdk.WebClient(base_url=double.url)``
@@ -251,6 +250,7 @@ class SlackDouble:
         channels: Iterable[str] = ("#trial-alerts", "#oncology"),
         member_of: Iterable[str] | None = None,
     ) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
         self._tokens = frozenset(tokens)
@@ -278,51 +278,22 @@ class SlackDouble:
         self._calls: list[tuple[str, int]] = []
         self._responses: list[dict[str, Any]] = []
         self._next_ts = _FIRST_TS
-        self._server: LoopbackServer[Any] | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self) -> SlackDouble:
-        """Bind an ephemeral port and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("slack double is already running")
-        server = LoopbackServer(self, _Handler)
-        self._server = server
-        self._thread = serve_in_thread(server, f"slack-double:{server.server_port}")
-        return self
+    label = "slack double"
 
-    def stop(self) -> None:
-        """Stop serving, drop open keep-alive connections and close the socket."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            shut_down(server, thread)
-
-    def __enter__(self) -> SlackDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _origin(self) -> str:
-        if self._server is None:
-            raise RuntimeError("slack double is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_port}"
+    def handler_class(self) -> type[LoopbackHandler]:
+        return _Handler
 
     @property
     def url(self) -> str:
         """What ``WebClient(base_url=...)`` takes: ``http://127.0.0.1:PORT/api/``."""
-        return f"{self._origin()}{API_PREFIX}"
+        return f"{self.origin()}{API_PREFIX}"
 
     def response_url(self, name: str = "1") -> str:
         """A slash command ``response_url``: ``http://127.0.0.1:PORT/response/<name>``."""
-        return f"{self._origin()}{RESPONSE_PREFIX}{name}"
+        return f"{self.origin()}{RESPONSE_PREFIX}{name}"
 
     def channel_id(self, channel: str) -> str:
         """The ID a known channel name or ID answers with, e.g. in ``"channel"``."""

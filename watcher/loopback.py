@@ -15,7 +15,8 @@ import socket
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Generic, TypeVar
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +117,50 @@ def shut_down(server: LoopbackServer[Any], thread: threading.Thread | None) -> N
     server.server_close()
     if thread is not None:
         thread.join(timeout=5)
+
+
+class LoopbackDouble:
+    """Start, stop and ``with`` for a double served by a :class:`LoopbackServer`."""
+
+    label = "double"
+
+    def __init__(self) -> None:
+        self._server: LoopbackServer[Any] | None = None
+        self._thread: threading.Thread | None = None
+
+    def handler_class(self) -> type[LoopbackHandler]:
+        """The request handler that answers for this double."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Bind an ephemeral port and serve from a daemon thread; returns self."""
+        if self._server is not None:
+            raise RuntimeError(f"{self.label} is already running")
+        server = LoopbackServer(self, self.handler_class())
+        self._server = server
+        self._thread = serve_in_thread(server, f"{self.label}:{server.server_port}")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open keep-alive connections and close the socket."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            shut_down(server, thread)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT`` while running."""
+        if self._server is None:
+            raise RuntimeError(f"{self.label} is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_port}"

@@ -42,12 +42,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from types import TracebackType
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
 from watcher.fields import field_table
-from watcher.loopback import TEXT, LoopbackHandler, LoopbackServer, serve_in_thread, shut_down
+from watcher.loopback import TEXT, LoopbackDouble, LoopbackHandler
 
 __all__ = ["API_VERSION", "RecordedRequest", "RegistryDouble"]
 
@@ -258,7 +257,7 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-class RegistryDouble:
+class RegistryDouble(LoopbackDouble):
     """A ClinicalTrials.gov API v2 double served over HTTP on 127.0.0.1.
 
     Use it as a context manager (``with RegistryDouble(studies) as reg:``) and point
@@ -275,6 +274,7 @@ class RegistryDouble:
         max_url_length: int = 16000,
         max_page_size: int = MAX_PAGE_SIZE,
     ) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
         self._data_timestamp = data_timestamp
@@ -295,46 +295,20 @@ class RegistryDouble:
         self._faults: list[_Fault] = []
         self._requests: list[RecordedRequest] = []
         self._bytes_sent = 0
-        self._server: LoopbackServer[Any] | None = None
-        self._thread: threading.Thread | None = None
         for study in studies:
             self.put(study)
 
     # -- lifecycle -------------------------------------------------------------
 
-    def start(self) -> RegistryDouble:
-        """Bind an ephemeral port and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("registry double is already running")
-        server = LoopbackServer(self, _Handler)
-        self._server = server
-        self._thread = serve_in_thread(server, f"registry-double:{server.server_port}")
-        return self
+    label = "registry double"
 
-    def stop(self) -> None:
-        """Stop serving, drop open keep-alive connections and close the socket."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            shut_down(server, thread)
-
-    def __enter__(self) -> RegistryDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler_class(self) -> type[LoopbackHandler]:
+        return _Handler
 
     @property
     def url(self) -> str:
         """Base URL for clients, e.g. ``http://127.0.0.1:PORT/api/v2``."""
-        if self._server is None:
-            raise RuntimeError("registry double is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_port}{BASE_PATH}"
+        return self.origin() + BASE_PATH
 
     # -- data ------------------------------------------------------------------
 
