@@ -356,3 +356,19 @@ def test_an_unreadable_slack_answer_is_retried_and_blocks_nothing(
     assert "Slack answered with an unreadable body" in result.stderr
     assert "alerts sent 1" in check(config)  # and the Slack one on the next run
     assert len(slack.messages) == 1
+
+
+def test_an_alert_that_cannot_be_rebuilt_is_retried_not_stranded(
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = slack_config(tmp_path, registry, slack, [SEED_NCT])
+    baseline_then_change(config, registry, status="SUSPENDED")
+    slack.fail_next(status=503)
+    check(config)  # records the version; its alert stays pending
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:  # a change row that no longer decodes
+        conn.execute("UPDATE changes SET new = '{broken' WHERE label = 'Overall Status'")
+    result = run_cli(config, "check", env=ENV)
+    assert result.exit_code == 0 and "Traceback" not in result.stdout
+    ((_, status, attempts, error),) = outbox(tmp_path)
+    assert (status, attempts) == ("pending", 2) and "JSONDecodeError" in (error or "")
+    assert slack.messages == []

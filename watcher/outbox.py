@@ -73,13 +73,21 @@ class Deliverer:
             for claim in group:
                 self._failed(claim, f"{destination.describe()} is no longer configured", report)
             return
-        alerts = [self.alert_for(claim) for claim in group]
+        # alerts are built inside the guarded send: a failure reading one back from
+        # the store is retried like any other, never leaving leased rows stranded
         limit = notifier.digest_over
         if limit is not None and len(group) > limit:
-            self._send(group, lambda: notifier.send_digest(destination.target, alerts), report)
+
+            def digest() -> None:
+                notifier.send_digest(destination.target, [self.alert_for(c) for c in group])
+
+            self._send(group, digest, report)
             return
-        for claim, alert in zip(group, alerts, strict=True):
-            self._send([claim], partial(notifier.send, destination.target, alert), report)
+        for claim in group:
+            self._send([claim], partial(self._send_one, notifier, destination, claim), report)
+
+    def _send_one(self, notifier: Notifier, destination: Destination, claim: OutboxClaim) -> None:
+        notifier.send(destination.target, self.alert_for(claim))
 
     def alert_for(self, claim: OutboxClaim) -> Alert:
         """Rebuild the alert from the stored version and the row's field selection."""
