@@ -14,6 +14,9 @@ from watcher.registry_double import RegistryDouble
 from watcher.samples import SEED_NCT, changed, make_study, seed_study
 
 OTHER = "NCT01234567"
+OTHER_WATCH = (
+    '\n[[watch]]\nname = "other"\ntrials = ["NCT01234567"]\nemail = ["other@example.org"]\n'
+)
 ENV = {"SMTP_USERNAME": "ctwatch-bot", "SMTP_PASSWORD": "s3cret-pw-42"}
 
 
@@ -50,10 +53,7 @@ def test_change_set_is_one_multipart_message_to_the_watch(
 ) -> None:
     registry.put(seed_study())
     registry.put(make_study(OTHER, "Other trial"))
-    other_watch = (
-        '\n[[watch]]\nname = "other"\ntrials = ["NCT01234567"]\nemail = ["other@example.org"]\n'
-    )
-    config = email_config(tmp_path, registry, smtp, other_watch)
+    config = email_config(tmp_path, registry, smtp, OTHER_WATCH)
     assert run_cli(config, "check", env=ENV).exit_code == 0
     assert smtp.received == []  # baseline is silent
 
@@ -133,10 +133,7 @@ def test_smtp_5xx_fails_visibly_and_does_not_block(
 ) -> None:
     registry.put(seed_study())
     registry.put(make_study(OTHER, "Other trial"))
-    other_watch = (
-        '\n[[watch]]\nname = "other"\ntrials = ["NCT01234567"]\nemail = ["other@example.org"]\n'
-    )
-    config = email_config(tmp_path, registry, smtp, other_watch)
+    config = email_config(tmp_path, registry, smtp, OTHER_WATCH)
     run_cli(config, "check", env=ENV)
     registry.put(changed(seed_study(), status="SUSPENDED"))
     registry.put(changed(make_study(OTHER, "Other trial"), status="COMPLETED"))
