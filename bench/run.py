@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 
 from synth import edited, nct, study  # noqa: E402
 
-from watcher.registry_double import RegistryDouble  # noqa: E402
+from watcher.testing.registry_double import RegistryDouble  # noqa: E402
 
 BEFORE = "2025-11-20T09:00:06"
 AFTER = "2025-11-21T09:00:06"

@@ -13,7 +13,7 @@ import copy
 import random
 from typing import Any
 
-from watcher.samples import make_study
+from watcher.testing.samples import make_study
 
 STATUSES = ("RECRUITING", "ACTIVE_NOT_RECRUITING", "NOT_YET_RECRUITING", "COMPLETED")
 WORDS = (

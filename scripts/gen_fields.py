@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parent.parent / "watcher" / "data" / "fields.json"
+OUT = Path(__file__).resolve().parent.parent / "watcher" / "core" / "data" / "fields.json"
 
 
 def walk(node: dict[str, Any], prefix: list[str], out: dict[str, list[Any]]) -> None:

@@ -6,16 +6,23 @@ tests that need it skip cleanly when it is absent.
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from watcher.app import App
 from watcher.cli import main
-from watcher.registry_double import RegistryDouble
+from watcher.config import Config
+from watcher.daemon.scheduler import ConfigSource, Daemon
+from watcher.store import RunRecord
+from watcher.testing.registry_double import RegistryDouble
+
+pytest_plugins = ["tests.slack_setup"]  # the Slack double fixture, for every module
 
 SHARED_CTGOV = Path(__file__).resolve().parents[2] / "shared" / "ctgov"
 
@@ -81,3 +88,23 @@ def run_cli(config: Path | None, *args: str, env: dict[str, str] | None = None) 
     """Run ``ctwatch [--config PATH] ARGS`` in-process; stdout and stderr kept apart."""
     argv = (["--config", str(config)] if config else []) + list(args)
     return CliRunner().invoke(main, argv, env=env, catch_exceptions=False)
+
+
+def finished_run(finished_at: str, error: str | None = None) -> RunRecord:
+    """A run record as the store returns it, finished at ``finished_at``."""
+    return RunRecord(
+        id=1, started_at=finished_at, finished_at=finished_at, checked=1, changed=0, new=0,
+        not_found=0, errors=0, requests=1, complete=error is None, data_timestamp=None,
+        error=error, mode="full",
+    )  # fmt: skip
+
+
+def daemon_for(path: Path) -> Daemon[App]:
+    source = ConfigSource(path)
+    config = source.read_if_changed()
+    assert config is not None
+
+    def build(cfg: Config, sleep: Callable[[float], None]) -> App:
+        return App.build(cfg, out=io.StringIO(), sleep=sleep)
+
+    return Daemon(source, config, build)

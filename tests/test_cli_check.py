@@ -6,13 +6,11 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from tests.conftest import load_shared, run_cli, write_config
-from watcher.registry_double import RegistryDouble
-from watcher.samples import SEED_NCT, changed, make_study, seed_study
-from watcher.store import Store
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 
 OTHER = "NCT01234567"
 
@@ -190,9 +188,9 @@ def test_status_and_history(tmp_path: Path, registry: RegistryDouble) -> None:
     assert row["last_changed_at"] and row["last_checked_at"] and row["last_error"] is None
     assert data["alerts"] == {"pending": 0, "sent": 1, "failed": 0}
 
-    text = run_cli(config, "history", "nct06850103")
-    assert text.exit_code == 0
-    newest, oldest = text.stdout.split("\n\n")[:2]
+    listing = run_cli(config, "history", "nct06850103")
+    assert listing.exit_code == 0
+    newest, oldest = listing.stdout.split("\n\n")[:2]
     assert "Overall Status: Recruiting → Terminated" in newest
     assert "Why Stopped: (none) → Sponsor decision" in newest
     assert "baseline" in oldest
@@ -253,25 +251,3 @@ def test_status_shows_record_text_literally(tmp_path: Path, registry: RegistryDo
     result = run_cli(config, "status")
     assert result.exit_code == 0, result.stderr
     assert "[and/or Y]" in result.stdout and "[/b]" in result.stdout
-
-
-def test_a_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
-    """BEGIN IMMEDIATE: with another connection mid-write, claim_due waits for it."""
-    store = Store.open(tmp_path / "busy.db")
-    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    other.execute("INSERT INTO runs (started_at) VALUES ('2026-01-01T00:00:00Z')")
-    outcome: list[object] = []
-    worker = threading.Thread(
-        target=lambda: outcome.append(
-            store.claim_due("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", force=True)
-        )
-    )
-    worker.start()
-    worker.join(timeout=0.5)
-    assert worker.is_alive()  # waiting on the lock, not failed with "database is locked"
-    other.execute("COMMIT")
-    worker.join(timeout=10)
-    assert outcome == [[]]
-    other.close()
-    store.close()

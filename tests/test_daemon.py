@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import queue
 import re
@@ -14,38 +13,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tests.conftest import run_cli, write_config
+from tests.conftest import daemon_for, write_config
 from watcher.app import App
-from watcher.cli import main
-from watcher.config import Config, ScheduleConfig, load_config
-from watcher.crontab import crontab_weekdays
-from watcher.logs import SecretMask
-from watcher.pipeline import Interrupted
-from watcher.registry_double import RegistryDouble
-from watcher.samples import SEED_NCT, changed, make_study, seed_study
-from watcher.scheduler import ConfigSource, Daemon, expected_interval, health_problem
+from watcher.config import load_config
+from watcher.cycle.report import Interrupted
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 
 REPO = Path(__file__).resolve().parents[1]
 OTHER = "NCT01234567"
-
-
-def daemon_for(path: Path) -> Daemon:
-    source = ConfigSource(path)
-    config = source.read_if_changed()
-    assert config is not None
-
-    def build(cfg: Config, sleep: Callable[[float], None]) -> App:
-        return App.build(cfg, out=io.StringIO(), sleep=sleep)
-
-    return Daemon(source, config, build)
 
 
 def test_scheduler_jobs_and_defaults(tmp_path: Path, registry: RegistryDouble) -> None:
@@ -65,51 +47,6 @@ def test_scheduler_jobs_and_defaults(tmp_path: Path, registry: RegistryDouble) -
     assert jobs["deliver"].trigger.interval == timedelta(seconds=60)
     assert daemon.scheduler.running is False
     daemon.app.close()
-
-
-def test_cron_schedule_with_timezone(tmp_path: Path, registry: RegistryDouble) -> None:
-    daemon = daemon_for(
-        write_config(
-            tmp_path,
-            registry.url,
-            [SEED_NCT],
-            extra='[schedule]\ncron = "30 14 * * 1-5"\ntimezone = "America/New_York"\n',
-        )
-    )
-    trigger = {job.id: job for job in daemon.scheduler.get_jobs()}["cycle"].trigger
-    assert isinstance(trigger, CronTrigger)
-    assert str(trigger.timezone) == "America/New_York"
-    fields = {f.name: str(f) for f in trigger.fields}
-    assert (fields["minute"], fields["hour"], fields["day_of_week"]) == (
-        "30",
-        "14",
-        "mon,tue,wed,thu,fri",
-    )
-    assert expected_interval(daemon.config.schedule) in (86400.0, 3 * 86400.0, 82800.0, 90000.0)
-    monday = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
-    fires, moment = [], monday
-    for _ in range(6):
-        moment = trigger.get_next_fire_time(None, moment)
-        fires.append(moment.strftime("%a"))
-        moment += timedelta(minutes=1)
-    assert fires == ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]  # crontab 1-5, not APScheduler's
-    daemon.app.close()
-
-
-@pytest.mark.parametrize(
-    ("field", "names"),
-    [
-        ("1-5", "mon,tue,wed,thu,fri"),
-        ("0", "sun"),
-        ("7", "sun"),
-        ("0,6", "sun,sat"),
-        ("*/2", "sun,tue,thu,sat"),
-        ("mon-fri", "mon-fri"),
-        ("*", "*"),
-    ],
-)
-def test_crontab_weekdays(field: str, names: str) -> None:
-    assert crontab_weekdays(field) == names
 
 
 def test_reload_valid_and_invalid_edits(
@@ -160,7 +97,7 @@ def test_stop_before_a_cycle_records_nothing(tmp_path: Path, registry: RegistryD
     daemon = daemon_for(write_config(tmp_path, registry.url, [f"NCT0000000{i}" for i in range(3)]))
     daemon.stop_event.set()
     daemon.run_cycle()  # returns at once, records nothing
-    assert daemon.app.store.trials() == []
+    assert daemon.app.store.versions.trials() == []
     daemon.app.close()
 
 
@@ -173,118 +110,10 @@ def test_stop_interrupts_a_cycle_between_trials(tmp_path: Path, registry: Regist
     answers = iter([False, True])  # let one trial through, then stop
     with pytest.raises(Interrupted):
         app.pipeline.run_cycle(config.trials, {}, lambda: next(answers, True))
-    assert len(app.store.trials()) == 1  # the first trial is whole, the others untouched
-    last = app.store.last_run()
-    assert last is not None and last["error"] == "interrupted by shutdown" and last["finished_at"]
+    assert len(app.store.versions.trials()) == 1  # the first trial is whole, the others untouched
+    last = app.store.runs.last()
+    assert last is not None and last.error == "interrupted by shutdown" and last.finished_at
     app.close()
-
-
-@pytest.mark.parametrize(
-    ("cron", "finished", "now", "healthy"),
-    [
-        (
-            "30 14 * * 1-5",
-            "2026-11-20T14:31:00Z",
-            datetime(2026, 11, 22, 20, 0, tzinfo=UTC),
-            True,
-        ),  # Friday run, Sunday evening
-        (
-            "30 14 * * 1-5",
-            "2026-11-20T14:31:00Z",
-            datetime(2026, 11, 24, 14, 40, tzinfo=UTC),
-            False,
-        ),  # Monday and Tuesday missed
-        ("30 14 * * 1-5", "2026-11-23T14:31:00Z", datetime(2026, 11, 24, 15, 0, tzinfo=UTC), True),
-    ],
-)
-def test_health_follows_the_cron_calendar(
-    cron: str, finished: str, now: datetime, healthy: bool
-) -> None:
-    schedule = ScheduleConfig(cron=cron)
-    problem = health_problem(schedule, {"finished_at": finished, "error": None}, now)
-    assert (problem is None) is healthy, problem
-
-
-def test_secret_mask_and_json_logs(tmp_path: Path, registry: RegistryDouble) -> None:
-    record = logging.LogRecord(
-        "watcher.x", logging.ERROR, __file__, 1, "token %s leaked", ("xoxb-123-abc",), None
-    )
-    mask = SecretMask(["xoxb-123-abc"])
-    assert mask.filter(record)
-    assert record.getMessage() == "token *** leaked"
-    mask.update(["xoxb-new-token"])  # after a reload with a new token
-    fresh = logging.LogRecord(
-        "watcher.x", logging.ERROR, __file__, 1, "%s", ("xoxb-new-token",), None
-    )
-    mask.filter(fresh)
-    assert fresh.getMessage() == "***"
-    registry.put(seed_study())
-    registry.fail_next(503, "busy")
-    config = write_config(tmp_path, registry.url, [SEED_NCT])
-    result = run_cli(config, "--log-format", "json", "--log-level", "info", "check")
-    entries = [json.loads(line) for line in result.stderr.splitlines()]
-    assert {"time", "level", "logger", "message"} <= set(entries[0])
-    assert any("retry 1" in e["message"] for e in entries)
-
-
-def test_health(tmp_path: Path, registry: RegistryDouble) -> None:
-    registry.put(seed_study())
-    config = write_config(tmp_path, registry.url, [SEED_NCT], extra='[schedule]\nevery = "1h"\n')
-    missing = run_cli(config, "health")
-    assert missing.exit_code == 1 and "no database yet" in missing.stderr
-    assert run_cli(config, "check").exit_code == 0
-    healthy = run_cli(config, "health")
-    assert healthy.exit_code == 0 and healthy.stdout.startswith("healthy: last cycle finished at")
-    db = tmp_path / "ctwatch.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE runs SET finished_at = '2026-01-01T00:00:00Z'")
-    stale = run_cli(config, "health")
-    assert stale.exit_code == 1
-    assert (
-        "the last cycle finished at 2026-01-01T00:00:00Z; the next was due at 2026-01-01T01:00:00Z"
-        in stale.stderr
-    )
-    registry.fail_next(503, "down", times=10)
-    run_cli(config, "check")
-    failed = run_cli(config, "health")
-    assert failed.exit_code == 1 and "failed: registry answered HTTP 503" in failed.stderr
-
-
-def test_demo_runs_offline() -> None:
-    result = run_cli(None, "demo", "--no-pause")
-    assert result.exit_code == 0
-    out = result.stdout
-    assert "checked 3 · changed 0 · new 3" in out
-    assert "NCT06850103 — SCRT-CAPEOX-Serplulimab" in out
-    assert "  Overall Status: Recruiting → Active, not recruiting" in out
-    assert "  Why Stopped: (none) → Abandon of the partner, ROCHE" in out
-    assert "  Status Verified Date: 2025-10 → 2026-01" in out
-    assert "(registry requests this check: 2)" in out  # probe + one batch
-    assert "(registry requests this check: 1)" in out  # probe only: nothing new
-    assert "checked 3 · changed 3 · new 0 · not found 0 · errors 0 · alerts sent 3" in out
-    assert "ctwatch status" in out and "Terminated" in out and "Alerts: 3 sent" in out
-
-
-def test_dockerfile_matches_the_docs() -> None:
-    text = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
-    assert re.search(r"^USER ctwatch$", text, re.M) and "useradd" in text
-    assert "VOLUME /data" in text
-    assert 'ENTRYPOINT ["ctwatch"]' in text and 'CMD ["run"]' in text
-    assert 'CMD ["ctwatch", "health"]' in text
-    assert "CTWATCH_CONFIG=/config/ctwatch.toml" in text
-    assert "pip install ." in text
-    assert {"run", "health"} <= set(main.commands)  # what the image runs exists
-    readme = (REPO / "README.md").read_text()
-    assert "-v ctwatch-data:/data" in readme and '-v "$PWD/config:/config:ro"' in readme
-
-
-def test_example_config_in_the_image_puts_the_database_on_the_volume(tmp_path: Path) -> None:
-    folder = tmp_path / "config"
-    folder.mkdir()
-    (folder / "ctwatch.toml").write_text((REPO / "config" / "ctwatch.toml").read_text())
-    config = load_config(folder / "ctwatch.toml", {})
-    assert config.database.path == str(tmp_path / "data" / "ctwatch.db")  # /config/.. -> /data
 
 
 def test_daemon_end_to_end_with_reload_and_sigterm(
@@ -301,7 +130,14 @@ def test_daemon_end_to_end_with_reload_and_sigterm(
         cwd=tmp_path,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    stdout = proc.stdout
+    assert stdout is not None
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     try:
         assert registry.wait_for_request(lambda r: r.path.endswith("/studies"), timeout=20), (
             "no baseline fetch"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import SHARED_CTGOV, load_shared
-from watcher.describe import display_value
-from watcher.diff import FieldChange, diff_records, item_key
-from watcher.render import Alert, change_lines, console_text
-from watcher.samples import changed, make_study, seed_study
-from watcher.snapshot import take_snapshot
+from watcher.core.describe import display_value
+from watcher.core.diff import FieldChange, diff_records, item_key
+from watcher.core.render import Alert, change_lines, console_text
+from watcher.core.snapshot import take_snapshot
+from watcher.testing.samples import changed, make_study, seed_study
 
 
 def snap(record: dict[str, Any]) -> dict[str, Any]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli, write_config
 from tests.smtp_server import SmtpServer
-from watcher.registry_double import RegistryDouble
-from watcher.samples import SEED_NCT, changed, make_study, seed_study
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 
 OTHER = "NCT01234567"
 OTHER_WATCH = (
@@ -24,6 +25,13 @@ ENV = {"SMTP_USERNAME": "ctwatch-bot", "SMTP_PASSWORD": "s3cret-pw-42"}
 def smtp() -> Iterator[SmtpServer]:
     with SmtpServer(username="ctwatch-bot", password="s3cret-pw-42") as server:
         yield server
+
+
+def part(message: EmailMessage, subtype: str) -> EmailMessage:
+    """The text/``subtype`` body of a multipart message (it must exist)."""
+    body = message.get_body((subtype,))
+    assert isinstance(body, EmailMessage), f"no text/{subtype} part"
+    return body
 
 
 def email_config(tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer, watches: str) -> Path:
@@ -76,8 +84,8 @@ def test_change_set_is_one_multipart_message_to_the_watch(
     assert msg["From"] == "ctwatch <alerts@example.org>"
     assert msg["Date"] and msg["Message-ID"].endswith("@example.org>")
     assert msg.get_content_type() == "multipart/alternative"
-    text = msg.get_body(("plain",)).get_content()
-    html = msg.get_body(("html",)).get_content()
+    text = part(msg, "plain").get_content()
+    html = part(msg, "html").get_content()
     assert "Overall Status: Recruiting → Terminated" in text
     assert "https://clinicaltrials.gov/study/NCT06850103?tab=history" in text
     assert "<td><b>Overall Status</b></td><td>Recruiting</td><td>Terminated</td>" in html
@@ -173,7 +181,7 @@ def test_test_alert_email(tmp_path: Path, registry: RegistryDouble, smtp: SmtpSe
     )
     (mail,) = smtp.received
     assert mail.message["Subject"] == "[ctwatch] NCT06850103 — test alert"
-    assert "test alert" in mail.message.get_body(("plain",)).get_content()
+    assert "test alert" in part(mail.message, "plain").get_content()
     smtp.fail_next("554 5.7.1 Relay access denied")
     failed = run_cli(config, "test-alert", "--watch", "test", env=ENV)
     assert failed.exit_code == 1

@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import run_cli, write_config
 from watcher.app import App
 from watcher.config import load_config
-from watcher.registry_double import RegistryDouble
-from watcher.samples import changed, make_study
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import changed, make_study
 
 TRIALS = [f"NCT0000000{i}" for i in range(1, 6)]
 DAY1 = "2026-01-05T09:00:06"

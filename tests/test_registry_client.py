@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.registry import RegistryClient, RegistryRejected, RegistryUnavailable
-from watcher.registry_double import RegistryDouble
-from watcher.samples import make_study
+from watcher.registry.client import RegistryClient
+from watcher.registry.errors import RegistryRejected, RegistryUnavailable
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import make_study
 
 
 def ids(n: int, start: int = 1) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from watcher.registry_double import RegistryDouble
+from watcher.testing.registry_double import RegistryDouble
 
 RECORDS = Path(__file__).parents[2] / "shared" / "ctgov" / "records"
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.slack_double import block_errors
-from watcher.diff import diff_records
-from watcher.email_message import build_message, header_safe
-from watcher.render import Alert
-from watcher.samples import changed, make_study, seed_study
-from watcher.slack_blocks import alert_message, digest_message
-from watcher.snapshot import take_snapshot
+from watcher.alerts.email_message import build_message, header_safe
+from watcher.core.diff import diff_records
+from watcher.core.render import Alert
+from watcher.core.snapshot import take_snapshot
+from watcher.slack.blocks import alert_message, digest_message
+from watcher.testing.samples import changed, make_study, seed_study
+from watcher.testing.slack_double import block_errors
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2026, 11, 25, 14, 30, tzinfo=UTC)

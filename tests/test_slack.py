@@ -3,71 +3,20 @@
 from __future__ import annotations
 
 import copy
-import io
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_config
-from tests.slack_double import SlackDouble, block_errors
-from watcher.app import App
-from watcher.config import load_config
-from watcher.registry_double import RegistryDouble
-from watcher.routing import build_routes
-from watcher.samples import SEED_NCT, changed, make_study, seed_study
+from tests.conftest import run_cli
+from tests.slack_setup import ENV, TOKEN, baseline_then_change, check, outbox, slack_config
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
+from watcher.testing.slack_double import SlackDouble, block_errors
 
-TOKEN = "xoxb-test-token"
-ENV = {"SLACK_BOT_TOKEN": TOKEN}
 OTHER = "NCT01234567"
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackDouble]:
-    with SlackDouble(
-        channels=("#trial-alerts", "#oncology", "#private"),
-        member_of=("#trial-alerts", "#oncology"),
-    ) as double:
-        yield double
-
-
-def slack_config(
-    tmp_path: Path,
-    registry: RegistryDouble,
-    slack: SlackDouble,
-    trials: list[str],
-    watch_extra: str = 'slack = ["#trial-alerts"]',
-    more: str = "",
-    retries: int = 0,
-    digest_over: int = 10,
-) -> Path:
-    extra = f'\n[slack]\ntoken = "${{SLACK_BOT_TOKEN}}"\napi_url = "{slack.url}"\nretries = {retries}\ndigest_over = {digest_over}\ntimeout = "5s"\n'
-    path = write_config(tmp_path, registry.url, trials, extra=extra, watch_extra=watch_extra)
-    path.write_text(path.read_text() + more)
-    return path
-
-
-def check(config: Path) -> str:
-    result = run_cli(config, "check", env=ENV)
-    assert result.exit_code in (0, 1), result.stderr
-    assert TOKEN not in result.stdout + result.stderr
-    return result.stdout + result.stderr
-
-
-def outbox(tmp_path: Path) -> list[tuple[str, str, int, str | None]]:
-    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
-        return conn.execute(
-            "SELECT destination, status, attempts, last_error FROM outbox ORDER BY id"
-        ).fetchall()
-
-
-def baseline_then_change(config: Path, registry: RegistryDouble, **edits: str) -> None:
-    registry.put(seed_study())
-    check(config)
-    registry.put(changed(seed_study(), **edits))
 
 
 def test_change_posts_block_kit_with_text_fallback(
@@ -221,28 +170,6 @@ def test_registry_outage_does_not_stop_delivery(
     result = run_cli(config, "check", env=ENV)
     assert result.exit_code == 1  # the registry could not be read...
     assert "alerts sent 1" in result.stdout  # ...but the recorded alert went out
-    assert len(slack.messages) == 1
-
-
-def test_killed_mid_send_is_sent_again_at_least_once(
-    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
-) -> None:
-    config_path = slack_config(tmp_path, registry, slack, [SEED_NCT])
-    baseline_then_change(config_path, registry, status="SUSPENDED")
-    config = load_config(config_path, ENV)
-    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-    sink = io.StringIO()
-    app = App.build(config, out=sink, clock=lambda: now)
-    app.pipeline.run_cycle(config.trials, build_routes(config))
-    claims = app.store.claim_due("2026-11-25T12:00:00Z", "2026-11-25T12:05:00Z", force=True)
-    assert len(claims) == 1  # leased by a process that then dies before marking it
-    app.close()
-    busy = App.build(config, out=sink, clock=lambda: now + timedelta(minutes=1))
-    assert busy.deliverer.deliver(force=True).sent == 0  # the lease keeps a second sender off
-    busy.close()
-    later = App.build(config, out=sink, clock=lambda: now + timedelta(minutes=6))
-    assert later.deliverer.deliver(force=True).sent == 1  # lease expired: sent again
-    later.close()
     assert len(slack.messages) == 1
 
 

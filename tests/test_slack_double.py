@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
-from tests.slack_double import PostedMessage, SlackDouble, block_errors
+from watcher.testing.slack_double import PostedMessage, SlackDouble, block_errors
 
 TOKEN = "xoxb-test-token"
 POST = "chat.postMessage"

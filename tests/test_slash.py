@@ -25,16 +25,15 @@ import httpx
 import pytest
 
 from tests.conftest import run_cli, write_config
-from tests.slack_double import SlackDouble
-from watcher.app import App
-from watcher.commands import parse_ids
+from watcher.app import App, registry_lookup
 from watcher.config import Config, load_config
-from watcher.registry_double import RegistryDouble
-from watcher.routing import Destination, build_routes, same_channel
-from watcher.samples import SEED_NCT, changed, make_study, seed_study
-from watcher.scheduler import ConfigSource, Daemon
-from watcher.slash import MAX_BODY, SlashServer
+from watcher.daemon.scheduler import ConfigSource, Daemon
+from watcher.slack.commands import parse_ids
+from watcher.slack.endpoint import MAX_BODY, SlashServer
 from watcher.store import Store, Subscription
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
+from watcher.testing.slack_double import SlackDouble
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token"
@@ -82,7 +81,7 @@ listen = "{listen}"
 @contextmanager
 def endpoint(config: Path, clock: Callable[[], float] = lambda: NOW) -> Iterator[SlashServer]:
     loaded = load_config(config, ENV)
-    with SlashServer(lambda: loaded, clock=clock) as server:
+    with SlashServer(lambda: loaded, registry_lookup, clock=clock) as server:
         yield server
 
 
@@ -189,14 +188,17 @@ def test_bad_signature_is_401_and_changes_nothing(
         garbage = httpx.post(
             server.url,
             content=body,
-            headers={"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=ü".encode()},
+            headers={b"X-Slack-Request-Timestamp": b"soon", b"X-Slack-Signature": "v0=ü".encode()},
         )
         assert garbage.status_code == 401
         ts = str(int(NOW))
         non_ascii = httpx.post(
             server.url,
             content=body,
-            headers={"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=ü".encode()},
+            headers={
+                b"X-Slack-Request-Timestamp": ts.encode(),
+                b"X-Slack-Signature": "v0=ü".encode(),
+            },
         )
         assert non_ascii.status_code == 401
     assert registry.requests == [] and slack.responses == []
@@ -491,7 +493,7 @@ def test_subscriptions_are_ignored_without_a_slack_section(
     registry.put(make_study(OTHER, "Another trial"))
     config = write_config(tmp_path, registry.url, [SEED_NCT])
     store = Store.open(tmp_path / "ctwatch.db")
-    store.add_subscriptions(
+    store.subscriptions.add(
         [Subscription("C0LAB", OTHER, "lab", created_at="2026-01-01T00:00:00Z")]
     )
     store.close()
@@ -514,7 +516,7 @@ def test_endpoint_follows_the_daemons_config_after_a_reload(
             return App.build(cfg, out=io.StringIO(), sleep=sleep)
 
         daemon = Daemon(source, first, build)
-        with SlashServer(lambda: daemon.config, clock=lambda: NOW) as server:
+        with SlashServer(lambda: daemon.config, registry_lookup, clock=lambda: NOW) as server:
             assert command(server, slack, f"watch {SEED_NCT}")["text"].startswith("Checking")
             follow_up(slack)
             path.write_text(
@@ -531,34 +533,6 @@ def test_endpoint_follows_the_daemons_config_after_a_reload(
 
 
 # ---- routing and parsing --------------------------------------------------------------
-
-
-def test_routing_merges_a_subscription_into_the_config_destination(
-    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
-) -> None:
-    path = commands_config(
-        tmp_path,
-        registry,
-        slack,
-        watch_extra='slack = ["#trial-alerts"]\nfields = ["OverallStatus"]',
-    )
-    config = load_config(path, ENV)
-    subs = [
-        Subscription("C0ALERTS", SEED_NCT, "Trial-Alerts"),  # the config's channel, by name
-        Subscription("C0LAB", SEED_NCT, "lab"),
-        Subscription("C0LAB", OTHER, "lab"),
-    ]
-    routes = build_routes(config, subs)
-    seed = routes[SEED_NCT]
-    assert [r.destination for r in seed] == [
-        Destination("slack", "#trial-alerts"),
-        Destination("slack", "#trial-alerts"),  # merged: one outbox row, every field
-        Destination("slack", "C0LAB"),
-    ]
-    assert seed[1].field_paths is None
-    assert [r.destination.target for r in routes[OTHER]] == ["C0LAB"]
-    assert same_channel("C0LAB", "C0LAB", None) and same_channel("lab", "C0X", "lab")
-    assert not same_channel("#lab", "C0X", None)
 
 
 def test_parse_ids() -> None:

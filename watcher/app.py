@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 import httpx
 
-from watcher.config import Config, RegistryConfig, parse_duration
-from watcher.notifiers import DeliveryError, Notifier
-from watcher.notifiers.console import ConsoleNotifier
-from watcher.notifiers.email import EmailNotifier
-from watcher.notifiers.slack import SlackNotifier, slack_client
-from watcher.outbox import Deliverer, DeliveryReport
-from watcher.pipeline import Clock, CycleReport, Pipeline, ProgressFactory, utc_now
-from watcher.planner import FetchPolicy, Planner
-from watcher.registry import RegistryClient
-from watcher.render import Alert
-from watcher.routing import Destination, build_routes, watch_destinations, watched_trials
+from watcher.alerts.console import ConsoleNotifier
+from watcher.alerts.delivery import Deliverer, DeliveryReport
+from watcher.alerts.email import EmailNotifier
+from watcher.alerts.notifier import DeliveryError, Notifier
+from watcher.alerts.routing import build_routes, watched_trials
+from watcher.config import Config, RegistryConfig
+from watcher.core.destination import Destination
+from watcher.core.render import Alert
+from watcher.cycle.pipeline import Pipeline, ProgressFactory
+from watcher.cycle.report import CycleReport
+from watcher.registry.client import FetchResult, RegistryClient
+from watcher.registry.planner import FetchPolicy, Planner
+from watcher.slack.client import slack_client
+from watcher.slack.commands import LOOKUP_FIELDS, LOOKUP_RETRIES, Lookup
+from watcher.slack.notifier import SlackNotifier
 from watcher.store import Store, Subscription
+from watcher.timeutil import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ class App:
         policy = FetchPolicy(
             incremental=reg.incremental,
             registry_wide_over=reg.registry_wide_over,
-            full_sweep_seconds=parse_duration(reg.full_sweep),
+            full_sweep=reg.full_sweep,
         )
         chosen = (
             dict(notifiers)
@@ -73,7 +78,7 @@ class App:
             config=config,
             store=store,
             registry=registry,
-            pipeline=Pipeline(store, registry, Planner(store, registry, policy), clock, progress),
+            pipeline=Pipeline(store, registry, Planner(registry, policy), clock, progress),
             deliverer=Deliverer(store, chosen, clock),
         )
 
@@ -94,13 +99,20 @@ class App:
         delivery = self.deliverer.deliver(force=force)
         return report, delivery
 
+    def deliver(self) -> DeliveryReport:
+        """Send the alerts that are due (the daemon's minute job)."""
+        return self.deliverer.deliver(force=False)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return self.store.outbox.counts()
+
     def subscriptions(self) -> list[Subscription]:
         """The Slack subscriptions this config can deliver (none without ``[slack]``).
 
         Read from the store on every cycle: ``/ctwatch watch`` writes them from
         another thread or process, and the next cycle picks them up.
         """
-        subscriptions = self.store.subscriptions()
+        subscriptions = self.store.subscriptions.list()
         if subscriptions and self.config.slack is None:
             log.warning(
                 "%d Slack subscription(s) ignored: the config has no [slack] section",
@@ -115,22 +127,22 @@ class App:
         Returns each destination with None on success or the reason it failed.
         Test messages bypass the outbox: the user is waiting for the answer.
         """
-        results: dict[str, tuple[Destination, str | None]] = {}
+        results: dict[Destination, str | None] = {}
         for watch in self.config.watch:
             if watch_name is not None and watch.name != watch_name:
                 continue
             alert = Alert(watch.trials[0], f"test alert for watch “{watch.name}”", (), test=True)
-            for destination in watch_destinations(watch.slack, watch.email):
-                if destination.key in results:
+            for destination in watch.destinations:
+                if destination in results:
                     continue
                 notifier = self.deliverer.notifiers[destination.kind]
                 try:
-                    notifier.send(destination.target, alert)
+                    notifier.send(destination, alert)
                 except DeliveryError as exc:
-                    results[destination.key] = (destination, str(exc))
+                    results[destination] = str(exc)
                 else:
-                    results[destination.key] = (destination, None)
-        return list(results.values())
+                    results[destination] = None
+        return list(results.items())
 
     def close(self) -> None:
         self.registry.close()
@@ -147,7 +159,7 @@ def registry_client(
     """A registry client for ``[registry]`` (``retries`` overrides the config's)."""
     return RegistryClient(
         reg.url,
-        timeout=reg.timeout_seconds,
+        timeout=reg.timeout.total_seconds(),
         pace=reg.pace,
         retries=reg.retries if retries is None else retries,
         backoff=reg.backoff,
@@ -156,6 +168,21 @@ def registry_client(
         transport=transport,
         sleep=sleep,
     )
+
+
+def registry_lookup(config: Config) -> Lookup:
+    """A lookup for slash commands with its own short-lived client per call.
+
+    The daemon's client stays its own: a config reload that closes the daemon's
+    App never pulls a connection from under a command in flight.
+    """
+
+    def lookup(ids: Sequence[str]) -> FetchResult:
+        reg = config.registry
+        with registry_client(reg, retries=min(reg.retries, LOOKUP_RETRIES)) as client:
+            return client.fetch_studies(ids, fields=LOOKUP_FIELDS)
+
+    return lookup
 
 
 def default_notifiers(

@@ -1,0 +1,196 @@
+"""The store directly: versions, outbox claims, runs, and a second writer."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from watcher.core.destination import Destination
+from watcher.core.diff import FieldChange
+from watcher.core.snapshot import take_snapshot
+from watcher.store import ChangeRow, OutboxRow, RunCounts, RunInfo, Store, Subscription
+from watcher.testing.samples import changed, seed_study
+
+
+def test_a_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE: with another connection mid-write, claim_due waits for it."""
+    store = Store.open(tmp_path / "busy.db")
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO runs (started_at) VALUES ('2026-01-01T00:00:00Z')")
+    outcome: list[object] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            store.outbox.claim_due("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", force=True)
+        )
+    )
+    worker.start()
+    worker.join(timeout=0.5)
+    assert worker.is_alive()  # waiting on the lock, not failed with "database is locked"
+    other.execute("COMMIT")
+    worker.join(timeout=10)
+    assert outcome == [[]]
+    other.close()
+    store.close()
+
+
+NCT = "NCT06850103"
+NOW = "2026-11-25T12:00:00Z"
+
+
+def open_store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "ctwatch.db")
+
+
+def change(path: str, old: str, new: str) -> ChangeRow:
+    return ChangeRow(path, "Overall Status", "changed", json.dumps(old), json.dumps(new))
+
+
+STATUS = "protocolSection.statusModule.overallStatus"
+
+
+def test_versions_baseline_change_and_history(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    first = take_snapshot(NCT, seed_study())
+    store.versions.record_version(first, [], [], NOW)
+    assert store.versions.latest_hashes([NCT, "NCT00000001"]) == {NCT: first.content_hash}
+    second = take_snapshot(NCT, changed(seed_study(), status="TERMINATED"))
+    rows = [OutboxRow(Destination.slack("#a"), None), OutboxRow(Destination.console(), (STATUS,))]
+    vid = store.versions.record_version(
+        second, [change(STATUS, "RECRUITING", "TERMINATED")], rows, "2026-11-26T12:00:00Z"
+    )
+    assert store.versions.latest_record(NCT) == second.record
+    (trial,) = store.versions.trials([NCT])
+    assert (trial.overall_status, trial.last_changed_at) == ("TERMINATED", "2026-11-26T12:00:00Z")
+    history = store.versions.history(NCT)
+    assert [v.id for v in history] == [vid, vid - 1]  # newest first
+    assert history[0].changes == (
+        FieldChange(STATUS, "Overall Status", "changed", "RECRUITING", "TERMINATED"),
+    )
+    assert history[1].changes == ()
+    assert store.versions.last_changes(NCT) == history[0].changes
+    store.versions.record_unchanged(second, "2026-11-27T12:00:00Z")
+    assert len(store.versions.history(NCT)) == 2  # an unchanged poll writes no version
+    store.close()
+
+
+def test_errors_and_not_found_count_up_and_clear(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.versions.record_error(NCT, "registry answered HTTP 503", NOW)
+    store.versions.record_error(NCT, "registry answered HTTP 503", NOW)
+    (row,) = store.versions.trials([NCT])
+    assert (row.consecutive_errors, row.last_error, row.not_found) == (
+        2,
+        "registry answered HTTP 503",
+        False,
+    )
+    store.versions.record_not_found(NCT, NOW)
+    assert store.versions.trials([NCT])[0].not_found is True
+    store.versions.record_version(take_snapshot(NCT, seed_study()), [], [], NOW)
+    (row,) = store.versions.trials([NCT])
+    assert (row.consecutive_errors, row.last_error, row.not_found) == (0, None, False)
+    store.close()
+
+
+def test_outbox_claims_carry_their_alert_and_respect_leases(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.versions.record_version(take_snapshot(NCT, seed_study()), [], [], NOW)
+    snap = take_snapshot(NCT, changed(seed_study(), status="SUSPENDED", last_update="2026-01-15"))
+    rows = [
+        OutboxRow(Destination.email(["b@x.org", "a@x.org", "b@x.org"]), (STATUS,)),
+        OutboxRow(Destination.slack("#a"), None),
+    ]
+    store.versions.record_version(snap, [change(STATUS, "RECRUITING", "SUSPENDED")], rows, NOW)
+    claims = store.outbox.claim_due(NOW, "2026-11-25T12:05:00Z", force=False)
+    assert [c.destination for c in claims] == [
+        Destination("email", ("a@x.org", "b@x.org")),
+        Destination.slack("#a"),
+    ]
+    assert claims[0].paths == (STATUS,) and claims[1].paths is None
+    assert {(c.title, c.last_update_posted) for c in claims} == {(snap.title, "2026-01-15")}
+    assert store.outbox.claim_due(NOW, "2026-11-25T12:05:00Z", force=True) == []  # leased
+    store.outbox.mark_retry(claims[0].id, "SMTP 451", "2026-11-25T13:00:00Z")
+    store.outbox.mark_failed(claims[1].id, "channel_not_found")
+    assert store.outbox.claim_due("2026-11-25T12:30:00Z", "x", force=False) == []  # backoff
+    assert [c.id for c in store.outbox.claim_due("2026-11-25T12:30:00Z", "x", force=True)] == [
+        claims[0].id
+    ]
+    assert store.outbox.counts() == {"pending": 1, "sent": 0, "failed": 1}
+    problems = {
+        p.destination.kind: (p.status, p.attempts, p.last_error) for p in store.outbox.problems()
+    }
+    assert problems == {
+        "email": ("pending", 1, "SMTP 451"),
+        "slack": ("failed", 1, "channel_not_found"),
+    }
+    store.outbox.mark_sent(claims[0].id, NOW)
+    assert store.outbox.counts() == {"pending": 0, "sent": 1, "failed": 1}
+    store.close()
+
+
+def test_one_outbox_row_per_version_and_destination(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    snap = take_snapshot(NCT, seed_study())
+    twice = [OutboxRow(Destination.slack("#a"), None), OutboxRow(Destination.slack("#a"), None)]
+    store.versions.record_version(snap, [], twice, NOW)
+    assert store.outbox.counts()["pending"] == 1
+    store.close()
+
+
+def test_runs_remember_complete_cycles_and_scope(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    assert store.runs.last() is None and store.runs.last_complete() is None
+    first = store.runs.start("2026-11-25T12:00:00Z")
+    store.runs.finish(
+        first,
+        RunCounts(
+            checked=2,
+            new=2,
+            requests=2,
+            complete=True,
+            data_timestamp="2026-11-25T09:00:06",
+            mode="full",
+        ),
+        "2026-11-25T12:00:05Z",
+    )
+    failed = store.runs.start("2026-11-26T12:00:00Z")
+    store.runs.finish(
+        failed, RunCounts(requests=1, error="registry answered HTTP 503"), "2026-11-26T12:00:09Z"
+    )
+    last = store.runs.last()
+    assert last is not None and (last.id, last.complete, last.error) == (
+        failed,
+        False,
+        "registry answered HTTP 503",
+    )
+    complete = store.runs.last(complete=True)
+    assert complete is not None and complete.id == first and complete.checked == 2
+    assert store.runs.last_complete() == RunInfo(
+        "2026-11-25T12:00:00Z", "2026-11-25T09:00:06", "full"
+    )
+    assert store.runs.last_full_sweep() == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    store.versions.record_version(take_snapshot(NCT, seed_study()), [], [], NOW)
+    assert store.runs.needs_full_fetch([NCT, "NCT00000001"]) == (NCT, "NCT00000001")  # no scope yet
+    store.runs.set_scope([NCT])
+    assert store.runs.needs_full_fetch([NCT, "NCT00000001"]) == ("NCT00000001",)
+    store.versions.record_error(NCT, "boom", NOW)
+    assert store.runs.needs_full_fetch([NCT]) == (NCT,)  # a failing trial is fetched in full
+    store.close()
+
+
+def test_subscriptions_are_idempotent_and_follow_renames(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    sub = Subscription("C0123ABCD", NCT, "lab", "T1", "U1", NOW)
+    assert store.subscriptions.add([sub]) == [NCT]
+    assert (
+        store.subscriptions.add([Subscription("C0123ABCD", NCT, "lab-renamed", created_at="later")])
+        == []
+    )
+    (kept,) = store.subscriptions.list("C0123ABCD")
+    assert (kept.user_id, kept.created_at, kept.channel_name) == ("U1", NOW, "lab-renamed")
+    assert store.subscriptions.remove("C0123ABCD", [NCT, "NCT00000001"]) == [NCT]
+    assert store.subscriptions.list() == []
+    store.close()

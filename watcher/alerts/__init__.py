@@ -1,0 +1,1 @@
+"""Delivery: routing, the outbox worker, the Notifier protocol, console and email."""

@@ -1,0 +1,31 @@
+"""Console notifier: alert blocks on standard output.
+
+For watches with no Slack channel or email address, and for cron users who
+pipe ``ctwatch check`` into mail. The stream is injected by the CLI, which is
+the only place that decides what goes to stdout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from watcher.core.destination import Destination
+from watcher.core.render import Alert, console_text
+
+
+class ConsoleNotifier:
+    """Writes each alert as a readable block to a text stream."""
+
+    digest_over: int | None = None
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def send(self, destination: Destination, alert: Alert) -> None:
+        self._stream.write(console_text(alert) + "\n")
+        self._stream.flush()
+
+    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self.send(destination, alert)

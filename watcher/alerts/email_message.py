@@ -1,0 +1,76 @@
+"""Alerts -> email messages: multipart/alternative, safe headers.
+
+Why careful headers: the subject carries record text (the headline change), and
+record text may contain CR/LF; written into a header it could inject ``Bcc:``
+lines. Every control character is replaced before it reaches a header, and the
+addresses come only from the config. The HTML part is fully escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from watcher.core.render import Alert, change_lines, console_text
+from watcher.core.text import one_line
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+SUBJECT_LIMIT = 180
+
+
+def header_safe(text: str, limit: int = SUBJECT_LIMIT) -> str:
+    """One line, no control characters, at most ``limit`` characters."""
+    return one_line(_CONTROL.sub(" ", text), limit)
+
+
+def subject(alert: Alert) -> str:
+    """``[ctwatch] NCT… — <headline change>``."""
+    return header_safe(f"[ctwatch] {alert.nct_id} — {alert.headline}")
+
+
+def html_body(alert: Alert) -> str:
+    """A small table of field / before / after, and the history link."""
+    esc = html.escape
+    rows = []
+    for line in change_lines(alert.changes):
+        before = line.before if line.summary is None else ""
+        after = line.after if line.summary is None else line.summary
+        rows.append(
+            f"<tr><td><b>{esc(line.label)}</b></td><td>{esc(before or '—')}</td>"
+            f"<td>{esc(after or '—')}</td></tr>"
+        )
+    if alert.test:
+        rows = [
+            '<tr><td colspan="3">This is a test alert from ctwatch; no field changed.</td></tr>'
+        ]
+    return (
+        "<!doctype html><html><body>"
+        f'<h2 style="font-family:sans-serif">{esc(alert.nct_id)} — {esc(alert.title)}</h2>'
+        '<table border="1" cellpadding="6" cellspacing="0" style="border-collapse:collapse;'
+        'font-family:sans-serif"><tr><th align="left">Field</th><th align="left">Before</th>'
+        f'<th align="left">After</th></tr>{"".join(rows)}</table>'
+        f'<p style="font-family:sans-serif"><a href="{esc(alert.history_url)}">View the history '
+        "of changes on ClinicalTrials.gov</a></p></body></html>"
+    )
+
+
+def build_message(
+    alert: Alert, sender: str, recipients: Sequence[str], now: datetime
+) -> EmailMessage:
+    """The whole message: headers, text part, HTML part."""
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = subject(alert)
+    message["From"] = header_safe(sender, 300)
+    message["To"] = ", ".join(header_safe(r, 300) for r in recipients)
+    message["Date"] = format_datetime(now)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "ctwatch.invalid"
+    message["Message-ID"] = make_msgid("ctwatch", domain=header_safe(domain, 100))
+    # quoted-printable keeps every line short (SMTP allows 998 octets) for any text
+    message.set_content(console_text(alert), cte="quoted-printable")
+    message.add_alternative(html_body(alert), subtype="html", cte="quoted-printable")
+    return message

@@ -1,0 +1,40 @@
+"""The Notifier protocol: the last hop of an alert, one class per kind of destination.
+
+Every notifier satisfies :class:`Notifier`. A send either returns (the
+destination confirmed it) or raises :class:`DeliveryError`, whose ``permanent``
+flag tells the outbox whether to retry later (HTTP 5xx, 429, time-outs, SMTP
+4xx) or to give up and show the error (invalid_auth, channel_not_found,
+SMTP 5xx). Messages in these errors never contain secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from watcher.core.destination import Destination
+from watcher.core.render import Alert
+
+
+class DeliveryError(Exception):
+    """A send that did not go through."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Notifier(Protocol):
+    """Sends rendered alerts to one kind of destination."""
+
+    digest_over: int | None
+    """More alerts than this for one destination in one go: send one digest."""
+
+    def send(self, destination: Destination, alert: Alert) -> None:
+        """Send one alert; raise DeliveryError when it did not go through."""
+
+    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
+        """Send many alerts as one message; raise DeliveryError on failure."""

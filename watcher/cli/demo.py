@@ -1,0 +1,166 @@
+"""``ctwatch demo``: an offline tour in about ten seconds.
+
+Why: a newcomer should see ctwatch work before creating any account or reaching
+any network. The tour starts the project's registry double on 127.0.0.1 with a
+few real-shaped trials (the seed trial NCT06850103 among them), records a silent
+baseline, publishes realistic registry edits plus a data rebuild that is *not*
+a change, checks again, and shows the alerts and the status table. Everything
+lives in a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from watcher.alerts.delivery import DeliveryReport
+from watcher.app import App
+from watcher.cli.main import main
+from watcher.cli.output import print_status, status_view, summary_line
+from watcher.config import load_config
+from watcher.cycle.report import CycleReport
+from watcher.daemon.logs import setup_logging
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
+
+BREAST = "NCT05180006"
+BEFORE = "2025-12-02T09:00:06"  # the registry's dataTimestamp at the baseline
+AFTER = "2026-01-16T09:00:06"  # ... after the refresh that publishes the edits
+LUNG = "NCT06214793"
+
+
+def demo_trials() -> list[dict[str, Any]]:
+    """The starting records: the seed trial and two real-shaped others."""
+    breast = make_study(
+        BREAST,
+        "Impact of Neoadjuvant Immunotherapy in Early Stage Breast Cancer Before Standard Therapy",
+        status="RECRUITING",
+        last_update="2025-09-22",
+        verified="2025-09",
+        sites=2,
+    )
+    breast["protocolSection"]["designModule"]["enrollmentInfo"] = {
+        "count": 185,
+        "type": "ESTIMATED",
+    }
+    lung = make_study(
+        LUNG,
+        "Targeted Therapy Study in ROS1-positive Non-small Cell Lung Cancer (demo record)",
+        status="RECRUITING",
+        last_update="2025-10-06",
+        verified="2025-10",
+        sites=3,
+    )
+    return [seed_study(), breast, lung]
+
+
+def demo_edits(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Registry edits of the kind coordinators watch for, plus rebuild noise."""
+    seed, breast, lung = trials
+    seed_new = changed(
+        seed,
+        status="ACTIVE_NOT_RECRUITING",
+        verified="2026-01",
+        last_update="2026-01-15",
+        version_holder="2026-01-16",
+    )
+    breast_new = changed(
+        breast,
+        status="TERMINATED",
+        why_stopped="Abandon of the partner, ROCHE",
+        verified="2026-01",
+        last_update="2026-01-14",
+        version_holder="2026-01-16",
+    )
+    breast_new["protocolSection"]["designModule"]["enrollmentInfo"] = {
+        "count": 33,
+        "type": "ACTUAL",
+    }
+    lung_new = changed(
+        lung, verified="2026-01", last_update="2026-01-15", version_holder="2026-01-16"
+    )
+    return [seed_new, breast_new, lung_new]
+
+
+def write_demo_config(folder: Path, url: str) -> Path:
+    path = folder / "ctwatch.toml"
+    path.write_text(
+        f"""# written by `ctwatch demo`
+[registry]
+url = "{url}"
+pace = 0
+
+[database]
+path = "ctwatch.db"
+
+[[watch]]
+name = "demo"
+trials = ["{SEED_NCT}", "{BREAST}", "{LUNG}"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_demo(out: TextIO, pause: float = 1.5) -> None:
+    """Run the tour, writing to ``out`` (a text stream)."""
+
+    def say(text: str = "") -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    def show(result: tuple[CycleReport, DeliveryReport]) -> None:
+        say(summary_line(*result))
+        say(f"   (registry requests this check: {result[0].requests})")
+
+    def wait() -> None:
+        if pause > 0:
+            time.sleep(pause)
+
+    trials = demo_trials()
+    double = RegistryDouble(trials, data_timestamp=BEFORE)
+    with tempfile.TemporaryDirectory(prefix="ctwatch-demo-") as tmp, double as reg:
+        config = load_config(write_demo_config(Path(tmp), reg.url), {})
+        app = App.build(config, out=out)
+        try:
+            say(f"ctwatch demo: a local ClinicalTrials.gov double at {reg.url}")
+            say(f"watching {', '.join(config.trials)}; database in {tmp}")
+            wait()
+            say("\n1. First check: every trial is recorded as a silent baseline.")
+            show(app.check())
+            wait()
+            say(
+                "\n2. The registry publishes updates: a status change, a termination with its"
+                "\n   reason, a new verified date; and a data rebuild that changes nothing real."
+            )
+            for record in demo_edits(trials):
+                reg.put(record)
+            reg.set_data_timestamp(AFTER)
+            wait()
+            say("\n3. Second check: one block per changed trial, only the fields that moved.\n")
+            show(app.check())
+            wait()
+            say("\n4. No new registry data: the version probe answers, nothing else is fetched.")
+            show(app.check())
+            wait()
+            say("\n5. ctwatch status:")
+            print_status(status_view(config.trials, app.store), out)
+        finally:
+            app.close()
+    say(
+        "\nThat was all local. Next: edit config/ctwatch.toml (your NCT IDs) and run "
+        "`ctwatch check`; see the README for Slack, email and running as a service."
+    )
+
+
+@main.command()
+@click.option("--no-pause", is_flag=True, help="Skip the pauses between steps.")
+def demo(no_pause: bool) -> None:
+    """An offline tour: a local registry double, a baseline, changes, alerts, status."""
+    setup_logging("warning")
+    run_demo(sys.stdout, pause=0.0 if no_pause else 1.5)

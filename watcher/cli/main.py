@@ -1,0 +1,79 @@
+"""The ``ctwatch`` click group, its shared options, and what every command needs.
+
+The CLI is the only layer that prints or chooses exit codes. Alerts and
+summaries go to standard output; logs and progress to standard error, so
+``ctwatch check`` piped into a mailer sends exactly the alerts. Exit codes: 0
+the command did its job, 1 the registry (or a destination) could not be used,
+2 bad configuration or arguments.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import click
+
+from watcher import __version__
+from watcher.app import App
+from watcher.config import Config, ConfigError, load_config, resolve_config_path
+from watcher.cycle.pipeline import ProgressFactory
+from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
+from watcher.store import StoreError
+
+
+class Context:
+    """What the group options leave for the subcommands."""
+
+    def __init__(self, config_option: str | None, log_level: str | None, log_format: str) -> None:
+        self.config_path = resolve_config_path(config_option)
+        self.log_level = log_level
+        self.log_format = log_format
+
+    def load(self, default_level: str = "warning") -> Config:
+        """Load the config (exit 2 with one line on error) and set up logging."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        setup_logging(self.log_level or default_level, self.log_format, config.secrets())
+        return config
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """One line on standard error, then exit with ``code``."""
+    click.echo(f"ctwatch: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def open_app(config: Config, progress: ProgressFactory | None = None) -> Iterator[App]:
+    """Build the app; a database that cannot be opened is a config problem."""
+    try:
+        app = App.build(config, out=sys.stdout, progress=progress)
+    except StoreError as exc:
+        fail(f"database.path: {exc}", 2)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_option",
+    metavar="PATH",
+    help="Config file (default: $CTWATCH_CONFIG, else ./config/ctwatch.toml).",
+)
+@click.option("--log-level", type=click.Choice(LEVELS), default=None, help="Log verbosity.")
+@click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.version_option(__version__, prog_name="ctwatch")
+@click.pass_context
+def main(
+    ctx: click.Context, config_option: str | None, log_level: str | None, log_format: str
+) -> None:
+    """Watch ClinicalTrials.gov records and report what changed, field by field."""
+    ctx.obj = Context(config_option, log_level, log_format)

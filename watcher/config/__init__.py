@@ -1,0 +1,36 @@
+"""TOML configuration -> a validated, frozen :class:`Config`.
+
+``model`` holds the sections, ``types`` the values parsed once (durations,
+NCT IDs, channels), ``load`` the file reading and the error wording, and
+``crontab`` the schedule expressions both the config and the daemon use.
+"""
+
+from watcher.config.load import DEFAULT_CONFIG, ConfigError, load_config, resolve_config_path
+from watcher.config.model import (
+    Config,
+    DatabaseConfig,
+    EmailConfig,
+    RegistryConfig,
+    ScheduleConfig,
+    SlackCommandsConfig,
+    SlackConfig,
+    WatchConfig,
+)
+from watcher.config.types import normalise_nct_id, parse_duration
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "Config",
+    "ConfigError",
+    "DatabaseConfig",
+    "EmailConfig",
+    "RegistryConfig",
+    "ScheduleConfig",
+    "SlackCommandsConfig",
+    "SlackConfig",
+    "WatchConfig",
+    "load_config",
+    "normalise_nct_id",
+    "parse_duration",
+    "resolve_config_path",
+]

@@ -1,0 +1,139 @@
+"""Reading a config file: TOML, ``${VAR}`` expansion, one clear line per mistake.
+
+Every failure is one :class:`ConfigError` naming the file, the key and the bad
+value (secrets are never echoed). ``${VAR}`` in any string expands from the
+environment, so tokens and passwords stay out of the file; an unset variable
+is an error that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from watcher.config.model import SECRET_KEYS, Config, DatabaseConfig
+
+DEFAULT_CONFIG = Path("config/ctwatch.toml")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the user."""
+
+    def __init__(self, source: Path | str, key: str, message: str) -> None:
+        self.source = str(source)
+        self.key = key
+        self.message = message
+        where = f"{self.source}: {key}: " if key else f"{self.source}: "
+        super().__init__(where + message)
+
+
+def resolve_config_path(option: str | os.PathLike[str] | None) -> Path:
+    """``--config``, else ``$CTWATCH_CONFIG``, else ``./config/ctwatch.toml``."""
+    if option:
+        return Path(option)
+    env = os.environ.get("CTWATCH_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, expand and validate ``path``; raise ConfigError on any problem."""
+    env = os.environ if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, "", f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML ({exc})") from None
+    data = _expand(raw, (), env, path)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(path, exc, data) from None
+    _check_cross_references(path, config)
+    db_path = Path(config.database.path).expanduser()
+    if not db_path.is_absolute():
+        db_path = (path.parent / db_path).resolve()
+    return config.model_copy(update={"database": DatabaseConfig(path=str(db_path))})
+
+
+def _expand(value: Any, key: tuple[str | int, ...], env: Mapping[str, str], path: Path) -> Any:
+    if isinstance(value, str):
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(path, _dotted(key), f"environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_RE.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, (*key, k), env, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, (*key, i), env, path) for i, v in enumerate(value)]
+    return value
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _lookup(data: Any, loc: tuple[str | int, ...]) -> tuple[bool, Any]:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False, None
+    return True, data
+
+
+def _first_error(path: Path, exc: ValidationError, data: Any) -> ConfigError:
+    """Turn pydantic's report into one line: key, bad value, reason."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+    key = _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return ConfigError(path, key, "unknown key")
+    if kind == "missing":
+        return ConfigError(path, key, "required key is missing")
+    message = str(err["msg"]).removeprefix("Value error, ")
+    found, value = _lookup(data, loc)
+    secret = bool(loc) and str(loc[-1]) in SECRET_KEYS
+    if found and not secret and repr(value) not in message:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        message = f"{message} (got {shown})"
+    return ConfigError(path, key, message)
+
+
+def _check_cross_references(path: Path, config: Config) -> None:
+    names: set[str] = set()
+    for i, watch in enumerate(config.watch):
+        if watch.name in names:
+            raise ConfigError(path, f"watch[{i}].name", f"duplicate watch name {watch.name!r}")
+        names.add(watch.name)
+        if watch.slack and config.slack is None:
+            raise ConfigError(
+                path, f"watch[{i}].slack", "names Slack channels but there is no [slack] section"
+            )
+        if watch.email and config.email is None:
+            raise ConfigError(
+                path, f"watch[{i}].email", "names email addresses but there is no [email] section"
+            )
+    slack = config.slack
+    if slack is not None and slack.commands is not None and slack.signing_secret is None:
+        raise ConfigError(path, "slack.signing_secret", "is required by [slack.commands]")

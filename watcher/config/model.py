@@ -1,0 +1,280 @@
+"""The shape of a valid configuration: one frozen pydantic model per section.
+
+Why so strict: a typo in a monitoring config (``slak = [...]``, an NCT ID with
+seven digits) silently watches nothing, and the user reads the silence as "no
+change". So unknown keys are errors, every NCT ID is checked, and values are
+parsed into their real types (durations as ``timedelta``) once, here.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from watcher.config.crontab import cron_trigger
+from watcher.config.types import (
+    EMAIL_RE,
+    Duration,
+    check_http_url,
+    format_duration,
+    is_slack_channel_id,
+    normalise_nct_id,
+    parse_listen,
+)
+from watcher.core.destination import Destination
+from watcher.core.fields import field_table
+
+SECRET_KEYS = frozenset({"token", "password", "username", "signing_secret"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegistryConfig(_Strict):
+    """Where and how politely to read ClinicalTrials.gov."""
+
+    url: str = "https://clinicaltrials.gov/api/v2"
+    timeout: Duration = timedelta(seconds=30)
+    pace: float = Field(default=1.0, ge=0, description="minimum seconds between requests")
+    retries: int = Field(default=4, ge=0, le=20)
+    backoff: float = Field(default=2.0, ge=0, description="first retry wait, in seconds")
+    contact: str | None = None
+    batch_size: int = Field(default=1000, ge=1, le=1000)
+    incremental: bool = True
+    registry_wide_over: int = Field(default=5000, ge=1)
+    full_sweep: Duration = timedelta(days=7)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value).rstrip("/")
+
+
+class DatabaseConfig(_Strict):
+    """Where the SQLite memory lives (relative paths: next to the config file)."""
+
+    path: str = "data/ctwatch.db"
+
+
+class ScheduleConfig(_Strict):
+    """How often ``ctwatch run`` checks: ``every`` or ``cron`` (+ ``timezone``)."""
+
+    every: Duration | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    jitter: Duration | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            cron_trigger(value, "UTC")
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a cron expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ScheduleConfig:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("set either 'every' or 'cron', not both")
+        return self
+
+    @property
+    def interval(self) -> timedelta | None:
+        """The fixed interval (default 6 h), or None for a cron schedule."""
+        if self.cron is not None:
+            return None
+        return self.every or timedelta(hours=6)
+
+    @property
+    def interval_seconds(self) -> int | None:
+        """:attr:`interval` in seconds."""
+        interval = self.interval
+        return None if interval is None else int(interval.total_seconds())
+
+    def describe(self) -> str:
+        """``every 6h`` or ``cron '30 14 * * 1-5' (UTC)``."""
+        if self.cron is not None:
+            return f"cron {self.cron!r} ({self.timezone})"
+        return f"every {format_duration(self.interval or timedelta(hours=6))}"
+
+
+class SlackCommandsConfig(_Strict):
+    """The ``/ctwatch`` slash-command endpoint."""
+
+    listen: str = "127.0.0.1:8080"
+    allowed_channels: tuple[str, ...] = ()
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @field_validator("allowed_channels")
+    @classmethod
+    def _allowed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not channel.strip("#").strip() or any(c.isspace() for c in channel):
+                raise ValueError(f"{channel!r} is not a Slack channel (e.g. #alerts or C0123)")
+        return value
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
+
+
+class SlackConfig(_Strict):
+    """Slack Web API access (a bot token with ``chat:write``)."""
+
+    token: SecretStr
+    api_url: str = "https://slack.com/api/"
+    digest_over: int = Field(default=10, ge=1)
+    timeout: Duration = timedelta(seconds=30)
+    retries: int = Field(default=2, ge=0, le=10, description="quick in-place retries per post")
+    signing_secret: SecretStr | None = None
+    commands: SlackCommandsConfig | None = None
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        check_http_url(value)
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("token", "signing_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return value
+
+
+class EmailConfig(_Strict):
+    """SMTP submission settings."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+    sender: str
+    timeout: Duration = timedelta(seconds=30)
+
+
+class WatchConfig(_Strict):
+    """A named list of trials and where their alerts go."""
+
+    name: str = Field(min_length=1)
+    trials: tuple[str, ...] = Field(min_length=1)
+    slack: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    fields: tuple[str, ...] | None = None
+
+    @field_validator("trials", mode="before")
+    @classmethod
+    def _trials(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            seen: dict[str, None] = {}
+            for item in value:
+                if not isinstance(item, str):
+                    raise ValueError(f"{item!r} is not an NCT ID (NCT followed by 8 digits)")
+                seen[normalise_nct_id(item)] = None
+            return tuple(seen)
+        return value
+
+    @field_validator("slack")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Names are normalised to ``#name`` (lower case) so that ``trial-alerts`` and
+        ``#Trial-Alerts`` in two watches are one channel and get one message."""
+        out = []
+        for channel in value:
+            if not channel.strip() or any(c.isspace() for c in channel):
+                raise ValueError(f"{channel!r} is not a Slack channel (e.g. #alerts or C0123)")
+            is_id = is_slack_channel_id(channel)
+            out.append(channel if is_id else "#" + channel.removeprefix("#").lower())
+        return tuple(dict.fromkeys(out))
+
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not EMAIL_RE.match(address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("is empty (leave it out to alert on every field)")
+        table = field_table()
+        out = []
+        for name in value:
+            info = table.resolve(name)
+            if info is None:
+                raise ValueError(f"{name!r} is not a ClinicalTrials.gov field (piece) name")
+            out.append(info.piece)
+        return tuple(out)
+
+    @property
+    def field_paths(self) -> tuple[str, ...] | None:
+        """The dotted paths the ``fields`` filter selects, or None for all."""
+        if self.fields is None:
+            return None
+        table = field_table()
+        return tuple(table.by_piece[p].path for p in self.fields)
+
+    @property
+    def destinations(self) -> tuple[Destination, ...]:
+        """Its Slack channels and one email destination; a watch with none prints to the console."""
+        out = [Destination.slack(channel) for channel in self.slack]
+        if self.email:
+            out.append(Destination.email(self.email))
+        return tuple(out) or (Destination.console(),)
+
+
+class Config(_Strict):
+    """The whole validated configuration."""
+
+    registry: RegistryConfig = RegistryConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    slack: SlackConfig | None = None
+    email: EmailConfig | None = None
+    watch: tuple[WatchConfig, ...] = Field(min_length=1)
+
+    @property
+    def trials(self) -> tuple[str, ...]:
+        """Every watched NCT ID once, in config order."""
+        return tuple(dict.fromkeys(t for w in self.watch for t in w.trials))
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the config, for masks."""
+        values = []
+        if self.slack is not None:
+            values.append(self.slack.token.get_secret_value())
+            if self.slack.signing_secret is not None:
+                values.append(self.slack.signing_secret.get_secret_value())
+        if self.email is not None:
+            for secret in (self.email.username, self.email.password):
+                if secret is not None:
+                    values.append(secret.get_secret_value())
+        return values

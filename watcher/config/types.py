@@ -1,0 +1,83 @@
+"""Value types the config parses once: durations, NCT IDs, addresses, channels.
+
+Why here: a duration written ``"30s"`` is parsed into a ``timedelta`` when the
+file is loaded and never re-parsed at its point of use; NCT IDs, Slack channel
+IDs and ``host:port`` are recognised by one pattern each, which the Slack
+commands reuse so config and chat agree on what an ID looks like.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+NCT_RE = re.compile(r"^NCT[0-9]{8}$")  # ASCII digits only: \d also matches "０"
+SLACK_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+_DURATION_RE = re.compile(r"^\s*([0-9]+)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """``"90s" | "30m" | "6h" | "1d"`` -> seconds; ValueError otherwise."""
+    match = _DURATION_RE.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration (use e.g. 90s, 30m, 6h or 1d)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def format_duration(value: timedelta) -> str:
+    """``timedelta(hours=6)`` -> ``"6h"``: the largest unit that divides it."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _to_timedelta(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 6h or 1d)")
+    return timedelta(seconds=parse_duration(value))
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_timedelta),
+    PlainSerializer(format_duration, return_type=str),
+]
+"""A config duration: written ``"30s"``, held as a ``timedelta``."""
+
+
+def normalise_nct_id(text: str) -> str:
+    """Upper-case and check an NCT ID; ValueError names the bad value."""
+    value = text.strip().upper()
+    if not NCT_RE.match(value):
+        raise ValueError(f"{text!r} is not an NCT ID (NCT followed by 8 digits)")
+    return value
+
+
+def is_slack_channel_id(text: str) -> bool:
+    """``C0123ABCD`` (public), ``G…`` (private), ``D…`` (direct): Slack's own IDs."""
+    return SLACK_CHANNEL_ID_RE.match(text) is not None
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` or ``"[::1]:8080"`` -> ``(host, port)``; ValueError otherwise."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not a host:port address (e.g. 127.0.0.1:8080)")
+    return host, int(port)
+
+
+def check_http_url(value: str) -> str:
+    """An http(s) URL with a host; ValueError otherwise."""
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value

@@ -1,0 +1,1 @@
+"""Pure code: records, snapshots, diffs, field words and rendering - no I/O."""

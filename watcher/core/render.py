@@ -1,0 +1,186 @@
+"""One change model -> words: change lines and the console block.
+
+Why one place: Slack, email and the console must say the same thing the same
+way ("Overall Status: Recruiting → Terminated"), and the hard rules (summarise
+big list changes, never dump a whole results section) are written once.
+Slack- and email-specific layouts live in their own render modules and build on
+:func:`change_lines`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from watcher.core.describe import NONE, display_value
+from watcher.core.diff import FieldChange
+from watcher.core.text import one_line
+
+GROUP_OVER = 3
+HISTORY_URL = "https://clinicaltrials.gov/study/{nct}?tab=history"
+STUDY_URL = "https://clinicaltrials.gov/study/{nct}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A change set for one trial, ready to render for any destination."""
+
+    nct_id: str
+    title: str
+    changes: tuple[FieldChange, ...]
+    last_update_posted: str | None = None
+    test: bool = False
+
+    @property
+    def history_url(self) -> str:
+        return HISTORY_URL.format(nct=self.nct_id)
+
+    @property
+    def study_url(self) -> str:
+        return STUDY_URL.format(nct=self.nct_id)
+
+    @property
+    def headline(self) -> str:
+        """The one change worth a subject line: status first, else the first one."""
+        if self.test:
+            return "test alert"
+        lines = change_lines(self.changes)
+        if not lines:
+            return "record updated"
+        for line in lines:
+            if line.label == "Overall Status":
+                return line.text(limit=60)
+        first = lines[0].text(limit=60)
+        return first if len(lines) == 1 else f"{first} (+{len(lines) - 1} more)"
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    """One line of an alert: ``label: before → after`` or ``label: summary``."""
+
+    label: str
+    before: str | None = None
+    after: str | None = None
+    summary: str | None = None
+
+    def text(self, limit: int = 300) -> str:
+        if self.summary is not None:
+            return f"{self.label}: {one_line(self.summary, limit)}"
+        before = one_line(self.before or NONE, limit)
+        after = one_line(self.after or NONE, limit)
+        return f"{self.label}: {before} → {after}"
+
+
+def change_lines(changes: Sequence[FieldChange], limit: int = 300) -> list[ChangeLine]:
+    """Readable lines. Beyond 3 similar list changes (sites added, site statuses
+    changed) one counted line replaces them, so 400 sites never mean 400 lines."""
+    groups: dict[tuple[str, ...], list[FieldChange]] = {}
+    for change in changes:
+        key = _group_key(change)
+        if key is not None:
+            groups.setdefault(key, []).append(change)
+    lines: list[ChangeLine] = []
+    emitted: set[tuple[str, ...]] = set()
+    for change in changes:
+        key = _group_key(change)
+        group = groups.get(key, []) if key is not None else []
+        if key is None or len(group) <= GROUP_OVER:
+            lines.append(_line(change, limit))
+        elif key not in emitted:
+            emitted.add(key)
+            lines.append(_group_line(group) if key[0] == "items" else _field_group_line(group))
+    return lines
+
+
+def _group_key(change: FieldChange) -> tuple[str, ...] | None:
+    if "[" not in change.path:
+        return None
+    if _is_item(change) and change.kind != "changed":
+        return ("items", change.path.rsplit("[", 1)[0])
+    if not _is_item(change):
+        return ("fields", change.path.rsplit("[", 1)[0], change.schema_path)
+    return None
+
+
+def _is_item(change: FieldChange) -> bool:
+    return change.path.endswith("]")
+
+
+def _list_label(change: FieldChange) -> str:
+    return change.label.rsplit(" › ", 1)[0]
+
+
+def _field_group_line(group: list[FieldChange]) -> ChangeLine:
+    first = group[0]
+    item = first.path.rsplit("[", 1)[1].split("]", 1)[0]
+    list_label, _, field_label = first.label.partition(f" › {item} › ")
+    transitions = Counter(
+        f"{display_value(c.schema_path, c.old, 40) if c.old is not None else NONE} → "
+        f"{display_value(c.schema_path, c.new, 40) if c.new is not None else NONE}"
+        for c in group
+    )
+    common = "; ".join(f"{t} ×{n}" for t, n in transitions.most_common(3))
+    more = "; …" if len(transitions) > 3 else ""
+    noun = list_label.lower()
+    label = f"{list_label} › {field_label}"
+    kinds = {c.kind for c in group}
+    if kinds in ({"added"}, {"removed"}):
+        return ChangeLine(label, summary=f"{kinds.pop()} in {len(group)} {noun}")
+    return ChangeLine(label, summary=f"changed in {len(group)} {noun}: {common}{more}")
+
+
+def _group_line(group: list[FieldChange]) -> ChangeLine:
+    added = [c for c in group if c.kind == "added"]
+    removed = [c for c in group if c.kind == "removed"]
+    noun = _list_label(group[0])
+    counts = " / ".join(
+        part
+        for part in (f"+{len(added)}" if added else "", f"−{len(removed)}" if removed else "")
+        if part
+    )
+    examples = [
+        display_value(c.schema_path, c.new if c.kind == "added" else c.old, 60) for c in group[:2]
+    ]
+    more = "…" if len(group) > 2 else ""
+    return ChangeLine(noun, summary=f"{counts} {noun.lower()} ({'; '.join(examples)}{more})")
+
+
+def _line(change: FieldChange, limit: int) -> ChangeLine:
+    path = change.schema_path
+    if _is_item(change) and change.kind == "added":
+        return ChangeLine(_list_label(change), summary="added " + display_value(path, change.new))
+    if _is_item(change) and change.kind == "removed":
+        return ChangeLine(_list_label(change), summary="removed " + display_value(path, change.old))
+    if isinstance(change.old, list) and isinstance(change.new, list) and _scalars(change):
+        return ChangeLine(change.label, summary=_set_summary(path, change.old, change.new))
+    before = None if change.old is None else display_value(path, change.old, limit)
+    after = None if change.new is None else display_value(path, change.new, limit)
+    return ChangeLine(change.label, before, after)
+
+
+def _scalars(change: FieldChange) -> bool:
+    values = list(change.old) + list(change.new)
+    return all(isinstance(v, str | int | float) for v in values)
+
+
+def _set_summary(path: str, old: list[object], new: list[object]) -> str:
+    added = [v for v in new if v not in old]
+    removed = [v for v in old if v not in new]
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(f"“{display_value(path, v, 80)}”" for v in added))
+    if removed:
+        parts.append("removed " + ", ".join(f"“{display_value(path, v, 80)}”" for v in removed))
+    return "; ".join(parts) or "reordered"
+
+
+def console_text(alert: Alert) -> str:
+    """The block printed to standard output for one changed trial."""
+    head = f"{alert.nct_id} — {alert.title or '(untitled)'}"
+    if alert.test:
+        head = f"[TEST] {head}"
+    body = [f"  {line.text()}" for line in change_lines(alert.changes)]
+    if alert.test:
+        body = ["  This is a test alert from ctwatch; no field changed."]
+    return "\n".join([head, *body, f"  {alert.history_url}", ""])

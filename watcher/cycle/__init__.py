@@ -1,0 +1,1 @@
+"""One cycle: plan, fetch, snapshot, compare, record - the detection half of ctwatch."""

@@ -1,0 +1,52 @@
+"""What one cycle amounted to: the report the CLI and the daemon print.
+
+Kept apart from the pipeline so the presentation side (summary line, JSON
+output, logs) depends on a plain value, not on the machinery that fills it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from watcher.store.rows import RunCounts
+
+
+class Interrupted(Exception):
+    """The process is stopping; the cycle ends between two trials."""
+
+
+class Outcome(Enum):
+    """What recording one fetched record amounted to."""
+
+    NEW = "new"
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+
+
+@dataclass
+class CycleReport:
+    """What one cycle saw; the CLI turns it into the summary line."""
+
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+    registry_down: bool = False
+    registry_error: str | None = None
+    mode: str | None = None
+
+    @property
+    def counts(self) -> RunCounts:
+        return RunCounts(
+            checked=self.checked,
+            changed=len(self.changed),
+            new=len(self.new),
+            not_found=len(self.not_found),
+            errors=len(self.errors),
+            requests=self.requests,
+            complete=not self.registry_down and not self.errors,
+            error=self.registry_error,
+        )

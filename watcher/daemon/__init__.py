@@ -1,0 +1,1 @@
+"""Running as a service: the scheduler, health, logging."""

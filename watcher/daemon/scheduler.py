@@ -1,0 +1,243 @@
+"""``ctwatch run``: APScheduler wiring, live config reload, clean stops.
+
+Why these choices:
+
+* BlockingScheduler with a cycle job (``every`` or ``cron``) that runs once at
+  start, coalesces missed runs and never overlaps itself, plus a delivery job
+  about every minute, so an alert held up by a Slack outage does not wait for
+  the next cycle.
+* The config file is re-read before every cycle and on SIGHUP; a bad edit is
+  logged and the daemon keeps its last good config. Nobody restarts a daemon to
+  follow one more trial.
+* SIGTERM/SIGINT set a stop event: the cycle stops between trials (each trial is
+  its own transaction) and pacing sleeps wake up at once, so the process exits
+  within seconds with nothing half-written; unsent alerts stay in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Generic, Protocol, TypeVar
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watcher.alerts.delivery import DeliveryReport
+from watcher.config import Config, ConfigError, ScheduleConfig, load_config
+from watcher.config.crontab import cron_trigger
+from watcher.cycle.report import CycleReport, Interrupted
+
+log = logging.getLogger(__name__)
+
+DELIVERY_EVERY = 60
+STOP_GRACE = 5  # seconds a stop waits for an in-flight cycle before leaving anyway
+CYCLE_JOB = "cycle"
+DELIVERY_JOB = "deliver"
+
+
+class Runtime(Protocol):
+    """What the daemon needs from one built App (the composition root builds it)."""
+
+    def check(
+        self, *, force: bool = True, full: bool = False, should_stop: Callable[[], bool] = ...
+    ) -> tuple[CycleReport, DeliveryReport]: ...
+
+    def deliver(self) -> DeliveryReport: ...
+
+    def outbox_counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=Runtime)
+
+
+def cycle_trigger(schedule: ScheduleConfig) -> IntervalTrigger | CronTrigger:
+    """The APScheduler trigger for ``[schedule]``."""
+    jitter = int(schedule.jitter.total_seconds()) if schedule.jitter else None
+    if schedule.cron is not None:
+        trigger = cron_trigger(schedule.cron, schedule.timezone)
+        trigger.jitter = jitter
+        return trigger
+    return IntervalTrigger(seconds=schedule.interval_seconds or 0, jitter=jitter, timezone=UTC)
+
+
+@dataclass
+class ConfigSource:
+    """The config file and a fingerprint of what was last loaded from it."""
+
+    path: Path
+    fingerprint: str = ""
+
+    def read_if_changed(self) -> Config | None:
+        """A new Config when the file changed, else None; ConfigError on a bad edit."""
+        data = self.path.read_bytes()
+        fingerprint = hashlib.sha256(data).hexdigest()
+        if fingerprint == self.fingerprint:
+            return None
+        config = load_config(self.path)
+        self.fingerprint = fingerprint
+        return config
+
+
+class Daemon(Generic[R]):
+    """Owns the scheduler, the current App and the stop event."""
+
+    def __init__(
+        self,
+        source: ConfigSource,
+        config: Config,
+        build_app: Callable[[Config, Callable[[float], None]], R],
+        on_reload: Callable[[Config], None] = lambda config: None,
+    ) -> None:
+        self.source = source
+        self._on_reload = on_reload
+        self.config = config
+        self.stop_event = threading.Event()
+        self._build_app = build_app
+        self._lock = threading.Lock()
+        self.app = build_app(config, self.sleep)
+        self.scheduler = self.build_scheduler()
+
+    # ---- building --------------------------------------------------------------
+
+    def build_scheduler(self) -> BlockingScheduler:
+        """The scheduler with its two jobs, not started."""
+        scheduler = BlockingScheduler(timezone=UTC)
+        once = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+        scheduler.add_job(
+            self.run_cycle,
+            cycle_trigger(self.config.schedule),
+            id=CYCLE_JOB,
+            name="check watched trials",
+            next_run_time=datetime.now(UTC),
+            **once,
+        )
+        scheduler.add_job(
+            self.deliver_pending,
+            IntervalTrigger(seconds=DELIVERY_EVERY, timezone=UTC),
+            id=DELIVERY_JOB,
+            name="retry pending alerts",
+            **once,
+        )
+        return scheduler
+
+    # ---- jobs ------------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> None:
+        """Pacing and backoff sleeps that wake up when the daemon stops."""
+        if self.stop_event.wait(seconds):
+            raise Interrupted
+
+    def run_cycle(self) -> None:
+        """Reload the config if it changed, then one cycle and its deliveries."""
+        self.reload()
+        with self._lock:
+            if self.stop_event.is_set():
+                return
+            started = time.monotonic()
+            app = self.app
+            try:
+                report, delivery = app.check(force=False, should_stop=self.stop_event.is_set)
+            except Interrupted:
+                log.info("cycle interrupted by shutdown")
+                return
+            counts = app.outbox_counts()
+            log.info(
+                "cycle: checked %d, changed %d, new %d, not found %d, errors %d; "
+                "alerts sent %d, pending %d, failed %d; registry requests %d; %.1fs",
+                report.checked, len(report.changed), len(report.new), len(report.not_found),
+                len(report.errors), delivery.sent, counts["pending"], counts["failed"],
+                report.requests, time.monotonic() - started,
+            )  # fmt: skip
+            if report.registry_down:
+                log.error("the registry could not be read: %s", report.registry_error)
+
+    def deliver_pending(self) -> None:
+        """Retry due alerts between cycles."""
+        with self._lock:
+            if self.stop_event.is_set():
+                return
+            delivery = self.app.deliver()
+        if delivery.sent or delivery.retrying or delivery.failed:
+            log.info(
+                "alerts: sent %d, still pending %d, failed %d",
+                delivery.sent, delivery.retrying, delivery.failed,
+            )  # fmt: skip
+
+    # ---- reload and signals ---------------------------------------------------
+
+    def reload(self) -> bool:
+        """Adopt an edited config file; keep the last good one on error."""
+        try:
+            config = self.source.read_if_changed()
+        except ConfigError as exc:
+            log.error("config reload failed, keeping the last good config: %s", exc)
+            return False
+        except OSError as exc:
+            log.error("config reload failed (%s), keeping the last good config", exc)
+            return False
+        if config is None or config == self.config:
+            return False
+        with self._lock:
+            old_app, old_schedule = self.app, self.config.schedule
+            self.app = self._build_app(config, self.sleep)
+            self.config = config
+            old_app.close()
+        self._on_reload(config)
+        if config.schedule != old_schedule:
+            self.scheduler.reschedule_job(CYCLE_JOB, trigger=cycle_trigger(config.schedule))
+        log.info(
+            "config reloaded: %d watch(es), %d trial(s)", len(config.watch), len(config.trials)
+        )
+        return True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        self.stop_event.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        log.info("received SIGHUP; reloading the config")
+        self.scheduler.add_job(self.reload, id="reload-now", replace_existing=True)
+
+    def run(self) -> None:
+        """Block until stopped; then release everything."""
+        self.install_signal_handlers()
+        log.info(
+            "ctwatch running: %d trial(s), schedule %s",
+            len(self.config.trials), self.config.schedule.describe(),
+        )  # fmt: skip
+        try:
+            self.scheduler.start()
+        finally:
+            self.stop_event.set()
+            if not self._lock.acquire(timeout=STOP_GRACE):
+                # a registry or Slack call is still in flight; every write is a
+                # transaction, so leaving now loses nothing (pending alerts stay pending)
+                log.warning("a request is still in flight after %ss; stopping anyway", STOP_GRACE)
+                logging.shutdown()
+                os._exit(0)
+            try:
+                self.app.close()
+            finally:
+                self._lock.release()
+        log.info("ctwatch stopped")

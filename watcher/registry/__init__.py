@@ -1,0 +1,1 @@
+"""ClinicalTrials.gov over HTTP: the client, its errors and the cycle planner."""

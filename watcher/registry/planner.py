@@ -1,0 +1,127 @@
+"""Decide what a cycle must fetch: nothing, the trials that moved, or everything.
+
+Why: the registry publishes no rate limit and refreshes its data once per
+weekday. Asking for every watched record on every cycle - what generic page
+monitors do - costs the registry thousands of requests for nothing. So a cycle:
+
+1. probes ``GET /version``; if ``dataTimestamp`` has not moved since the last
+   complete cycle, it fetches nothing (except trials it has never seen);
+2. otherwise lists only what was posted since the day of the last complete
+   cycle - ID batches with ``filter.advanced=AREA[LastUpdatePostDate]RANGE[day,MAX]``
+   and ``fields=NCTId,LastUpdatePostDate`` (small pages), or, for watch lists
+   over ``registry_wide_over`` trials, the registry-wide list of everything
+   posted since that day intersected locally, so the cost follows the
+   registry's daily changes rather than the watch list's length;
+3. fetches full records only for those, plus new or previously failing trials;
+4. sweeps everything periodically (``full_sweep``, default weekly) and on
+   ``ctwatch check --full``, to catch anything an incremental pass could miss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from watcher.core.record import last_update_posted
+from watcher.registry.client import RegistryClient, requested_id
+from watcher.registry.errors import RegistryUnavailable
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["full", "incremental", "skipped"]
+# NCTIdAlias too: a trial watched under an older ID must be recognised in the listing
+ID_FIELDS = ("NCTId", "NCTIdAlias", "LastUpdatePostDate")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """The tunables of incremental fetching (from ``[registry]``)."""
+
+    incremental: bool = True
+    registry_wide_over: int = 5000
+    full_sweep: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the store remembers that plans the next cycle.
+
+    The pipeline reads it from the store and hands it over, so planning
+    depends on the registry alone and is tested without a database.
+    """
+
+    last_complete_stamp: str | None
+    """``dataTimestamp`` processed by the last complete cycle (None: no such cycle)."""
+    last_complete_day: str | None
+    """The day (YYYY-MM-DD) incremental listing starts from."""
+    last_full_sweep: datetime | None
+    fresh: tuple[str, ...]
+    """Trials that need a full fetch whatever the registry says (new, failing, re-added)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What this cycle fetches in full, and why."""
+
+    mode: Mode
+    fetch: tuple[str, ...]
+    data_timestamp: str | None
+    reason: str
+
+
+def since_clause(day: str) -> str:
+    """The Essie filter for records posted on or after ``day`` (YYYY-MM-DD)."""
+    return f"AREA[LastUpdatePostDate]RANGE[{day},MAX]"
+
+
+@dataclass
+class Planner:
+    """Plans one cycle from the store's memory and a probe of the registry."""
+
+    registry: RegistryClient
+    policy: FetchPolicy
+
+    def plan(
+        self, trials: Sequence[str], memory: Memory, now: datetime, *, full: bool = False
+    ) -> Plan:
+        """Probe the registry and decide; RegistryError when it cannot be read."""
+        if not self.policy.incremental:
+            return Plan("full", tuple(trials), None, "incremental fetching is off")
+        stamp = self.registry.data_timestamp()
+        fresh = memory.fresh
+        swept = memory.last_full_sweep
+        if full:
+            return Plan("full", tuple(trials), stamp, "full check requested")
+        if memory.last_complete_day is None or swept is None:
+            return Plan("full", tuple(trials), stamp, "no complete cycle yet")
+        if now - swept >= self.policy.full_sweep:
+            return Plan("full", tuple(trials), stamp, "periodic full sweep")
+        if memory.last_complete_stamp == stamp:
+            reason = "registry data unchanged" + (f"; {len(fresh)} new" if fresh else "")
+            return Plan("skipped" if not fresh else "incremental", fresh, stamp, reason)
+        day = memory.last_complete_day
+        moved = self._moved_since(trials, day)
+        wanted = set(moved) | set(fresh)
+        ordered = tuple(t for t in trials if t in wanted)
+        return Plan("incremental", ordered, stamp, f"{len(moved)} posted since {day}")
+
+    def _moved_since(self, trials: Sequence[str], day: str) -> list[str]:
+        """Watched trials whose LastUpdatePostDate is on or after ``day``."""
+        watched = set(trials)
+        if len(trials) > self.policy.registry_wide_over:
+            listed = self.registry.list_studies(ID_FIELDS, since_clause(day))
+            keyed = ((requested_id(r, watched), r) for r in listed)
+            found = {nct: r for nct, r in keyed if nct is not None}
+        else:
+            fetched = self.registry.fetch_studies(
+                trials, fields=ID_FIELDS, advanced=since_clause(day)
+            )
+            if fetched.failed:
+                raise RegistryUnavailable(next(iter(fetched.failed.values())))
+            found = dict(fetched.records)  # keyed by the requested (possibly alias) ID
+        moved = [nct for nct, record in found.items() if last_update_posted(record) is not None]
+        log.info("registry: %d watched trial(s) posted since %s", len(moved), day)
+        return moved

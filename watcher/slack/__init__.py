@@ -1,0 +1,1 @@
+"""Slack: the Web API client and notifier, Block Kit, and the /ctwatch slash commands."""

@@ -1,0 +1,124 @@
+"""Alerts -> Slack Block Kit payloads that always fit Slack's limits.
+
+Why so defensive: record text is written by thousands of sponsors. A title
+containing ``<!channel>`` must not ping a workspace, ``<https://x|click>`` must
+not forge a link, and a record with 400 changed sites must still produce a
+message Slack accepts (at most 50 blocks, 3,000 characters per section, 150 per
+header, 10 fields of 2,000). So all record text is escaped, long text is cut
+with "…" and a link to the record, and big list changes arrive summarised.
+The ``text`` fallback (notifications, screen readers) carries the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from watcher.core.render import Alert, change_lines
+from watcher.core.text import truncate
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_TEXT = 39_000
+
+Block = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so record text stays text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _header(text: str) -> Block:
+    """Header text is plain_text (never parsed for mentions) but is escaped anyway."""
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": truncate(escape(text), MAX_HEADER)},
+    }
+
+
+def _section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+
+
+def _context(mrkdwn: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}
+
+
+def _link(url: str, label: str) -> str:
+    return f"<{url}|{escape(label).replace('|', '¦')}>"
+
+
+def _pack(lines: Sequence[str], room: int, overflow: str) -> list[Block]:
+    """Lines -> sections of at most 3,000 chars, at most ``room`` blocks."""
+    blocks: list[Block] = []
+    current = ""
+    for index, raw in enumerate(lines):
+        line = truncate(raw, MAX_SECTION)
+        if current and len(current) + 1 + len(line) > MAX_SECTION:
+            if len(blocks) == room - 1:
+                blocks.append(_section(f"…and {len(lines) - index} more. {overflow}"))
+                return blocks
+            blocks.append(_section(current))
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        blocks.append(_section(current))
+    return blocks
+
+
+def alert_message(alert: Alert) -> tuple[str, list[Block]]:
+    """``(text, blocks)`` for one changed trial (or a clearly marked test)."""
+    if alert.test:
+        return test_message(alert)
+    lines = change_lines(alert.changes)
+    history = _link(alert.history_url, "View history")
+    header = f"{alert.nct_id} · {alert.headline}"
+    blocks = [
+        _header(header),
+        _section(f"*{_link(alert.study_url, truncate(alert.title or alert.nct_id, 500))}*"),
+    ]
+    rendered = [_line(line.label, line.before, line.after, line.summary) for line in lines]
+    blocks += _pack(rendered, MAX_BLOCKS - 3, f"See {history}.")
+    posted = alert.last_update_posted or "—"
+    blocks.append(_context(f"Last update posted {escape(posted)} · {history}"))
+    text = f"{alert.nct_id} — {alert.title}: " + "; ".join(line.text(200) for line in lines)
+    return escape(truncate(text, MAX_TEXT)), blocks
+
+
+def _line(label: str, before: str | None, after: str | None, summary: str | None) -> str:
+    if summary is not None:
+        return f"*{escape(label)}:* {escape(summary)}"
+    return f"*{escape(label)}:* {escape(before or '(none)')} → {escape(after or '(none)')}"
+
+
+def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
+    """One message for many changed trials (a busy day on a big portfolio)."""
+    header = f"ctwatch: {len(alerts)} trials changed"
+    blocks: list[Block] = [_header(header)]
+    room = MAX_BLOCKS - 2
+    for index, alert in enumerate(alerts):
+        if len(blocks) == room:
+            rest = ", ".join(a.nct_id for a in alerts[index:])
+            blocks.append(
+                _section(truncate(f"…and {len(alerts) - index} more: {rest}", MAX_SECTION))
+            )
+            break
+        lines = change_lines(alert.changes)
+        shown = [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
+        if len(lines) > 3:
+            shown.append(f"_+{len(lines) - 3} more changes_")
+        title = _link(alert.history_url, truncate(f"{alert.nct_id} — {alert.title}", 300))
+        body = "\n".join([f"*{title}*", *(f"• {s}" for s in shown)])
+        blocks.append(_section(truncate(body, MAX_SECTION)))
+    blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
+    text = header + ": " + "; ".join(f"{a.nct_id} — {a.title} ({a.headline})" for a in alerts)
+    return escape(truncate(text, MAX_TEXT)), blocks
+
+
+def test_message(alert: Alert) -> tuple[str, list[Block]]:
+    """A clearly marked test message for ``ctwatch test-alert``."""
+    text = f"[TEST] ctwatch {alert.title}: delivery works. No trial changed."
+    blocks = [_header("ctwatch test alert"), _section(escape(text))]
+    return escape(text), blocks

@@ -1,0 +1,90 @@
+"""Slack notifier: ``chat.postMessage`` through slack-sdk's WebClient.
+
+Failures come back as :class:`DeliveryError`: transient ones (5xx, a long
+429, a network fault) for the outbox to retry later with backoff, and errors
+that retrying cannot fix (a revoked token, a missing channel) as permanent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from watcher.alerts.notifier import DeliveryError
+from watcher.core.destination import Destination
+from watcher.core.render import Alert
+from watcher.neterrors import network_reason
+from watcher.slack.blocks import Block, alert_message, digest_message
+from watcher.timeutil import parse_retry_after
+
+PERMANENT = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "ekm_access_denied",
+    }
+)
+
+
+class SlackNotifier:
+    """Posts alerts to Slack channels."""
+
+    def __init__(self, client: WebClient, digest_over: int) -> None:
+        self._client = client
+        self.digest_over: int | None = digest_over
+
+    def send(self, destination: Destination, alert: Alert) -> None:
+        self.post(destination.target, *alert_message(alert))
+
+    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
+        self.post(destination.target, *digest_message(alerts))
+
+    def post(self, channel: str, text: str, blocks: list[Block]) -> None:
+        """``chat.postMessage``; returns only when Slack answered ``ok: true``."""
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as exc:
+            raise _classify(channel, exc) from None
+        except (URLError, OSError) as exc:
+            raise DeliveryError(f"cannot reach Slack ({network_reason(exc)})") from None
+        except ValueError:  # a truncated or non-JSON body from Slack or a proxy
+            raise DeliveryError("Slack answered with an unreadable body") from None
+        if response.get("ok") is not True:
+            raise DeliveryError(f"Slack did not confirm the post to {channel}")
+
+
+def _classify(channel: str, exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    status = response.status_code
+    data = response.data if isinstance(response.data, dict) else {}
+    error = str(data.get("error") or f"HTTP {status}")
+    if status == 429 or error == "ratelimited":
+        wait = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        retry_after = parse_retry_after(str(wait)) if wait else None
+        return DeliveryError(f"Slack rate limit for {channel}", retry_after=retry_after)
+    if status >= 500:
+        return DeliveryError(f"Slack server error (HTTP {status})")
+    detail = ""
+    messages = data.get("response_metadata", {}).get("messages") if data else None
+    if messages:
+        detail = f" ({'; '.join(str(m) for m in messages)[:300]})"
+    return DeliveryError(f"Slack {channel}: {error}{detail}", permanent=error in PERMANENT)

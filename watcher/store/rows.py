@@ -1,0 +1,161 @@
+"""The values the store hands out and takes in, mapped from rows by column name.
+
+Why by name: a ``SELECT`` that gains a column must not shift every field of a
+dataclass by one. Connections use :class:`sqlite3.Row`, and :func:`from_row`
+fills a frozen dataclass from the columns whose names match its fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from watcher.core.destination import Destination
+from watcher.core.diff import FieldChange
+
+T = TypeVar("T")
+
+
+def from_row(cls: type[T], row: sqlite3.Row, **overrides: Any) -> T:
+    """``cls(**row)`` for the dataclass fields the row has; ``overrides`` win."""
+    names = set(row.keys())
+    values = {
+        f.name: row[f.name]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name in names and f.name not in overrides
+    }
+    return cls(**values, **overrides)
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One field change as stored: old and new already encoded as JSON text."""
+
+    path: str
+    label: str
+    kind: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """An alert to write for one destination (``paths``: the fields it lists, None = all)."""
+
+    destination: Destination
+    paths: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class OutboxClaim:
+    """A leased outbox row with what its alert needs (title, date) read in the same query."""
+
+    id: int
+    version_id: int
+    nct_id: str
+    destination: Destination
+    paths: tuple[str, ...] | None
+    attempts: int
+    title: str = ""
+    last_update_posted: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxProblem:
+    """An alert that failed or is waiting to be retried."""
+
+    nct_id: str
+    destination: Destination
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """What ``ctwatch status`` shows for one trial."""
+
+    nct_id: str
+    title: str | None
+    overall_status: str | None
+    last_update_posted: str | None
+    last_checked_at: str | None
+    last_changed_at: str | None
+    not_found: bool
+    consecutive_errors: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One recorded version with the changes it brought."""
+
+    id: int
+    nct_id: str
+    fetched_at: str
+    last_update_posted: str | None
+    overall_status: str | None
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The parts of a past run that plan the next one."""
+
+    started_at: str
+    data_timestamp: str | None
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """The outcome of one cycle, as stored in ``runs``."""
+
+    checked: int = 0
+    changed: int = 0
+    new: int = 0
+    not_found: int = 0
+    errors: int = 0
+    requests: int = 0
+    complete: bool = False
+    data_timestamp: str | None = None
+    error: str | None = None
+    mode: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run as ``status`` and ``health`` show it."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    checked: int
+    changed: int
+    new: int
+    not_found: int
+    errors: int
+    requests: int
+    complete: bool
+    data_timestamp: str | None
+    error: str | None
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A Slack channel following a trial because someone typed ``/ctwatch watch``.
+
+    ``channel_name`` is what Slack sent with the command (without ``#``); it
+    lets routing recognise a channel the config file names as ``#name``.
+    """
+
+    channel_id: str
+    nct_id: str
+    channel_name: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    created_at: str = ""

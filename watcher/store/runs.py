@@ -1,0 +1,97 @@
+"""Runs (one row per cycle) and the scope (the watch list of the last complete one).
+
+Why: the planner needs to know when the last *complete* cycle happened and
+which registry refresh it processed, ``health`` needs the last outcome, and a
+trial that joined the watch list since the last complete cycle needs a full
+fetch whatever the registry says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from watcher.store.base import Connection
+from watcher.store.rows import RunCounts, RunInfo, RunRecord, from_row
+from watcher.timeutil import parse_iso
+
+
+class Runs:
+    """Reads and writes ``runs`` and ``scope``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def start(self, now: str) -> int:
+        with self._conn.atomic() as db:
+            cursor = db.execute("INSERT INTO runs (started_at) VALUES (?)", [now])
+        return int(cursor.lastrowid or 0)
+
+    def finish(self, run_id: int, counts: RunCounts, now: str) -> None:
+        with self._conn.atomic() as db:
+            db.execute(
+                """UPDATE runs SET finished_at = ?, checked = ?, changed = ?, new = ?,
+                       not_found = ?, errors = ?, requests = ?, complete = ?,
+                       data_timestamp = ?, error = ?, mode = ?
+                   WHERE id = ?""",
+                [
+                    now,
+                    counts.checked,
+                    counts.changed,
+                    counts.new,
+                    counts.not_found,
+                    counts.errors,
+                    counts.requests,
+                    int(counts.complete),
+                    counts.data_timestamp,
+                    counts.error,
+                    counts.mode,
+                    run_id,
+                ],
+            )
+
+    def last_complete(self) -> RunInfo | None:
+        """The newest run that read everything it needed without errors."""
+        row = self._conn.one(
+            """SELECT started_at, data_timestamp, mode FROM runs
+               WHERE complete = 1 ORDER BY id DESC LIMIT 1"""
+        )
+        return from_row(RunInfo, row) if row else None
+
+    def last_full_sweep(self) -> datetime | None:
+        """When the newest complete full cycle started."""
+        row = self._conn.one(
+            """SELECT started_at FROM runs WHERE complete = 1 AND mode = 'full'
+               ORDER BY id DESC LIMIT 1"""
+        )
+        return parse_iso(row["started_at"]) if row else None
+
+    def last(self, *, complete: bool = False) -> RunRecord | None:
+        """The newest finished run (optionally: the newest complete one)."""
+        where = "finished_at IS NOT NULL" + (" AND complete = 1" if complete else "")
+        row = self._conn.one(f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT 1")  # noqa: S608 - fixed fragments
+        return from_row(RunRecord, row, complete=bool(row["complete"])) if row else None
+
+    def needs_full_fetch(self, nct_ids: Sequence[str]) -> tuple[str, ...]:
+        """Trials always fetched in full: never recorded, last check failed, or not in
+        the watch list of the last complete cycle (added, or removed and added back)."""
+        rows = self._conn.rows(
+            """SELECT t.nct_id FROM trials t JOIN scope s ON s.nct_id = t.nct_id
+               WHERE t.latest_hash IS NOT NULL AND t.last_error IS NULL"""
+        )
+        healthy = {r["nct_id"] for r in rows}
+        return tuple(n for n in nct_ids if n not in healthy)
+
+    def set_scope(self, nct_ids: Sequence[str]) -> None:
+        """Remember the watch list of a complete cycle (writes only the difference)."""
+        wanted = set(nct_ids)
+        current = {r["nct_id"] for r in self._conn.rows("SELECT nct_id FROM scope")}
+        if current == wanted:
+            return
+        with self._conn.atomic() as db:
+            db.conn.executemany(
+                "DELETE FROM scope WHERE nct_id = ?", [(n,) for n in current - wanted]
+            )
+            db.conn.executemany(
+                "INSERT INTO scope (nct_id) VALUES (?)", [(n,) for n in wanted - current]
+            )

@@ -1,0 +1,64 @@
+"""Slack subscriptions: channels that follow trials because someone typed ``/ctwatch``.
+
+Kept in the database (not the config file) so a channel can follow a trial
+without anyone editing files; the next cycle routes alerts to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from watcher.store.base import Connection
+from watcher.store.rows import Subscription, from_row
+
+
+class Subscriptions:
+    """Reads and writes ``subscriptions``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        """Store subscriptions (idempotent); return the NCT IDs that were new.
+
+        An existing subscription keeps who made it and when; the channel's
+        name is refreshed on all its rows, since channels get renamed.
+        """
+        added = []
+        with self._conn.atomic() as db:
+            for sub in subscriptions:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO subscriptions
+                           (channel_id, channel_name, nct_id, team_id, user_id, created_at)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    [sub.channel_id, sub.channel_name, sub.nct_id, sub.team_id, sub.user_id,
+                     sub.created_at],
+                )  # fmt: skip
+                if cursor.rowcount:
+                    added.append(sub.nct_id)
+                if sub.channel_name:
+                    db.execute(
+                        "UPDATE subscriptions SET channel_name = ? WHERE channel_id = ?",
+                        [sub.channel_name, sub.channel_id],
+                    )
+        return added
+
+    def remove(self, channel_id: str, nct_ids: Sequence[str]) -> list[str]:
+        """Delete a channel's subscriptions to ``nct_ids``; return the ones that existed."""
+        removed = []
+        with self._conn.atomic() as db:
+            for nct in nct_ids:
+                cursor = db.execute(
+                    "DELETE FROM subscriptions WHERE channel_id = ? AND nct_id = ?",
+                    [channel_id, nct],
+                )
+                if cursor.rowcount:
+                    removed.append(nct)
+        return removed
+
+    def list(self, channel_id: str | None = None) -> list[Subscription]:
+        """Every subscription (or one channel's), oldest first."""
+        where = "" if channel_id is None else "WHERE channel_id = :channel"
+        sql = f"""SELECT channel_id, nct_id, channel_name, team_id, user_id, created_at
+                  FROM subscriptions {where} ORDER BY created_at, channel_id, nct_id"""  # noqa: S608 - fixed fragments
+        return [from_row(Subscription, r) for r in self._conn.rows(sql, {"channel": channel_id})]
