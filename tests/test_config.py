@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,60 @@ def test_channel_spellings_are_one_channel(tmp_path: Path) -> None:
     text = '[slack]\ntoken = "x"\n[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\nslack = ["trial-alerts", "#Trial-Alerts", "C0123ABCD"]\n'
     config = load_config(write(tmp_path, text), {})
     assert config.watch[0].slack == ("#trial-alerts", "C0123ABCD")
+
+
+WATCH = '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        (
+            '[slack]\ntoken = "${}"\n' + WATCH,
+            "slack.token",
+            "malformed environment reference '${}'",
+        ),
+        ('[slack]\ntoken = "${1BAD}"\n' + WATCH, "slack.token", "'${1BAD}'"),
+        ('[slack]\ntoken = "${VAR:-x}"\n' + WATCH, "slack.token", "'${VAR:-x}'"),
+        ('[slack]\ntoken = "x${VAR"\n' + WATCH, "slack.token", "'${VAR'"),
+        (
+            '[registry]\nfull_sweep = "99999999999d"\n' + WATCH,
+            "registry.full_sweep",
+            "longer than a year",
+        ),
+        ("[registry]\npace = inf\n" + WATCH, "registry.pace", "finite number"),
+        ("[registry]\nbackoff = nan\n" + WATCH, "registry.backoff", "finite number"),
+        (
+            "[registry]\nretries = 99999999999999\n" + WATCH,
+            "registry.retries",
+            "less than or equal to 20",
+        ),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n" + WATCH, "", "nested too deeply"),
+        (
+            WATCH + 'email = ["a@example.org\\r\\nBcc: evil@example.org"]\n',
+            "watch[0].email",
+            "contains a control character",
+        ),
+        (
+            '[email]\nhost = "h"\nsender = "me@example.org\\nBcc: x@example.org"\n' + WATCH,
+            "email.sender",
+            "contains a control character",
+        ),
+    ],
+)
+def test_hostile_values_are_config_errors(
+    tmp_path: Path, text: str, key: str, fragment: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {"VAR": "v"})
+    assert caught.value.key == key
+    assert fragment in str(caught.value)
+
+
+def test_a_config_path_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "ctwatch.toml"
+    os.mkfifo(fifo)
+    result = run_cli(fifo, "check")  # would block for ever on read()
+    assert result.exit_code == 2
+    assert f"{fifo}: is not a regular file" in result.stderr

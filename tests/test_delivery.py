@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.slack_setup import ENV, baseline_then_change, slack_config
-from watcher.alerts.delivery import MAX_ATTEMPTS, Deliverer, retry_delay
+from watcher.alerts.delivery import Deliverer, retry_delay
 from watcher.alerts.notifier import DeliveryError
 from watcher.alerts.routing import build_routes
 from watcher.app import App
@@ -24,9 +23,10 @@ from watcher.testing.slack_double import SlackDouble
 from watcher.timeutil import iso
 
 
-def test_killed_mid_send_is_sent_again_at_least_once(
+def test_killed_sender_rows_go_out_at_once_on_the_next_run(
     tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
 ) -> None:
+    """A sender that died mid-send leaves its lease behind; the next run ignores it at once."""
     config_path = slack_config(tmp_path, registry, slack, [SEED_NCT])
     baseline_then_change(config_path, registry, status="SUSPENDED")
     config = load_config(config_path, ENV)
@@ -34,14 +34,12 @@ def test_killed_mid_send_is_sent_again_at_least_once(
     sink = io.StringIO()
     app = App.build(config, out=sink, clock=lambda: now)
     app.pipeline.run_cycle(config.trials, build_routes(config))
-    claims = app.store.outbox.claim_due("2026-11-25T12:00:00Z", "2026-11-25T12:05:00Z", force=True)
+    (destination,) = app.store.outbox.due_destinations(iso(now), force=True)
+    claims = app.store.outbox.claim(destination, iso(now), "dead-host:4242:x", force=True)
     assert len(claims) == 1  # leased by a process that then dies before marking it
     app.close()
-    busy = App.build(config, out=sink, clock=lambda: now + timedelta(minutes=1))
-    assert busy.deliverer.deliver(force=True).sent == 0  # the lease keeps a second sender off
-    busy.close()
-    later = App.build(config, out=sink, clock=lambda: now + timedelta(minutes=6))
-    assert later.deliverer.deliver(force=True).sent == 1  # lease expired: sent again
+    later = App.build(config, out=sink, clock=lambda: now + timedelta(seconds=5))
+    assert later.deliver().sent == 1  # no five-minute wait for an expired lease
     later.close()
     assert len(slack.messages) == 1
 
@@ -68,6 +66,11 @@ class ScriptedNotifier:
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 STATUS = "protocolSection.statusModule.overallStatus"
+
+
+def at(moment: datetime) -> Callable[[], datetime]:
+    """A clock stopped at ``moment``."""
+    return lambda: moment
 
 
 def store_with_alert(tmp_path: Path, destination: Destination) -> Store:
@@ -112,18 +115,37 @@ def test_permanent_failure_is_failed_at_once_with_its_reason(tmp_path: Path) -> 
     store.close()
 
 
-def test_gives_up_after_the_maximum_number_of_tries(tmp_path: Path) -> None:
+def test_gives_up_by_age_not_by_count_of_tries(tmp_path: Path) -> None:
     store = store_with_alert(tmp_path, Destination.slack("#a"))
-    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
-        conn.execute("UPDATE outbox SET attempts = ?", [MAX_ATTEMPTS - 1])
+    outage = [DeliveryError("Slack server error (HTTP 503)")] * 200
+    notifier = ScriptedNotifier(*outage)
+    # a */5 cron forcing a try every five minutes through a two-hour outage
+    for minute in range(0, 120, 5):
+        Deliverer(store, {"slack": notifier}, clock=at(T0 + timedelta(minutes=minute))).deliver(
+            force=True
+        )
+    (problem,) = store.outbox.problems()
+    assert problem.status == "pending" and problem.attempts == 24  # still trying
+    notifier.outcomes = []
+    assert (
+        Deliverer(store, {"slack": notifier}, clock=lambda: T0 + timedelta(hours=3))
+        .deliver(force=True)
+        .sent
+        == 1
+    )
+    assert notifier.sent == [(Destination.slack("#a"), SEED_NCT)]
+    store.close()
+
+
+def test_an_alert_older_than_give_up_after_fails_with_its_age(tmp_path: Path) -> None:
+    store = store_with_alert(tmp_path, Destination.slack("#a"))
     notifier = ScriptedNotifier(DeliveryError("Slack server error (HTTP 503)"))
-    report = Deliverer(store, {"slack": notifier}, clock=lambda: T0).deliver(force=True)
+    five_days = T0 + timedelta(days=5)
+    report = Deliverer(store, {"slack": notifier}, clock=lambda: five_days).deliver(force=True)
     assert report.failed == 1
     (problem,) = store.outbox.problems()
     assert problem.status == "failed"
-    assert (
-        problem.last_error == f"gave up after {MAX_ATTEMPTS} tries: Slack server error (HTTP 503)"
-    )
+    assert problem.last_error == "gave up after 5d of failed tries: Slack server error (HTTP 503)"
     store.close()
 
 

@@ -430,3 +430,14 @@ def test_field_change_is_a_frozen_value() -> None:
     change = FieldChange("a.b", "B", "changed", 1, 2)
     with pytest.raises(AttributeError):
         change.old = 3  # type: ignore[misc]
+
+
+def test_a_type_only_change_with_the_same_words_is_not_a_change() -> None:
+    def enrollment(count: object) -> dict[str, object]:
+        return {"protocolSection": {"designModule": {"enrollmentInfo": {"count": count}}}}
+
+    assert diff_records(enrollment(75), enrollment("75")) == []
+    assert diff_records(enrollment("75"), enrollment(75.0)) != []  # "75" and "75.0" differ
+    (real,) = diff_records(enrollment(75), enrollment("76"))
+    assert (real.old, real.new) == (75, "76")
+    assert diff_records(enrollment(True), enrollment("true")) != []  # "Yes" is not "true"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests.conftest import run_cli, write_config
 from tests.smtp_server import SmtpServer
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
+from watcher.testing.trickle import TrickleServer
 
 OTHER = "NCT01234567"
 OTHER_WATCH = (
@@ -188,3 +190,67 @@ def test_test_alert_email(tmp_path: Path, registry: RegistryDouble, smtp: SmtpSe
     assert "FAILED  email lead@example.org, team@example.org: SMTP 127.0.0.1" in failed.stdout
     assert "554 5.7.1 Relay access denied" in failed.stdout
     assert run_cli(config, "test-alert", "--watch", "nope", env=ENV).exit_code == 2
+
+
+def test_a_greylisted_recipient_is_retried_alone(
+    tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer
+) -> None:
+    registry.put(seed_study())
+    config = email_config(tmp_path, registry, smtp, "")
+    run_cli(config, "check", env=ENV)
+    registry.put(changed(seed_study(), status="SUSPENDED"))
+    smtp.fail_next("450 4.2.0 lead@example.org greylisted, try later", stage="RCPT")
+    first = run_cli(config, "check", env=ENV)
+    assert "alerts sent 1 · alerts pending 1" in first.stdout
+    (delivered,) = smtp.received
+    assert delivered.rcpt_tos == ["team@example.org"]
+    status = json.loads(run_cli(config, "status", "--json", env=ENV).stdout)
+    (problem,) = status["alert_problems"]
+    assert problem["destination"] == "email lead@example.org" and problem["status"] == "pending"
+    assert "450 4.2.0" in problem["error"]
+    second = run_cli(config, "check", env=ENV)
+    assert "alerts sent 1" in second.stdout
+    assert [m.rcpt_tos for m in smtp.received] == [["team@example.org"], ["lead@example.org"]]
+    assert "alerts sent 0" in run_cli(config, "check", env=ENV).stdout  # nobody twice
+
+
+def test_a_refused_recipient_fails_alone_and_the_others_get_it_once(
+    tmp_path: Path, registry: RegistryDouble, smtp: SmtpServer
+) -> None:
+    registry.put(seed_study())
+    config = email_config(tmp_path, registry, smtp, "")
+    run_cli(config, "check", env=ENV)
+    registry.put(changed(seed_study(), status="SUSPENDED"))
+    smtp.fail_next("550 5.1.1 lead@example.org: no such user", stage="RCPT")
+    first = run_cli(config, "check", env=ENV)
+    assert "alerts sent 1 · alerts failed 1" in first.stdout
+    status = json.loads(run_cli(config, "status", "--json", env=ENV).stdout)
+    (problem,) = status["alert_problems"]
+    assert problem["destination"] == "email lead@example.org" and problem["status"] == "failed"
+    assert "550 5.1.1" in problem["error"]
+    assert status["alerts"] == {"pending": 0, "sent": 1, "failed": 1}
+    assert "alerts sent 0" in run_cli(config, "check", env=ENV).stdout
+    assert [m.rcpt_tos for m in smtp.received] == [["team@example.org"]]
+
+
+def test_a_trickling_smtp_server_is_cut_off_at_the_timeout(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    with TrickleServer(b"220 " + b"slow " * 200 + b"\r\n", interval=0.05) as slow:
+        registry.put(seed_study())
+        extra = (
+            f'\n[email]\nhost = "127.0.0.1"\nport = {slow.port}\nsecurity = "none"\n'
+            'sender = "a@example.org"\ntimeout = "1s"\n'
+        )
+        config = write_config(
+            tmp_path, registry.url, [SEED_NCT], extra=extra, watch_extra='email = ["t@example.org"]'
+        )
+        run_cli(config, "check")
+        registry.put(changed(seed_study(), status="SUSPENDED"))
+        started = time.monotonic()
+        result = run_cli(config, "check")
+        elapsed = time.monotonic() - started
+    assert "alerts pending 1" in result.stdout
+    assert "cannot reach SMTP server 127.0.0.1" in result.stderr
+    assert "no complete answer in time" in result.stderr
+    assert elapsed < 10  # one second of trickle, not 200 lines of it

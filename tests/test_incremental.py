@@ -87,7 +87,9 @@ def test_only_trials_posted_since_the_last_cycle_are_fetched(
     assert "checked 5 · changed 1 · new 0" in out
     probe, listing, fetch = reg.requests
     assert probe.path == "/api/v2/version"
-    assert listing.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-05,MAX]"
+    assert (
+        listing.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-02,MAX]"
+    )  # 3-day look-back
     assert listing.params["fields"] == "NCTId,NCTIdAlias,LastUpdatePostDate"
     assert listing.params["filter.ids"] == ",".join(TRIALS)
     assert fetch.params["filter.ids"] == TRIALS[2] and "fields" not in fetch.params
@@ -112,7 +114,9 @@ def test_registry_wide_listing_for_large_watch_lists(tmp_path: Path, reg: Regist
     probe, listing, fetch = reg.requests
     assert probe.path == "/api/v2/version"
     assert "filter.ids" not in listing.params  # registry-wide, intersected locally
-    assert listing.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-05,MAX]"
+    assert (
+        listing.params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-02,MAX]"
+    )  # 3-day look-back
     assert fetch.params["filter.ids"] == TRIALS[0]
 
 
@@ -171,7 +175,8 @@ def test_failed_trials_and_incomplete_cycles_are_caught_up(
     out = check(config)  # the failed cycle was not complete: listed again since DAY1's day
     assert "changed 1" in out
     assert (
-        reg.requests[1].params["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2026-01-05,MAX]"
+        reg.requests[1].params["filter.advanced"]
+        == "AREA[LastUpdatePostDate]RANGE[2026-01-02,MAX]"  # 3-day look-back
     )
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_config
 from tests.slack_setup import ENV, TOKEN, baseline_then_change, check, outbox, slack_config
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 from watcher.testing.slack_double import SlackDouble, block_errors
+from watcher.testing.trickle import TrickleServer
 
 OTHER = "NCT01234567"
 
@@ -299,3 +301,24 @@ def test_an_alert_that_cannot_be_rebuilt_is_retried_not_stranded(
     ((_, status, attempts, error),) = outbox(tmp_path)
     assert (status, attempts) == ("pending", 2) and "JSONDecodeError" in (error or "")
     assert slack.messages == []
+
+
+def test_a_trickling_slack_is_cut_off_and_retried_later(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"ok": true' + b" " * 400
+    with TrickleServer(answer, interval=0.05) as slow:
+        extra = (
+            f'\n[slack]\ntoken = "${{SLACK_BOT_TOKEN}}"\napi_url = "{slow.origin}/api/"\n'
+            'retries = 0\ntimeout = "1s"\n'
+        )
+        config = write_config(
+            tmp_path, registry.url, [SEED_NCT], extra=extra, watch_extra='slack = ["#trial-alerts"]'
+        )
+        baseline_then_change(config, registry, status="SUSPENDED")
+        started = time.monotonic()
+        out = check(config)
+        elapsed = time.monotonic() - started
+    assert "alerts sent 0 · alerts pending 1" in out
+    assert "Slack did not answer in full within 1 s" in out
+    assert elapsed < 10

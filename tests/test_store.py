@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import run_cli, write_config
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.snapshot import take_snapshot
-from watcher.store import ChangeRow, OutboxRow, RunCounts, RunInfo, Store, Subscription
+from watcher.store import (
+    ChangeRow,
+    OutboxRow,
+    RunCounts,
+    RunInfo,
+    Store,
+    StoreError,
+    Subscription,
+)
+from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import changed, seed_study
 
 
@@ -24,7 +39,7 @@ def test_a_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
     outcome: list[object] = []
     worker = threading.Thread(
         target=lambda: outcome.append(
-            store.outbox.claim_due("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", force=True)
+            store.outbox.claim(Destination.console(), "2026-01-01T00:00:00Z", "me", force=True)
         )
     )
     worker.start()
@@ -95,29 +110,29 @@ def test_errors_and_not_found_count_up_and_clear(tmp_path: Path) -> None:
     store.close()
 
 
-def test_outbox_claims_carry_their_alert_and_respect_leases(tmp_path: Path) -> None:
+def test_outbox_claims_per_destination_carry_their_alert(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     store.versions.record_version(take_snapshot(NCT, seed_study()), [], [], NOW)
     snap = take_snapshot(NCT, changed(seed_study(), status="SUSPENDED", last_update="2026-01-15"))
-    rows = [
-        OutboxRow(Destination.email(["b@x.org", "a@x.org", "b@x.org"]), (STATUS,)),
-        OutboxRow(Destination.slack("#a"), None),
-    ]
+    email = Destination.email(["b@x.org", "a@x.org", "b@x.org"])
+    rows = [OutboxRow(email, (STATUS,)), OutboxRow(Destination.slack("#a"), None)]
     store.versions.record_version(snap, [change(STATUS, "RECRUITING", "SUSPENDED")], rows, NOW)
-    claims = store.outbox.claim_due(NOW, "2026-11-25T12:05:00Z", force=False)
-    assert [c.destination for c in claims] == [
+    assert store.outbox.due_destinations(NOW, force=False) == [
         Destination("email", ("a@x.org", "b@x.org")),
         Destination.slack("#a"),
     ]
-    assert claims[0].paths == (STATUS,) and claims[1].paths is None
-    assert {(c.title, c.last_update_posted) for c in claims} == {(snap.title, "2026-01-15")}
-    assert store.outbox.claim_due(NOW, "2026-11-25T12:05:00Z", force=True) == []  # leased
-    store.outbox.mark_retry(claims[0].id, "SMTP 451", "2026-11-25T13:00:00Z")
-    store.outbox.mark_failed(claims[1].id, "channel_not_found")
-    assert store.outbox.claim_due("2026-11-25T12:30:00Z", "x", force=False) == []  # backoff
-    assert [c.id for c in store.outbox.claim_due("2026-11-25T12:30:00Z", "x", force=True)] == [
-        claims[0].id
-    ]
+    (mail,) = store.outbox.claim(email, NOW, "me", force=False)
+    assert mail.destination == Destination("email", ("a@x.org", "b@x.org"))
+    assert mail.paths == (STATUS,) and (mail.title, mail.last_update_posted) == (
+        snap.title,
+        "2026-01-15",
+    )
+    (chat,) = store.outbox.claim(Destination.slack("#a"), NOW, "me", force=False)
+    assert chat.paths is None and chat.kind == "change" and chat.created_at == NOW
+    store.outbox.mark_retry(mail.id, "SMTP 451", "2026-11-25T13:00:00Z")
+    store.outbox.mark_failed(chat.id, "channel_not_found")
+    assert store.outbox.due_destinations("2026-11-25T12:30:00Z", force=False) == []  # backoff
+    assert store.outbox.due_destinations("2026-11-25T12:30:00Z", force=True) == [mail.destination]
     assert store.outbox.counts() == {"pending": 1, "sent": 0, "failed": 1}
     problems = {
         p.destination.kind: (p.status, p.attempts, p.last_error) for p in store.outbox.problems()
@@ -126,7 +141,7 @@ def test_outbox_claims_carry_their_alert_and_respect_leases(tmp_path: Path) -> N
         "email": ("pending", 1, "SMTP 451"),
         "slack": ("failed", 1, "channel_not_found"),
     }
-    store.outbox.mark_sent(claims[0].id, NOW)
+    store.outbox.mark_sent([mail.id], NOW)
     assert store.outbox.counts() == {"pending": 0, "sent": 1, "failed": 1}
     store.close()
 
@@ -194,3 +209,91 @@ def test_subscriptions_are_idempotent_and_follow_renames(tmp_path: Path) -> None
     assert store.subscriptions.remove("C0123ABCD", [NCT, "NCT00000001"]) == [NCT]
     assert store.subscriptions.list() == []
     store.close()
+
+
+def test_a_database_from_a_newer_ctwatch_is_refused(tmp_path: Path) -> None:
+    Store.open(tmp_path / "ctwatch.db").close()
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('ctwatch', '0099_from_the_future', 'later')"
+        )
+    with pytest.raises(StoreError, match=r"written by a newer ctwatch .*'0099_from_the_future'"):
+        Store.open(tmp_path / "ctwatch.db")
+
+
+def test_a_database_locked_by_another_tool_is_one_line_and_exit_2(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    registry.put(seed_study())
+    config = write_config(tmp_path, registry.url, [NCT])
+    config.write_text(
+        config.read_text().replace(
+            'path = "ctwatch.db"', 'path = "ctwatch.db"\nbusy_timeout = "1s"'
+        )
+    )
+    assert run_cli(config, "check").exit_code == 0
+    other = sqlite3.connect(tmp_path / "ctwatch.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # a tool holding the file, say a long VACUUM
+    try:
+        result = run_cli(config, "check")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert (
+        f"database.path: cannot open {tmp_path / 'ctwatch.db'} (database is locked)"
+        in result.stderr
+    )
+    store = Store.open(tmp_path / "ctwatch.db", busy_timeout=0.5)  # already open, then locked
+    other = sqlite3.connect(tmp_path / "ctwatch.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match=r"cannot write .*ctwatch\.db \(database is locked\)"):
+            store.runs.start(NOW)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()
+
+
+def make_read_only(paths: list[Path]) -> Callable[[], None]:
+    """Make files read-only even for root (``chattr +i``); returns the undo. Skips if impossible."""
+    if os.geteuid() != 0:
+        for path in paths:
+            path.chmod(0o444)
+
+        def writable() -> None:
+            for path in paths:
+                path.chmod(0o644)
+
+        return writable
+    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a file read-only for root here: {done.stderr.decode().strip()}")
+
+    def mutable() -> None:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+    return mutable
+
+
+def test_a_read_only_database_is_one_line_and_exit_2(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    registry.put(seed_study())
+    config = write_config(tmp_path, registry.url, [NCT])
+    assert run_cli(config, "check").exit_code == 0
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    files = [p for p in tmp_path.glob("ctwatch.db*") if p.suffix != ".lock"]
+    undo = make_read_only(files)
+    try:
+        result = run_cli(config, "check")
+    finally:
+        undo()
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"database.path: cannot write {tmp_path / 'ctwatch.db'} (" in result.stderr
+    assert "readonly database" in result.stderr

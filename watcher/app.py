@@ -25,7 +25,9 @@ from watcher.core.destination import Destination
 from watcher.core.render import Alert
 from watcher.cycle.pipeline import Pipeline, ProgressFactory
 from watcher.cycle.report import CycleReport
+from watcher.redact import Redactor
 from watcher.registry.client import FetchResult, RegistryClient
+from watcher.registry.http import HttpPolicy, user_agent
 from watcher.registry.planner import FetchPolicy, Planner
 from watcher.slack.client import slack_client
 from watcher.slack.commands import LOOKUP_FIELDS, LOOKUP_RETRIES, Lookup
@@ -45,6 +47,9 @@ class App:
     registry: RegistryClient
     pipeline: Pipeline
     deliverer: Deliverer
+    redactor: Redactor
+    lock_wait: float = 0.0
+    """Seconds to wait for another ctwatch using the same database."""
 
     @classmethod
     def build(
@@ -58,14 +63,18 @@ class App:
         notifiers: Mapping[str, Notifier] | None = None,
         slack_retry_interval: float = 1.0,
         progress: ProgressFactory | None = None,
+        lock_wait: float = 0.0,
     ) -> App:
-        store = Store.open(config.database.path)
+        redactor = Redactor(config.secrets())
+        database = config.database
+        store = Store.open(database.path, redactor, database.busy_timeout.total_seconds())
         reg = config.registry
         registry = registry_client(reg, transport=transport, sleep=sleep)
         policy = FetchPolicy(
             incremental=reg.incremental,
             registry_wide_over=reg.registry_wide_over,
             full_sweep=reg.full_sweep,
+            lookback=reg.lookback,
         )
         chosen = (
             dict(notifiers)
@@ -78,8 +87,17 @@ class App:
             config=config,
             store=store,
             registry=registry,
-            pipeline=Pipeline(store, registry, Planner(registry, policy), clock, progress),
-            deliverer=Deliverer(store, chosen, clock),
+            pipeline=Pipeline(
+                store,
+                registry,
+                Planner(registry, policy),
+                clock,
+                progress,
+                trouble_after=config.alerts.trouble_after,
+            ),
+            deliverer=Deliverer(store, chosen, clock, config.delivery.give_up_after),
+            redactor=redactor,
+            lock_wait=lock_wait,
         )
 
     def check(
@@ -88,20 +106,27 @@ class App:
         force: bool = True,
         full: bool = False,
         should_stop: Callable[[], bool] = lambda: False,
+        wait: float | None = None,
     ) -> tuple[CycleReport, DeliveryReport]:
-        """One cycle, then delivery. ``force`` (``ctwatch check``) tries every
-        pending alert whatever its backoff: a cron user expects each run to try.
-        ``full`` fetches every record whatever the version probe says."""
-        subscriptions = self.subscriptions()
-        routes = build_routes(self.config, subscriptions)
-        trials = watched_trials(self.config, subscriptions)
-        report = self.pipeline.run_cycle(trials, routes, should_stop, full=full)
-        delivery = self.deliverer.deliver(force=force)
+        """One cycle, then delivery, holding the database's process lock.
+
+        ``force`` (``ctwatch check``) tries every pending alert whatever its
+        backoff: a cron user expects each run to try. ``full`` fetches every
+        record whatever the version probe says. Busy when another ctwatch keeps
+        the lock longer than ``wait`` (default ``lock_wait``) seconds.
+        """
+        with self.store.lock.held(self.lock_wait if wait is None else wait):
+            subscriptions = self.subscriptions()
+            routes = build_routes(self.config, subscriptions)
+            trials = watched_trials(self.config, subscriptions)
+            report = self.pipeline.run_cycle(trials, routes, should_stop, full=full)
+            delivery = self.deliverer.deliver(force=force)
         return report, delivery
 
-    def deliver(self) -> DeliveryReport:
-        """Send the alerts that are due (the daemon's minute job)."""
-        return self.deliverer.deliver(force=False)
+    def deliver(self, wait: float | None = None) -> DeliveryReport:
+        """Send the alerts that are due (the daemon's minute job); Busy if another sends."""
+        with self.store.lock.held(self.lock_wait if wait is None else wait):
+            return self.deliverer.deliver(force=False)
 
     def outbox_counts(self) -> dict[str, int]:
         return self.store.outbox.counts()
@@ -157,16 +182,16 @@ def registry_client(
     retries: int | None = None,
 ) -> RegistryClient:
     """A registry client for ``[registry]`` (``retries`` overrides the config's)."""
-    return RegistryClient(
-        reg.url,
+    policy = HttpPolicy(
         timeout=reg.timeout.total_seconds(),
+        deadline=reg.deadline.total_seconds(),
         pace=reg.pace,
         retries=reg.retries if retries is None else retries,
         backoff=reg.backoff,
-        contact=reg.contact,
-        batch_size=reg.batch_size,
-        transport=transport,
-        sleep=sleep,
+        user_agent=user_agent(reg.contact, reg.user_agent),
+    )
+    return RegistryClient(
+        reg.url, policy, batch_size=reg.batch_size, transport=transport, sleep=sleep
     )
 
 
@@ -197,7 +222,8 @@ def default_notifiers(
     notifiers: dict[str, Notifier] = {"console": ConsoleNotifier(out)}
     if config.slack is not None:
         client = slack_client(config.slack, retry_interval=slack_retry_interval, sleep=sleep)
-        notifiers["slack"] = SlackNotifier(client, config.slack.digest_over)
+        deadline = config.slack.timeout.total_seconds() * (config.slack.retries + 1)
+        notifiers["slack"] = SlackNotifier(client, config.slack.digest_over, deadline)
     if config.email is not None:
         notifiers["email"] = EmailNotifier(config.email, clock)
     return notifiers

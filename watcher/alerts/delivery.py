@@ -1,11 +1,16 @@
-"""Delivery of outbox rows: claim, render, send, mark.
+"""Delivery of outbox rows: claim a destination's rows, render, send, mark.
 
 Why an outbox: the alert row is committed with the version it describes, so a
 notifier outage or a crash between detecting and sending loses nothing. Rows
-are marked sent only after the destination confirmed; transient failures wait
-with exponential backoff; permanent ones are marked failed with the reason and
-never block other rows. Delivery is at-least-once: a process killed after the
-send but before the mark sends again next time.
+are claimed one destination at a time, just before that destination is tried,
+and marked sent only after it confirmed; transient failures wait with
+exponential backoff; permanent ones are marked failed with the reason and
+never block other rows. An alert is given up by *age* (``give_up_after``,
+default five days), never by a count of tries, so frequent forced retries
+during an outage cannot use up its chances. Delivery is at-least-once: a
+process killed after the send but before the mark sends again next time.
+
+The caller holds the store's process lock: one sender per database.
 """
 
 from __future__ import annotations
@@ -13,20 +18,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
-from watcher.alerts.notifier import DeliveryError, Notifier
+from watcher.alerts.notifier import DeliveryError, Notifier, PartialOutcome
+from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
-from watcher.core.render import Alert
+from watcher.core.render import Alert, Notice
 from watcher.store import OutboxClaim, Store
-from watcher.timeutil import Clock, iso, utc_now
+from watcher.timeutil import Clock, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 20  # about five days of backoff: then the row fails visibly
+GIVE_UP_AFTER = timedelta(days=5)
 FIRST_RETRY = 60.0
 MAX_RETRY = 6 * 3600.0
 
@@ -43,8 +48,8 @@ class DeliveryReport:
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before the next try: 1 min, 2, 4, … capped at 6 h; Retry-After wins."""
-    delay = min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
-    return float(max(delay, retry_after or 0.0))
+    delay = min(FIRST_RETRY * (2 ** min(max(attempts - 1, 0), 30)), MAX_RETRY)
+    return float(max(delay, min(retry_after or 0.0, MAX_RETRY)))
 
 
 @dataclass
@@ -54,17 +59,16 @@ class Deliverer:
     store: Store
     notifiers: Mapping[str, Notifier]
     clock: Clock = utc_now
+    give_up_after: timedelta = GIVE_UP_AFTER
 
     def deliver(self, *, force: bool = False) -> DeliveryReport:
         """Send what is due; ``force`` also sends rows still in backoff."""
-        now = self.clock()
-        claims = self.store.outbox.claim_due(iso(now), iso(now + LEASE), force=force)
         report = DeliveryReport()
-        by_destination: dict[Destination, list[OutboxClaim]] = {}
-        for claim in claims:
-            by_destination.setdefault(claim.destination, []).append(claim)
-        for key, group in by_destination.items():
-            self._deliver_group(key, group, report)
+        owner = self.store.lock.owner
+        for destination in self.store.outbox.due_destinations(iso(self.clock()), force=force):
+            claims = self.store.outbox.claim(destination, iso(self.clock()), owner, force=force)
+            if claims:
+                self._deliver_group(destination, claims, report)
         return report
 
     def _deliver_group(
@@ -76,7 +80,7 @@ class Deliverer:
                 self._failed(claim, f"{destination.describe()} is no longer configured", report)
             return
         # alerts are built inside the guarded send: a failure reading one back from
-        # the store is retried like any other, never leaving leased rows stranded
+        # the store is retried like any other, never leaving claimed rows stranded
         limit = notifier.digest_over
         if limit is not None and len(group) > limit:
 
@@ -97,8 +101,9 @@ class Deliverer:
         The claims already carry title and date; the changes of all their
         versions are read in one query.
         """
-        changes = self.store.versions.changes_of([c.version_id for c in claims])
-        return [_alert(claim, changes.get(claim.version_id, ())) for claim in claims]
+        ids = [c.version_id for c in claims if c.version_id is not None]
+        changes = self.store.versions.changes_of(ids)
+        return [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
 
     def _send(
         self, claims: Sequence[OutboxClaim], send: Callable[[], None], report: DeliveryReport
@@ -109,43 +114,94 @@ class Deliverer:
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # a notifier or library surprise must not strand other rows
-            log.exception("unexpected error sending to %s", destination)
+            log.debug("unexpected error sending to %s", destination, exc_info=True)
             error = DeliveryError(f"unexpected {exc.__class__.__name__}: {exc}")
         else:
-            now = iso(self.clock())
-            for claim in claims:
-                self.store.outbox.mark_sent(claim.id, now)
-                report.sent += 1
+            self.store.outbox.mark_sent([c.id for c in claims], iso(self.clock()))
+            report.sent += len(claims)
+            return
+        report.errors.append(f"{destination}: {self.store.conn.masked(str(error))}")
+        if error.partial is not None and len(claims) == 1:
+            self._split(claims[0], error, error.partial, report)
             return
         for claim in claims:
-            if error.permanent or claim.attempts + 1 >= MAX_ATTEMPTS:
-                reason = (
-                    str(error)
-                    if error.permanent
-                    else f"gave up after {MAX_ATTEMPTS} tries: {error}"
+            self._settle(claim, error, report)
+
+    def _settle(self, claim: OutboxClaim, error: DeliveryError, report: DeliveryReport) -> None:
+        now = self.clock()
+        if error.permanent:
+            self._failed(claim, str(error), report)
+        elif self._too_old(claim, now):
+            age = format_duration(self.give_up_after)
+            self._failed(claim, f"gave up after {age} of failed tries: {error}", report)
+        else:
+            when = self._next_try(claim, error, now)
+            self.store.outbox.mark_retry(claim.id, str(error), when)
+            report.retrying += 1
+            log.warning(
+                "alert for %s to %s not sent (%s); retry at %s",
+                claim.nct_id or "ctwatch", claim.destination.describe(),
+                self.store.conn.masked(str(error)), when,
+            )  # fmt: skip
+
+    def _split(
+        self,
+        claim: OutboxClaim,
+        error: DeliveryError,
+        outcome: PartialOutcome,
+        report: DeliveryReport,
+    ) -> None:
+        """Some targets got it, some may later, some never will: one row for each group."""
+        now = self.clock()
+        kind = claim.destination.kind
+        retry = None
+        if outcome.retry:
+            if self._too_old(claim, now):
+                outcome = PartialOutcome(
+                    outcome.accepted,
+                    (),
+                    outcome.retry + outcome.failed,
+                    failed_reason=f"gave up: {outcome.retry_reason or error}",
                 )
-                self._failed(claim, reason, report)
             else:
-                delay = retry_delay(claim.attempts + 1, error.retry_after)
-                when = iso(self.clock() + timedelta(seconds=delay))
-                self.store.outbox.mark_retry(claim.id, str(error), when)
-                report.retrying += 1
-                log.warning(
-                    "alert for %s to %s not sent (%s); retry at %s",
-                    claim.nct_id, destination, error, when,
-                )  # fmt: skip
-        report.errors.append(f"{destination}: {error}")
+                when = self._next_try(claim, error, now)
+                retry = (Destination(kind, outcome.retry), outcome.retry_reason or str(error), when)
+        self.store.outbox.split(
+            claim,
+            sent=Destination(kind, outcome.accepted) if outcome.accepted else None,
+            retry=retry,
+            failed=(
+                (Destination(kind, outcome.failed), outcome.failed_reason or str(error))
+                if outcome.failed
+                else None
+            ),
+            now=iso(now),
+        )
+        report.sent += bool(outcome.accepted)
+        report.retrying += retry is not None
+        report.failed += bool(outcome.failed)
+
+    def _too_old(self, claim: OutboxClaim, now: datetime) -> bool:
+        return now - parse_iso(claim.created_at) >= self.give_up_after
+
+    def _next_try(self, claim: OutboxClaim, error: DeliveryError, now: datetime) -> str:
+        delay = retry_delay(claim.attempts + 1, error.retry_after)
+        return iso(now + timedelta(seconds=delay))
 
     def _failed(self, claim: OutboxClaim, error: str, report: DeliveryReport) -> None:
         self.store.outbox.mark_failed(claim.id, error)
         report.failed += 1
         log.error(
             "alert for %s to %s failed for good: %s",
-            claim.nct_id, claim.destination.describe(), error,
+            claim.nct_id or "ctwatch", claim.destination.describe(), self.store.conn.masked(error),
         )  # fmt: skip
 
 
 def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
+    if claim.kind == "notice":
+        payload = claim.payload or {}
+        notice = Notice(str(payload.get("headline", "notice")), str(payload.get("body", "")))
+        return Alert(claim.nct_id, claim.title, (), notice=notice)
     if claim.paths is not None:
         wanted = set(claim.paths)
         changes = tuple(c for c in changes if c.path in wanted)

@@ -3,7 +3,10 @@
 Why classify SMTP replies: 4xx means "try later" (greylisting, a full queue),
 5xx means "never" (bad address, relay denied). The first keeps the alert
 pending with backoff; the second marks it failed with the server's reply so
-``ctwatch status`` can show what to fix. Every connection has a time-out.
+``ctwatch status`` can show what to fix. Replies are read per recipient: the
+recipients who got the message are never sent it again, a greylisted one is
+retried alone, a refused one fails alone. A whole transaction has one
+deadline (``timeout``), whatever the server trickles.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from collections.abc import Sequence
 from email.utils import parseaddr
 
 from watcher.alerts.email_message import build_message
-from watcher.alerts.notifier import DeliveryError
+from watcher.alerts.notifier import DeliveryError, PartialOutcome
 from watcher.config import EmailConfig
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
+from watcher.deadline import SocketWatchdog
 from watcher.neterrors import network_reason
 from watcher.timeutil import Clock, utc_now
 
@@ -40,34 +44,35 @@ class EmailNotifier:
         for alert in alerts:
             self.send(destination, alert)
 
-    def _connect(self) -> smtplib.SMTP:
+    def _open(self, smtp: smtplib.SMTP) -> None:
+        """Connect (and STARTTLS) an unconnected SMTP object."""
         config = self._config
-        timeout = config.timeout.total_seconds()
-        context = ssl.create_default_context()
-        if config.security == "tls":
-            return smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
-        smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
+        smtp.connect(config.host, config.port)
         if config.security == "starttls":
-            smtp.starttls(context=context)
-        return smtp
+            smtp.starttls(context=ssl.create_default_context())
 
     def _deliver(self, data: bytes, recipients: list[str]) -> None:
+        """One SMTP transaction within ``timeout`` in total: a watchdog shuts the socket
+        down at the deadline, so a trickling server cannot hold a cycle for hours."""
         config = self._config
         where = f"{config.host}:{config.port}"
+        timeout = config.timeout.total_seconds()
+        smtp = (
+            smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
+            if config.security == "tls"
+            else smtplib.SMTP(timeout=timeout)
+        )
+        watchdog = SocketWatchdog(lambda: getattr(smtp, "sock", None), timeout)
         try:
-            with self._connect() as smtp:
+            with watchdog, smtp:
+                self._open(smtp)
                 if config.username is not None and config.password is not None:
                     smtp.login(
                         config.username.get_secret_value(), config.password.get_secret_value()
                     )
                 refused = smtp.sendmail(_address(config.sender), recipients, data)
         except smtplib.SMTPRecipientsRefused as exc:
-            replies = list(exc.recipients.values())
-            who = ", ".join(exc.recipients)
-            raise DeliveryError(
-                f"SMTP {where} refused {who} ({_reply(*replies[0])})",
-                permanent=any(code >= 500 for code, _ in replies),
-            ) from None
+            raise _per_recipient(where, (), exc.recipients) from None
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(
                 f"SMTP {where}: {_reply(exc.smtp_code, exc.smtp_error)}",
@@ -76,12 +81,36 @@ class EmailNotifier:
         except smtplib.SMTPNotSupportedError:
             raise DeliveryError(f"SMTP {where} does not support STARTTLS", permanent=True) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(
-                f"cannot reach SMTP server {where} ({network_reason(exc)})"
-            ) from None
-        if refused:  # some recipients got it; re-sending would duplicate theirs
-            details = "; ".join(f"{who}: {_reply(*reply)}" for who, reply in refused.items())
-            raise DeliveryError(f"SMTP {where} refused {details}", permanent=True)
+            reason = "no complete answer in time" if watchdog.fired else network_reason(exc)
+            raise DeliveryError(f"cannot reach SMTP server {where} ({reason})") from None
+        if refused:  # the others got it: only the refused are retried (4xx) or failed (5xx)
+            accepted = tuple(r for r in recipients if r not in refused)
+            raise _per_recipient(where, accepted, refused)
+
+
+def _per_recipient(
+    where: str, accepted: tuple[str, ...], refused: dict[str, tuple[int, bytes]]
+) -> DeliveryError:
+    """Refused recipients: 4xx ones are tried again later, 5xx ones fail with the reply."""
+    later = {who: reply for who, reply in refused.items() if reply[0] < 500}
+    never = {who: reply for who, reply in refused.items() if reply[0] >= 500}
+
+    def said(replies: dict[str, tuple[int, bytes]]) -> str:
+        return "; ".join(f"{who}: {_reply(*reply)}" for who, reply in replies.items())
+
+    message = f"SMTP {where} refused {said(refused)}"
+    if not accepted and not never:
+        return DeliveryError(message)
+    if not accepted and not later:
+        return DeliveryError(message, permanent=True)
+    outcome = PartialOutcome(
+        accepted=accepted,
+        retry=tuple(later),
+        failed=tuple(never),
+        retry_reason=f"SMTP {where} refused {said(later)}" if later else "",
+        failed_reason=f"SMTP {where} refused {said(never)}" if never else "",
+    )
+    return DeliveryError(message, partial=outcome)
 
 
 def _reply(code: int, text: bytes | str) -> str:

@@ -29,13 +29,23 @@ def header_safe(text: str, limit: int = SUBJECT_LIMIT) -> str:
 
 
 def subject(alert: Alert) -> str:
-    """``[ctwatch] NCT… — <headline change>``."""
+    """``[ctwatch] NCT… — <headline change>`` (a notice without a trial: no NCT ID)."""
+    if not alert.nct_id:
+        return header_safe(f"[ctwatch] {alert.headline}")
     return header_safe(f"[ctwatch] {alert.nct_id} — {alert.headline}")
 
 
 def html_body(alert: Alert) -> str:
     """A small table of field / before / after, and the history link."""
     esc = html.escape
+    if alert.notice is not None:
+        url, nct = esc(alert.history_url), esc(alert.nct_id)
+        link = f'<p><a href="{url}">{nct} on ClinicalTrials.gov</a></p>' if alert.nct_id else ""
+        return (
+            '<!doctype html><html><body style="font-family:sans-serif">'
+            f"<h2>ctwatch: {esc(alert.notice.headline)}</h2><p>{esc(alert.notice.body)}</p>"
+            f"{link}</body></html>"
+        )
     rows = []
     for line in change_lines(alert.changes):
         before = line.before if line.summary is None else ""

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from watcher.cli.main import Context, fail, main, open_app
+from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app
 from watcher.cli.output import summary_line
 from watcher.cycle.pipeline import ProgressFactory
 
@@ -19,15 +19,25 @@ PROGRESS_OVER = 300
 
 @main.command()
 @click.option("--full", is_flag=True, help="Fetch every record, whatever the version probe says.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 3600),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another ctwatch using the same database (then exit 3).",
+)
 @click.pass_obj
-def check(obj: Context, full: bool) -> None:
+def check(obj: Context, full: bool, wait: float) -> None:
     """Run one cycle: fetch what changed, record, diff, alert."""
     config = obj.load()
-    with open_app(config, progress_bar()) as app:
+    with open_app(config, progress_bar(), lock_wait=wait) as app:
         report, delivery = app.check(full=full)
     click.echo(summary_line(report, delivery))
     if report.registry_down:
-        fail(f"the registry could not be read: {report.registry_error}", 1)
+        fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
+    if report.failure is not None:
+        fail(f"the cycle failed: {report.failure}", EXIT_FAILED)
 
 
 def progress_bar() -> ProgressFactory | None:
@@ -65,6 +75,6 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
             click.echo(f"ok      {destination.describe()}")
         else:
             failed += 1
-            click.echo(f"FAILED  {destination.describe()}: {error}")
+            click.echo(f"FAILED  {destination.describe()}: {obj.redactor(error)}")
     if failed:
-        fail(f"{failed} of {len(results)} destination(s) failed", 1)
+        fail(f"{failed} of {len(results)} destination(s) failed", EXIT_FAILED)

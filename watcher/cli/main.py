@@ -2,13 +2,20 @@
 
 The CLI is the only layer that prints or chooses exit codes. Alerts and
 summaries go to standard output; logs and progress to standard error, so
-``ctwatch check`` piped into a mailer sends exactly the alerts. Exit codes: 0
-the command did its job, 1 the registry (or a destination) could not be used,
-2 bad configuration or arguments.
+``ctwatch check`` piped into a mailer sends exactly the alerts. Exit codes:
+
+* 0 the command did its job;
+* 1 the registry (or a destination) could not be used, or the cycle failed;
+* 2 bad configuration or arguments, or a database that cannot be used;
+* 3 another ctwatch is using the same database (try again later).
+
+Whatever goes wrong, the user sees one line, never a traceback
+(``--log-level debug`` logs it), and every line passes the secret mask.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,9 +26,16 @@ import click
 from watcher import __version__
 from watcher.app import App
 from watcher.config import Config, ConfigError, load_config, resolve_config_path
-from watcher.cycle.pipeline import ProgressFactory
+from watcher.cycle.pipeline import ProgressFactory, describe_failure
 from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
-from watcher.store import StoreError
+from watcher.redact import Redactor
+from watcher.store import Busy, StoreError
+
+log = logging.getLogger(__name__)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 3
 
 
 class Context:
@@ -31,6 +45,7 @@ class Context:
         self.config_path = resolve_config_path(config_option)
         self.log_level = log_level
         self.log_format = log_format
+        self.redactor = Redactor()
 
     def load(self, default_level: str = "warning") -> Config:
         """Load the config (exit 2 with one line on error) and set up logging."""
@@ -38,30 +53,53 @@ class Context:
             config = load_config(self.config_path)
         except ConfigError as exc:
             fail(str(exc), 2)
+        self.redactor.update(config.secrets())
         setup_logging(self.log_level or default_level, self.log_format, config.secrets())
         return config
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """One line on standard error, then exit with ``code``."""
-    click.echo(f"ctwatch: {message}", err=True)
+    """One (masked) line on standard error, then exit with ``code``."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_object(Context) if context is not None else None
+    masked = obj.redactor(message) if obj is not None else Redactor()(message)
+    click.echo(f"ctwatch: {masked}", err=True)
     sys.exit(code)
 
 
 @contextmanager
-def open_app(config: Config, progress: ProgressFactory | None = None) -> Iterator[App]:
+def open_app(
+    config: Config, progress: ProgressFactory | None = None, *, lock_wait: float = 0.0
+) -> Iterator[App]:
     """Build the app; a database that cannot be opened is a config problem."""
     try:
-        app = App.build(config, out=sys.stdout, progress=progress)
+        app = App.build(config, out=sys.stdout, progress=progress, lock_wait=lock_wait)
     except StoreError as exc:
-        fail(f"database.path: {exc}", 2)
+        fail(f"database.path: {exc}", EXIT_USAGE)
     try:
         yield app
     finally:
         app.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Group(click.Group):
+    """The ``ctwatch`` group: every failure becomes one line and a documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            fail(f"database.path: {exc}", EXIT_USAGE)
+        except Busy as exc:
+            fail(f"{exc}; try again later", EXIT_BUSY)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            log.debug("unexpected error", exc_info=True)
+            fail(describe_failure(exc), EXIT_FAILED)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_option",

@@ -8,7 +8,7 @@ stream they are given; choosing the stream stays with the caller.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -20,6 +20,7 @@ from watcher.alerts.delivery import DeliveryReport
 from watcher.alerts.routing import Follow
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.cycle.report import CycleReport
+from watcher.redact import redact
 from watcher.store import Store
 
 
@@ -81,11 +82,17 @@ def subscription_groups(follows: Sequence[Follow]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
-def status_view(watched: Sequence[str], store: Store, follows: Sequence[Follow] = ()) -> StatusView:
+def status_view(
+    watched: Sequence[str],
+    store: Store,
+    follows: Sequence[Follow] = (),
+    mask: Callable[[str], str] = redact,
+) -> StatusView:
     """Watched trials (never-checked ones too), Slack subscriptions, and alert problems.
 
     ``watched`` is the config's trials in config order, then subscribed ones;
-    ``follows`` lists which Slack channel follows which trial and why.
+    ``follows`` lists which Slack channel follows which trial and why. Every
+    error text passes ``mask`` (rows written by an older ctwatch were not masked).
     """
     rows = {r.nct_id: r for r in store.versions.trials()}
     last = store.runs.last(complete=True)
@@ -103,7 +110,7 @@ def status_view(watched: Sequence[str], store: Store, follows: Sequence[Follow] 
                 "last_update_posted": row.last_update_posted if row else None,
                 "last_checked_at": checked or None,
                 "last_changed_at": row.last_changed_at if row else None,
-                "last_error": row.last_error if row else None,
+                "last_error": mask(row.last_error) if row and row.last_error else None,
             }
         )
     problems = [
@@ -112,7 +119,7 @@ def status_view(watched: Sequence[str], store: Store, follows: Sequence[Follow] 
             "destination": p.destination.describe(),
             "status": p.status,
             "attempts": p.attempts,
-            "error": p.last_error,
+            "error": mask(p.last_error) if p.last_error else None,
             "next_attempt_at": p.next_attempt_at if p.status == "pending" else None,
         }
         for p in store.outbox.problems()
@@ -124,7 +131,7 @@ def status_view(watched: Sequence[str], store: Store, follows: Sequence[Follow] 
             "finished_at": newest.finished_at,
             "mode": newest.mode,
             "requests": newest.requests,
-            "error": newest.error,
+            "error": mask(newest.error) if newest.error else None,
         }
     return StatusView(
         trials, store.outbox.counts(), problems, subscription_groups(follows), last_cycle

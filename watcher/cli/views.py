@@ -27,6 +27,7 @@ def status(obj: Context, as_json: bool) -> None:
             watched_trials(config, subscriptions),
             app.store,
             channel_follows(config, subscriptions),
+            obj.redactor,
         )
     if as_json:
         click.echo(json.dumps(view.as_json(), indent=2, ensure_ascii=False))

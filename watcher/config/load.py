@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +18,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from watcher.config.model import SECRET_KEYS, Config, DatabaseConfig
+from watcher.config.model import SECRET_KEYS, Config
 
 DEFAULT_CONFIG = Path("config/ctwatch.toml")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE_RE = re.compile(r"\$\{[^}]*\}?")  # anything that starts like a reference
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -42,33 +45,63 @@ def resolve_config_path(option: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
+def read_config_text(path: Path) -> str:
+    """The file's text; ConfigError for a missing, unreadable or non-regular file.
+
+    A FIFO or a device would block ``read`` forever (or never end), so only
+    regular files (or links to them) are read, and at most MAX_CONFIG_BYTES.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(path, "", "is not a regular file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "", f"is over {MAX_CONFIG_BYTES // (1024 * 1024)} MB")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "cannot read file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read file ({exc.strerror or exc})") from None
+
+
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, expand and validate ``path``; raise ConfigError on any problem."""
     env = os.environ if environ is None else environ
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(path, "", f"cannot read file ({exc.__class__.__name__})") from None
+    text = read_config_text(path)
     try:
         raw = tomllib.loads(text)
+        data = _expand(raw, (), env, path)
+        config = Config.model_validate(data)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML ({exc})") from None
-    data = _expand(raw, (), env, path)
-    try:
-        config = Config.model_validate(data)
+    except RecursionError:
+        raise ConfigError(path, "", "is nested too deeply to be a ctwatch config") from None
     except ValidationError as exc:
         raise _first_error(path, exc, data) from None
     _check_cross_references(path, config)
     db_path = Path(config.database.path).expanduser()
     if not db_path.is_absolute():
         db_path = (path.parent / db_path).resolve()
-    return config.model_copy(update={"database": DatabaseConfig(path=str(db_path))})
+    database = config.database.model_copy(update={"path": str(db_path)})
+    return config.model_copy(update={"database": database})
 
 
 def _expand(value: Any, key: tuple[str | int, ...], env: Mapping[str, str], path: Path) -> Any:
     if isinstance(value, str):
+        for candidate in _REFERENCE_RE.findall(value):
+            if not _ENV_RE.fullmatch(candidate):
+                shown = candidate if len(candidate) <= 40 else candidate[:39] + "…"
+                raise ConfigError(
+                    path,
+                    _dotted(key),
+                    f"malformed environment reference {shown!r} "
+                    "(write ${NAME}: letters, digits and _, not starting with a digit)",
+                )
 
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)

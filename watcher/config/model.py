@@ -19,6 +19,7 @@ from watcher.config.types import (
     EMAIL_RE,
     Duration,
     check_http_url,
+    check_no_control,
     format_duration,
     is_slack_channel_id,
     normalise_nct_id,
@@ -39,14 +40,26 @@ class RegistryConfig(_Strict):
 
     url: str = "https://clinicaltrials.gov/api/v2"
     timeout: Duration = timedelta(seconds=30)
-    pace: float = Field(default=1.0, ge=0, description="minimum seconds between requests")
+    deadline: Duration = timedelta(seconds=120)
+    pace: float = Field(
+        default=1.0, ge=0, le=60, allow_inf_nan=False, description="seconds between requests"
+    )
     retries: int = Field(default=4, ge=0, le=20)
-    backoff: float = Field(default=2.0, ge=0, description="first retry wait, in seconds")
+    backoff: float = Field(
+        default=2.0, ge=0, le=600, allow_inf_nan=False, description="first retry wait, seconds"
+    )
     contact: str | None = None
+    user_agent: str | None = None
     batch_size: int = Field(default=1000, ge=1, le=1000)
     incremental: bool = True
-    registry_wide_over: int = Field(default=5000, ge=1)
+    registry_wide_over: int = Field(default=5000, ge=1, le=100_000_000)
     full_sweep: Duration = timedelta(days=7)
+    lookback: Duration = timedelta(days=3)
+
+    @field_validator("contact", "user_agent")
+    @classmethod
+    def _header_text(cls, value: str | None) -> str | None:
+        return None if value is None else check_no_control(value, "usable in a header")
 
     @field_validator("url")
     @classmethod
@@ -58,6 +71,8 @@ class DatabaseConfig(_Strict):
     """Where the SQLite memory lives (relative paths: next to the config file)."""
 
     path: str = "data/ctwatch.db"
+    busy_timeout: Duration = timedelta(seconds=30)
+    """How long a write waits for another program's transaction on the file."""
 
 
 class ScheduleConfig(_Strict):
@@ -144,7 +159,7 @@ class SlackConfig(_Strict):
 
     token: SecretStr
     api_url: str = "https://slack.com/api/"
-    digest_over: int = Field(default=10, ge=1)
+    digest_over: int = Field(default=10, ge=1, le=1000)
     timeout: Duration = timedelta(seconds=30)
     retries: int = Field(default=2, ge=0, le=10, description="quick in-place retries per post")
     signing_secret: SecretStr | None = None
@@ -174,6 +189,24 @@ class EmailConfig(_Strict):
     password: SecretStr | None = None
     sender: str
     timeout: Duration = timedelta(seconds=30)
+
+    @field_validator("sender", "host")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return check_no_control(value, "usable in a mail header")
+
+
+class DeliveryConfig(_Strict):
+    """How long an alert is retried before it is given up."""
+
+    give_up_after: Duration = timedelta(days=5)
+
+
+class AlertsConfig(_Strict):
+    """Alerts about ctwatch's own trouble (the registry unreadable, a trial gone)."""
+
+    trouble_after: int = Field(default=3, ge=1, le=1000)
+    """Consecutive failed cycles before the destinations are told, once."""
 
 
 class WatchConfig(_Strict):
@@ -214,6 +247,7 @@ class WatchConfig(_Strict):
     @classmethod
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for address in value:
+            check_no_control(address, "an email address")
             if not EMAIL_RE.match(address):
                 raise ValueError(f"{address!r} is not an email address")
         return value
@@ -259,6 +293,8 @@ class Config(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     slack: SlackConfig | None = None
     email: EmailConfig | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
+    alerts: AlertsConfig = AlertsConfig()
     watch: tuple[WatchConfig, ...] = Field(min_length=1)
 
     @property

@@ -19,14 +19,26 @@ SLACK_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 _DURATION_RE = re.compile(r"^\s*([0-9]+)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 366 * 86400  # a year and a day: longer is a typo, not a schedule
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def parse_duration(text: str) -> int:
-    """``"90s" | "30m" | "6h" | "1d"`` -> seconds; ValueError otherwise."""
+    """``"90s" | "30m" | "6h" | "1d"`` -> seconds; ValueError otherwise (or over a year)."""
     match = _DURATION_RE.match(text)
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"{text!r} is not a duration (use e.g. 90s, 30m, 6h or 1d)")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{text!r} is longer than a year")
+    return seconds
+
+
+def check_no_control(text: str, what: str) -> str:
+    """``text`` unchanged; ValueError when it holds CR, LF or another control character."""
+    if _CONTROL_RE.search(text):
+        raise ValueError(f"{text!r} is not {what}: it contains a control character")
+    return text
 
 
 def format_duration(value: timedelta) -> str:

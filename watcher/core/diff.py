@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from watcher.core.describe import label_for, schema_path
+from watcher.core.describe import display_value, label_for, schema_path
 from watcher.core.snapshot import canonical_json, order_free_json
 from watcher.core.text import one_line
 
@@ -147,8 +147,19 @@ def _diff(old: Any, new: Any, at: Segments) -> Iterator[FieldChange]:
                 yield from _diff(old[key], new[key], here)
     elif isinstance(old, list) and isinstance(new, list):
         yield from _diff_list(old, new, at)
-    elif old != new or type(old) is not type(new):
+    elif (old != new or type(old) is not type(new)) and not _same_words(at, old, new):
         yield _change(at, "changed", old, new)
+
+
+def _same_words(at: Segments, old: Any, new: Any) -> bool:
+    """A JSON type change that reads the same (``75`` -> ``"75"``) is not a change."""
+    scalars = (str, int, float)
+    if type(old) is type(new) or not (isinstance(old, scalars) and isinstance(new, scalars)):
+        return False
+    if isinstance(old, bool) or isinstance(new, bool):
+        return False
+    path = schema_path(_path(at))
+    return display_value(path, old) == display_value(path, new)
 
 
 def _diff_list(old: list[Any], new: list[Any], at: Segments) -> Iterator[FieldChange]:

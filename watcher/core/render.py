@@ -23,14 +23,27 @@ STUDY_URL = "https://clinicaltrials.gov/study/{nct}"
 
 
 @dataclass(frozen=True)
+class Notice:
+    """News about the watching itself, not a field: the registry unreadable, a trial gone.
+
+    ``headline`` is one short line (a subject); ``body`` says what it means
+    and what, if anything, to do.
+    """
+
+    headline: str
+    body: str
+
+
+@dataclass(frozen=True)
 class Alert:
-    """A change set for one trial, ready to render for any destination."""
+    """A change set for one trial (or a notice), ready to render for any destination."""
 
     nct_id: str
     title: str
     changes: tuple[FieldChange, ...]
     last_update_posted: str | None = None
     test: bool = False
+    notice: Notice | None = None
 
     @property
     def history_url(self) -> str:
@@ -45,6 +58,8 @@ class Alert:
         """The one change worth a subject line: status first, else the first one."""
         if self.test:
             return "test alert"
+        if self.notice is not None:
+            return self.notice.headline
         lines = change_lines(self.changes)
         if not lines:
             return "record updated"
@@ -176,7 +191,9 @@ def _set_summary(path: str, old: list[object], new: list[object]) -> str:
 
 
 def console_text(alert: Alert) -> str:
-    """The block printed to standard output for one changed trial."""
+    """The block printed to standard output for one changed trial (or a notice)."""
+    if alert.notice is not None:
+        return notice_text(alert, alert.notice)
     head = f"{alert.nct_id} — {alert.title or '(untitled)'}"
     if alert.test:
         head = f"[TEST] {head}"
@@ -184,3 +201,11 @@ def console_text(alert: Alert) -> str:
     if alert.test:
         body = ["  This is a test alert from ctwatch; no field changed."]
     return "\n".join([head, *body, f"  {alert.history_url}", ""])
+
+
+def notice_text(alert: Alert, notice: Notice) -> str:
+    """A notice as plain text: the headline, what it means, the trial's link if any."""
+    lines = [f"ctwatch: {notice.headline}", f"  {notice.body}"]
+    if alert.nct_id:
+        lines.append(f"  {alert.history_url}")
+    return "\n".join([*lines, ""])

@@ -1,11 +1,15 @@
-"""One poll cycle: fetch -> snapshot -> compare -> record.
+"""One poll cycle: plan -> fetch -> snapshot -> compare -> record.
 
-Why isolated per trial: one odd record (or a bug in the diff on one shape of
-data) must not cost every other trial its check. Each trial is recorded in its
-own transaction, and an exception becomes that trial's ``last_error``.
+Why faults are caught where they are: one odd record (or a bug in the diff
+on one shape of data) must not cost any other trial its check, so each trial
+is recorded inside its own savepoint and an exception becomes that trial's
+``last_error``; a batch that cannot be recorded fails that batch alone; and
+anything unexpected at the level of the cycle ends it as *failed*, with its
+reason, never as complete - a complete cycle moves the incremental
+watermark, and a cycle that skipped a change must never move it.
 
 Detection ends here. Alerts are only written to the outbox (with the version,
-in the same transaction); sending them is :mod:`watcher.outbox`'s job.
+in the same transaction); sending them is :mod:`watcher.alerts.delivery`'s job.
 """
 
 from __future__ import annotations
@@ -17,20 +21,41 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from watcher.alerts.routing import Route, outbox_rows
+from watcher.core import record as rec
 from watcher.core.describe import stored_json
 from watcher.core.diff import FieldChange, diff_records
 from watcher.core.snapshot import take_snapshot
+from watcher.cycle import notices
 from watcher.cycle.report import CycleReport, Interrupted, Outcome
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
-from watcher.registry.planner import Memory, Planner
-from watcher.store import ChangeRow, Store
+from watcher.registry.planner import Memory, Plan, Planner
+from watcher.store import ChangeRow, Store, StoreError
+from watcher.store.versions import TrialState, VersionBatch
 from watcher.timeutil import Clock, iso, utc_now
 
 log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[int], AbstractContextManager[Callable[[int], None] | None]]
 """Given how many records will be fetched, a context yielding an ``advance(n)``."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``unexpected KeyError: 'x'`` - one line, no traceback (``--log-level debug`` has it)."""
+    text = " ".join(str(exc).split())[:300]
+    return f"unexpected {exc.__class__.__name__}" + (f": {text}" if text else "")
+
+
+@dataclass(frozen=True)
+class _Recording:
+    """What recording one fetched batch shares across its trials."""
+
+    batch: VersionBatch
+    fetched: FetchResult
+    plan: Plan
+    routes: Mapping[str, list[Route]]
+    report: CycleReport
+    now: str
 
 
 @dataclass
@@ -42,6 +67,7 @@ class Pipeline:
     planner: Planner
     clock: Clock = utc_now
     progress: ProgressFactory | None = None
+    trouble_after: int = 3
 
     def run_cycle(
         self,
@@ -53,45 +79,51 @@ class Pipeline:
     ) -> CycleReport:
         """Check ``trials`` once and record what changed.
 
-        The planner decides what needs fetching (see :mod:`watcher.planner`);
+        The planner decides what needs fetching (see :mod:`watcher.registry.planner`);
         trials it rules out are counted as checked, unchanged. Raises
         Interrupted (after closing the run record) when ``should_stop`` turns
-        true or a pacing sleep is cut short by a shutdown.
+        true or a pacing sleep is cut short by a shutdown, and StoreError when
+        the database itself cannot be used; every other failure is recorded
+        in the report and the run.
         """
         report = CycleReport()
         run_id = self.store.runs.start(iso(self.clock()))
         before = self.registry.stats.requests
         stamp: str | None = None
         try:
-            try:
-                plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
-            except RegistryError as exc:
-                report.registry_down, report.registry_error = True, str(exc)
-            else:
-                stamp, report.mode = plan.data_timestamp, plan.mode
-                log.info(
-                    "cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason
-                )
-                read_any = self._fetch_and_record(plan.fetch, routes, report, should_stop)
-                report.checked += len(trials) - len(plan.fetch)
-                if plan.fetch and not read_any:
-                    report.registry_down = True
-                    report.registry_error = next(iter(report.errors.values()), None)
+            plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
+            stamp, report.mode = plan.data_timestamp, plan.mode
+            log.info("cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason)
+            read_any = self._fetch_and_record(plan, routes, report, should_stop)
+            report.checked += len(trials) - len(plan.fetch)
+            if plan.fetch and not read_any:
+                report.registry_down = True
+                report.registry_error = next(iter(report.errors.values()), None)
+        except RegistryError as exc:
+            report.registry_down, report.registry_error = True, str(exc)
         except Interrupted:
             report.registry_down, report.registry_error = True, "interrupted by shutdown"
             raise
+        except StoreError:
+            raise
+        except Exception as exc:  # a fault nobody foresaw: the cycle failed, loudly but once
+            report.failure = describe_failure(exc)
+            log.error("the cycle failed: %s", report.failure)
+            log.debug("the cycle failed", exc_info=True)
         finally:
             report.requests = self.registry.stats.requests - before
-            counts = report.counts
-            complete = counts.complete
-            if complete:
-                self.store.runs.set_scope(trials)
-            self.store.runs.finish(
-                run_id,
-                replace(counts, data_timestamp=stamp if complete else None, mode=report.mode),
-                iso(self.clock()),
-            )
+            self._finish(run_id, report, trials, stamp)
+        self._tell_trouble(report, routes)
         return report
+
+    def _finish(
+        self, run_id: int, report: CycleReport, trials: Sequence[str], stamp: str | None
+    ) -> None:
+        counts = report.counts
+        if counts.complete:
+            self.store.runs.set_scope(trials)
+        final = replace(counts, data_timestamp=stamp if counts.complete else None, mode=report.mode)
+        self.store.runs.finish(run_id, final, iso(self.clock()))
 
     def _memory(self, trials: Sequence[str]) -> Memory:
         """What the store remembers that the planner needs."""
@@ -102,23 +134,37 @@ class Pipeline:
             last_full_sweep=self.store.runs.last_full_sweep(),
             # never recorded, failing, or (re-)added since the last complete cycle
             fresh=self.store.runs.needs_full_fetch(trials),
+            stored_posted=self.store.versions.posted_dates,
         )
 
     def _fetch_and_record(
         self,
-        nct_ids: Sequence[str],
+        plan: Plan,
         routes: Mapping[str, list[Route]],
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> bool:
         """Fetch batch by batch, recording each before the next; True if any batch read."""
         read_any = False
-        with self._progress(len(nct_ids)) as advance:
-            batches = self.registry.iter_batches(nct_ids, on_progress=advance)
-            for batch in batches:
+        with self._progress(len(plan.fetch)) as advance:
+            for batch in self.registry.iter_batches(plan.fetch, on_progress=advance):
                 read_any = read_any or not batch.all_failed
-                self._record(batch, routes, report, should_stop)
+                try:
+                    self._record(batch, plan, routes, report, should_stop)
+                except (Interrupted, StoreError):
+                    raise
+                except Exception as exc:  # the batch as a whole: its trials failed, others go on
+                    self._batch_failed(batch, describe_failure(exc), report)
         return read_any
+
+    def _batch_failed(self, batch: FetchResult, reason: str, report: CycleReport) -> None:
+        log.error("a batch of %d trials could not be recorded: %s", len(batch.requested), reason)
+        log.debug("batch failure", exc_info=True)
+        now = iso(self.clock())
+        with self.store.versions.batch() as writes:
+            for nct in batch.requested:
+                report.errors[nct] = f"could not record: {reason}"
+                writes.record_error(nct, report.errors[nct], now)
 
     def _progress(self, total: int) -> AbstractContextManager[Callable[[int], None] | None]:
         if self.progress is None:
@@ -128,64 +174,131 @@ class Pipeline:
     def _record(
         self,
         fetched: FetchResult,
+        plan: Plan,
         routes: Mapping[str, list[Route]],
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> None:
-        hashes = self.store.versions.latest_hashes(fetched.requested)
-        for nct in fetched.requested:
-            if should_stop():
-                raise Interrupted
-            now = iso(self.clock())
-            if nct in fetched.failed:
-                report.errors[nct] = fetched.failed[nct]
-                self.store.versions.record_error(nct, fetched.failed[nct], now)
-                continue
-            record = fetched.records.get(nct)
-            if record is None:
-                report.not_found.append(nct)
-                self.store.versions.record_not_found(nct, now)
-                continue
-            try:
-                outcome = self.record_one(nct, record, hashes.get(nct), routes.get(nct, []), now)
-            except Exception as exc:  # one bad record must not stop the others
-                log.exception("%s: could not record this version", nct)
-                message = f"could not record: {exc.__class__.__name__}: {exc}"
-                report.errors[nct] = message
-                self.store.versions.record_error(nct, message, now)
-                continue
-            report.checked += 1
-            if outcome is Outcome.NEW:
-                report.new.append(nct)
-            elif outcome is Outcome.CHANGED:
-                report.changed.append(nct)
+        """One transaction for the batch; a savepoint, and a fault boundary, per trial."""
+        now = iso(self.clock())
+        stopped = False
+        with self.store.versions.batch() as batch:
+            states = batch.states(fetched.requested)
+            context = _Recording(batch, fetched, plan, routes, report, now)
+            for nct in fetched.requested:
+                if should_stop():
+                    stopped = True
+                    break
+                try:
+                    with batch.trial():
+                        self._record_trial(context, nct, states.get(nct))
+                except StoreError:
+                    raise
+                except Exception as exc:  # one bad record must not stop the others
+                    message = f"could not record: {describe_failure(exc)}"
+                    log.error("%s: %s", nct, message)
+                    log.debug("%s: could not record", nct, exc_info=True)
+                    report.errors[nct] = message
+                    batch.record_error(nct, message, now)
+        if stopped:
+            raise Interrupted
+
+    def _record_trial(self, context: _Recording, nct: str, state: TrialState | None) -> None:
+        batch, fetched, report, now = context.batch, context.fetched, context.report, context.now
+        routes = context.routes.get(nct, [])
+        destinations = [r.destination for r in routes]
+        if nct in fetched.failed:
+            report.errors[nct] = fetched.failed[nct]
+            batch.record_error(nct, fetched.failed[nct], now)
+            return
+        record = fetched.records.get(nct)
+        if record is None:
+            report.not_found.append(nct)
+            batch.record_not_found(nct, now)
+            if state is not None and state.latest_hash is not None and not state.not_found:
+                rows = notices.trial_gone(destinations, nct, now[:10])
+                batch.tell_once(notices.gone_key(nct), rows, now)
+            return
+        stale = _stale(record, context.plan.listed.get(nct), state)
+        if stale is not None:
+            report.errors[nct] = stale
+            batch.record_error(nct, stale, now)
+            return
+        outcome = self.record_one(batch, nct, record, state=state, routes=routes, now=now)
+        if state is not None and state.not_found:
+            batch.all_clear(notices.gone_key(nct), notices.trial_back(destinations, nct), now)
+        report.checked += 1
+        if outcome is Outcome.NEW:
+            report.new.append(nct)
+        elif outcome is Outcome.CHANGED:
+            report.changed.append(nct)
 
     def record_one(
         self,
+        batch: VersionBatch,
         nct: str,
         record: dict[str, Any],
-        latest_hash: str | None,
+        *,
+        state: TrialState | None,
         routes: Sequence[Route],
         now: str,
     ) -> Outcome:
         """Baseline, touch, or record a new version with its changes and alerts."""
         snap = take_snapshot(nct, record)
-        if latest_hash is None:
-            self.store.versions.record_version(snap, [], [], now)
+        if state is None or state.latest_hash is None:
+            batch.record_version(snap, [], [], now)
             log.info("%s: baseline recorded", nct)
             return Outcome.NEW
-        if latest_hash == snap.content_hash:
-            self.store.versions.record_unchanged(snap, now)
+        if state.latest_hash == snap.content_hash:
+            batch.record_unchanged(snap, now)
             return Outcome.UNCHANGED
-        previous = self.store.versions.latest_record(nct)
+        previous = batch.latest_record(nct)
         changes = diff_records(previous or {}, snap.record)
         if not changes:
-            self.store.versions.record_unchanged(snap, now)
+            batch.record_unchanged(snap, now)
             return Outcome.UNCHANGED
         rows = outbox_rows(changes, routes)
-        self.store.versions.record_version(snap, _stored(changes), rows, now)
+        batch.record_version(snap, _stored(changes), rows, now)
         log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
         return Outcome.CHANGED
+
+    def _tell_trouble(self, report: CycleReport, routes: Mapping[str, list[Route]]) -> None:
+        """After ``trouble_after`` failed cycles in a row, tell every destination, once."""
+        now = iso(self.clock())
+        everyone = [r.destination for trial_routes in routes.values() for r in trial_routes]
+        error = report.registry_error or report.failure
+        trouble = self.store.troubles
+        if error is None:
+            since = trouble.get(notices.REGISTRY)
+            if since is not None:
+                trouble.end(notices.REGISTRY, notices.checks_recovered(everyone, since.since), now)
+            return
+        trouble.begin(notices.REGISTRY, now, error)
+        failures = self.store.runs.consecutive_failures()
+        began = trouble.get(notices.REGISTRY)
+        if failures >= self.trouble_after and began is not None and not began.told:
+            rows = notices.checks_failing(
+                everyone, failures, began.since, self.store.conn.masked(error)
+            )
+            trouble.tell(notices.REGISTRY, rows, now)
+
+
+def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None) -> str | None:
+    """Why a fetched copy is older than what we know (a stale replica), or None."""
+    posted = rec.last_update_posted(record)
+    if posted is None:
+        return None
+    if listed is not None and posted < listed:
+        return (
+            f"the registry returned an older copy (posted {posted}, listed as {listed}); "
+            "fetched again next cycle"
+        )
+    if state is not None and state.last_update_posted and posted < state.last_update_posted:
+        return (
+            f"the registry returned an older copy (posted {posted}, "
+            f"stored {state.last_update_posted}); fetched again next cycle"
+        )
+    return None
 
 
 def _stored(changes: Sequence[FieldChange]) -> list[ChangeRow]:

@@ -36,7 +36,14 @@ class CycleReport:
     requests: int = 0
     registry_down: bool = False
     registry_error: str | None = None
+    failure: str | None = None
+    """An unexpected fault that ended the cycle (never recorded as complete)."""
     mode: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """Why the cycle as a whole failed, or None."""
+        return self.registry_error or self.failure
 
     @property
     def counts(self) -> RunCounts:
@@ -47,6 +54,6 @@ class CycleReport:
             not_found=len(self.not_found),
             errors=len(self.errors),
             requests=self.requests,
-            complete=not self.registry_down and not self.errors,
-            error=self.registry_error,
+            complete=not self.registry_down and not self.errors and self.failure is None,
+            error=self.error,
         )

@@ -2,7 +2,8 @@
 
 Why a filter for secrets: a token can reach a log line through an exception
 message from a library we do not control; masking every configured secret value
-at the handler is the last line of defence.
+and every token-shaped string (:mod:`watcher.redact`) at the handler is the
+last line of defence.
 """
 
 from __future__ import annotations
@@ -13,37 +14,30 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from watcher.redact import Redactor
+
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
 
 
 class SecretMask(logging.Filter):
-    """Replaces known secret values in every record's final message."""
+    """Passes every record's final message (and traceback) through the secret mask."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets: list[str] = []
-        self.update(secrets)
+        self._redactor = Redactor(secrets)
 
     def update(self, secrets: Iterable[str]) -> None:
         """Mask these values from now on (a reloaded config may bring new ones)."""
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._redactor.update(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = self._mask(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
+        record.msg, record.args = self._redactor(record.getMessage()), None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self._redactor(text)
+            record.exc_info = None
         return True
-
-    def _mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 class JsonFormatter(logging.Formatter):

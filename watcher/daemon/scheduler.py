@@ -37,11 +37,13 @@ from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
 from watcher.cycle.report import CycleReport, Interrupted
+from watcher.store import Busy, StoreError
 
 log = logging.getLogger(__name__)
 
 DELIVERY_EVERY = 60
 STOP_GRACE = 5  # seconds a stop waits for an in-flight cycle before leaving anyway
+CYCLE_LOCK_WAIT = 60  # seconds a cycle waits for another ctwatch on the same database
 CYCLE_JOB = "cycle"
 DELIVERY_JOB = "deliver"
 
@@ -50,10 +52,15 @@ class Runtime(Protocol):
     """What the daemon needs from one built App (the composition root builds it)."""
 
     def check(
-        self, *, force: bool = True, full: bool = False, should_stop: Callable[[], bool] = ...
+        self,
+        *,
+        force: bool = True,
+        full: bool = False,
+        should_stop: Callable[[], bool] = ...,
+        wait: float | None = None,
     ) -> tuple[CycleReport, DeliveryReport]: ...
 
-    def deliver(self) -> DeliveryReport: ...
+    def deliver(self, wait: float | None = None) -> DeliveryReport: ...
 
     def outbox_counts(self) -> dict[str, int]: ...
 
@@ -149,9 +156,17 @@ class Daemon(Generic[R]):
             started = time.monotonic()
             app = self.app
             try:
-                report, delivery = app.check(force=False, should_stop=self.stop_event.is_set)
+                report, delivery = app.check(
+                    force=False, should_stop=self.stop_event.is_set, wait=CYCLE_LOCK_WAIT
+                )
             except Interrupted:
                 log.info("cycle interrupted by shutdown")
+                return
+            except Busy as exc:
+                log.warning("cycle skipped: %s; the next one will try again", exc)
+                return
+            except StoreError as exc:
+                log.error("cycle failed: %s", exc)
                 return
             counts = app.outbox_counts()
             log.info(
@@ -161,15 +176,21 @@ class Daemon(Generic[R]):
                 len(report.errors), delivery.sent, counts["pending"], counts["failed"],
                 report.requests, time.monotonic() - started,
             )  # fmt: skip
-            if report.registry_down:
-                log.error("the registry could not be read: %s", report.registry_error)
+            if report.error is not None:
+                log.error("the cycle failed: %s", report.error)
 
     def deliver_pending(self) -> None:
         """Retry due alerts between cycles."""
         with self._lock:
             if self.stop_event.is_set():
                 return
-            delivery = self.app.deliver()
+            try:
+                delivery = self.app.deliver(wait=0)
+            except Busy:
+                return  # another ctwatch is sending; the next minute tries again
+            except StoreError as exc:
+                log.error("alerts not sent: %s", exc)
+                return
         if delivery.sent or delivery.retrying or delivery.failed:
             log.info(
                 "alerts: sent %d, still pending %d, failed %d",

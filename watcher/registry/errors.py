@@ -6,7 +6,7 @@
 * :class:`RegistryRejected` - a 4xx the registry meant (a malformed ID, a bad
   parameter); retrying would not help.
 * :class:`RequestTooLong` - 414/431 or a length-related 400; the caller halves
-  its batch.
+  its batch. :class:`ResponseTooLarge` - an answer over the body cap: the same.
 """
 
 from __future__ import annotations
@@ -26,3 +26,7 @@ class RegistryRejected(RegistryError):
 
 class RequestTooLong(RegistryRejected):
     """The request URL was too long for the registry; use a smaller batch."""
+
+
+class ResponseTooLarge(RequestTooLong):
+    """The answer was bigger than ctwatch reads at once; ask for fewer records."""

@@ -6,13 +6,17 @@ monitors do - costs the registry thousands of requests for nothing. So a cycle:
 
 1. probes ``GET /version``; if ``dataTimestamp`` has not moved since the last
    complete cycle, it fetches nothing (except trials it has never seen);
-2. otherwise lists only what was posted since the day of the last complete
-   cycle - ID batches with ``filter.advanced=AREA[LastUpdatePostDate]RANGE[day,MAX]``
-   and ``fields=NCTId,LastUpdatePostDate`` (small pages), or, for watch lists
-   over ``registry_wide_over`` trials, the registry-wide list of everything
-   posted since that day intersected locally, so the cost follows the
-   registry's daily changes rather than the watch list's length;
-3. fetches full records only for those, plus new or previously failing trials;
+2. otherwise lists what was posted since the day of the last complete cycle
+   minus a look-back (``lookback``, default 3 days: records can appear late,
+   with an older post date) - ID batches with
+   ``filter.advanced=AREA[LastUpdatePostDate]RANGE[day,MAX]`` and
+   ``fields=NCTId,LastUpdatePostDate`` (small pages), or, for watch lists over
+   ``registry_wide_over`` trials, the registry-wide list intersected locally,
+   so the cost follows the registry's daily changes rather than the watch
+   list's length;
+3. fetches full records only for listed trials whose post date differs from
+   the stored one or falls on/after the last processed day (so the wider
+   window costs no extra full fetches), plus new or previously failing trials;
 4. sweeps everything periodically (``full_sweep``, default weekly) and on
    ``ctwatch check --full``, to catch anything an incremental pass could miss.
 """
@@ -20,9 +24,9 @@ monitors do - costs the registry thousands of requests for nothing. So a cycle:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from watcher.core.record import last_update_posted
@@ -43,6 +47,7 @@ class FetchPolicy:
     incremental: bool = True
     registry_wide_over: int = 5000
     full_sweep: timedelta = timedelta(days=7)
+    lookback: timedelta = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,12 @@ class Memory:
     last_complete_stamp: str | None
     """``dataTimestamp`` processed by the last complete cycle (None: no such cycle)."""
     last_complete_day: str | None
-    """The day (YYYY-MM-DD) incremental listing starts from."""
+    """The day (YYYY-MM-DD) of the last processed refresh; listing starts before it."""
     last_full_sweep: datetime | None
     fresh: tuple[str, ...]
     """Trials that need a full fetch whatever the registry says (new, failing, re-added)."""
+    stored_posted: Callable[[Sequence[str]], Mapping[str, str | None]] = lambda ids: {}
+    """The stored LastUpdatePostDate of the trials named."""
 
 
 @dataclass(frozen=True)
@@ -69,12 +76,27 @@ class Plan:
     mode: Mode
     fetch: tuple[str, ...]
     data_timestamp: str | None
+    """The refresh this cycle processes; None when the registry's value was unusable."""
     reason: str
+    listed: Mapping[str, str | None] = field(default_factory=dict)
+    """The post date the listing gave each trial it fetches (to spot stale copies)."""
 
 
 def since_clause(day: str) -> str:
     """The Essie filter for records posted on or after ``day`` (YYYY-MM-DD)."""
     return f"AREA[LastUpdatePostDate]RANGE[{day},MAX]"
+
+
+def usable_stamp(stamp: str) -> str | None:
+    """``dataTimestamp`` when it reads as ``yyyy-MM-ddTHH:mm:ss``; None otherwise.
+
+    An unusable value counts as "moved" and is never stored as the watermark.
+    """
+    try:
+        datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return stamp
 
 
 @dataclass
@@ -90,7 +112,10 @@ class Planner:
         """Probe the registry and decide; RegistryError when it cannot be read."""
         if not self.policy.incremental:
             return Plan("full", tuple(trials), None, "incremental fetching is off")
-        stamp = self.registry.data_timestamp()
+        raw = self.registry.data_timestamp()
+        stamp = usable_stamp(raw)
+        if stamp is None:
+            log.warning("registry: unusable dataTimestamp %r; treating the data as moved", raw[:40])
         fresh = memory.fresh
         swept = memory.last_full_sweep
         if full:
@@ -99,17 +124,21 @@ class Planner:
             return Plan("full", tuple(trials), stamp, "no complete cycle yet")
         if now - swept >= self.policy.full_sweep:
             return Plan("full", tuple(trials), stamp, "periodic full sweep")
-        if memory.last_complete_stamp == stamp:
+        if stamp is not None and memory.last_complete_stamp == stamp:
             reason = "registry data unchanged" + (f"; {len(fresh)} new" if fresh else "")
             return Plan("skipped" if not fresh else "incremental", fresh, stamp, reason)
         day = memory.last_complete_day
-        moved = self._moved_since(trials, day)
+        since = (date.fromisoformat(day) - self.policy.lookback).isoformat()
+        listed = self._listed_since(trials, since)
+        stored = memory.stored_posted(list(listed))
+        moved = {n: d for n, d in listed.items() if d is None or d != stored.get(n) or d >= day}
         wanted = set(moved) | set(fresh)
         ordered = tuple(t for t in trials if t in wanted)
-        return Plan("incremental", ordered, stamp, f"{len(moved)} posted since {day}")
+        reason = f"{len(moved)} posted since {day} (listed from {since})"
+        return Plan("incremental", ordered, stamp, reason, moved)
 
-    def _moved_since(self, trials: Sequence[str], day: str) -> list[str]:
-        """Watched trials whose LastUpdatePostDate is on or after ``day``."""
+    def _listed_since(self, trials: Sequence[str], day: str) -> dict[str, str | None]:
+        """Watched trials posted on or after ``day``, with the post date listed."""
         watched = set(trials)
         if len(trials) > self.policy.registry_wide_over:
             listed = self.registry.list_studies(ID_FIELDS, since_clause(day))
@@ -122,6 +151,5 @@ class Planner:
             if fetched.failed:
                 raise RegistryUnavailable(next(iter(fetched.failed.values())))
             found = dict(fetched.records)  # keyed by the requested (possibly alias) ID
-        moved = [nct for nct, record in found.items() if last_update_posted(record) is not None]
-        log.info("registry: %d watched trial(s) posted since %s", len(moved), day)
-        return moved
+        log.info("registry: %d watched trial(s) listed as posted since %s", len(found), day)
+        return {nct: last_update_posted(record) for nct, record in found.items()}

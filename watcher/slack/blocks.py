@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.core.render import Alert, change_lines
+from watcher.core.render import Alert, Notice, change_lines
 from watcher.core.text import truncate
 
 MAX_BLOCKS = 50
@@ -72,6 +72,8 @@ def alert_message(alert: Alert) -> tuple[str, list[Block]]:
     """``(text, blocks)`` for one changed trial (or a clearly marked test)."""
     if alert.test:
         return test_message(alert)
+    if alert.notice is not None:
+        return notice_message(alert, alert.notice)
     lines = change_lines(alert.changes)
     history = _link(alert.history_url, "View history")
     header = f"{alert.nct_id} · {alert.headline}"
@@ -122,3 +124,15 @@ def test_message(alert: Alert) -> tuple[str, list[Block]]:
     text = f"[TEST] ctwatch {alert.title}: delivery works. No trial changed."
     blocks = [_header("ctwatch test alert"), _section(escape(text))]
     return escape(text), blocks
+
+
+def notice_message(alert: Alert, notice: Notice) -> tuple[str, list[Block]]:
+    """A notice about the watching itself (the registry unreadable, a trial gone)."""
+    blocks = [
+        _header(f"ctwatch · {notice.headline}"),
+        _section(escape(truncate(notice.body, 2900))),
+    ]
+    if alert.nct_id:
+        blocks.append(_context(_link(alert.history_url, f"{alert.nct_id} on ClinicalTrials.gov")))
+    text = f"ctwatch: {notice.headline}. {notice.body}"
+    return escape(truncate(text, MAX_TEXT)), blocks

@@ -43,6 +43,7 @@ from slack_sdk.signature import Clock as SlackClock
 from slack_sdk.signature import SignatureVerifier
 
 from watcher.config import Config
+from watcher.redact import Redactor
 from watcher.slack.commands import (
     BadRequest,
     CommandRequest,
@@ -250,7 +251,9 @@ class SlashServer:
         with self._stores_lock:
             store = self._stores.get(path)
             if store is None:
-                store = self._stores[path] = Store.open(path)
+                masked = Redactor(config.secrets())
+                timeout = config.database.busy_timeout.total_seconds()
+                store = self._stores[path] = Store.open(path, masked, timeout)
         return store
 
     def _follow_up(self, response_url: str, work: Callable[[], Reply]) -> None:

@@ -12,10 +12,12 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from watcher.alerts.notifier import DeliveryError
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
+from watcher.deadline import DeadlineExceeded, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.slack.blocks import Block, alert_message, digest_message
 from watcher.timeutil import parse_retry_after
@@ -46,9 +48,10 @@ PERMANENT = frozenset(
 class SlackNotifier:
     """Posts alerts to Slack channels."""
 
-    def __init__(self, client: WebClient, digest_over: int) -> None:
+    def __init__(self, client: WebClient, digest_over: int, deadline: float = 120.0) -> None:
         self._client = client
         self.digest_over: int | None = digest_over
+        self._deadline = deadline
 
     def send(self, destination: Destination, alert: Alert) -> None:
         self.post(destination.target, *alert_message(alert))
@@ -57,11 +60,23 @@ class SlackNotifier:
         self.post(destination.target, *digest_message(alerts))
 
     def post(self, channel: str, text: str, blocks: list[Block]) -> None:
-        """``chat.postMessage``; returns only when Slack answered ``ok: true``."""
-        try:
-            response = self._client.chat_postMessage(
+        """``chat.postMessage``; returns only when Slack answered ``ok: true``.
+
+        The whole post, in-place retries included, has one deadline: a
+        trickling server or proxy makes it a transient failure, never a hang.
+        """
+
+        def call() -> SlackResponse:
+            return self._client.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
             )
+
+        try:
+            response = call_with_deadline(call, self._deadline, "slack-post")
+        except DeadlineExceeded:
+            raise DeliveryError(
+                f"Slack did not answer in full within {self._deadline:g} s"
+            ) from None
         except SlackApiError as exc:
             raise _classify(channel, exc) from None
         except (URLError, OSError) as exc:

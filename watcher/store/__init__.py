@@ -1,5 +1,7 @@
 """All SQL: the SQLite memory of every version seen, the outbox, runs, subscriptions."""
 
+from watcher.store.base import StoreError
+from watcher.store.lock import Busy
 from watcher.store.rows import (
     ChangeRow,
     OutboxClaim,
@@ -10,11 +12,13 @@ from watcher.store.rows import (
     RunRecord,
     Subscription,
     TrialRow,
+    Trouble,
     VersionRow,
 )
-from watcher.store.store import Store, StoreError
+from watcher.store.store import Store
 
 __all__ = [
+    "Busy",
     "ChangeRow",
     "OutboxClaim",
     "OutboxProblem",
@@ -26,5 +30,6 @@ __all__ = [
     "StoreError",
     "Subscription",
     "TrialRow",
+    "Trouble",
     "VersionRow",
 ]

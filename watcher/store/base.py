@@ -8,23 +8,39 @@ definition of a write transaction.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlite_utils import Database
 
+from watcher.redact import redact
+
 CHUNK = 500  # below SQLite's limit on bound variables per statement
 
 
-class Connection:
-    """A sqlite-utils Database with its lock, transactions and read helpers."""
+class StoreError(Exception):
+    """The database cannot be opened, read or written; the message names the file."""
 
-    def __init__(self, db: Database) -> None:
+
+class Connection:
+    """A sqlite-utils Database with its lock, transactions, read helpers and mask.
+
+    Every error text written through :meth:`masked` passes the redactor first,
+    so a secret echoed by a server never reaches the database.
+    """
+
+    def __init__(self, db: Database, path: str, masked: Callable[[str], str] = redact) -> None:
         self.db = db
+        self.path = path
         self.lock = threading.RLock()
+        self.masked = masked
+
+    def masked_optional(self, text: str | None) -> str | None:
+        return None if text is None else self.masked(text)
 
     @contextmanager
     def atomic(self) -> Iterator[Database]:
@@ -33,9 +49,10 @@ class Connection:
         ``BEGIN IMMEDIATE`` takes the write lock up front, so a second process
         (cron next to the daemon, the slash endpoint) waits for the busy timeout
         instead of failing at once with "database is locked" when a read turns
-        into a write.
+        into a write. A database that cannot be written (read-only, locked past
+        the timeout, disk full) raises StoreError naming the file.
         """
-        with self.lock:
+        with self.lock, self._errors("write"):
             conn = self.db.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -46,21 +63,43 @@ class Connection:
                 raise
             conn.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit inside :meth:`atomic`: undone alone when its block raises."""
+        name = f"sp_{secrets.token_hex(6)}"
+        conn = self.db.conn
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        conn.execute(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def _errors(self, verb: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot {verb} {self.path} ({exc})") from None
+
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Every row of a query, read under the lock."""
-        with self.lock:
+        with self.lock, self._errors("read"):
             return list(self.db.execute(sql, params).fetchall())
 
     def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         """The first row of a query, or None."""
-        with self.lock:
+        with self.lock, self._errors("read"):
             row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
         return row
 
     def rows_in(self, select: str, column: str, values: Sequence[Any]) -> list[sqlite3.Row]:
         """``select`` + ``WHERE column IN (…)``, in chunks below SQLite's variable limit."""
         out: list[sqlite3.Row] = []
-        with self.lock:
+        with self.lock, self._errors("read"):
             for start in range(0, len(values), CHUNK):
                 chunk = list(values[start : start + CHUNK])
                 marks = ",".join("?" * len(chunk))

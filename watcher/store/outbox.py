@@ -2,28 +2,70 @@
 
 Why rows: an alert is committed with the version it describes (see
 :mod:`watcher.store.versions`), so a notifier outage or a crash between
-detecting and sending loses nothing. This is the store boundary for
-destinations: the canonical key string is written and parsed here only.
+detecting and sending loses nothing. Rows are claimed one destination at a
+time, just before that destination is tried; the process lock
+(:mod:`watcher.store.lock`) makes the claimer the only sender, so a row leased
+by a process that died is simply claimed again, at once. ``lease_owner`` says
+who is sending, for people reading the table.
+
+This is the store boundary for destinations: the canonical key string is
+written and parsed here only. Error texts are masked before they are stored.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
+
+from sqlite_utils import Database
 
 from watcher.core.destination import Destination
 from watcher.store.base import Connection
-from watcher.store.rows import OutboxClaim, OutboxProblem, from_row
+from watcher.store.rows import OutboxClaim, OutboxProblem, OutboxRow, from_row
+
+_CLAIM_COLUMNS = """o.id, o.version_id, o.nct_id, o.kind, o.payload, o.destination, o.paths,
+                    o.attempts, o.created_at, t.title, v.last_update_posted"""
+
+
+def insert_rows(
+    db: Database,
+    rows: Sequence[OutboxRow],
+    now: str,
+    *,
+    version_id: int | None = None,
+    nct_id: str | None = None,
+) -> None:
+    """Insert outbox rows (one per destination and version: a repeat is ignored)."""
+    db.conn.executemany(
+        """INSERT OR IGNORE INTO outbox (version_id, nct_id, kind, payload, destination, paths,
+                                         created_at, next_attempt_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (
+                version_id,
+                row.nct_id or nct_id,
+                row.kind,
+                None if row.payload is None else json.dumps(row.payload, ensure_ascii=False),
+                row.destination.key,
+                None if row.paths is None else json.dumps(list(row.paths)),
+                now,
+                now,
+            )
+            for row in rows
+        ],
+    )
 
 
 def _claim(row: sqlite3.Row) -> OutboxClaim:
-    paths = None if row["paths"] is None else tuple(json.loads(row["paths"]))
     return from_row(
         OutboxClaim,
         row,
         destination=Destination.parse(row["destination"]),
-        paths=paths,
+        paths=None if row["paths"] is None else tuple(json.loads(row["paths"])),
+        payload=None if row["payload"] is None else json.loads(row["payload"]),
         title=row["title"] or "",
+        nct_id=row["nct_id"] or "",
     )
 
 
@@ -33,57 +75,109 @@ class Outbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def claim_due(self, now: str, lease_until: str, *, force: bool) -> list[OutboxClaim]:
-        """Lease the pending rows that are due (all pending ones when ``force``).
+    def add(self, rows: Sequence[OutboxRow], now: str) -> None:
+        """Queue alerts that belong to no version (notices), in one transaction."""
+        with self._conn.atomic() as db:
+            insert_rows(db, rows, now)
 
-        The lease keeps a second process (cron next to a daemon) from sending
-        the same row at the same time; a process killed mid-send leaves the row
-        pending, so the next run sends it again once the lease has expired.
-        Each claim carries the trial's title and the version's date, read in
-        the same query, so building its alert needs no further lookups.
+    def due_destinations(self, now: str, *, force: bool) -> list[Destination]:
+        """Destinations with pending rows that are due (every pending one when ``force``)."""
+        due = "" if force else " AND next_attempt_at <= ?"
+        rows = self._conn.rows(
+            f"""SELECT destination FROM outbox WHERE status = 'pending'{due}
+                GROUP BY destination ORDER BY MIN(id)""",  # noqa: S608 - fixed fragments
+            [] if force else [now],
+        )
+        return [Destination.parse(r["destination"]) for r in rows]
+
+    def claim(
+        self, destination: Destination, now: str, owner: str, *, force: bool
+    ) -> list[OutboxClaim]:
+        """Lease one destination's due rows to ``owner`` and return them, oldest first.
+
+        The caller holds the process lock, so a lease another process left
+        behind (it died mid-send) does not keep these rows back. Each claim
+        carries the trial's title and the version's date, read in the same
+        query, so building its alert needs no further lookups.
         """
         due = "" if force else " AND o.next_attempt_at <= :now"
         with self._conn.atomic() as db:
             rows = db.execute(
-                f"""SELECT o.id, o.version_id, o.nct_id, o.destination, o.paths, o.attempts,
-                           t.title, v.last_update_posted
+                f"""SELECT {_CLAIM_COLUMNS}
                     FROM outbox o
-                    JOIN versions v ON v.id = o.version_id
+                    LEFT JOIN versions v ON v.id = o.version_id
                     LEFT JOIN trials t ON t.nct_id = o.nct_id
-                    WHERE o.status = 'pending'
-                      AND (o.lease_until IS NULL OR o.lease_until <= :now){due}
+                    WHERE o.status = 'pending' AND o.destination = :destination{due}
                     ORDER BY o.id""",  # noqa: S608 - fixed fragments
-                {"now": now},
+                {"now": now, "destination": destination.key},
             ).fetchall()
             db.conn.executemany(
-                "UPDATE outbox SET lease_until = ? WHERE id = ?",
-                [(lease_until, r["id"]) for r in rows],
+                "UPDATE outbox SET lease_owner = ?, lease_until = NULL WHERE id = ?",
+                [(owner, r["id"]) for r in rows],
             )
         return [_claim(r) for r in rows]
 
-    def mark_sent(self, outbox_id: int, now: str) -> None:
+    def mark_sent(self, outbox_ids: Sequence[int], now: str) -> None:
         with self._conn.atomic() as db:
-            db.execute(
+            db.conn.executemany(
                 """UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,
-                       lease_until = NULL, last_error = NULL WHERE id = ?""",
-                [now, outbox_id],
+                       lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ?""",
+                [(now, i) for i in outbox_ids],
             )
 
     def mark_retry(self, outbox_id: int, error: str, next_attempt_at: str) -> None:
         with self._conn.atomic() as db:
             db.execute(
                 """UPDATE outbox SET attempts = attempts + 1, last_error = ?,
-                       next_attempt_at = ?, lease_until = NULL WHERE id = ?""",
-                [error, next_attempt_at, outbox_id],
+                       next_attempt_at = ?, lease_owner = NULL, lease_until = NULL
+                   WHERE id = ?""",
+                [self._conn.masked(error), next_attempt_at, outbox_id],
             )
 
     def mark_failed(self, outbox_id: int, error: str) -> None:
         with self._conn.atomic() as db:
             db.execute(
                 """UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,
-                       lease_until = NULL WHERE id = ?""",
-                [error, outbox_id],
+                       lease_owner = NULL, lease_until = NULL WHERE id = ?""",
+                [self._conn.masked(error), outbox_id],
             )
+
+    def split(
+        self,
+        claim: OutboxClaim,
+        *,
+        sent: Destination | None,
+        retry: tuple[Destination, str, str] | None,
+        failed: tuple[Destination, str] | None,
+        now: str,
+    ) -> None:
+        """Settle a row whose destination answered differently per target (SMTP recipients).
+
+        The row keeps the part that was sent (or, when none was, the part to
+        retry); the other parts become rows of their own with the same alert,
+        age and attempt count, so a retry never reaches a recipient twice.
+        """
+        masked = self._conn.masked
+        parts: list[tuple[Destination, str, str | None, str | None]] = []
+        if sent is not None:
+            parts.append((sent, "sent", None, None))
+        if retry is not None:
+            parts.append((retry[0], "pending", masked(retry[1]), retry[2]))
+        if failed is not None:
+            parts.append((failed[0], "failed", masked(failed[1]), None))
+        with self._conn.atomic() as db:
+            first, *others = parts
+            _settle(db, claim.id, first, now)
+            for part in others:
+                cursor = db.execute(
+                    """INSERT OR IGNORE INTO outbox (version_id, nct_id, kind, payload,
+                           destination, paths, created_at, next_attempt_at, attempts)
+                       SELECT version_id, nct_id, kind, payload, ?, paths, created_at, ?,
+                              attempts FROM outbox WHERE id = ?""",
+                    [part[0].key, part[3] or now, claim.id],
+                )
+                if cursor.rowcount:  # else a row for that target and version exists already
+                    _settle(db, int(cursor.lastrowid or 0), part, now)
 
     def counts(self) -> dict[str, int]:
         """``{"pending": n, "sent": n, "failed": n}``."""
@@ -100,6 +194,29 @@ class Outbox:
                ORDER BY id DESC"""
         )
         return [
-            from_row(OutboxProblem, r, destination=Destination.parse(r["destination"]))
+            from_row(
+                OutboxProblem,
+                r,
+                destination=Destination.parse(r["destination"]),
+                nct_id=r["nct_id"] or "",
+            )
             for r in rows
         ]
+
+
+def _settle(
+    db: Database, outbox_id: int, part: tuple[Destination, str, str | None, str | None], now: str
+) -> None:
+    """Give a row its part's outcome; its target narrows unless another row has it already."""
+    destination, status, error, next_attempt = part
+    db.execute(
+        """UPDATE outbox SET status = ?, last_error = ?, attempts = attempts + 1,
+               next_attempt_at = COALESCE(?, next_attempt_at),
+               sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+               lease_owner = NULL, lease_until = NULL
+           WHERE id = ?""",
+        [status, error, next_attempt, status, now, outbox_id],
+    )
+    db.execute(
+        "UPDATE OR IGNORE outbox SET destination = ? WHERE id = ?", [destination.key, outbox_id]
+    )

@@ -42,10 +42,17 @@ class ChangeRow:
 
 @dataclass(frozen=True)
 class OutboxRow:
-    """An alert to write for one destination (``paths``: the fields it lists, None = all)."""
+    """An alert to write for one destination.
+
+    ``kind`` is ``change`` (a version's field changes; ``paths`` are the
+    fields it lists, None = all) or ``notice`` (``payload`` holds its words).
+    """
 
     destination: Destination
-    paths: tuple[str, ...] | None
+    paths: tuple[str, ...] | None = None
+    kind: str = "change"
+    payload: dict[str, Any] | None = None
+    nct_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,14 @@ class OutboxClaim:
     """A leased outbox row with what its alert needs (title, date) read in the same query."""
 
     id: int
-    version_id: int
+    version_id: int | None
     nct_id: str
     destination: Destination
     paths: tuple[str, ...] | None
     attempts: int
+    created_at: str = ""
+    kind: str = "change"
+    payload: dict[str, Any] | None = None
     title: str = ""
     last_update_posted: str | None = None
 
@@ -143,6 +153,16 @@ class RunRecord:
     data_timestamp: str | None
     error: str | None
     mode: str | None
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A condition ctwatch tells people about once: since when, and whether told."""
+
+    key: str
+    since: str
+    told: bool
+    detail: str | None
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ class Runs:
                     counts.requests,
                     int(counts.complete),
                     counts.data_timestamp,
-                    counts.error,
+                    self._conn.masked_optional(counts.error),
                     counts.mode,
                     run_id,
                 ],
@@ -71,6 +71,15 @@ class Runs:
         where = "finished_at IS NOT NULL" + (" AND complete = 1" if complete else "")
         row = self._conn.one(f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT 1")  # noqa: S608 - fixed fragments
         return from_row(RunRecord, row, complete=bool(row["complete"])) if row else None
+
+    def consecutive_failures(self) -> int:
+        """How many of the newest finished runs failed in a row (0 after a good one)."""
+        row = self._conn.one(
+            """SELECT COUNT(*) AS n FROM runs WHERE finished_at IS NOT NULL AND error IS NOT NULL
+               AND id > COALESCE((SELECT MAX(id) FROM runs
+                                  WHERE finished_at IS NOT NULL AND error IS NULL), 0)"""
+        )
+        return int(row["n"]) if row else 0
 
     def needs_full_fetch(self, nct_ids: Sequence[str]) -> tuple[str, ...]:
         """Trials always fetched in full: never recorded, last check failed, or not in

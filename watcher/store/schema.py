@@ -1,21 +1,72 @@
 """The database schema: numbered migrations, applied in order on open.
 
-Why sqlite-utils ``Migrations``: each step runs once, inside a transaction with
-its own record in ``_sqlite_migrations``, so a database from any earlier
-ctwatch is brought up to date in place and never rebuilt.
+Why sqlite-utils ``Migrations``: each step runs once, with its own record in
+``_sqlite_migrations``, so a database from any earlier ctwatch is brought up
+to date in place and never rebuilt. :func:`migrate` runs them all inside one
+``BEGIN IMMEDIATE`` transaction, so two processes opening a new database at
+once never race (the second waits, then finds nothing left to do), and it
+refuses a database that a newer ctwatch has migrated further.
+
+Statements run one by one (never ``executescript``, which would commit the
+surrounding transaction first).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("ctwatch")
+KNOWN: list[str] = []
 
 
-@MIGRATIONS(name="0001_initial")
+class NewerDatabase(Exception):
+    """The database holds migrations this ctwatch does not know."""
+
+
+def migration(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+    """Register a migration (and remember its name, to recognise newer databases)."""
+
+    def register(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+        KNOWN.append(name)
+        return MIGRATIONS(name=name)(fn)
+
+    return register
+
+
+def _script(db: Database, sql: str) -> None:
+    """Run ``;``-separated DDL statement by statement, inside the caller's transaction."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def migrate(db: Database) -> None:
+    """Apply pending migrations atomically; NewerDatabase for an unknown one."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        applied = [m.name for m in MIGRATIONS.applied(db)]
+        unknown = [name for name in applied if name not in KNOWN]
+        if unknown:
+            raise NewerDatabase(
+                f"it was written by a newer ctwatch (schema step {unknown[-1]!r}); "
+                "upgrade ctwatch to use it"
+            )
+        MIGRATIONS.apply(db)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@migration("0001_initial")
 def _m0001_initial(db: Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE trials (
             nct_id TEXT PRIMARY KEY,
@@ -81,23 +132,25 @@ def _m0001_initial(db: Database) -> None:
             data_timestamp TEXT,
             error TEXT
         );
-        """
+        """,
     )
 
 
-@MIGRATIONS(name="0002_run_modes")
+@migration("0002_run_modes")
 def _m0002_run_modes(db: Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         ALTER TABLE runs ADD COLUMN mode TEXT;
         CREATE INDEX runs_complete ON runs(complete, id);
-        """
+        """,
     )
 
 
-@MIGRATIONS(name="0003_subscriptions")
+@migration("0003_subscriptions")
 def _m0003_subscriptions(db: Database) -> None:
-    db.executescript(
+    _script(
+        db,
         """
         CREATE TABLE subscriptions (
             channel_id TEXT NOT NULL,
@@ -109,11 +162,54 @@ def _m0003_subscriptions(db: Database) -> None:
             PRIMARY KEY (channel_id, nct_id)
         );
         CREATE INDEX subscriptions_by_trial ON subscriptions(nct_id);
-        """
+        """,
     )
 
 
-@MIGRATIONS(name="0004_scope")
+@migration("0004_scope")
 def _m0004_scope(db: Database) -> None:
     # the watch list as of the last complete cycle: a trial (re-)added since gets a full fetch
     db.execute("CREATE TABLE scope (nct_id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
+@migration("0005_outbox_notices")
+def _m0005_outbox_notices(db: Database) -> None:
+    """Outbox rows for more than field changes (notices: no version), with a lease owner;
+    ``troubles`` remembers which trouble was told, so it is told once."""
+    _script(
+        db,
+        """
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            version_id INTEGER REFERENCES versions(id),
+            nct_id TEXT,
+            kind TEXT NOT NULL DEFAULT 'change',
+            payload TEXT,
+            destination TEXT NOT NULL,
+            paths TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            lease_owner TEXT,
+            last_error TEXT,
+            sent_at TEXT,
+            UNIQUE (version_id, destination)
+        );
+        INSERT INTO outbox_new (id, version_id, nct_id, destination, paths, status, attempts,
+                                created_at, next_attempt_at, lease_until, last_error, sent_at)
+            SELECT id, version_id, nct_id, destination, paths, status, attempts,
+                   created_at, next_attempt_at, lease_until, last_error, sent_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_new RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        CREATE INDEX outbox_by_destination ON outbox(status, destination);
+        CREATE TABLE troubles (
+            key TEXT PRIMARY KEY,
+            since TEXT NOT NULL,
+            told INTEGER NOT NULL DEFAULT 0,
+            detail TEXT
+        )
+        """,
+    )

@@ -5,64 +5,76 @@ tool (``sqlite-utils rows data/ctwatch.db changes``), numbered migrations
 (:mod:`watcher.store.schema`), real transactions, and WAL mode so ``ctwatch
 status`` can read while the daemon writes. All SQL lives in this package; the
 table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
-<watcher.store.outbox>`, :mod:`runs <watcher.store.runs>` and
-:mod:`subscriptions <watcher.store.subscriptions>`.
+<watcher.store.outbox>`, :mod:`runs <watcher.store.runs>`, :mod:`troubles
+<watcher.store.troubles>` and :mod:`subscriptions <watcher.store.subscriptions>`.
+Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from watcher.store.base import Connection
+from watcher.redact import redact
+from watcher.store.base import Connection, StoreError
+from watcher.store.lock import ProcessLock
 from watcher.store.outbox import Outbox
 from watcher.store.runs import Runs
-from watcher.store.schema import MIGRATIONS
+from watcher.store.schema import NewerDatabase, migrate
 from watcher.store.subscriptions import Subscriptions
+from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions
 
-
-class StoreError(Exception):
-    """The database cannot be opened or migrated; the message names the file."""
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
 
 
 class Store:
     """The SQLite store. Open with :meth:`open`; close when done."""
 
-    def __init__(self, db: Database) -> None:
-        self.conn = Connection(db)
+    def __init__(self, db: Database, path: str, masked: Callable[[str], str] = redact) -> None:
+        self.conn = Connection(db, path, masked)
+        self.path = path
         self.versions = Versions(self.conn)
         self.outbox = Outbox(self.conn)
         self.runs = Runs(self.conn)
+        self.troubles = Troubles(self.conn)
         self.subscriptions = Subscriptions(self.conn)
+        self.lock = ProcessLock(Path(f"{path}.lock"))
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
+    def open(
+        cls,
+        path: str | Path,
+        masked: Callable[[str], str] = redact,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> Store:
         """Open (creating folder and file as needed), enable WAL, migrate.
 
-        Raises StoreError, naming the path, when the folder cannot be created or
-        the file is not a usable SQLite database.
+        Raises StoreError, naming the path, when the folder cannot be created,
+        the file is not a usable SQLite database, it cannot be written, or a
+        newer ctwatch has migrated it.
         """
         conn: sqlite3.Connection | None = None
         try:
-            if str(path) != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(path), check_same_thread=False, timeout=busy_timeout, isolation_level=None
+            )
             conn.row_factory = sqlite3.Row
             db = Database(conn, execute_plugins=False)
-            if str(path) != ":memory:":
-                db.enable_wal()
+            db.enable_wal()
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            MIGRATIONS.apply(db)
-        except (OSError, sqlite3.Error) as exc:
+            migrate(db)
+        except (OSError, sqlite3.Error, NewerDatabase) as exc:
             if conn is not None:
                 conn.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StoreError(f"cannot open {path} ({reason})") from None
-        return cls(db)
+        return cls(db, str(path), masked)
 
     def close(self) -> None:
         self.conn.close()

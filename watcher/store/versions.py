@@ -2,19 +2,31 @@
 
 The rules that make alerts trustworthy are enforced here: one row per
 *distinct* version (an unchanged poll writes no version), and a version, its
-changes and its outbox rows commit in one transaction, so a crash can never
-leave a change recorded but its alert forgotten.
+changes and its outbox rows commit together, so a crash can never leave a
+change recorded but its alert forgotten.
+
+Writes happen in a :class:`VersionBatch`: one ``BEGIN IMMEDIATE`` transaction
+per fetched batch (a thousand trials cost one commit, not a thousand), each
+trial inside its own savepoint (one bad record is undone alone), and the
+reads that decide "changed?" are made inside that transaction, so no other
+writer can slip a version in between the decision and the write.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+from sqlite_utils import Database
 
 from watcher.core.diff import FieldChange
 from watcher.core.snapshot import Snapshot, compress, decompress
+from watcher.store import troubles
 from watcher.store.base import Connection
+from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
 _TRIAL_COLUMNS = """SELECT nct_id, title, overall_status, last_update_posted, last_checked_at,
@@ -31,11 +43,144 @@ def _change(row: Any) -> FieldChange:
     return FieldChange(row["path"], row["label"], row["kind"], old, new)
 
 
+@dataclass(frozen=True)
+class TrialState:
+    """What decides how a freshly fetched record is recorded."""
+
+    latest_hash: str | None
+    last_update_posted: str | None
+    not_found: bool
+
+
+class VersionBatch:
+    """The writes of one fetched batch, inside one transaction (see the module doc)."""
+
+    def __init__(self, conn: Connection, db: Database) -> None:
+        self._conn = conn
+        self._db = db
+
+    @contextmanager
+    def trial(self) -> Iterator[None]:
+        """One trial's writes: undone alone when the block raises."""
+        with self._conn.savepoint():
+            yield
+
+    def states(self, nct_ids: Sequence[str]) -> dict[str, TrialState]:
+        """Each named trial's latest hash, post date and not-found flag (known trials only)."""
+        rows = self._conn.rows_in(
+            "SELECT nct_id, latest_hash, last_update_posted, not_found FROM trials",
+            "nct_id",
+            nct_ids,
+        )
+        return {
+            r["nct_id"]: TrialState(r["latest_hash"], r["last_update_posted"], bool(r["not_found"]))
+            for r in rows
+        }
+
+    def latest_record(self, nct_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT body FROM versions WHERE nct_id = ? ORDER BY id DESC LIMIT 1", [nct_id]
+        ).fetchone()
+        return decompress(row["body"]) if row else None
+
+    def record_unchanged(self, snap: Snapshot, now: str) -> None:
+        """Nothing new: refresh the trial row (and its hash), add no version."""
+        _upsert_trial(self._db, snap, now)
+        self._db.execute(
+            "UPDATE trials SET latest_hash = ? WHERE nct_id = ? AND latest_hash IS NOT NULL",
+            [snap.content_hash, snap.nct_id],
+        )
+
+    def record_version(
+        self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
+    ) -> int:
+        """A version with its changes and outbox rows."""
+        db = self._db
+        _upsert_trial(db, snap, now)
+        cursor = db.execute(
+            """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
+                                     overall_status, change_count, body)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [snap.nct_id, snap.content_hash, now, snap.last_update_posted,
+             snap.overall_status, len(changes), compress(snap.body)],
+        )  # fmt: skip
+        version_id = int(cursor.lastrowid or 0)
+        db.conn.executemany(
+            "INSERT INTO changes (version_id, path, label, kind, old, new)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(version_id, c.path, c.label, c.kind, c.old, c.new) for c in changes],
+        )
+        insert_rows(db, outbox, now, version_id=version_id, nct_id=snap.nct_id)
+        db.execute(
+            "UPDATE trials SET latest_hash = ?,"
+            " last_changed_at = COALESCE(?, last_changed_at) WHERE nct_id = ?",
+            [snap.content_hash, now if changes else None, snap.nct_id],
+        )
+        return version_id
+
+    def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
+        """Queue a notice about a condition (a trial gone) unless it was told already."""
+        return troubles.tell(self._db, key, rows, now)
+
+    def all_clear(self, key: str, rows: list[OutboxRow], now: str) -> bool:
+        """End a condition; queue ``rows`` if it had been told."""
+        return troubles.end(self._db, key, rows, now)
+
+    def record_not_found(self, nct_id: str, now: str) -> None:
+        """The registry did not return this trial."""
+        self._mark(nct_id, now, "not found in the registry", not_found=True)
+
+    def record_error(self, nct_id: str, message: str, now: str) -> None:
+        """This trial could not be checked this time; keep the (masked) reason."""
+        self._mark(nct_id, now, self._conn.masked(message), not_found=False)
+
+    def _mark(self, nct_id: str, now: str, message: str, *, not_found: bool) -> None:
+        self._db.execute(
+            """
+            INSERT INTO trials (nct_id, added_at, last_checked_at, not_found,
+                                consecutive_errors, last_error)
+            VALUES (?, ?, ?, ?, 1, ?)
+            ON CONFLICT(nct_id) DO UPDATE SET
+                last_checked_at = excluded.last_checked_at,
+                not_found = excluded.not_found,
+                consecutive_errors = trials.consecutive_errors + 1,
+                last_error = excluded.last_error
+            """,
+            [nct_id, now, now, int(not_found), message],
+        )
+
+
 class Versions:
-    """Reads and writes ``trials``, ``versions`` and ``changes``."""
+    """Reads ``trials``, ``versions`` and ``changes``; writes through :meth:`batch`."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    @contextmanager
+    def batch(self) -> Iterator[VersionBatch]:
+        """One write transaction for a batch of trials (see :class:`VersionBatch`)."""
+        with self._conn.atomic() as db:
+            yield VersionBatch(self._conn, db)
+
+    # ---- single writes (one transaction each) ---------------------------------------
+
+    def record_version(
+        self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
+    ) -> int:
+        with self.batch() as batch:
+            return batch.record_version(snap, changes, outbox, now)
+
+    def record_unchanged(self, snap: Snapshot, now: str) -> None:
+        with self.batch() as batch:
+            batch.record_unchanged(snap, now)
+
+    def record_not_found(self, nct_id: str, now: str) -> None:
+        with self.batch() as batch:
+            batch.record_not_found(nct_id, now)
+
+    def record_error(self, nct_id: str, message: str, now: str) -> None:
+        with self.batch() as batch:
+            batch.record_error(nct_id, message, now)
 
     # ---- reads -----------------------------------------------------------------
 
@@ -43,6 +188,13 @@ class Versions:
         """``nct_id -> content hash of its latest version`` for the trials named."""
         rows = self._conn.rows_in("SELECT nct_id, latest_hash FROM trials", "nct_id", nct_ids)
         return {r["nct_id"]: r["latest_hash"] for r in rows}
+
+    def posted_dates(self, nct_ids: Sequence[str]) -> dict[str, str | None]:
+        """``nct_id -> stored LastUpdatePostDate`` for the trials named."""
+        rows = self._conn.rows_in(
+            "SELECT nct_id, last_update_posted FROM trials", "nct_id", nct_ids
+        )
+        return {r["nct_id"]: r["last_update_posted"] for r in rows}
 
     def latest_record(self, nct_id: str) -> dict[str, Any] | None:
         """The body of the newest version of a trial, or None before a baseline."""
@@ -95,93 +247,8 @@ class Versions:
         )
         return tuple(_change(r) for r in rows)
 
-    # ---- writes ----------------------------------------------------------------
 
-    def record_unchanged(self, snap: Snapshot, now: str) -> None:
-        """A poll that found nothing new: refresh the trial row, add no version."""
-        with self._conn.atomic() as db:
-            _upsert_trial(db, snap, now)
-
-    def record_version(
-        self,
-        snap: Snapshot,
-        changes: Sequence[ChangeRow],
-        outbox: Sequence[OutboxRow],
-        now: str,
-    ) -> int:
-        """Insert a version with its changes and outbox rows in one transaction."""
-        with self._conn.atomic() as db:
-            _upsert_trial(db, snap, now)
-            cursor = db.execute(
-                """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
-                                         overall_status, change_count, body)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                [
-                    snap.nct_id,
-                    snap.content_hash,
-                    now,
-                    snap.last_update_posted,
-                    snap.overall_status,
-                    len(changes),
-                    compress(snap.body),
-                ],
-            )
-            version_id = int(cursor.lastrowid or 0)
-            db.conn.executemany(
-                "INSERT INTO changes (version_id, path, label, kind, old, new)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(version_id, c.path, c.label, c.kind, c.old, c.new) for c in changes],
-            )
-            db.conn.executemany(
-                """INSERT OR IGNORE INTO outbox (version_id, nct_id, destination, paths,
-                                                 created_at, next_attempt_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                [
-                    (
-                        version_id,
-                        snap.nct_id,
-                        row.destination.key,
-                        None if row.paths is None else json.dumps(list(row.paths)),
-                        now,
-                        now,
-                    )
-                    for row in outbox
-                ],
-            )
-            changed_at = now if changes else None
-            db.execute(
-                "UPDATE trials SET latest_hash = ?,"
-                " last_changed_at = COALESCE(?, last_changed_at) WHERE nct_id = ?",
-                [snap.content_hash, changed_at, snap.nct_id],
-            )
-        return version_id
-
-    def record_not_found(self, nct_id: str, now: str) -> None:
-        """The registry did not return this trial."""
-        self._mark(nct_id, now, "not found in the registry", not_found=True)
-
-    def record_error(self, nct_id: str, message: str, now: str) -> None:
-        """This trial could not be checked this time; keep the reason."""
-        self._mark(nct_id, now, message, not_found=False)
-
-    def _mark(self, nct_id: str, now: str, message: str, *, not_found: bool) -> None:
-        with self._conn.atomic() as db:
-            db.execute(
-                """
-                INSERT INTO trials (nct_id, added_at, last_checked_at, not_found,
-                                    consecutive_errors, last_error)
-                VALUES (?, ?, ?, ?, 1, ?)
-                ON CONFLICT(nct_id) DO UPDATE SET
-                    last_checked_at = excluded.last_checked_at,
-                    not_found = excluded.not_found,
-                    consecutive_errors = trials.consecutive_errors + 1,
-                    last_error = excluded.last_error
-                """,
-                [nct_id, now, now, int(not_found), message],
-            )
-
-
-def _upsert_trial(db: Any, snap: Snapshot, now: str) -> None:
+def _upsert_trial(db: Database, snap: Snapshot, now: str) -> None:
     db.execute(
         """
         INSERT INTO trials (nct_id, title, overall_status, last_update_posted, added_at,

@@ -105,6 +105,7 @@ class _Response:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
 
 
 @dataclass
@@ -112,6 +113,7 @@ class _Fault:
     response: _Response
     path_prefix: str
     remaining: int
+    when: Callable[[Mapping[str, str]], bool] | None = None
 
 
 def _text(status: int, message: str) -> _Response:
@@ -242,12 +244,14 @@ class RegistryDouble(LoopbackDouble):
     def fail_next(
         self,
         status: int,
-        body: str = "",
+        body: str | bytes = "",
         *,
         times: int = 1,
         content_type: str = "text/plain",
         headers: Mapping[str, str] | None = None,
         path_prefix: str = _STUDIES,
+        when: Callable[[Mapping[str, str]], bool] | None = None,
+        delay: float = 0.0,
     ) -> None:
         """Answer the next ``times`` requests under ``path_prefix`` with a canned response.
 
@@ -256,15 +260,16 @@ class RegistryDouble(LoopbackDouble):
         ``fail_next(200, "<html>…", content_type="text/html")`` or a truncated
         JSON body with ``content_type="application/json"``. Faulted requests are
         recorded like any other; only an over-long request line is answered 414
-        before a fault is consumed, as a front proxy would.
+        before a fault is consumed, as a front proxy would. ``when`` limits the
+        fault to requests whose parameters it accepts (say, only full fetches);
+        ``delay`` holds the answer back that many seconds (a slow server).
         """
         if times < 1:
             raise ValueError("times must be at least 1")
-        response = _Response(
-            status, body.encode("utf-8"), content_type, tuple((headers or {}).items())
-        )
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        response = _Response(status, raw, content_type, tuple((headers or {}).items()), delay)
         with self._lock:
-            self._faults.append(_Fault(response, path_prefix, times))
+            self._faults.append(_Fault(response, path_prefix, times, when))
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -327,7 +332,7 @@ class RegistryDouble(LoopbackDouble):
     def _route(self, path: str, query: str, params: dict[str, str], line_length: int) -> _Response:
         if line_length > self._max_url_length:
             return _text(414, "URI Too Long")
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, params)
         if fault is not None:
             return fault
         try:
@@ -343,9 +348,9 @@ class RegistryDouble(LoopbackDouble):
             return _text(400, str(exc))
         return _Response(404, _NGINX_404, _HTML)
 
-    def _take_fault(self, path: str) -> _Response | None:
+    def _take_fault(self, path: str, params: Mapping[str, str]) -> _Response | None:
         for index, fault in enumerate(self._faults):
-            if path.startswith(fault.path_prefix):
+            if path.startswith(fault.path_prefix) and (fault.when is None or fault.when(params)):
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     del self._faults[index]
@@ -457,4 +462,6 @@ class _Handler(LoopbackHandler):
         response = self.owner()._dispatch(
             "GET", self.path, len(self.requestline), self.headers.get("User-Agent", "")
         )
+        if response.delay:
+            time.sleep(response.delay)
         self.reply(response.status, response.content_type, response.body, response.headers)

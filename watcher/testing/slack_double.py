@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -74,6 +74,7 @@ class _Response:
     body: bytes
     content_type: str = _JSON
     headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
 
 
 @dataclass
@@ -208,6 +209,7 @@ class SlackDouble(LoopbackDouble):
         retry_after: int | None = None,
         times: int = 1,
         raw_body: str | None = None,
+        delay: float = 0.0,
     ) -> None:
         """Answer the next ``times`` chat.postMessage calls with a canned response.
 
@@ -219,8 +221,9 @@ class SlackDouble(LoopbackDouble):
         - ``status=500`` (502, 503, ...) -> that HTTP status with a short plain-text
           body, or ``{"ok": false, "error": error}`` when ``error`` is given.
 
-        ``Retry-After`` is sent whenever ``retry_after`` is given. Faults queue in
-        order, are served before any validation (auth included) and are recorded in
+        ``Retry-After`` is sent whenever ``retry_after`` is given; ``delay`` holds
+        the answer back that many seconds (a hung server). Faults queue in order,
+        are served before any validation (auth included) and are recorded in
         ``calls`` like any other answer.
         """
         if times < 1:
@@ -244,6 +247,7 @@ class SlackDouble(LoopbackDouble):
             except ValueError:
                 phrase = "Error"
             response = _Response(status, f"{status} {phrase}".encode(), _TEXT, headers)
+        response = replace(response, delay=delay)
         with self._lock:
             self._faults.append(_Fault(response, times))
 
@@ -284,6 +288,17 @@ class SlackDouble(LoopbackDouble):
                     break
                 self._answered.wait(remaining)
             return list(self._responses)
+
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 10.0) -> int:
+        """Block until ``method`` was called ``count`` times (answered or held); the count."""
+        deadline = time.monotonic() + timeout
+        with self._answered:
+            while (seen := sum(1 for name, _ in self._calls if name == method)) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._answered.wait(remaining)
+            return seen
 
     # -- request handling (called from server threads) -----------------------------
 
@@ -454,6 +469,8 @@ class _Handler(LoopbackHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = _Request(verb, split.path, split.query, headers, body)
         response = self.owner()._dispatch(request)
+        if response.delay:
+            time.sleep(response.delay)
         self.reply(response.status, response.content_type, response.body, response.headers)
 
     def do_POST(self) -> None:
