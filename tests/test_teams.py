@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.alert_cases import CASES
 from tests.hook_setup import (
     TEAMS_SIG,
     assert_nothing_stored,
@@ -16,12 +17,12 @@ from tests.hook_setup import (
     outbox,
     run,
 )
+from watcher.alerts.teams import PACE, TeamsNotifier
 from watcher.alerts.teams_card import MAX_BYTES
 from watcher.core.destination import Destination
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 from watcher.testing.teams_double import TeamsDouble
-from watcher.testing.trickle import TrickleServer
 
 WATCH = 'teams = ["${TEAMS_URL}"]'
 
@@ -179,19 +180,6 @@ def test_a_wrong_signature_fails_for_good_and_echoes_are_masked(
     assert "DirectApiAuthorizationRequired" in test_alert.stdout
 
 
-def test_a_trickling_workflows_endpoint_is_cut_off(
-    tmp_path: Path, registry: RegistryDouble
-) -> None:
-    answer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
-    with TrickleServer(answer, interval=0.05) as slow:
-        url = f"{slow.origin}/workflows/x/triggers/manual/paths/invoke?sig={TEAMS_SIG}"
-        config, env = setup(tmp_path, registry, url, extra='\n[teams]\ntimeout = "1s"\n')
-        baseline_then_change(config, registry, env, status="SUSPENDED")
-        out = check(config, env)
-    assert "alerts sent 0 · alerts pending 1" in out
-    assert "(no complete answer within 1 s)" in out
-
-
 def test_an_url_removed_from_the_config_fails_its_queued_alerts_visibly(
     tmp_path: Path, registry: RegistryDouble, teams: TeamsDouble
 ) -> None:
@@ -235,3 +223,24 @@ def test_test_alert_names_the_host_never_the_url(
     assert result.stdout == f"ok      Teams 127.0.0.1:{port} ({reference})\n"
     (posted,) = teams.cards
     assert texts(posted.card)[0] == "ctwatch test alert"
+
+
+def test_posts_to_one_url_are_paced_under_the_workflows_throttle(teams: TeamsDouble) -> None:
+    waits: list[float] = []
+    now = [100.0]
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    destination, other = Destination.teams(teams.url()), Destination.teams(teams.url("b"))
+    urls = {destination: teams.url(), other: teams.url("b")}
+    notifier = TeamsNotifier(urls, 10, 5.0, sleep=sleep, monotonic=lambda: now[0])
+    alert = CASES["status_change"]()
+    notifier.send(destination, alert)
+    notifier.send(destination, alert)  # at once: waits
+    notifier.send(other, alert)  # another URL: does not
+    now[0] += 1.0
+    notifier.send(destination, alert)  # long after: does not
+    assert waits == [PACE]
+    assert [c.flow for c in teams.cards] == ["alerts", "alerts", "b", "alerts"]

@@ -213,3 +213,12 @@ def test_notice_and_test_events() -> None:
     test = build_payload(Alert("NCT06850103", "t", (), test=True), "msg_test_1", now)
     assert test["type"] == "test" and test["timestamp"] == "2026-11-25T14:30:05Z"
     assert message_id(Alert("NCT06850103", "t", (), test=True)) is None
+
+
+def test_a_digest_with_a_notice_names_it_without_a_broken_link() -> None:
+    failing = Alert("", "", (), notice=Notice("checks are failing", "HTTP 503"))
+    payload = digest_card([CASES["status_change"](), failing])
+    assert card_errors(payload) == []
+    assert texts(payload)[0] == "ctwatch: 2 alerts (1 notice)"
+    assert "ctwatch · checks are failing" in texts(payload)
+    assert urls(payload) == {"https://clinicaltrials.gov/study/NCT06850103?tab=history"}

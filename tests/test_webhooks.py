@@ -7,10 +7,13 @@ integrator's would, and records every ``webhook-id`` it sees.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import hmac
 import json
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import run_cli
 from tests.hook_setup import (
@@ -149,6 +152,21 @@ def test_an_error_that_echoes_the_url_and_secret_is_masked_everywhere(
     assert_nothing_stored(tmp_path, *SECRETS, receiver.url(), "abc123xyz")
 
 
+def test_an_error_body_is_masked_before_it_is_cut_and_never_decompressed(
+    tmp_path: Path, registry: RegistryDouble, receiver: WebhookReceiver
+) -> None:
+    config, env = setup(tmp_path, registry, receiver.url())
+    baseline_then_change(config, registry, env, status="SUSPENDED")
+    padding = "x" * 160  # the echoed secret straddles the 200-character cut
+    receiver.fail_next(503, f"{padding} {receiver.url()} {SECRET}")
+    out = check(config, env)
+    assert f"answered HTTP 503: {padding} ***" in out
+    bomb = gzip.compress(b"\0" * 20_000_000)  # 20 MB of zeros in about 20 KB
+    receiver.fail_next(500, bomb, headers={"Content-Encoding": "gzip"})
+    assert "answered HTTP 500: (a compressed body)" in check(config, env)
+    assert "alerts sent 1" in check(config, env)
+
+
 def test_a_redirect_is_not_followed(
     tmp_path: Path, registry: RegistryDouble, receiver: WebhookReceiver
 ) -> None:
@@ -171,15 +189,21 @@ def test_without_a_secret_events_go_unsigned(tmp_path: Path, registry: RegistryD
         assert request.headers["webhook-id"].startswith("msg_")
 
 
-def test_a_trickling_receiver_is_cut_off(tmp_path: Path, registry: RegistryDouble) -> None:
-    answer = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+@pytest.mark.parametrize(("key", "section"), [("teams", "teams"), ("webhook", "webhooks")])
+def test_a_trickling_endpoint_is_cut_off(
+    tmp_path: Path, registry: RegistryDouble, key: str, section: str
+) -> None:
+    """Teams and webhooks share one POST: its total deadline holds against a slow loris."""
+    answer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
     with TrickleServer(answer, interval=0.05) as slow:
-        extra = SIGNED + 'timeout = "1s"\n'
-        config, env = setup(tmp_path, registry, f"{slow.origin}/hooks/x", extra=extra)
+        extra = f'\n[{section}]\ntimeout = "1s"\n'
+        config = hook_config(tmp_path, registry, [SEED_NCT], f'{key} = ["${{URL}}"]', extra)
+        env = {"URL": f"{slow.origin}/hooks/x?sig=trickle-sig-123"}
         baseline_then_change(config, registry, env, status="SUSPENDED")
         out = check(config, env)
     assert "alerts sent 0 · alerts pending 1" in out
     assert "(no complete answer within 1 s)" in out
+    assert "trickle-sig-123" not in out
 
 
 def test_watches_sharing_a_webhook_get_one_event_and_notices_arrive_too(

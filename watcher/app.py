@@ -241,6 +241,7 @@ def default_notifiers(
             config.teams.digest_over,
             config.teams.timeout.total_seconds(),
             mask,
+            sleep=sleep,
         ),
         "webhook": WebhookNotifier(
             {d: u for d, u in urls.items() if d.kind == "webhook"},

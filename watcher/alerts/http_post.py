@@ -9,8 +9,9 @@ written once here:
   hold a cycle), on top of httpx's per-read time-out;
 * redirects are never followed (a 3xx is the caller's error to report): a
   redirect would carry the body, or the URL's secret, to another host;
-* an error answer is read up to :data:`MAX_ANSWER` bytes, and only a short
-  one-line reason is kept from it; a success answer is not read at all;
+* an error answer is read up to :data:`MAX_ANSWER` bytes, never decompressed,
+  and only a short one-line reason is kept from it; a success answer is not
+  read at all;
 * the URL appears in no message: callers name the destination by its
   reference (:meth:`Destination.describe`) and mask the reason, which a
   receiver may have built by echoing the request.
@@ -38,6 +39,7 @@ from watcher.timeutil import parse_retry_after
 MAX_ANSWER = 64 * 1024
 REASON_CHARS = 200
 USER_AGENT = f"ctwatch/{__version__} (ClinicalTrials.gov change monitor)"
+BASE_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
 
 Mask = Callable[[str], str]
 
@@ -76,12 +78,12 @@ def resolve_url(urls: Mapping[Destination, str], destination: Destination) -> st
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
     """POST ``body``; the receiver's answer, or Unreachable (never a message with the URL)."""
 
+    sent = {**BASE_HEADERS, **headers}
+
     def exchange() -> Answer:
         with (
             httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
-            client.stream(
-                "POST", url, content=body, headers={"User-Agent": USER_AGENT, **headers}
-            ) as response,
+            client.stream("POST", url, content=body, headers=sent) as response,
         ):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if response.is_success:
@@ -116,9 +118,12 @@ def failure(where: str, answer: Answer, mask: Mask) -> DeliveryError:
 
 
 def _read_capped(response: httpx.Response) -> bytes:
+    """At most MAX_ANSWER raw bytes; never decompressed (a gzip bomb stays small)."""
+    if response.headers.get("content-encoding", "identity").lower() != "identity":
+        return b"(a compressed body)"
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    for chunk in response.iter_raw():
         chunks.append(chunk)
         size += len(chunk)
         if size >= MAX_ANSWER:

@@ -10,12 +10,14 @@ Answers: 2xx accepted; 429 and 5xx (and time-outs) are retried through the
 outbox, honouring ``Retry-After``; 400/401/403/404 and other 4xx fail for
 good with the reason; a 413 (the card too large for the flow, despite
 :mod:`watcher.alerts.teams_card` keeping it under budget) is answered once
-with a shortened card before failing. The Workflows URL is a secret: it is
+with a shortened card before failing. Posts to one URL are paced (at most
+four a second, Workflows' throttle). The Workflows URL is a secret: it is
 looked up by reference and appears in no message.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from watcher.alerts.http_post import Answer, Mask, Unreachable, failure, post, resolve_url
@@ -33,6 +35,8 @@ from watcher.core.render import Alert
 from watcher.redact import redact
 
 TOO_LARGE = 413
+PACE = 0.25
+"""Seconds between two posts to one URL: Workflows throttles above about 4 per second."""
 
 
 class TeamsNotifier:
@@ -44,11 +48,17 @@ class TeamsNotifier:
         digest_over: int,
         timeout: float,
         mask: Mask = redact,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._urls = dict(urls)
         self.digest_over: int | None = digest_over
         self._timeout = timeout
         self._mask = mask
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last_post: dict[str, float] = {}
 
     def send(self, destination: Destination, alert: Alert) -> None:
         self._deliver(destination, alert_card(alert), lambda: shortened_card(alert))
@@ -75,7 +85,17 @@ class TeamsNotifier:
 
     def _post(self, where: str, url: str, card: Payload) -> Answer:
         headers = {"Content-Type": "application/json"}
+        self._keep_pace(where)
         try:
             return post(url, encode(card), headers, self._timeout)
         except Unreachable as exc:
             raise DeliveryError(self._mask(f"cannot reach {where} ({exc})")) from None
+
+    def _keep_pace(self, where: str) -> None:
+        """Wait until PACE seconds have passed since the last post to this destination."""
+        last = self._last_post.get(where)
+        if last is not None:
+            wait = last + PACE - self._monotonic()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_post[where] = self._monotonic()

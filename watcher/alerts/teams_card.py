@@ -34,6 +34,7 @@ CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 VALUE_LIMITS = (300, 100, 40)
 DIGEST_ROWS = 3
 TITLE_LIMIT = 500
+LABEL_LIMIT = 200  # labels name list items by record text (a facility)
 ARROW = " → "
 
 Element = dict[str, Any]
@@ -90,7 +91,7 @@ def _subtle(text: str) -> Element:
 
 
 def _row(line: ChangeLine, limit: int) -> Element:
-    label = run(f"{line.label}: ", weight="Bolder")
+    label = run(f"{one_line(line.label, LABEL_LIMIT)}: ", weight="Bolder")
     if line.summary is not None:
         return rich(label, run(one_line(line.summary, limit)), spacing="Small")
     before = one_line(line.before or "(none)", limit)
@@ -190,27 +191,42 @@ def digest_card(alerts: Sequence[Alert], limit: int = MAX_BYTES) -> Payload:
 
 
 def _digest(alerts: Sequence[Alert], shown: int) -> Payload:
-    body = [_header(f"ctwatch: {len(alerts)} trials changed")]
+    body = [_header(_digest_headline(alerts))]
     for alert in alerts[:shown]:
-        lines = change_lines(alert.changes)
-        heading = f"{alert.nct_id} — {alert.title or alert.headline}"
-        entry = [_title(alert, alert.history_url, truncate(heading, 300))]
-        entry += [_row(line, 100) for line in lines[:DIGEST_ROWS]]
-        if len(lines) > DIGEST_ROWS:
-            entry.append(_subtle(f"+{len(lines) - DIGEST_ROWS} more changes"))
-        body.append({"type": "Container", "items": entry, "separator": True})
+        body.append({"type": "Container", "items": _digest_entry(alert), "separator": True})
     if shown < len(alerts):
-        rest = ", ".join(a.nct_id for a in alerts[shown:])
+        rest = ", ".join(a.nct_id or a.headline for a in alerts[shown:])
         body.append(rich(run(truncate(f"…and {len(alerts) - shown} more: {rest}", 2000))))
     body.append(_subtle("Each trial links to its history on ClinicalTrials.gov."))
     return message(body)
 
 
+def _digest_headline(alerts: Sequence[Alert]) -> str:
+    notices = sum(1 for a in alerts if a.notice is not None)
+    if not notices:
+        return f"ctwatch: {len(alerts)} trials changed"
+    return f"ctwatch: {len(alerts)} alerts ({_count(notices, 'notice')})"
+
+
+def _digest_entry(alert: Alert) -> list[Element]:
+    """A trial's heading (linked to its history) and its first changes; or a notice."""
+    if alert.notice is not None:
+        heading = run(f"ctwatch · {alert.notice.headline}", weight="Bolder")
+        return [rich(heading), rich(run(truncate(alert.notice.body, 300)))]
+    lines = change_lines(alert.changes)
+    heading_text = truncate(f"{alert.nct_id} — {alert.title or alert.headline}", 300)
+    entry = [_title(alert, alert.history_url, heading_text)]
+    entry += [_row(line, 100) for line in lines[:DIGEST_ROWS]]
+    if len(lines) > DIGEST_ROWS:
+        entry.append(_subtle(f"+{len(lines) - DIGEST_ROWS} more changes"))
+    return entry
+
+
 def shortened_digest(alerts: Sequence[Alert]) -> Payload:
     """A small digest: the count and the NCT IDs."""
-    ids = ", ".join(a.nct_id for a in alerts)
+    ids = ", ".join(a.nct_id or a.headline for a in alerts)
     body = [
-        _header(f"ctwatch: {len(alerts)} trials changed"),
+        _header(_digest_headline(alerts)),
         rich(run(truncate(ids, 2000))),
         _subtle("Open each trial's history on ClinicalTrials.gov."),
     ]

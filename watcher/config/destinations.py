@@ -10,8 +10,9 @@ being echoed, and a destination names them only by reference.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from watcher.config.types import (
     EMAIL_RE,
@@ -33,6 +34,14 @@ class DestinationKeys(BaseModel):
     """Power Automate Workflows webhook URLs (secrets: write them as ``${VAR}``)."""
     webhook: tuple[str, ...] = ()
     """Receiver URLs for signed JSON webhooks."""
+
+    @field_validator("slack", "email", "teams", "webhook", mode="before")
+    @classmethod
+    def _a_list(cls, value: Any, info: ValidationInfo) -> Any:
+        """A lone string is the commonest slip (``teams = "${URL}"``): say how to write it."""
+        if isinstance(value, str):
+            raise ValueError(f'must be a list, e.g. {info.field_name} = ["…"]')
+        return value
 
     @field_validator("slack")
     @classmethod

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import DestinationKeys
 from watcher.config.types import (
+    WEBHOOK_SECRET_PREFIX,
     Duration,
     check_http_url,
     check_no_control,
@@ -317,7 +318,8 @@ class Config(_Strict):
                 if secret is not None:
                     values.append(secret.get_secret_value())
         if self.webhooks.secret is not None:
-            values.append(self.webhooks.secret.get_secret_value())
+            signing = self.webhooks.secret.get_secret_value()
+            values += [signing, signing.removeprefix(WEBHOOK_SECRET_PREFIX)]  # the key alone too
         for url in self.destination_urls().values():
             values.append(url)
             rest = url.split("://", 1)[-1].partition("/")[2]  # path and query: echoed alone too

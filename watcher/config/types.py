@@ -133,7 +133,7 @@ def _scheme_and_host(value: str) -> str:
     match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)?([^/?#@\s]*@)?([^/?#\s]*)", value)
     if not match or not match.group(1):
         return "the value"  # no scheme: perhaps a bare secret, so show nothing
-    return repr(f"{match.group(1) or ''}{match.group(3)}/…")
+    return repr(f"{match.group(1)}{match.group(3)}/…")
 
 
 def check_webhook_secret(value: str) -> str:

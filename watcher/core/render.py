@@ -50,7 +50,8 @@ class Queued:
 
     @property
     def key(self) -> str:
-        """``42_20261125T143000Z``: stable across retries, unique across databases."""
+        """``42_20261125T143000Z``: the same on every retry; a recreated database, whose
+        rows start at 1 again, queues at later times, so its keys differ."""
         return f"{self.row}_{''.join(c for c in self.at if c.isalnum())}"
 
 

@@ -170,15 +170,9 @@ class _Handler(LoopbackHandler):
     server_version = "ctwatch-sink-double"
 
     def _serve(self, verb: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.send_error(400, "bad Content-Length")
+        body = self.read_body(MAX_REQUEST)
+        if body is None:
             return
-        if length > MAX_REQUEST:
-            self.send_error(413, "request too large for the double")
-            return
-        body = self.rfile.read(length) if length > 0 else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         owner: Any = self.owner()
         reply: Reply = owner._dispatch(verb, self.path, headers, body)

@@ -19,7 +19,7 @@ What it imitates (API_FACTS §15):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,47 +69,51 @@ def card_errors(payload: Any) -> list[str]:
     return errors
 
 
+def _each(
+    items: Any, where: str, check: Callable[[Any, str], Iterator[str]], *, empty: bool = True
+) -> Iterator[str]:
+    """``check`` every item of a list (which must be one, and non-empty unless ``empty``)."""
+    if not isinstance(items, list) or not (items or empty):
+        yield f"{where} must be a {'' if empty else 'non-empty '}list"
+        return
+    for index, item in enumerate(items):
+        yield from check(item, f"{where}[{index}]")
+
+
 def _element_errors(elements: Any, where: str) -> Iterator[str]:
-    if not isinstance(elements, list):
-        yield f"{where} must be a list"
-        return
-    for index, element in enumerate(elements):
-        here = f"{where}[{index}]"
-        kind = element.get("type") if isinstance(element, dict) else None
-        if kind not in ELEMENTS:
-            yield f"{here}: unknown element {kind!r}"
-        elif kind == "TextBlock" and not isinstance(element.get("text"), str):
-            yield f"{here}.text must be a string"
-        elif kind == "RichTextBlock":
-            yield from _inline_errors(element.get("inlines"), f"{here}.inlines")
-        elif kind == "Container":
-            yield from _element_errors(element.get("items"), f"{here}.items")
+    return _each(elements, where, _element)
 
 
-def _inline_errors(inlines: Any, where: str) -> Iterator[str]:
-    if not isinstance(inlines, list) or not inlines:
-        yield f"{where} must be a non-empty list"
-        return
-    for index, inline in enumerate(inlines):
-        here = f"{where}[{index}]"
-        if not isinstance(inline, dict) or inline.get("type") != "TextRun":
-            yield f"{here} must be a TextRun"
-        elif not isinstance(inline.get("text"), str):
-            yield f"{here}.text must be a string"
-        elif "selectAction" in inline:
-            yield from _action_errors([inline["selectAction"]], f"{here}.selectAction")
+def _element(element: Any, here: str) -> Iterator[str]:
+    kind = element.get("type") if isinstance(element, dict) else None
+    if kind not in ELEMENTS:
+        yield f"{here}: unknown element {kind!r}"
+    elif kind == "TextBlock" and not isinstance(element.get("text"), str):
+        yield f"{here}.text must be a string"
+    elif kind == "RichTextBlock":
+        yield from _each(element.get("inlines"), f"{here}.inlines", _inline, empty=False)
+    elif kind == "Container":
+        yield from _element_errors(element.get("items"), f"{here}.items")
+
+
+def _inline(inline: Any, here: str) -> Iterator[str]:
+    if not isinstance(inline, dict) or inline.get("type") != "TextRun":
+        yield f"{here} must be a TextRun"
+    elif not isinstance(inline.get("text"), str):
+        yield f"{here}.text must be a string"
+    elif "selectAction" in inline:
+        yield from _action(inline["selectAction"], f"{here}.selectAction")
 
 
 def _action_errors(actions: Any, where: str) -> Iterator[str]:
-    if not isinstance(actions, list):
-        yield f"{where} must be a list"
-        return
-    for index, action in enumerate(actions):
-        here = f"{where}[{index}]"
-        if not isinstance(action, dict) or action.get("type") != "Action.OpenUrl":
-            yield f"{here} must be an Action.OpenUrl"
-        elif not str(action.get("url", "")).startswith(("https://", "http://")):
-            yield f"{here}.url must be an http(s) URL"
+    return _each(actions, where, _action)
+
+
+def _action(action: Any, here: str) -> Iterator[str]:
+    if not isinstance(action, dict) or action.get("type") != "Action.OpenUrl":
+        yield f"{here} must be an Action.OpenUrl"
+    elif not str(action.get("url", "")).startswith(("https://", "http://")):
+        yield f"{here}.url must be an http(s) URL"
 
 
 def _error(status: int, code: str, message: str) -> Reply:
