@@ -126,7 +126,9 @@ class TeamsDouble(SinkDouble):
 
     label = "teams double"
 
-    def __init__(self, *, signature: str = "double-sig-0123456789", max_bytes: int = MAX_BYTES):
+    def __init__(
+        self, *, signature: str = "double-sig-0123456789", max_bytes: int = MAX_BYTES
+    ) -> None:
         super().__init__()
         self.signature = signature
         self.max_bytes = max_bytes
