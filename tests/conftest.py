@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from watcher.daemon.scheduler import ConfigSource, Daemon
 from watcher.store import RunRecord
 from watcher.testing.registry_double import RegistryDouble
 
-pytest_plugins = ["tests.slack_setup"]  # the Slack double fixture, for every module
+pytest_plugins = ["tests.slack_setup", "tests.hook_setup"]  # doubles' fixtures, every module
 
 SHARED_CTGOV = Path(__file__).resolve().parents[2] / "shared" / "ctgov"
 
@@ -88,6 +89,15 @@ def run_cli(config: Path | None, *args: str, env: dict[str, str] | None = None) 
     """Run ``ctwatch [--config PATH] ARGS`` in-process; stdout and stderr kept apart."""
     argv = (["--config", str(config)] if config else []) + list(args)
     return CliRunner().invoke(main, argv, env=env, catch_exceptions=False)
+
+
+def database_text(db: Path) -> str:
+    """Every value of every table, as text: what a secret would have to hide in."""
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return "\n".join(
+            repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')
+        )
 
 
 def finished_run(finished_at: str, error: str | None = None) -> RunRecord:

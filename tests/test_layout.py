@@ -40,6 +40,8 @@ RANKS = {
 ADAPTERS = (
     "watcher.alerts.console",
     "watcher.alerts.email",
+    "watcher.alerts.teams",
+    "watcher.alerts.webhook",
     "watcher.slack.client",
     "watcher.slack.notifier",
     "watcher.slack.endpoint",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_config
+from tests.conftest import database_text, run_cli, write_config
 from tests.slack_setup import ENV, TOKEN, baseline_then_change, slack_config
 from tests.smtp_server import SmtpServer
 from watcher.redact import Redactor, redact
@@ -17,15 +16,6 @@ from watcher.testing.samples import SEED_NCT, changed, seed_study
 from watcher.testing.slack_double import SlackDouble
 
 PASSWORD = "s3cret-pw-42"
-
-
-def database_text(db: Path) -> str:
-    """Every value of every table, as text: what a secret would have to hide in."""
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return "\n".join(
-            repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')
-        )
 
 
 def test_a_slack_error_that_echoes_the_token_is_masked_everywhere(

@@ -20,6 +20,8 @@ from watcher.alerts.delivery import Deliverer, DeliveryReport
 from watcher.alerts.email import EmailNotifier
 from watcher.alerts.notifier import DeliveryError, Notifier
 from watcher.alerts.routing import build_routes, watched_trials
+from watcher.alerts.teams import TeamsNotifier
+from watcher.alerts.webhook import WebhookNotifier
 from watcher.config import Config, RegistryConfig
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
@@ -80,7 +82,12 @@ class App:
             dict(notifiers)
             if notifiers is not None
             else default_notifiers(
-                config, out, clock=clock, sleep=sleep, slack_retry_interval=slack_retry_interval
+                config,
+                out,
+                clock=clock,
+                sleep=sleep,
+                slack_retry_interval=slack_retry_interval,
+                mask=redactor,
             )
         )
         return cls(
@@ -217,9 +224,33 @@ def default_notifiers(
     clock: Clock = utc_now,
     sleep: Callable[[float], None] = time.sleep,
     slack_retry_interval: float = 1.0,
+    mask: Callable[[str], str] | None = None,
 ) -> dict[str, Notifier]:
-    """The notifiers a config asks for; the console one always exists."""
-    notifiers: dict[str, Notifier] = {"console": ConsoleNotifier(out)}
+    """The notifiers a config asks for; console, Teams and webhooks always exist.
+
+    Teams and webhook notifiers resolve destination references to the
+    config's URLs; with none configured, their queued alerts fail as no
+    longer configured. ``mask`` hides secrets in their error messages.
+    """
+    mask = mask or Redactor(config.secrets())
+    urls = config.destination_urls()
+    notifiers: dict[str, Notifier] = {
+        "console": ConsoleNotifier(out),
+        "teams": TeamsNotifier(
+            {d: u for d, u in urls.items() if d.kind == "teams"},
+            config.teams.digest_over,
+            config.teams.timeout.total_seconds(),
+            mask,
+            sleep=sleep,
+        ),
+        "webhook": WebhookNotifier(
+            {d: u for d, u in urls.items() if d.kind == "webhook"},
+            secret.get_secret_value() if (secret := config.webhooks.secret) else None,
+            config.webhooks.timeout.total_seconds(),
+            mask=mask,
+            clock=clock,
+        ),
+    }
     if config.slack is not None:
         client = slack_client(config.slack, retry_interval=slack_retry_interval, sleep=sleep)
         deadline = config.slack.timeout.total_seconds() * (config.slack.retries + 1)

@@ -25,7 +25,7 @@ from watcher.alerts.notifier import DeliveryError, Notifier, PartialOutcome
 from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
-from watcher.core.render import Alert, Notice
+from watcher.core.render import Alert, Notice, Queued
 from watcher.store import OutboxClaim, Store
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
 
@@ -198,11 +198,12 @@ class Deliverer:
 
 
 def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
+    queued = Queued(claim.id, claim.created_at)
     if claim.kind == "notice":
         payload = claim.payload or {}
         notice = Notice(str(payload.get("headline", "notice")), str(payload.get("body", "")))
-        return Alert(claim.nct_id, claim.title, (), notice=notice)
+        return Alert(claim.nct_id, claim.title, (), notice=notice, queued=queued)
     if claim.paths is not None:
         wanted = set(claim.paths)
         changes = tuple(c for c in changes if c.path in wanted)
-    return Alert(claim.nct_id, claim.title, changes, claim.last_update_posted)
+    return Alert(claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued)

@@ -14,7 +14,9 @@ from watcher.config.model import (
     ScheduleConfig,
     SlackCommandsConfig,
     SlackConfig,
+    TeamsConfig,
     WatchConfig,
+    WebhooksConfig,
 )
 from watcher.config.types import normalise_nct_id, parse_duration
 
@@ -28,7 +30,9 @@ __all__ = [
     "ScheduleConfig",
     "SlackCommandsConfig",
     "SlackConfig",
+    "TeamsConfig",
     "WatchConfig",
+    "WebhooksConfig",
     "load_config",
     "normalise_nct_id",
     "parse_duration",

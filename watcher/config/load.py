@@ -145,7 +145,7 @@ def _first_error(path: Path, exc: ValidationError, data: Any) -> ConfigError:
         return ConfigError(path, key, "required key is missing")
     message = str(err["msg"]).removeprefix("Value error, ")
     found, value = _lookup(data, loc)
-    secret = bool(loc) and str(loc[-1]) in SECRET_KEYS
+    secret = any(str(part) in SECRET_KEYS for part in loc)  # teams[0] is a secret too
     if found and not secret and repr(value) not in message:
         shown = repr(value)
         shown = shown if len(shown) <= 80 else shown[:77] + "..."

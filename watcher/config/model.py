@@ -15,20 +15,26 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watcher.config.crontab import cron_trigger
+from watcher.config.destinations import DestinationKeys
 from watcher.config.types import (
-    EMAIL_RE,
+    WEBHOOK_SECRET_PREFIX,
     Duration,
     check_http_url,
     check_no_control,
+    check_webhook_secret,
     format_duration,
-    is_slack_channel_id,
     normalise_nct_id,
     parse_listen,
 )
 from watcher.core.destination import Destination
 from watcher.core.fields import field_table
 
-SECRET_KEYS = frozenset({"token", "password", "username", "signing_secret"})
+SECRET_KEYS = frozenset(
+    {"token", "password", "username", "signing_secret", "secret", "teams", "webhook"}
+)
+"""Keys whose values are never repeated in an error (a key anywhere on the path counts)."""
+URL_PART_MIN = 8
+"""A URL's path and query are masked on their own too when at least this long."""
 
 
 class _Strict(BaseModel):
@@ -196,6 +202,33 @@ class EmailConfig(_Strict):
         return check_no_control(value, "usable in a mail header")
 
 
+class TeamsConfig(_Strict):
+    """Microsoft Teams through Power Automate Workflows webhooks (optional section).
+
+    Nothing global is needed: each destination URL carries its own signature.
+    """
+
+    digest_over: int = Field(default=10, ge=1, le=1000)
+    timeout: Duration = timedelta(seconds=30)
+    """The longest whole POST, answer included."""
+
+
+class WebhooksConfig(_Strict):
+    """Signed JSON webhooks (Standard Webhooks); the section is optional."""
+
+    secret: SecretStr | None = None
+    """``whsec_…``: signs every request; without it requests go unsigned."""
+    timeout: Duration = timedelta(seconds=30)
+    """The longest whole POST, answer included."""
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_webhook_secret(value.get_secret_value())
+        return value
+
+
 class DeliveryConfig(_Strict):
     """How long an alert is retried before it is given up."""
 
@@ -209,13 +242,12 @@ class AlertsConfig(_Strict):
     """Consecutive failed cycles before the destinations are told, once."""
 
 
-class WatchConfig(_Strict):
-    """A named list of trials and where their alerts go."""
+class WatchConfig(DestinationKeys):
+    """A named list of trials and where their alerts go (``slack``, ``email``, ``teams``,
+    ``webhook``: see :class:`DestinationKeys`)."""
 
     name: str = Field(min_length=1)
     trials: tuple[str, ...] = Field(min_length=1)
-    slack: tuple[str, ...] = ()
-    email: tuple[str, ...] = ()
     fields: tuple[str, ...] | None = None
 
     @field_validator("trials", mode="before")
@@ -228,28 +260,6 @@ class WatchConfig(_Strict):
                     raise ValueError(f"{item!r} is not an NCT ID (NCT followed by 8 digits)")
                 seen[normalise_nct_id(item)] = None
             return tuple(seen)
-        return value
-
-    @field_validator("slack")
-    @classmethod
-    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Names are normalised to ``#name`` (lower case) so that ``trial-alerts`` and
-        ``#Trial-Alerts`` in two watches are one channel and get one message."""
-        out = []
-        for channel in value:
-            if not channel.strip() or any(c.isspace() for c in channel):
-                raise ValueError(f"{channel!r} is not a Slack channel (e.g. #alerts or C0123)")
-            is_id = is_slack_channel_id(channel)
-            out.append(channel if is_id else "#" + channel.removeprefix("#").lower())
-        return tuple(dict.fromkeys(out))
-
-    @field_validator("email")
-    @classmethod
-    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            check_no_control(address, "an email address")
-            if not EMAIL_RE.match(address):
-                raise ValueError(f"{address!r} is not an email address")
         return value
 
     @field_validator("fields")
@@ -276,14 +286,6 @@ class WatchConfig(_Strict):
         table = field_table()
         return tuple(table.by_piece[p].path for p in self.fields)
 
-    @property
-    def destinations(self) -> tuple[Destination, ...]:
-        """Its Slack channels and one email destination; a watch with none prints to the console."""
-        out = [Destination.slack(channel) for channel in self.slack]
-        if self.email:
-            out.append(Destination.email(self.email))
-        return tuple(out) or (Destination.console(),)
-
 
 class Config(_Strict):
     """The whole validated configuration."""
@@ -293,6 +295,8 @@ class Config(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     slack: SlackConfig | None = None
     email: EmailConfig | None = None
+    teams: TeamsConfig = TeamsConfig()
+    webhooks: WebhooksConfig = WebhooksConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     alerts: AlertsConfig = AlertsConfig()
     watch: tuple[WatchConfig, ...] = Field(min_length=1)
@@ -313,4 +317,17 @@ class Config(_Strict):
             for secret in (self.email.username, self.email.password):
                 if secret is not None:
                     values.append(secret.get_secret_value())
+        if self.webhooks.secret is not None:
+            signing = self.webhooks.secret.get_secret_value()
+            values += [signing, signing.removeprefix(WEBHOOK_SECRET_PREFIX)]  # the key alone too
+        for url in self.destination_urls().values():
+            values.append(url)
+            rest = url.split("://", 1)[-1].partition("/")[2]  # path and query: echoed alone too
+            if len(rest) >= URL_PART_MIN:
+                values.append(rest)
         return values
+
+    def destination_urls(self) -> dict[Destination, str]:
+        """Every Teams and webhook destination with its URL: how notifiers resolve references."""
+        pairs = (pair for watch in self.watch for pair in watch.url_destinations())
+        return dict(pairs)

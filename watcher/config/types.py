@@ -8,9 +8,12 @@ commands reuse so config and chat agree on what an ID looks like.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, PlainSerializer
 
@@ -92,4 +95,62 @@ def check_http_url(value: str) -> str:
     """An http(s) URL with a host; ValueError otherwise."""
     if not re.match(r"^https?://[^\s/]+", value):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+LOOPBACK_HTTP_HOST = "127.0.0.1"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+MIN_WEBHOOK_SECRET_BYTES = 24  # Standard Webhooks: 24 to 64 random bytes
+
+
+def check_secret_url(value: str) -> str:
+    """An https URL with a host (http only to 127.0.0.1, for tests); ValueError otherwise.
+
+    The URL is a secret (a Teams Workflows URL carries its own ``sig=``), so
+    the error shows at most its scheme and host, never its path or query.
+    """
+    shown = _scheme_and_host(value)
+    if _CONTROL_RE.search(value) or any(c.isspace() for c in value):
+        raise ValueError(f"{shown} is not a usable URL (white space or a control character)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(f"{shown} is not a URL with a valid host and port") from None
+    if not parts.hostname:
+        raise ValueError(f"{shown} is not an https URL with a host")
+    if parts.scheme == "http" and parts.hostname == LOOPBACK_HTTP_HOST:
+        return value
+    if parts.scheme != "https":
+        raise ValueError(
+            f"{shown} must use https (plain http is allowed only to {LOOPBACK_HTTP_HOST})"
+        )
+    return value
+
+
+def _scheme_and_host(value: str) -> str:
+    """``'https://host/…'``: enough to recognise a URL in an error, nothing secret."""
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)?([^/?#@\s]*@)?([^/?#\s]*)", value)
+    if not match or not match.group(1):
+        return "the value"  # no scheme: perhaps a bare secret, so show nothing
+    return repr(f"{match.group(1)}{match.group(3)}/…")
+
+
+def check_webhook_secret(value: str) -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 24 or more bytes; ValueError otherwise.
+
+    The message never repeats the value.
+    """
+    if not value.startswith(WEBHOOK_SECRET_PREFIX):
+        raise ValueError(f"must start with {WEBHOOK_SECRET_PREFIX} (a Standard Webhooks secret)")
+    encoded = value.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"is not {WEBHOOK_SECRET_PREFIX} followed by base64") from None
+    if len(key) < MIN_WEBHOOK_SECRET_BYTES:
+        raise ValueError(
+            f"is too short: {WEBHOOK_SECRET_PREFIX} must be followed by the base64 of at least "
+            f"{MIN_WEBHOOK_SECRET_BYTES} random bytes"
+        )
     return value

@@ -35,6 +35,27 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """Which queued alert (outbox row) this is, and since when.
+
+    Why: a receiver that deduplicates (Standard Webhooks' ``webhook-id``)
+    needs an identity that is the same on every retry of one alert and never
+    the same for two alerts. The row number alone would repeat after a
+    database is recreated, so the time it was queued is part of the key.
+    """
+
+    row: int
+    at: str
+    """When the alert was queued (a stored timestamp, ``2026-11-25T14:30:00Z``)."""
+
+    @property
+    def key(self) -> str:
+        """``42_20261125T143000Z``: the same on every retry; a recreated database, whose
+        rows start at 1 again, queues at later times, so its keys differ."""
+        return f"{self.row}_{''.join(c for c in self.at if c.isalnum())}"
+
+
+@dataclass(frozen=True)
 class Alert:
     """A change set for one trial (or a notice), ready to render for any destination."""
 
@@ -44,6 +65,8 @@ class Alert:
     last_update_posted: str | None = None
     test: bool = False
     notice: Notice | None = None
+    queued: Queued | None = None
+    """The outbox row it was read from; None for a test alert (never queued)."""
 
     @property
     def history_url(self) -> str:

@@ -85,6 +85,18 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             assert isinstance(self.server, LoopbackServer)
             self.server.track(self.connection, open_=False)
 
+    def read_body(self, limit: int = 64 * 1024 * 1024) -> bytes | None:
+        """The request body (by Content-Length); None after answering 400 or 413 instead."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "bad Content-Length")
+            return None
+        if length > limit:
+            self.send_error(413, "request too large for the double")
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
     def reply(
         self, status: int, content_type: str, body: bytes, headers: Iterable[tuple[str, str]] = ()
     ) -> None:

@@ -459,12 +459,9 @@ class _Handler(LoopbackHandler):
     server_version = "ctwatch-slack-double"
 
     def _serve(self, verb: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.send_error(400, "bad Content-Length")
+        body = self.read_body()
+        if body is None:
             return
-        body = self.rfile.read(length) if length > 0 else b""
         split = urlsplit(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = _Request(verb, split.path, split.query, headers, body)
