@@ -91,3 +91,20 @@ def test_token_shaped_strings_are_masked(text: str, masked: str) -> None:
 def test_configured_secrets_are_masked_longest_first() -> None:
     mask = Redactor(["pw-42", "s3cret-pw-42", "abc"])  # "abc" is too short to mask words
     assert mask("login s3cret-pw-42 then pw-42, abc") == "login *** then ***, abc"
+
+
+def test_a_long_slack_error_is_masked_before_it_is_cut(
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = slack_config(tmp_path, registry, slack, [SEED_NCT])
+    baseline_then_change(config, registry, status="SUSPENDED")
+    padding = "x" * 292  # the token straddles the 300-character cut
+    echo = {
+        "ok": False,
+        "error": "invalid_auth",
+        "response_metadata": {"messages": [padding + TOKEN]},
+    }
+    slack.fail_next(status=200, error="invalid_auth", raw_body=json.dumps(echo))
+    run_cli(config, "check", env=ENV)
+    stored = database_text(tmp_path / "ctwatch.db")
+    assert "xoxb-t" not in stored and TOKEN[:8] not in stored

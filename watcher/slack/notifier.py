@@ -17,8 +17,10 @@ from slack_sdk.web import SlackResponse
 from watcher.alerts.notifier import DeliveryError
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
+from watcher.core.text import truncate
 from watcher.deadline import DeadlineExceeded, call_with_deadline
 from watcher.neterrors import network_reason
+from watcher.redact import Redactor
 from watcher.slack.blocks import Block, alert_message, digest_message
 from watcher.timeutil import parse_retry_after
 
@@ -78,7 +80,7 @@ class SlackNotifier:
                 f"Slack did not answer in full within {self._deadline:g} s"
             ) from None
         except SlackApiError as exc:
-            raise _classify(channel, exc) from None
+            raise _classify(channel, exc, Redactor([self._client.token or ""])) from None
         except (URLError, OSError) as exc:
             raise DeliveryError(f"cannot reach Slack ({network_reason(exc)})") from None
         except ValueError:  # a truncated or non-JSON body from Slack or a proxy
@@ -87,7 +89,9 @@ class SlackNotifier:
             raise DeliveryError(f"Slack did not confirm the post to {channel}")
 
 
-def _classify(channel: str, exc: SlackApiError) -> DeliveryError:
+def _classify(channel: str, exc: SlackApiError, mask: Redactor) -> DeliveryError:
+    """Slack's answer as a DeliveryError; its text is masked *before* it is cut, or a
+    token cut in half would no longer be recognised by the mask."""
     response = exc.response
     status = response.status_code
     data = response.data if isinstance(response.data, dict) else {}
@@ -101,5 +105,6 @@ def _classify(channel: str, exc: SlackApiError) -> DeliveryError:
     detail = ""
     messages = data.get("response_metadata", {}).get("messages") if data else None
     if messages:
-        detail = f" ({'; '.join(str(m) for m in messages)[:300]})"
-    return DeliveryError(f"Slack {channel}: {error}{detail}", permanent=error in PERMANENT)
+        detail = f" ({truncate(mask('; '.join(str(m) for m in messages)), 300)})"
+    said = f"Slack {channel}: {truncate(mask(error), 100)}{detail}"
+    return DeliveryError(said, permanent=error in PERMANENT)
