@@ -260,3 +260,19 @@ def test_an_import_past_its_byte_ceiling_is_given_up(
     assert result.error == "its history is over 5,000 bytes; not imported"
     assert app.store.versions.history(NCT) == []
     app.close()
+
+
+def test_a_history_ahead_of_the_api_never_makes_the_first_check_stale(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """The history endpoint may serve a version the API v2 publishes only the next day."""
+    sample = seed_history()
+    serve(registry, sample)
+    publish(registry, next_version(sample.current, "2026-01-14", status="SUSPENDED"))
+    registry.put(sample.current)  # the API v2 still serves version 4
+    config = write_config(tmp_path, registry.url, [NCT])
+    assert run_cli(config, "backfill", NCT).stdout.startswith(f"{NCT}: 5 registry versions")
+    first = run_cli(config, "check")
+    assert (
+        first.stdout == "checked 1 · changed 0 · new 1 · not found 0 · errors 0 · alerts sent 0\n"
+    )

@@ -118,21 +118,20 @@ class HistoryWrite:
         )
 
     def ensure_trial(self, newest: Snapshot, now: str) -> None:
-        """The trial's row, before its versions: a trial never checked takes its title,
-        status and date from its newest import (a checked one keeps its own).
+        """The trial's row, before its versions: a trial never checked takes its title and
+        status from its newest import (a checked one keeps its own).
 
-        ``latest_hash`` stays as it is (NULL before a check): the first check of a
-        trial is still a silent baseline.
+        ``latest_hash`` and ``last_update_posted`` stay as they are (NULL before a
+        check): the first check of a trial is still a silent baseline, and is never
+        judged stale against a version the history endpoint served before the API
+        v2 did.
         """
         self._db.execute(
-            """INSERT INTO trials (nct_id, title, overall_status, last_update_posted, added_at)
-               VALUES (?, ?, ?, ?, ?)
+            """INSERT INTO trials (nct_id, title, overall_status, added_at) VALUES (?, ?, ?, ?)
                ON CONFLICT(nct_id) DO UPDATE SET
                    title = COALESCE(trials.title, excluded.title),
-                   overall_status = COALESCE(trials.overall_status, excluded.overall_status),
-                   last_update_posted = COALESCE(trials.last_update_posted,
-                                                 excluded.last_update_posted)""",
-            [self.nct_id, newest.title, newest.overall_status, newest.last_update_posted, now],
+                   overall_status = COALESCE(trials.overall_status, excluded.overall_status)""",
+            [self.nct_id, newest.title, newest.overall_status, now],
         )
 
     def mark_read(self, listed: int, now: str) -> None:
