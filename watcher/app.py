@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TextIO
 
 import httpx
@@ -25,10 +26,12 @@ from watcher.alerts.webhook import WebhookNotifier
 from watcher.config import Config, RegistryConfig
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
+from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
 from watcher.cycle.pipeline import Pipeline, ProgressFactory
 from watcher.cycle.report import CycleReport
 from watcher.redact import Redactor
 from watcher.registry.client import FetchResult, RegistryClient
+from watcher.registry.history import HistoryClient
 from watcher.registry.http import HttpPolicy, user_agent
 from watcher.registry.planner import FetchPolicy, Planner
 from watcher.slack.client import slack_client
@@ -50,6 +53,7 @@ class App:
     pipeline: Pipeline
     deliverer: Deliverer
     redactor: Redactor
+    backfiller: Backfiller
     lock_wait: float = 0.0
     """Seconds to wait for another ctwatch using the same database."""
 
@@ -78,6 +82,8 @@ class App:
             full_sweep=reg.full_sweep,
             lookback=reg.lookback,
         )
+        # the history adapter shares the v2 client's JsonGetter: one pace for both
+        backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
         chosen = (
             dict(notifiers)
             if notifiers is not None
@@ -101,9 +107,12 @@ class App:
                 clock,
                 progress,
                 trouble_after=config.alerts.trouble_after,
+                history=backfiller,
+                queue_history=reg.backfill,
             ),
             deliverer=Deliverer(store, chosen, clock, config.delivery.give_up_after),
             redactor=redactor,
+            backfiller=backfiller,
             lock_wait=lock_wait,
         )
 
@@ -134,6 +143,37 @@ class App:
         """Send the alerts that are due (the daemon's minute job); Busy if another sends."""
         with self.store.lock.held(self.lock_wait if wait is None else wait):
             return self.deliverer.deliver(force=False)
+
+    def backfill(
+        self,
+        nct_ids: Sequence[str],
+        on_done: Callable[[TrialBackfill], None],
+        *,
+        progress: Progress | None = None,
+        wait: float | None = None,
+    ) -> None:
+        """Import the registry history of ``nct_ids``, one transaction per trial.
+
+        The process lock is held for each trial's write only (Busy when another
+        ctwatch keeps it past ``wait``): a long import never holds up checks and
+        alerts, and the plan is made again inside the write's transaction.
+        """
+        held = self.lock_wait if wait is None else wait
+        for nct in nct_ids:
+            guard = partial(self.store.lock.held, held)
+            on_done(self.backfiller.backfill(nct, progress=progress, guard=guard))
+
+    def backfill_queued(self, should_stop: Callable[[], bool], wait: float = 0.0) -> QueueReport:
+        """The daemon's round of queued history imports (``registry.backfill_per_cycle``).
+
+        Each trial holds the process lock for its own import only, so a ``ctwatch
+        check`` next to the daemon waits seconds, not the whole round.
+        """
+        return self.backfiller.work_queue(
+            self.config.registry.backfill_per_cycle,
+            should_stop,
+            guard=lambda: self.store.lock.held(wait),
+        )
 
     def outbox_counts(self) -> dict[str, int]:
         return self.store.outbox.counts()

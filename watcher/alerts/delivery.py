@@ -206,4 +206,8 @@ def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
     if claim.paths is not None:
         wanted = set(claim.paths)
         changes = tuple(c for c in changes if c.path in wanted)
-    return Alert(claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued)
+    old, new = claim.previous_registry_version, claim.registry_version
+    compare = (old, new) if old is not None and new is not None else None
+    return Alert(
+        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued, compare=compare
+    )

@@ -64,9 +64,15 @@ def html_body(alert: Alert) -> str:
         '<table border="1" cellpadding="6" cellspacing="0" style="border-collapse:collapse;'
         'font-family:sans-serif"><tr><th align="left">Field</th><th align="left">Before</th>'
         f'<th align="left">After</th></tr>{"".join(rows)}</table>'
-        f'<p style="font-family:sans-serif"><a href="{esc(alert.history_url)}">View the history '
-        "of changes on ClinicalTrials.gov</a></p></body></html>"
+        f'<p style="font-family:sans-serif"><a href="{esc(alert.history_url)}">'
+        f"{esc(_link_text(alert))}</a></p></body></html>"
     )
+
+
+def _link_text(alert: Alert) -> str:
+    if alert.history_label == "View history":
+        return "View the history of changes on ClinicalTrials.gov"
+    return f"{alert.history_label} on ClinicalTrials.gov"
 
 
 def build_message(

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app
+from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app, wait_option
 from watcher.cli.output import summary_line
 from watcher.cycle.pipeline import ProgressFactory
 
@@ -19,14 +19,7 @@ PROGRESS_OVER = 300
 
 @main.command()
 @click.option("--full", is_flag=True, help="Fetch every record, whatever the version probe says.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(0, 3600),
-    default=60,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long to wait for another ctwatch using the same database (then exit 3).",
-)
+@wait_option
 @click.pass_obj
 def check(obj: Context, full: bool, wait: float) -> None:
     """Run one cycle: fetch what changed, record, diff, alert."""

@@ -82,6 +82,17 @@ def open_app(
         app.close()
 
 
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(0, 3600),
+    default=60,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another ctwatch using the same database (then exit 3).",
+)
+"""``--wait SECONDS``, for the commands that write while holding the database's lock."""
+
+
 class Group(click.Group):
     """The ``ctwatch`` group: every failure becomes one line and a documented exit code."""
 

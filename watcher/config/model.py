@@ -61,6 +61,10 @@ class RegistryConfig(_Strict):
     registry_wide_over: int = Field(default=5000, ge=1, le=100_000_000)
     full_sweep: Duration = timedelta(days=7)
     lookback: Duration = timedelta(days=3)
+    backfill: bool = False
+    """Queue the registry history of every newly watched trial (imported by the daemon)."""
+    backfill_per_cycle: int = Field(default=300, ge=1, le=100_000)
+    """Registry requests the daemon may spend on queued history after each cycle."""
 
     @field_validator("contact", "user_agent")
     @classmethod

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from watcher.core.fields import field_table
+from watcher.core.richtext import readable
 from watcher.core.text import one_line
 
 # Labels the registry's website uses, keyed by schema path (list keys stripped).
@@ -150,13 +151,13 @@ def display_value(path: str, value: Any, limit: int = TEXT_LIMIT) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return one_line(enum_text(path, value), limit)
+        return one_line(enum_text(path, readable(value)), limit)
     if isinstance(value, list):
         if all(isinstance(v, str | int | float) for v in value):
             return one_line(", ".join(display_value(path, v, limit) for v in value), limit)
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
-        return one_line(summarise_dict(value), limit)
+        return one_line(readable(summarise_dict(value)), limit)
     return one_line(str(value), limit)
 
 
@@ -194,3 +195,28 @@ def stored_json(path: str, value: Any) -> str | None:
         return text
     gist = f"{display_value(path, value)} ({len(text) // 1024} KB; see the stored version)"
     return json.dumps(gist, ensure_ascii=False)
+
+
+def field_path(name: str) -> str | None:
+    """The field a person names: a piece name (``PrimaryCompletionDate``), a dotted path, or
+    the label alerts print ("Primary Completion Date"), any case; None when unknown.
+
+    A date's ``.date`` leaf widens to its date struct, so its type (Estimated ->
+    Actual) belongs to the same story.
+    """
+    table = field_table()
+    info = table.resolve(name.strip())
+    if info is not None:
+        path = info.path
+    else:
+        wanted = " ".join(name.lower().split())
+        paths = [
+            i.path
+            for i in table.by_path.values()
+            if label_for([(part, False) for part in i.path.split(".")]).lower() == wanted
+        ]
+        if not paths:
+            return None
+        path = min(paths, key=len)
+    parent = path.removesuffix(".date")
+    return parent if parent != path and parent.endswith("DateStruct") else path

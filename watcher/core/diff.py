@@ -9,17 +9,23 @@ outcome by measure); lists of strings compare as sets. An item whose identity
 changed but whose other fields mostly stayed (a facility renamed) is paired
 with its old self and reported as an edit, not a removal plus an addition.
 
+Text is compared by what it says (:mod:`watcher.core.richtext`): a historic
+version's HTML (``<p>``, ``&#x2F;``) and the current record's Markdown are the
+same text, so markup alone is never a change, and list items keep their
+identity across the two.
+
 Each change carries the dotted path (list items as ``[key]``), a label, the kind
 and the raw old/new values; summarising big values is the renderer's job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from watcher.core.describe import display_value, label_for, schema_path
+from watcher.core.richtext import key_text, same_text, same_value, text_content
 from watcher.core.snapshot import canonical_json, order_free_json
 from watcher.core.text import one_line
 
@@ -110,12 +116,12 @@ def item_key(list_schema: str, item: Any) -> str:
         values = [item.get(f) for f in fields]
         if list_schema.endswith("references"):
             values = values[:1] if values[0] else values[1:]
-        shown = [str(v) for v in values if v not in (None, "")]
+        shown = [key_text(str(v)) for v in values if v not in (None, "")]
         if shown:
             return _clean(", ".join(shown))
     for name in _FALLBACK_KEYS:
         if isinstance(item.get(name), str | int) and item.get(name) != "":
-            return _clean(str(item[name]))
+            return _clean(key_text(str(item[name])))
     return _clean(order_free_json(item))
 
 
@@ -152,7 +158,10 @@ def _diff(old: Any, new: Any, at: Segments) -> Iterator[FieldChange]:
 
 
 def _same_words(at: Segments, old: Any, new: Any) -> bool:
-    """A JSON type change that reads the same (``75`` -> ``"75"``) is not a change."""
+    """Text that says the same (markup aside), or a JSON type change that reads the
+    same (``75`` -> ``"75"``), is not a change."""
+    if isinstance(old, str) and isinstance(new, str):
+        return same_text(old, new)
     scalars = (str, int, float)
     if type(old) is type(new) or not (isinstance(old, scalars) and isinstance(new, scalars)):
         return False
@@ -164,7 +173,9 @@ def _same_words(at: Segments, old: Any, new: Any) -> bool:
 
 def _diff_list(old: list[Any], new: list[Any], at: Segments) -> Iterator[FieldChange]:
     if not any(isinstance(v, dict | list) for v in old + new):
-        if {canonical_json(v) for v in old} != {canonical_json(v) for v in new}:
+        if _scalar_set(old, canonical_json) != _scalar_set(new, canonical_json) and (
+            _scalar_set(old, _text_key) != _scalar_set(new, _text_key)
+        ):
             yield _change(at, "changed", old, new)
         return
     list_schema = schema_path(_path(at))
@@ -180,6 +191,15 @@ def _diff_list(old: list[Any], new: list[Any], at: Segments) -> Iterator[FieldCh
     for key, old_item in gone:
         if id(old_item) not in paired_old:
             yield _change((*at, (key, True)), "removed", old_item, None)
+
+
+def _scalar_set(values: list[Any], key: Callable[[Any], str]) -> set[str]:
+    return {key(v) for v in values}
+
+
+def _text_key(value: Any) -> str:
+    """A list value as compared: strings by their text content."""
+    return canonical_json(text_content(value) if isinstance(value, str) else value)
 
 
 Pair = tuple[str, Any, Any]
@@ -258,5 +278,5 @@ def _similarity(old: Any, new: Any, identity: set[str]) -> float:
     keys = (set(old) | set(new)) - identity
     if not keys:
         return 0.0
-    same = sum(1 for k in keys if k in old and k in new and old[k] == new[k])
+    same = sum(1 for k in keys if k in old and k in new and same_value(old[k], new[k]))
     return same / len(keys)

@@ -54,3 +54,8 @@ def last_update_posted(record: Any) -> str | None:
     return _text(
         _dig(record, "protocolSection", "statusModule", "lastUpdatePostDateStruct", "date")
     )
+
+
+def last_update_submitted(record: Any) -> str | None:
+    """``lastUpdateSubmitDate``: the submission date the registry's version list shows."""
+    return _text(_dig(record, "protocolSection", "statusModule", "lastUpdateSubmitDate"))

@@ -19,6 +19,7 @@ from watcher.core.text import one_line
 
 GROUP_OVER = 3
 HISTORY_URL = "https://clinicaltrials.gov/study/{nct}?tab=history"
+COMPARE_URL = HISTORY_URL + "&a={old}&b={new}#version-content-panel"
 STUDY_URL = "https://clinicaltrials.gov/study/{nct}"
 
 
@@ -67,10 +68,21 @@ class Alert:
     notice: Notice | None = None
     queued: Queued | None = None
     """The outbox row it was read from; None for a test alert (never queued)."""
+    compare: tuple[int, int] | None = None
+    """The registry's numbers of the versions before and after, when both are known."""
 
     @property
     def history_url(self) -> str:
-        return HISTORY_URL.format(nct=self.nct_id)
+        """The registry's comparison of exactly these two versions, else the history tab."""
+        return compare_url(self.nct_id, self.compare) or HISTORY_URL.format(nct=self.nct_id)
+
+    @property
+    def history_label(self) -> str:
+        """What the history link is called: a comparison of two versions, or the history."""
+        compare = self.compare
+        if compare is None or compare_url(self.nct_id, compare) is None:
+            return "View history"
+        return f"Compare versions {compare[0]} → {compare[1]}"
 
     @property
     def study_url(self) -> str:
@@ -91,6 +103,13 @@ class Alert:
                 return line.text(limit=60)
         first = lines[0].text(limit=60)
         return first if len(lines) == 1 else f"{first} (+{len(lines) - 1} more)"
+
+
+def compare_url(nct_id: str, compare: tuple[int, int] | None) -> str | None:
+    """``…?tab=history&a=<old>&b=<new>#version-content-panel`` (website numbers, old < new)."""
+    if compare is None or not 0 < compare[0] < compare[1]:
+        return None
+    return COMPARE_URL.format(nct=nct_id, old=compare[0], new=compare[1])
 
 
 @dataclass(frozen=True)

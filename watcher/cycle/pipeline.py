@@ -22,10 +22,10 @@ from typing import Any
 
 from watcher.alerts.routing import Route, outbox_rows
 from watcher.core import record as rec
-from watcher.core.describe import stored_json
 from watcher.core.diff import FieldChange, diff_records
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
+from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
@@ -68,6 +68,10 @@ class Pipeline:
     clock: Clock = utc_now
     progress: ProgressFactory | None = None
     trouble_after: int = 3
+    history: Backfiller | None = None
+    """Learns registry numbers of new versions of trials whose history is known."""
+    queue_history: bool = False
+    """Queue the registry history of every newly watched trial (``registry.backfill``)."""
 
     def run_cycle(
         self,
@@ -149,12 +153,17 @@ class Pipeline:
         with self._progress(len(plan.fetch)) as advance:
             for batch in self.registry.iter_batches(plan.fetch, on_progress=advance):
                 read_any = read_any or not batch.all_failed
+                recorded = len(report.changed), len(report.new)
                 try:
                     self._record(batch, plan, routes, report, should_stop)
                 except (Interrupted, StoreError):
                     raise
                 except Exception as exc:  # the batch as a whole: its trials failed, others go on
                     self._batch_failed(batch, describe_failure(exc), report)
+                    continue
+                if self.history is not None:  # before delivery: alerts get exact compare links
+                    fresh = report.changed[recorded[0] :] + report.new[recorded[1] :]
+                    self.history.number_recorded(fresh)
         return read_any
 
     def _batch_failed(self, batch: FetchResult, reason: str, report: CycleReport) -> None:
@@ -246,7 +255,12 @@ class Pipeline:
         """Baseline, touch, or record a new version with its changes and alerts."""
         snap = take_snapshot(nct, record)
         if state is None or state.latest_hash is None:
-            batch.record_version(snap, [], [], now)
+            # first sight: silent; after imported history, its changes since the last import
+            imported = batch.latest_record(nct) if state is not None else None
+            seam = diff_records(imported, snap.record) if imported is not None else []
+            batch.record_version(snap, _stored(seam), [], now)
+            if self.queue_history:
+                batch.queue_history(nct, now)
             log.info("%s: baseline recorded", nct)
             return Outcome.NEW
         if state.latest_hash == snap.content_hash:
@@ -303,7 +317,4 @@ def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None)
 
 def _stored(changes: Sequence[FieldChange]) -> list[ChangeRow]:
     """Changes as the store keeps them: values as JSON text, huge ones as a gist."""
-    return [
-        ChangeRow(c.path, c.label, c.kind, stored_json(c.path, c.old), stored_json(c.path, c.new))
-        for c in changes
-    ]
+    return [ChangeRow.of(c) for c in changes]

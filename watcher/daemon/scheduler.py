@@ -9,6 +9,9 @@ Why these choices:
 * The config file is re-read before every cycle and on SIGHUP; a bad edit is
   logged and the daemon keeps its last good config. Nobody restarts a daemon to
   follow one more trial.
+* With ``registry.backfill``, queued registry histories are imported after each
+  cycle, within ``registry.backfill_per_cycle`` requests, stopping for a
+  shutdown or when the next cycle is due.
 * SIGTERM/SIGINT set a stop event: the cycle stops between trials (each trial is
   its own transaction) and pacing sleeps wake up at once, so the process exits
   within seconds with nothing half-written; unsent alerts stay in the outbox.
@@ -36,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
+from watcher.cycle.backfill import QueueReport
 from watcher.cycle.report import CycleReport, Interrupted
 from watcher.store import Busy, StoreError
 
@@ -61,6 +65,10 @@ class Runtime(Protocol):
     ) -> tuple[CycleReport, DeliveryReport]: ...
 
     def deliver(self, wait: float | None = None) -> DeliveryReport: ...
+
+    def backfill_queued(
+        self, should_stop: Callable[[], bool], wait: float = ...
+    ) -> QueueReport: ...
 
     def outbox_counts(self) -> dict[str, int]: ...
 
@@ -178,6 +186,42 @@ class Daemon(Generic[R]):
             )  # fmt: skip
             if report.error is not None:
                 log.error("the cycle failed: %s", report.error)
+            if self.config.registry.backfill:
+                self._import_history(app)
+
+    def _import_history(self, app: R) -> None:
+        """Work through queued history imports until the budget, a stop or the next cycle.
+
+        A failure here is logged and never touches checks: the queue waits.
+        """
+        try:
+            report = app.backfill_queued(self._history_should_stop, wait=0)
+        except Interrupted:
+            log.info("history import interrupted by shutdown; the queue keeps the rest")
+            return
+        except Busy as exc:
+            log.info("history import skipped: %s", exc)
+            return
+        except Exception as exc:  # the database, or a fault nobody foresaw
+            log.error("history import stopped: %s", exc)
+            log.debug("history import stopped", exc_info=True)
+            return
+        if report.imported or report.unavailable:
+            versions = sum(len(r.imported) for r in report.imported)
+            log.info(
+                "history: %d trial(s) imported (%d versions), %d unavailable, %d still queued; "
+                "registry requests %d",
+                len(report.imported), versions, len(report.unavailable), report.left,
+                report.requests,
+            )  # fmt: skip
+
+    def _history_should_stop(self) -> bool:
+        """Stop importing on shutdown, or when the next cycle is due (checks come first)."""
+        if self.stop_event.is_set():
+            return True
+        job = self.scheduler.get_job(CYCLE_JOB) if self.scheduler.running else None
+        due = job.next_run_time if job is not None else None
+        return due is not None and due <= datetime.now(UTC)
 
     def deliver_pending(self) -> None:
         """Retry due alerts between cycles."""

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 
 class RegistryError(Exception):
-    """Base class for registry failures; messages are user-facing."""
+    """Base class for registry failures; messages are user-facing.
+
+    ``status`` is the HTTP status the registry last answered, when one did.
+    """
+
+    def __init__(self, message: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RegistryUnavailable(RegistryError):

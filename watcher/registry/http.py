@@ -1,8 +1,8 @@
 """GET JSON from the registry's host: paced, retried, bounded, never fooled.
 
-Why a layer of its own: every registry call (the v2 API and, later, the
-history endpoints) must obey the same rules, and each rule answers a way the
-outside world misbehaves:
+Why a layer of its own: every registry call (the v2 API and the history
+endpoints of :mod:`watcher.registry.history`, through one shared instance) must
+obey the same rules, and each rule answers a way the outside world misbehaves:
 
 * about one request per second (the registry publishes no limit);
 * retries with backoff on 429, 5xx, time-outs, dropped connections and
@@ -96,8 +96,10 @@ class _Answer:
 class _Retryable(RegistryUnavailable):
     """A failure worth another try, with the server's wait hint if any."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, status)
         self.retry_after = retry_after
 
 
@@ -145,7 +147,7 @@ class JsonGetter:
         try:
             body: dict[str, Any] = retrying(self._attempt, url, params)
         except _Retryable as exc:
-            raise RegistryUnavailable(str(exc)) from None
+            raise RegistryUnavailable(str(exc), exc.status) from None
         return body
 
     def _wait(self, state: RetryCallState) -> float:
@@ -235,29 +237,34 @@ def _parse(answer: _Answer) -> dict[str, Any]:
         if wait is not None and wait > MAX_IN_PLACE_WAIT:
             raise RegistryUnavailable(
                 f"registry answered HTTP {status} and asked to wait {wait:.0f} s; "
-                "the next cycle tries again"
+                "the next cycle tries again",
+                status,
             )
-        raise _Retryable(f"registry answered HTTP {status}", wait)
+        raise _Retryable(f"registry answered HTTP {status}", wait, status)
     if status in (414, 431):
-        raise RequestTooLong(f"registry answered HTTP {status} (request too long)")
+        raise RequestTooLong(f"registry answered HTTP {status} (request too long)", status)
     if status == 403:
-        raise RegistryRejected("refused by the registry (HTTP 403) — see registry.user_agent")
+        raise RegistryRejected(
+            "refused by the registry (HTTP 403) — see registry.user_agent", status
+        )
     if status >= 400:
         text = " ".join(answer.body.decode("utf-8", "replace").split())[:200]
         if status == 400 and ("too long" in text.lower() or "length" in text.lower()):
-            raise RequestTooLong(f"registry answered HTTP 400: {text}")
-        raise RegistryRejected(f"registry answered HTTP {status}: {text}")
+            raise RequestTooLong(f"registry answered HTTP 400: {text}", status)
+        raise RegistryRejected(f"registry answered HTTP {status}: {text}", status)
     if status >= 300:
-        raise RegistryRejected(f"registry answered HTTP {status} without a usable redirect")
+        raise RegistryRejected(f"registry answered HTTP {status} without a usable redirect", status)
     if "json" not in answer.content_type:
         ctype = answer.content_type or "no content type"
-        raise _Retryable(f"registry answered {status} with {ctype}, not JSON")
+        raise _Retryable(f"registry answered {status} with {ctype}, not JSON", status=status)
     try:
         body = json.loads(answer.body)
     except (ValueError, RecursionError):
-        raise _Retryable("registry answered with a truncated or invalid JSON body") from None
+        raise _Retryable(
+            "registry answered with a truncated or invalid JSON body", status=status
+        ) from None
     if not isinstance(body, dict):
-        raise _Retryable("registry answered JSON of an unexpected shape")
+        raise _Retryable("registry answered JSON of an unexpected shape", status=status)
     return body
 
 

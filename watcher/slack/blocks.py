@@ -47,7 +47,8 @@ def _context(mrkdwn: str) -> Block:
 
 
 def _link(url: str, label: str) -> str:
-    return f"<{url}|{escape(label).replace('|', '¦')}>"
+    """``<url|label>``; ``&`` in the URL (a compare link's query) is escaped as Slack asks."""
+    return f"<{url.replace('&', '&amp;')}|{escape(label).replace('|', '¦')}>"
 
 
 def _pack(lines: Sequence[str], room: int, overflow: str) -> list[Block]:
@@ -75,7 +76,7 @@ def alert_message(alert: Alert) -> tuple[str, list[Block]]:
     if alert.notice is not None:
         return notice_message(alert, alert.notice)
     lines = change_lines(alert.changes)
-    history = _link(alert.history_url, "View history")
+    history = _link(alert.history_url, alert.history_label)
     header = f"{alert.nct_id} · {alert.headline}"
     blocks = [
         _header(header),

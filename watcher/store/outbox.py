@@ -25,7 +25,10 @@ from watcher.store.base import Connection
 from watcher.store.rows import OutboxClaim, OutboxProblem, OutboxRow, from_row
 
 _CLAIM_COLUMNS = """o.id, o.version_id, o.nct_id, o.kind, o.payload, o.destination, o.paths,
-                    o.attempts, o.created_at, t.title, v.last_update_posted"""
+                    o.attempts, o.created_at, t.title, v.last_update_posted, v.registry_version,
+                    (SELECT p.registry_version FROM versions p
+                     WHERE p.nct_id = v.nct_id AND p.position < v.position
+                     ORDER BY p.position DESC LIMIT 1) AS previous_registry_version"""
 
 
 def insert_rows(

@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from watcher.core.describe import stored_json
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 
@@ -38,6 +39,15 @@ class ChangeRow:
     kind: str
     old: str | None
     new: str | None
+
+    @classmethod
+    def of(cls, change: FieldChange) -> ChangeRow:
+        """A change as the store keeps it: values as JSON text, huge ones as a gist."""
+        path = change.path
+        return cls(
+            path, change.label, change.kind, stored_json(path, change.old),
+            stored_json(path, change.new),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,10 @@ class OutboxClaim:
     payload: dict[str, Any] | None = None
     title: str = ""
     last_update_posted: str | None = None
+    registry_version: int | None = None
+    """The website's number of the version the alert is about, when known."""
+    previous_registry_version: int | None = None
+    """... and of the version before it: both known, the alert links to the comparison."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +115,13 @@ class TrialRow:
 
 @dataclass(frozen=True)
 class VersionRow:
-    """One recorded version with the changes it brought."""
+    """One recorded version with the changes it brought (relative to the one before it).
+
+    ``number`` is the trial's own numbering (1…n, oldest first), ``registry_version``
+    the website's (None while unknown), ``source`` ``observed`` (seen by ctwatch) or
+    ``registry`` (imported from the registry's history); ``submitted`` is the
+    version's submission date.
+    """
 
     id: int
     nct_id: str
@@ -109,6 +129,29 @@ class VersionRow:
     last_update_posted: str | None
     overall_status: str | None
     changes: tuple[FieldChange, ...]
+    number: int = 0
+    registry_version: int | None = None
+    source: str = "observed"
+    submitted: str | None = None
+
+    @property
+    def date(self) -> str | None:
+        """The version's date as the registry's history shows it (submitted, else posted)."""
+        return self.submitted or self.last_update_posted
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """A version's place in its trial's history, without body or changes."""
+
+    id: int
+    number: int
+    source: str
+    registry_version: int | None
+    submitted: str | None
+    last_update_posted: str | None
+    alerted: bool
+    """Alerts were written for it: its changes are what people were told, never rewritten."""
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,45 @@ def _m0005_outbox_notices(db: Database) -> None:
         )
         """,
     )
+
+
+@migration("0007_history")
+def _m0007_history(db: Database) -> None:
+    """Versions in the trial's own order, with the registry's numbering and their source.
+
+    ``position`` (1…n per trial) orders versions chronologically whatever order they
+    were inserted in: versions imported from the registry's history are older than
+    the ones ctwatch observed but are written later. ``registry_version`` is the
+    website's number (API ``version`` + 1; NULL while unknown), ``source`` is
+    ``observed`` or ``registry``, ``submitted`` the version's lastUpdateSubmitDate
+    (NULL for rows written before this step: read from the body when needed).
+    ``histories`` remembers trials whose version list was read; ``backfill_queue``
+    holds the trials whose history the daemon still has to import.
+    """
+    _script(
+        db,
+        """
+        ALTER TABLE versions ADD COLUMN position INTEGER;
+        ALTER TABLE versions ADD COLUMN registry_version INTEGER;
+        ALTER TABLE versions ADD COLUMN source TEXT NOT NULL DEFAULT 'observed';
+        ALTER TABLE versions ADD COLUMN submitted TEXT;
+        UPDATE versions SET position = (
+            SELECT COUNT(*) FROM versions AS earlier
+            WHERE earlier.nct_id = versions.nct_id AND earlier.id <= versions.id
+        );
+        CREATE INDEX versions_in_order ON versions(nct_id, position);
+        CREATE TABLE histories (
+            nct_id TEXT PRIMARY KEY,
+            read_at TEXT NOT NULL,
+            versions INTEGER NOT NULL
+        );
+        CREATE TABLE backfill_queue (
+            nct_id TEXT PRIMARY KEY,
+            queued_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT
+        );
+        CREATE INDEX backfill_due ON backfill_queue(next_attempt_at)
+        """,
+    )

@@ -22,13 +22,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from watcher.core import record as rec
 from watcher.core.diff import FieldChange
 from watcher.core.snapshot import Snapshot, compress, decompress
-from watcher.store import troubles
+from watcher.store import history, troubles
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
+# "latest" is the last in the trial's own order, never the last inserted (imports come later)
+_LATEST_BODY = "SELECT body FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1"
 _TRIAL_COLUMNS = """SELECT nct_id, title, overall_status, last_update_posted, last_checked_at,
                           last_changed_at, not_found, consecutive_errors, last_error
                    FROM trials"""
@@ -78,10 +81,12 @@ class VersionBatch:
         }
 
     def latest_record(self, nct_id: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT body FROM versions WHERE nct_id = ? ORDER BY id DESC LIMIT 1", [nct_id]
-        ).fetchone()
+        row = self._db.execute(_LATEST_BODY, [nct_id]).fetchone()
         return decompress(row["body"]) if row else None
+
+    def queue_history(self, nct_id: str, now: str) -> None:
+        """Queue the import of this trial's registry history (unless it is known)."""
+        history.enqueue(self._db, [nct_id], now)
 
     def record_unchanged(self, snap: Snapshot, now: str) -> None:
         """Nothing new: refresh the trial row (and its hash), add no version."""
@@ -99,10 +104,12 @@ class VersionBatch:
         _upsert_trial(db, snap, now)
         cursor = db.execute(
             """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
-                                     overall_status, change_count, body)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                                     overall_status, change_count, body, submitted, position)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1
+                                                FROM versions WHERE nct_id = ?))""",
             [snap.nct_id, snap.content_hash, now, snap.last_update_posted,
-             snap.overall_status, len(changes), compress(snap.body)],
+             snap.overall_status, len(changes), compress(snap.body),
+             rec.last_update_submitted(snap.record), snap.nct_id],
         )  # fmt: skip
         version_id = int(cursor.lastrowid or 0)
         db.conn.executemany(
@@ -198,9 +205,12 @@ class Versions:
 
     def latest_record(self, nct_id: str) -> dict[str, Any] | None:
         """The body of the newest version of a trial, or None before a baseline."""
-        row = self._conn.one(
-            "SELECT body FROM versions WHERE nct_id = ? ORDER BY id DESC LIMIT 1", [nct_id]
-        )
+        row = self._conn.one(_LATEST_BODY, [nct_id])
+        return decompress(row["body"]) if row else None
+
+    def record(self, version_id: int) -> dict[str, Any] | None:
+        """The stored body of one version (as recorded: the registry's markup kept)."""
+        row = self._conn.one("SELECT body FROM versions WHERE id = ?", [version_id])
         return decompress(row["body"]) if row else None
 
     def trials(self, nct_ids: Sequence[str] | None = None) -> list[TrialRow]:
@@ -215,10 +225,15 @@ class Versions:
         return [found[n] for n in nct_ids if n in found]
 
     def history(self, nct_id: str) -> list[VersionRow]:
-        """Every recorded version of a trial with its changes, newest first (two queries)."""
+        """Every version of a trial with its changes, newest first (two queries).
+
+        Newest by the trial's own order (``position``), not by insertion: versions
+        imported from the registry's history are written after newer ones.
+        """
         versions = self._conn.rows(
-            """SELECT id, nct_id, fetched_at, last_update_posted, overall_status FROM versions
-               WHERE nct_id = ? ORDER BY id DESC""",
+            """SELECT id, nct_id, fetched_at, last_update_posted, overall_status,
+                      position AS number, registry_version, source, submitted
+               FROM versions WHERE nct_id = ? ORDER BY position DESC""",
             [nct_id],
         )
         changes = self.changes_of([v["id"] for v in versions])
@@ -241,7 +256,7 @@ class Versions:
         rows = self._conn.rows(
             """SELECT path, label, kind, old, new FROM changes
                WHERE version_id = (SELECT id FROM versions WHERE nct_id = ? AND change_count > 0
-                                   ORDER BY id DESC LIMIT 1)
+                                   ORDER BY position DESC LIMIT 1)
                ORDER BY id""",
             [nct_id],
         )

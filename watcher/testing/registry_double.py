@@ -17,7 +17,9 @@ What it imitates (see ../shared/ctgov/API_FACTS.md, sections 1, 2, 3 and 5):
 - ``GET /api/v2/studies/{nctId}`` with 200, 301 for an alias, 400 and 404;
 - plain-text error bodies, 414 for an over-long request line, an nginx-style
   HTML 404 for any other path;
-- canned faults (``fail_next``) for 503, 429, HTML-in-200 and truncated JSON.
+- canned faults (``fail_next``) for 503, 429, HTML-in-200 and truncated JSON;
+- the history endpoints under ``/api/int`` (``reg.history``, see
+  :mod:`watcher.testing.registry_history`).
 
 Results come back ordered by ``nctId`` so tests are deterministic (the real API
 is unsorted by default). It is sized for ~10,000 studies: each study is
@@ -40,6 +42,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from watcher.core.fields import field_table
 from watcher.testing.loopback import TEXT, LoopbackDouble, LoopbackHandler
+from watcher.testing.registry_history import PREFIX as HISTORY_PREFIX
+from watcher.testing.registry_history import HistoryEndpoints
 from watcher.testing.registry_query import (
     ID_RE,
     MAX_PAGE_SIZE,
@@ -162,6 +166,8 @@ class RegistryDouble(LoopbackDouble):
         self._faults: list[_Fault] = []
         self._requests: list[RecordedRequest] = []
         self._bytes_sent = 0
+        self.history = HistoryEndpoints()
+        """The trials' registry histories (``/api/int``), set by tests and the demo."""
         for study in studies:
             self.put(study)
 
@@ -344,6 +350,9 @@ class RegistryDouble(LoopbackDouble):
             nct_id = path.removeprefix(_STUDY_PREFIX)
             if nct_id != path and "/" not in nct_id:
                 return self._one(nct_id, query, params)
+            answer = self.history.answer(path) if path.startswith(HISTORY_PREFIX) else None
+            if answer is not None:
+                return _Response(*answer)
         except BadRequest as exc:
             return _text(400, str(exc))
         return _Response(404, _NGINX_404, _HTML)
