@@ -59,11 +59,12 @@ class Context:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """One (masked) line on standard error, then exit with ``code``."""
+    """The (masked) message on standard error, ``ctwatch:`` before each line; exit ``code``."""
     context = click.get_current_context(silent=True)
     obj = context.find_object(Context) if context is not None else None
     masked = obj.redactor(message) if obj is not None else Redactor()(message)
-    click.echo(f"ctwatch: {masked}", err=True)
+    for line in masked.splitlines() or [""]:
+        click.echo(f"ctwatch: {line}", err=True)
     sys.exit(code)
 
 

@@ -21,7 +21,7 @@ from watcher.alerts.routing import Follow
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.cycle.report import CycleReport
 from watcher.redact import redact
-from watcher.store import Store
+from watcher.store import Store, TrialRow
 
 
 def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
@@ -41,6 +41,18 @@ def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
     if delivery.failed:
         parts.append(f"alerts failed {delivery.failed}")
     return " · ".join(parts)
+
+
+def no_versions_reason(nct: str, rows: Sequence[TrialRow], watched: bool) -> str:
+    """Why a trial has no recorded version, in the words a user can act on."""
+    row = rows[0] if rows else None
+    if row is not None and row.not_found:
+        return f"{nct} was not found in the registry (last checked {row.last_checked_at})"
+    if not watched:
+        return f"{nct} is not watched (add it: ctwatch add {nct} --watch NAME)"
+    if row is not None and row.last_error:
+        return f"no version of {nct} recorded yet: its last check failed ({row.last_error})"
+    return f"no version of {nct} recorded yet (the next check records its baseline)"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import click
 
 from watcher.alerts.routing import channel_follows, watched_trials
 from watcher.cli.main import Context, fail, main, open_app
-from watcher.cli.output import print_status, status_view
+from watcher.cli.output import no_versions_reason, print_status, status_view
 from watcher.config import normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.render import change_lines
@@ -48,8 +48,9 @@ def history(obj: Context, nct_id: str, as_json: bool) -> None:
     config = obj.load()
     with open_app(config) as app:
         versions = app.store.versions.history(nct)
-    if not versions:
-        fail(f"no versions of {nct} recorded yet (is it watched, and has a check run?)", 1)
+        if not versions:
+            watched = nct in watched_trials(config, app.subscriptions())
+            fail(no_versions_reason(nct, app.store.versions.trials([nct]), watched), 1)
     if as_json:
         out = [
             {
