@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app
+from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app, require_watch
 from watcher.cli.output import summary_line
 from watcher.cycle.pipeline import ProgressFactory
 
@@ -64,9 +64,7 @@ def progress_bar() -> ProgressFactory | None:
 def test_alert(obj: Context, watch_name: str | None) -> None:
     """Send a clearly marked test message to every configured destination."""
     config = obj.load()
-    names = [w.name for w in config.watch]
-    if watch_name is not None and watch_name not in names:
-        fail(f"--watch: no watch named {watch_name!r} (watches: {', '.join(names)})", 2)
+    require_watch(config, watch_name)
     with open_app(config) as app:
         results = app.test_alert(watch_name)
     failed = 0

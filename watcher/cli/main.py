@@ -19,6 +19,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -81,6 +82,24 @@ def open_app(
         yield app
     finally:
         app.close()
+
+
+def require_database(config: Config) -> None:
+    """Exit 1 naming the path when there is no database yet (never create one to read it)."""
+    path = Path(config.database.path)
+    if path.exists():
+        return
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        fail(f"database.path: cannot open {path} ({blocked} is not a folder)", EXIT_USAGE)
+    fail(f"no database yet at {path}: run `ctwatch check` first", EXIT_FAILED)
+
+
+def require_watch(config: Config, name: str | None) -> None:
+    """Exit 2 when ``--watch NAME`` names no watch of the config."""
+    names = [w.name for w in config.watch]
+    if name is not None and name not in names:
+        fail(f"--watch: no watch named {name!r} (watches: {', '.join(names)})", EXIT_USAGE)
 
 
 class Group(click.Group):

@@ -114,9 +114,7 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
     except ValidationError as exc:
         expanded = {p.key for p in problems}
         problems += [
-            p
-            for p in validation_problems(exc, data, Config, SECRET_KEYS)
-            if p.key not in expanded
+            p for p in validation_problems(exc, data, Config, SECRET_KEYS) if p.key not in expanded
         ]
         raise ConfigError(path, problems=in_file_order(problems, raw)) from None
     problems += cross_reference_problems(config)

@@ -83,5 +83,7 @@ def search_fields(word: str | None) -> list[NamedField]:
     return [
         f
         for f in named_fields()
-        if needle in f.info.piece.lower() or needle in _key(f.label) or needle in f.info.path.lower()
+        if needle in f.info.piece.lower()
+        or needle in _key(f.label)
+        or needle in f.info.path.lower()
     ]
