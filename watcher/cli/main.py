@@ -102,8 +102,34 @@ def require_watch(config: Config, name: str | None) -> None:
         fail(f"--watch: no watch named {name!r} (watches: {', '.join(names)})", EXIT_USAGE)
 
 
+def _late_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``ctwatch check --config PATH``: the same as ``ctwatch --config PATH check``."""
+    obj = ctx.find_object(Context)
+    if value and obj is not None:
+        obj.config_path = resolve_config_path(value)
+
+
+def late_config_option() -> click.Option:
+    return click.Option(
+        ["--config"],
+        metavar="PATH",
+        expose_value=False,
+        is_eager=True,
+        callback=_late_config,
+        help="Config file (also accepted before the command).",
+    )
+
+
 class Group(click.Group):
-    """The ``ctwatch`` group: every failure becomes one line and a documented exit code."""
+    """The ``ctwatch`` group: every failure becomes one line and a documented exit code.
+
+    Every command added to it also accepts ``--config PATH`` after its name.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group) and not any(p.name == "config" for p in cmd.params):
+            cmd.params.append(late_config_option())
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

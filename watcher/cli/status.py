@@ -22,7 +22,7 @@ from watcher.alerts.routing import Follow
 from watcher.cli.output import subscription_groups
 from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
 from watcher.store import Store
-from watcher.store.overview import StatusFilter, StatusRow
+from watcher.store.overview import Order, StatusFilter, StatusRow
 from watcher.timeutil import iso, utc_now
 
 Format = Literal["table", "json", "csv", "tsv"]
@@ -70,7 +70,7 @@ class StatusWriter:
 
     def _rows(self, options: StatusOptions, limit: int | None = None) -> Iterator[StatusRow]:
         last = self.store.runs.last(complete=True)
-        order = "listed" if limit is None else "priority"
+        order: Order = "listed" if limit is None else "priority"
         rows = self.store.overview.rows(
             self.watched,
             options.where,
@@ -201,4 +201,5 @@ def _more(rest: int, problems: int, recent: int) -> str:
     if recent:
         notes.append(f"{recent:,} changed in the last {RECENT.days} days")
     detail = f" ({', '.join(notes)})" if notes else " (no problems, no recent changes)"
-    return f"… {rest:,} more trial{'s' if rest != 1 else ''}{detail}: ctwatch status --all lists every trial"
+    trials = f"{rest:,} more trial{'s' if rest != 1 else ''}"
+    return f"… {trials}{detail}: ctwatch status --all lists every trial"

@@ -38,6 +38,7 @@ from watcher.timeutil import iso
 @click.pass_obj
 def status(
     obj: Context,
+    *,
     fmt: Format | None,
     watch_name: str | None,
     changed_since: datetime | None,
@@ -60,10 +61,8 @@ def status(
     require_database(config)
     since = None
     if changed_since is not None:  # a date alone compares as the start of that day
-        as_day = changed_since.time() == time()
-        since = (
-            changed_since.date().isoformat() if as_day else iso(changed_since.replace(tzinfo=UTC))
-        )
+        moment = changed_since.replace(tzinfo=UTC)
+        since = moment.date().isoformat() if moment.time() == time() else iso(moment)
     terminal = sys.stdout.isatty()
     size = shutil.get_terminal_size()
     options = StatusOptions(

@@ -190,7 +190,7 @@ def lookup(data: Any, loc: Iterable[str | int]) -> tuple[bool, Any]:
 
 
 def in_file_order(problems: Sequence[Problem], data: Any) -> list[Problem]:
-    """Problems sorted by where their key first appears in the file (a missing key sorts with its table)."""
+    """Problems by where their key first appears in the file (a missing key: its table)."""
     order: dict[str, int] = {}
 
     def walk(value: Any, loc: tuple[str | int, ...]) -> None:
