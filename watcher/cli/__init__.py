@@ -3,7 +3,7 @@
 Importing this package registers every command on :data:`main`.
 """
 
-from watcher.cli import check, demo, edit, service, views
+from watcher.cli import check, demo, edit, outbox, service, views
 from watcher.cli.main import main
 
-__all__ = ["check", "demo", "edit", "main", "service", "views"]
+__all__ = ["check", "demo", "edit", "main", "outbox", "service", "views"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app, require_watch
-from watcher.cli.output import summary_line
+from watcher.cli.output import check_json, summary_line
 from watcher.cycle.pipeline import ProgressFactory
 
 PROGRESS_OVER = 300
@@ -27,13 +29,38 @@ PROGRESS_OVER = 300
     metavar="SECONDS",
     help="How long to wait for another ctwatch using the same database (then exit 3).",
 )
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing unless an alert was produced or it failed."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: counts, alerts, errors.")
 @click.pass_obj
-def check(obj: Context, full: bool, wait: float) -> None:
-    """Run one cycle: fetch what changed, record, diff, alert."""
-    config = obj.load()
-    with open_app(config, progress_bar(), lock_wait=wait) as app:
+def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) -> None:
+    """Run one cycle: fetch what changed, record, diff, send alerts, print a summary.
+
+    Console alerts and the summary line go to standard output, logs to standard
+    error. From cron, -q keeps a quiet day silent (cron mails only news); --json
+    prints one object instead (console alerts are in it, not printed).
+
+    \b
+    Example:
+      30 14 * * 1-5  ctwatch --config /etc/ctwatch/ctwatch.toml check -q
+    """
+    config = obj.load(default_level="error" if quiet or as_json else "warning")
+    console = io.StringIO() if as_json else sys.stdout
+    # the lock is re-entrant: held around the cycle, no other ctwatch adds alerts in between
+    with (
+        open_app(config, progress_bar(), lock_wait=wait, out=console) as app,
+        app.store.lock.held(wait),
+    ):
+        before = app.store.outbox.last_id()
         report, delivery = app.check(full=full)
-    click.echo(summary_line(report, delivery))
+        queued = app.store.outbox.queued_after(before)
+        alerts = app.deliverer.alerts_for([claim for claim, _ in queued])
+    produced = [(a, c.destination, s) for a, (c, s) in zip(alerts, queued, strict=True)]
+    if as_json:
+        click.echo(json.dumps(check_json(report, delivery, produced, obj.redactor), indent=2))
+    elif not quiet or produced or report.errors or report.error or delivery.errors:
+        click.echo(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
     if report.failure is not None:

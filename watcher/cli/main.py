@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 
@@ -71,11 +71,16 @@ def fail(message: str, code: int) -> NoReturn:
 
 @contextmanager
 def open_app(
-    config: Config, progress: ProgressFactory | None = None, *, lock_wait: float = 0.0
+    config: Config,
+    progress: ProgressFactory | None = None,
+    *,
+    lock_wait: float = 0.0,
+    out: TextIO | None = None,
 ) -> Iterator[App]:
-    """Build the app; a database that cannot be opened is a config problem."""
+    """Build the app (console alerts to ``out``, default standard output); a database
+    that cannot be opened is a config problem."""
     try:
-        app = App.build(config, out=sys.stdout, progress=progress, lock_wait=lock_wait)
+        app = App.build(config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait)
     except StoreError as exc:
         fail(f"database.path: {exc}", EXIT_USAGE)
     try:

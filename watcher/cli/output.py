@@ -1,17 +1,19 @@
-"""What the commands show: the summary line and the status view.
+"""What the commands say: the summary line, ``check --json``, subscription groups.
 
-Why a module apart from the commands: ``ctwatch demo`` shows the same summary
-and table, and tests read the same data as JSON. Functions here write to a
-stream they are given; choosing the stream stays with the caller.
+Why a module apart from the commands: ``ctwatch demo`` shows the same summary,
+and ``status`` (:mod:`watcher.cli.status`) the same subscription groups. The
+functions here build text and values; printing stays with the commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from watcher.alerts.delivery import DeliveryReport
 from watcher.alerts.routing import Follow
+from watcher.core.destination import Destination
+from watcher.core.render import Alert, change_lines
 from watcher.cycle.report import CycleReport
 from watcher.store import TrialRow
 
@@ -33,6 +35,47 @@ def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
     if delivery.failed:
         parts.append(f"alerts failed {delivery.failed}")
     return " · ".join(parts)
+
+
+def check_json(
+    report: CycleReport,
+    delivery: DeliveryReport,
+    produced: Sequence[tuple[Alert, Destination, str]],
+    mask: Callable[[str], str],
+) -> dict[str, Any]:
+    """``ctwatch check --json``: the cycle's counts, the alerts it produced, its errors."""
+    return {
+        "ok": report.error is None and not report.errors and not delivery.failed,
+        "mode": report.mode,
+        "requests": report.requests,
+        "counts": {
+            "checked": report.checked,
+            "changed": len(report.changed),
+            "new": len(report.new),
+            "not_found": len(report.not_found),
+            "errors": len(report.errors),
+            "alerts_sent": delivery.sent,
+            "alerts_pending": delivery.retrying,
+            "alerts_failed": delivery.failed,
+        },
+        "changed": report.changed,
+        "new": report.new,
+        "not_found": report.not_found,
+        "errors": {nct: mask(text) for nct, text in report.errors.items()},
+        "cycle_error": mask(report.error) if report.error else None,
+        "delivery_errors": [mask(text) for text in delivery.errors],
+        "alerts": [
+            {
+                "nct_id": alert.nct_id or None,
+                "title": alert.title or None,
+                "destination": destination.describe(),
+                "status": status,
+                "headline": alert.headline,
+                "changes": [line.text() for line in change_lines(alert.changes)],
+            }
+            for alert, destination, status in produced
+        ],
+    }
 
 
 def no_versions_reason(nct: str, rows: Sequence[TrialRow], watched: bool) -> str:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from importlib import resources
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
