@@ -133,7 +133,6 @@ def test_fields_command_lists_pieces_with_labels() -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert any(line.split() == ["OverallStatus", "Overall", "Status"] for line in lines)
-    assert all("status" in line.lower() for line in lines)
     everything = run_cli(None, "fields").stdout.splitlines()
     assert len(everything) > 400
     nothing = run_cli(None, "fields", "no-such-field-anywhere")

@@ -21,7 +21,6 @@ from watcher.store.overview import StatusRow, StatusSummary
 
 GAP = "  "
 MIN_TITLE = 16
-MAX_TITLE = 90
 DEFAULT_WIDTH = 200
 """Off a terminal, without ``COLUMNS``: wide enough for long titles."""
 
@@ -60,7 +59,7 @@ def layout(summary: StatusSummary, width: int) -> list[Column]:
     is used with a short title (a line may then run past ``width``, but no ID
     or date is ever cut).
     """
-    wanted = min(max(summary.title_width, len("Title")), MAX_TITLE) if summary.title_width else 0
+    wanted = max(summary.title_width, len("Title")) if summary.title_width else 0
     columns: list[Column] = []
     for wide, keep_checked in ((True, True), (False, True), (False, False)):
         columns = _fixed_columns(summary, wide=wide, keep_checked=keep_checked)
