@@ -87,7 +87,7 @@ def test_add_creates_a_missing_watch_and_needs_a_name_when_there_are_several(
     config = load_config(path, {})
     assert [w.name for w in config.watch] == ["onc", "cardio", "neuro"]
     assert config.watch[2].trials == ("NCT05180006",)
-    assert "\n\n[[watch]]\nname = \"neuro\"" in path.read_text()
+    assert '\n\n[[watch]]\nname = "neuro"' in path.read_text()
 
 
 def test_bad_ids_change_nothing(tmp_path: Path) -> None:
@@ -130,7 +130,7 @@ def test_unset_variables_do_not_block_an_edit(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     result = run_cli(path, "add", "NCT05180006", "--watch", "onc", env={})
     assert result.exit_code == 0, result.stderr
-    assert '${NOT_IN_THIS_SHELL}' in path.read_text()
+    assert "${NOT_IN_THIS_SHELL}" in path.read_text()
 
 
 def test_the_file_changed_meanwhile_is_not_overwritten(tmp_path: Path) -> None:

@@ -149,7 +149,9 @@ def test_a_terminal_shows_what_matters_first_and_counts_the_rest(tmp_path: Path)
     rows = [line.split()[0] for line in lines if line.startswith("NCT0")]
     assert rows[:2] == [ids[10], ids[20]]  # the problem, then the recent change
     assert len(rows) == 12
-    assert "… 48 more trials (no problems, no recent changes): ctwatch status --all" in out.getvalue()
+    assert (
+        "… 48 more trials (no problems, no recent changes): ctwatch status --all" in out.getvalue()
+    )
     everything = io.StringIO()
     StatusWriter(store, ids, everything).write(StatusOptions(show_all=True, width=100))
     listed = [line.split()[0] for line in everything.getvalue().splitlines() if line[:4] == "NCT0"]

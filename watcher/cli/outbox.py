@@ -86,8 +86,12 @@ def outbox(ctx: click.Context) -> None:
 @outbox.command()
 @click.option("--failed", "include_failed", is_flag=True, help="Also re-send failed alerts.")
 @click.option("--destination", metavar="D", help="Only alerts for this destination.")
+@click.option(
+    "--wait", type=click.FloatRange(0, 3600), default=LOCK_WAIT, show_default=True,
+    metavar="SECONDS", help="How long to wait for a ctwatch that is sending (then exit 3).",
+)  # fmt: skip
 @click.pass_obj
-def retry(obj: Context, include_failed: bool, destination: str | None) -> None:
+def retry(obj: Context, include_failed: bool, destination: str | None, wait: float) -> None:
     """Make pending alerts due now; with --failed, queue failed ones again too.
 
     A failed alert queued again starts afresh (no attempts, its age counted
@@ -98,7 +102,7 @@ def retry(obj: Context, include_failed: bool, destination: str | None) -> None:
       ctwatch outbox retry --failed --destination '#trial-alerts' && ctwatch check
     """
     statuses = ("pending", "failed") if include_failed else ("pending",)
-    with open_app(_config(obj)) as app, app.store.lock.held(LOCK_WAIT):
+    with open_app(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         count = app.store.outbox.requeue([a.id for a in chosen], iso(utc_now()))
     click.echo(f"{count} alert(s) queued to be sent now" + ("" if count else " (none to retry)"))
@@ -108,8 +112,14 @@ def retry(obj: Context, include_failed: bool, destination: str | None) -> None:
 @click.option("--pending", "include_pending", is_flag=True, help="Also drop pending alerts.")
 @click.option("--destination", metavar="D", help="Only alerts for this destination.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--wait", type=click.FloatRange(0, 3600), default=LOCK_WAIT, show_default=True,
+    metavar="SECONDS", help="How long to wait for a ctwatch that is sending (then exit 3).",
+)  # fmt: skip
 @click.pass_obj
-def discard(obj: Context, include_pending: bool, destination: str | None, yes: bool) -> None:
+def discard(
+    obj: Context, *, include_pending: bool, destination: str | None, yes: bool, wait: float
+) -> None:
     """Drop failed alerts (with --pending, pending ones too) for good.
 
     The versions and changes they describe stay in the database.
@@ -119,7 +129,7 @@ def discard(obj: Context, include_pending: bool, destination: str | None, yes: b
       ctwatch outbox discard --destination '#old-channel' --yes
     """
     statuses = ("failed", "pending") if include_pending else ("failed",)
-    with open_app(_config(obj)) as app, app.store.lock.held(LOCK_WAIT):
+    with open_app(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         if not chosen:
             click.echo("no alerts to discard")
