@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.conftest import run_cli
@@ -205,3 +208,34 @@ def test_config_is_accepted_after_the_command(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "watch “onc”" in result.stdout
     nested = run_cli(None, "config", "check", "--config", str(path))
     assert nested.exit_code == 0 and "valid" in nested.stdout
+
+
+def every_command() -> list[list[str]]:
+    from watcher.cli import main  # noqa: PLC0415
+
+    out = []
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            out += [[name, sub] for sub in command.commands]
+        out.append([name])
+    return out
+
+
+@pytest.mark.parametrize("command", every_command(), ids=" ".join)
+def test_every_help_shows_its_summary_and_the_exit_codes(command: list[str]) -> None:
+    result = run_cli(None, *command, "--help")
+    assert result.exit_code == 0
+    assert "Exit codes: 0 done; 1 the registry" in result.stdout
+    assert "--config PATH" in result.stdout
+
+
+def test_the_command_list_shows_whole_summaries_and_completion_works() -> None:
+    listing = run_cli(None, "--help").stdout
+    assert "..." not in listing.split("Commands:")[1]
+    assert '_CTWATCH_COMPLETE=bash_source ctwatch' in listing
+    env = {"COMP_WORDS": "ctwatch out", "COMP_CWORD": "1", "_CTWATCH_COMPLETE": "bash_complete"}
+    script = Path(sys.executable).parent / "ctwatch"  # the installed console script
+    completed = subprocess.run(
+        [str(script)], env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.split() == ["plain,outbox"]

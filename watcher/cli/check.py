@@ -89,7 +89,14 @@ def progress_bar() -> ProgressFactory | None:
 @click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's destinations.")
 @click.pass_obj
 def test_alert(obj: Context, watch_name: str | None) -> None:
-    """Send a clearly marked test message to every configured destination."""
+    """Send a clearly marked test message to every configured destination.
+
+    Exit 1 when any destination failed.
+
+    \b
+    Example:
+      ctwatch test-alert --watch rectal-cancer
+    """
     config = obj.load()
     require_watch(config, watch_name)
     with open_app(config) as app:

@@ -39,6 +39,17 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 
 
+EXIT_CODES = """\b
+Exit codes: 0 done; 1 the registry, a destination or the cycle failed
+(or: no database yet); 2 bad config, arguments or database; 3 another
+ctwatch is using the database."""
+
+COMPLETION = """\b
+Shell completion (bash; zsh and fish alike, see the README):
+  eval "$(_CTWATCH_COMPLETE=bash_source ctwatch)"
+"""
+
+
 class Context:
     """What the group options leave for the subcommands."""
 
@@ -132,8 +143,12 @@ class Group(click.Group):
     """
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        if not isinstance(cmd, click.Group) and not any(p.name == "config" for p in cmd.params):
+        if not any(p.name == "config" for p in cmd.params):
             cmd.params.append(late_config_option())
+        if cmd.help and not cmd.short_help:  # the command list shows the whole first sentence
+            cmd.short_help = " ".join(cmd.help.split("\n\n")[0].split())
+        if cmd.epilog is None:
+            cmd.epilog = EXIT_CODES
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
@@ -150,7 +165,11 @@ class Group(click.Group):
             fail(describe_failure(exc), EXIT_FAILED)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES + "\n\n" + COMPLETION,
+)
 @click.option(
     "--config",
     "config_option",
@@ -164,5 +183,10 @@ class Group(click.Group):
 def main(
     ctx: click.Context, config_option: str | None, log_level: str | None, log_format: str
 ) -> None:
-    """Watch ClinicalTrials.gov records and report what changed, field by field."""
+    """Watch ClinicalTrials.gov records and report what changed, field by field.
+
+    \b
+    Example:
+      ctwatch init && ctwatch add NCT06850103 --watch mine && ctwatch check
+    """
     ctx.obj = Context(config_option, log_level, log_format)
