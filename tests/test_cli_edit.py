@@ -232,7 +232,7 @@ def test_every_help_shows_its_summary_and_the_exit_codes(command: list[str]) -> 
 def test_the_command_list_shows_whole_summaries_and_completion_works() -> None:
     listing = run_cli(None, "--help").stdout
     assert "..." not in listing.split("Commands:")[1]
-    assert '_CTWATCH_COMPLETE=bash_source ctwatch' in listing
+    assert "_CTWATCH_COMPLETE=bash_source ctwatch" in listing
     env = {"COMP_WORDS": "ctwatch out", "COMP_CWORD": "1", "_CTWATCH_COMPLETE": "bash_complete"}
     script = Path(sys.executable).parent / "ctwatch"  # the installed console script
     completed = subprocess.run(

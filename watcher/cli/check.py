@@ -58,7 +58,8 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
         alerts = app.deliverer.alerts_for([claim for claim, _ in queued])
     produced = [(a, c.destination, s) for a, (c, s) in zip(alerts, queued, strict=True)]
     if as_json:
-        click.echo(json.dumps(check_json(report, delivery, produced, obj.redactor), indent=2))
+        data = check_json(report, delivery, produced, obj.redactor)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     elif not quiet or produced or report.errors or report.error or delivery.errors:
         click.echo(summary_line(report, delivery))
     if report.registry_down:

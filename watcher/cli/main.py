@@ -15,7 +15,9 @@ Whatever goes wrong, the user sees one line, never a traceback
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,6 +138,15 @@ def late_config_option() -> click.Option:
     )
 
 
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test runner's buffer)
+
+
 class Group(click.Group):
     """The ``ctwatch`` group: every failure becomes one line and a documented exit code.
 
@@ -160,6 +171,9 @@ class Group(click.Group):
             fail(f"{exc}; try again later", EXIT_BUSY)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader left (ctwatch status | head): nothing to say
+            _silence_stdout()
+            sys.exit(0)
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
             fail(describe_failure(exc), EXIT_FAILED)
