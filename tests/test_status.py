@@ -99,6 +99,17 @@ def test_csv_tsv_and_json_agree(checked: Path) -> None:
     assert as_json["alerts"] == {"pending": 0, "sent": 1, "failed": 0}
 
 
+def test_a_title_like_a_formula_stays_text_in_a_spreadsheet(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    registry.put(make_study(LONG, '=HYPERLINK("https://evil.example","click")'))
+    path = write_config(tmp_path, registry.url, [LONG])
+    run_cli(path, "check")
+    (row,) = csv.DictReader(io.StringIO(status(path, "--csv")))
+    assert row["title"] == '\'=HYPERLINK("https://evil.example","click")'
+    assert status(path, "--tsv").splitlines()[1].split("\t")[1].startswith("'=")
+
+
 def test_filters(checked: Path) -> None:
     changed_since = json.loads(status(checked, "--json", "--changed-since", "2026-01-16"))
     assert [t["nct_id"] for t in changed_since["trials"]] == [SEED_NCT]

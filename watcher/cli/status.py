@@ -101,11 +101,11 @@ class StatusWriter:
             writer = csv.writer(self.out, lineterminator="\n")
             writer.writerow(COLUMNS)
             for row in self._rows(options):
-                writer.writerow([getattr(row, name) or "" for name in COLUMNS])
+                writer.writerow([_cell(getattr(row, name)) for name in COLUMNS])
             return
         self.out.write("\t".join(COLUMNS) + "\n")
         for row in self._rows(options):
-            cells = (" ".join(str(getattr(row, name) or "").split()) for name in COLUMNS)
+            cells = (" ".join(_cell(getattr(row, name)).split()) for name in COLUMNS)
             self.out.write("\t".join(cells) + "\n")
 
     def _table(self, options: StatusOptions) -> None:
@@ -191,6 +191,13 @@ class StatusWriter:
             }
             for p in self.store.outbox.problems()
         ]
+
+
+def _cell(value: str | None) -> str:
+    """A spreadsheet cell that is only ever text: record text starting like a formula
+    (``=``, ``+``, ``-``, ``@``) gets a leading ``'``, so opening the file runs nothing."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _more(rest: int, problems: int, recent: int) -> str:
