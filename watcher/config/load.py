@@ -119,7 +119,7 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
         raise ConfigError(path, problems=in_file_order(problems, raw)) from None
     problems += cross_reference_problems(config)
     if problems:
-        raise ConfigError(path, problems=problems)
+        raise ConfigError(path, problems=in_file_order(problems, raw))
     db_path = Path(config.database.path).expanduser()
     if not db_path.is_absolute():
         db_path = (path.parent / db_path).resolve()
