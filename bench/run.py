@@ -13,7 +13,9 @@ registry double in a separate process, then runs three cycles, each in a fresh
     (c) 1% changed - a registry refresh that edited 1% of the trials
 
 and prints requests, MB received, wall and CPU seconds, peak RSS and database
-size for each. ``--naive`` repeats them with one request per trial and no
+size for each; then the wall time of ``ctwatch status`` and ``status --json``
+(output to /dev/null) against a no-change ``ctwatch check``, each a whole
+fresh process. ``--naive`` repeats them with one request per trial and no
 version probe or incremental fetch (batch_size = 1, incremental = false).
 This is a benchmark that prints its figures, not a test: nothing here asserts.
 """
@@ -129,6 +131,28 @@ def run_cycle(config: Path) -> dict[str, Any]:
     return result
 
 
+def timed(config: Path, *args: str) -> float:
+    """Wall seconds of one whole ``ctwatch`` process (start-up included), output discarded."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(config), *args],
+        stdout=subprocess.DEVNULL, check=True,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+def status_times(n: int, config: Path) -> None:
+    """``status`` and ``status --json`` against a no-change ``check``, each a fresh process."""
+    check = timed(config, "check")
+    for args in (["status"], ["status", "--json"]):
+        took = timed(config, *args)
+        print(
+            f"| {n:,} | `ctwatch {' '.join(args)}` | {took:.2f} s | no-change `ctwatch check` "
+            f"{check:.2f} s | {took / check:.1f}x |",
+            flush=True,
+        )
+
+
 def bench(n: int, naive: bool, wide_over: int) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
@@ -155,6 +179,8 @@ def bench(n: int, naive: bool, wide_over: int) -> list[dict[str, Any]]:
                 )  # fmt: skip
                 rows.append(row)
                 print(_line(row), flush=True)
+            if not naive:
+                status_times(n, config)
     finally:
         parent.send(("stop", None))
         parent.recv()

@@ -207,7 +207,7 @@ def test_status_and_history(tmp_path: Path, registry: RegistryDouble) -> None:
 
     assert run_cli(config, "history", "NCT123").exit_code == 2
     missing = run_cli(config, "history", "NCT00000001")
-    assert missing.exit_code == 1 and "no versions of NCT00000001" in missing.stderr
+    assert missing.exit_code == 1 and "NCT00000001 is not watched" in missing.stderr
 
 
 def test_python_dash_m_watcher() -> None:

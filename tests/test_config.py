@@ -168,7 +168,7 @@ def test_defaults_with_only_a_watch(tmp_path: Path) -> None:
         (
             '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\nfields = ["OverallStatuz"]\n',
             "watch[0].fields",
-            "'OverallStatuz' is not a ClinicalTrials.gov field",
+            "'OverallStatuz' is not a field of ClinicalTrials.gov",
         ),
         (
             '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n',
@@ -283,7 +283,7 @@ WATCH = '[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\n'
         (
             "[registry]\nretries = 99999999999999\n" + WATCH,
             "registry.retries",
-            "less than or equal to 20",
+            "should be at most 20",
         ),
         ("x = " + "[" * 5000 + "]" * 5000 + "\n" + WATCH, "", "nested too deeply"),
         (

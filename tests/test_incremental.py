@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -248,3 +249,26 @@ def test_a_trial_removed_and_added_back_is_fetched_again(
     reg.reset_requests()
     check(config)
     assert len(reg.requests) == 1  # and then it is part of the scope again
+
+
+def test_an_unknown_trial_is_not_fetched_every_cycle_and_is_seen_when_it_appears(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    unknown = "NCT00000077"
+    config = config_for(tmp_path, reg, trials=[*TRIALS, unknown])
+    assert "not found 1 (NCT00000077)" in check(config)
+    reg.reset_requests()
+    out = check(config)  # registry data unchanged: the probe alone, no full fetch of it
+    assert [r.path for r in reg.requests] == ["/api/v2/version"]
+    assert "not found 0" in out
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    row = next(t for t in status["trials"] if t["nct_id"] == unknown)
+    assert row["last_error"] == "not found in the registry"
+    reg.put(make_study(unknown, "Registered at last", last_update="2026-01-05"))
+    reg.set_data_timestamp(DAY2)
+    reg.reset_requests()
+    out = check(config)  # its post date falls in the listing's window: fetched, baselined
+    assert "new 1" in out and "not found 0" in out
+    assert reg.requests[-1].params["filter.ids"] == unknown
+    history = run_cli(config, "history", unknown)
+    assert history.exit_code == 0 and "baseline" in history.stdout

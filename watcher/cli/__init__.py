@@ -3,7 +3,7 @@
 Importing this package registers every command on :data:`main`.
 """
 
-from watcher.cli import backfill, check, demo, history, service, views
+from watcher.cli import backfill, check, demo, edit, history, outbox, service, views
 from watcher.cli.main import main
 
-__all__ = ["backfill", "check", "demo", "history", "main", "service", "views"]
+__all__ = ["backfill", "check", "demo", "edit", "history", "main", "outbox", "service", "views"]

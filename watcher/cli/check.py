@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,8 +12,16 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app, wait_option
-from watcher.cli.output import summary_line
+from watcher.cli.main import (
+    EXIT_FAILED,
+    Context,
+    fail,
+    main,
+    open_app,
+    require_watch,
+    wait_option,
+)
+from watcher.cli.output import check_json, summary_line
 from watcher.cycle.pipeline import ProgressFactory
 
 PROGRESS_OVER = 300
@@ -20,13 +30,39 @@ PROGRESS_OVER = 300
 @main.command()
 @click.option("--full", is_flag=True, help="Fetch every record, whatever the version probe says.")
 @wait_option
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing unless an alert was produced or it failed."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: counts, alerts, errors.")
 @click.pass_obj
-def check(obj: Context, full: bool, wait: float) -> None:
-    """Run one cycle: fetch what changed, record, diff, alert."""
-    config = obj.load()
-    with open_app(config, progress_bar(), lock_wait=wait) as app:
+def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) -> None:
+    """Run one cycle: fetch what changed, record, diff, send alerts, print a summary.
+
+    Console alerts and the summary line go to standard output, logs to standard
+    error. From cron, -q keeps a quiet day silent (cron mails only news); --json
+    prints one object instead (console alerts are in it, not printed).
+
+    \b
+    Example:
+      30 14 * * 1-5  ctwatch --config /etc/ctwatch/ctwatch.toml check -q
+    """
+    config = obj.load(default_level="error" if quiet or as_json else "warning")
+    console = io.StringIO() if as_json else sys.stdout
+    # the lock is re-entrant: held around the cycle, no other ctwatch adds alerts in between
+    with (
+        open_app(config, progress_bar(), lock_wait=wait, out=console) as app,
+        app.store.lock.held(wait),
+    ):
+        before = app.store.outbox.last_id()
         report, delivery = app.check(full=full)
-    click.echo(summary_line(report, delivery))
+        queued = app.store.outbox.queued_after(before)
+        alerts = app.deliverer.alerts_for([claim for claim, _ in queued])
+    produced = [(a, c.destination, s) for a, (c, s) in zip(alerts, queued, strict=True)]
+    if as_json:
+        data = check_json(report, delivery, produced, obj.redactor)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif not quiet or produced or report.errors or report.error or delivery.errors:
+        click.echo(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
     if report.failure is not None:
@@ -55,11 +91,16 @@ def progress_bar() -> ProgressFactory | None:
 @click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's destinations.")
 @click.pass_obj
 def test_alert(obj: Context, watch_name: str | None) -> None:
-    """Send a clearly marked test message to every configured destination."""
+    """Send a clearly marked test message to every configured destination.
+
+    Exit 1 when any destination failed.
+
+    \b
+    Example:
+      ctwatch test-alert --watch rectal-cancer
+    """
     config = obj.load()
-    names = [w.name for w in config.watch]
-    if watch_name is not None and watch_name not in names:
-        fail(f"--watch: no watch named {watch_name!r} (watches: {', '.join(names)})", 2)
+    require_watch(config, watch_name)
     with open_app(config) as app:
         results = app.test_alert(watch_name)
     failed = 0

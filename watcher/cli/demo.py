@@ -5,11 +5,14 @@ any network. The tour starts the project's registry double on 127.0.0.1 with a
 few real-shaped trials (the seed trial NCT06850103 among them), records a silent
 baseline, publishes realistic registry edits plus a data rebuild that is *not*
 a change, checks again, and shows the alerts and the status table. Everything
-lives in a temporary folder that is removed afterwards.
+lives in a temporary folder that is removed afterwards (``--keep DIR`` copies
+the database and a config for it out first, to try ``status`` and ``history``).
 """
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -21,7 +24,8 @@ import click
 from watcher.alerts.delivery import DeliveryReport
 from watcher.app import App
 from watcher.cli.main import main
-from watcher.cli.output import print_status, status_view, summary_line
+from watcher.cli.output import summary_line
+from watcher.cli.status import StatusOptions, StatusWriter
 from watcher.config import load_config
 from watcher.cycle.report import CycleReport
 from watcher.daemon.logs import setup_logging
@@ -107,8 +111,8 @@ trials = ["{SEED_NCT}", "{BREAST}", "{LUNG}"]
     return path
 
 
-def run_demo(out: TextIO, pause: float = 1.5) -> None:
-    """Run the tour, writing to ``out`` (a text stream)."""
+def run_demo(out: TextIO, pause: float = 1.5, keep: Path | None = None) -> None:
+    """Run the tour, writing to ``out`` (a text stream); ``keep``: copy the database there."""
 
     def say(text: str = "") -> None:
         out.write(text + "\n")
@@ -149,18 +153,53 @@ def run_demo(out: TextIO, pause: float = 1.5) -> None:
             show(app.check())
             wait()
             say("\n5. ctwatch status:")
-            print_status(status_view(config.trials, app.store), out)
+            width = shutil.get_terminal_size((100, 24)).columns
+            StatusWriter(app.store, config.trials, out).write(StatusOptions(width=width))
         finally:
             app.close()
+        if keep is not None:
+            kept = _keep(Path(tmp), keep)
+            say(
+                f"\nKept the demo's database and config in {kept}: try"
+                f"\n  ctwatch --config {kept / 'ctwatch.toml'} status"
+                f"\n  ctwatch --config {kept / 'ctwatch.toml'} history {SEED_NCT}"
+            )
     say(
-        "\nThat was all local. Next: edit config/ctwatch.toml (your NCT IDs) and run "
-        "`ctwatch check`; see the README for Slack, email and running as a service."
+        "\nThat was all local. Next: `ctwatch init` writes a starter config, `ctwatch add "
+        "NCT… --watch NAME` adds your trials, then `ctwatch check`; see the README for "
+        "Slack, email and running as a service."
     )
+
+
+def _keep(tmp: Path, keep: Path) -> Path:
+    """Copy the demo's database (checkpointed: one file) and a config for it into ``keep``."""
+    keep.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(tmp / "ctwatch.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(tmp / "ctwatch.db", keep / "ctwatch.db")
+    # the registry double is gone: point the kept config at the real registry
+    text = (tmp / "ctwatch.toml").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith(("url =", "pace ="))]
+    (keep / "ctwatch.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return keep.resolve()
 
 
 @main.command()
 @click.option("--no-pause", is_flag=True, help="Skip the pauses between steps.")
-def demo(no_pause: bool) -> None:
-    """An offline tour: a local registry double, a baseline, changes, alerts, status."""
+@click.option(
+    "--keep",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the demo's database (and a config for it) in DIR, to try status and history.",
+)
+def demo(no_pause: bool, keep: Path | None) -> None:
+    """An offline tour: a local registry double, a baseline, changes, alerts, status.
+
+    Nothing leaves 127.0.0.1 and nothing is kept, unless --keep DIR.
+
+    \b
+    Example:
+      ctwatch demo --keep ./demo && ctwatch --config demo/ctwatch.toml status
+    """
     setup_logging("warning")
-    run_demo(sys.stdout, pause=0.0 if no_pause else 1.5)
+    run_demo(sys.stdout, pause=0.0 if no_pause else 1.5, keep=keep)

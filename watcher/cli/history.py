@@ -13,12 +13,22 @@ from typing import Any
 
 import click
 
-from watcher.alerts.routing import path_matches
+from watcher.alerts.routing import path_matches, watched_trials
 from watcher.app import App
-from watcher.cli.main import EXIT_FAILED, EXIT_USAGE, Context, fail, main, open_app
+from watcher.cli.main import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    Context,
+    fail,
+    main,
+    open_app,
+    require_database,
+)
+from watcher.cli.output import no_versions_reason
 from watcher.config import normalise_nct_id
-from watcher.core.describe import STATUS_PATH, display_value, field_path, label_for
+from watcher.core.describe import STATUS_PATH, display_value, label_for
 from watcher.core.diff import FieldChange, diff_records
+from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
 from watcher.store import VersionRow
@@ -38,14 +48,11 @@ def _nct(raw: str) -> str:
 
 
 def _versions(app: App, nct: str) -> list[VersionRow]:
-    """Oldest first; exit 1 when the database holds none."""
+    """Oldest first; exit 1 when the database holds none, saying why."""
     versions = list(reversed(app.store.versions.history(nct)))
     if not versions:
-        fail(
-            f"no versions of {nct} recorded yet (is it watched, and has a check run? "
-            f"`ctwatch backfill {nct}` imports its registry history)",
-            EXIT_FAILED,
-        )
+        watched = nct in watched_trials(app.config, app.subscriptions())
+        fail(no_versions_reason(nct, app.store.versions.trials([nct]), watched), EXIT_FAILED)
     return versions
 
 
@@ -107,13 +114,17 @@ def history(
     config = obj.load()
     path = None
     if field_name is not None:
-        path = field_path(field_name)
+        try:
+            path = field_path(field_name)
+        except AmbiguousField as exc:
+            fail(f"--field: {exc}", EXIT_USAGE)
         if path is None:
             fail(
                 f"--field: {field_name!r} is not a ClinicalTrials.gov field name or label "
                 "(e.g. OverallStatus or 'Primary Completion Date')",
                 EXIT_USAGE,
             )
+    require_database(config)
     with open_app(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         if path is not None:
@@ -239,6 +250,7 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
     """
     nct = _nct(nct_id)
     config = obj.load()
+    require_database(config)
     with open_app(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         before, after = _pick(nct, versions, old), _pick(nct, versions, new)
@@ -281,6 +293,7 @@ def show(obj: Context, nct_id: str, version: str) -> None:
     """Print a stored version of NCT_ID as JSON (imported versions keep the registry's HTML)."""
     nct = _nct(nct_id)
     config = obj.load()
+    require_database(config)
     with open_app(config) as app:
         chosen = _pick(nct, _versions(app, nct), version)
         record = app.store.versions.record(chosen.id)

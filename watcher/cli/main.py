@@ -15,11 +15,14 @@ Whatever goes wrong, the user sees one line, never a traceback
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import NoReturn, TextIO
 
 import click
 
@@ -36,6 +39,17 @@ log = logging.getLogger(__name__)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3
+
+
+EXIT_CODES = """\b
+Exit codes: 0 done; 1 the registry, a destination or the cycle failed
+(or: no database yet); 2 bad config, arguments or database; 3 another
+ctwatch is using the database."""
+
+COMPLETION = """\b
+Shell completion (bash; zsh and fish alike, see the README):
+  eval "$(_CTWATCH_COMPLETE=bash_source ctwatch)"
+"""
 
 
 class Context:
@@ -59,21 +73,27 @@ class Context:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """One (masked) line on standard error, then exit with ``code``."""
+    """The (masked) message on standard error, ``ctwatch:`` before each line; exit ``code``."""
     context = click.get_current_context(silent=True)
     obj = context.find_object(Context) if context is not None else None
     masked = obj.redactor(message) if obj is not None else Redactor()(message)
-    click.echo(f"ctwatch: {masked}", err=True)
+    for line in masked.splitlines() or [""]:
+        click.echo(f"ctwatch: {line}", err=True)
     sys.exit(code)
 
 
 @contextmanager
 def open_app(
-    config: Config, progress: ProgressFactory | None = None, *, lock_wait: float = 0.0
+    config: Config,
+    progress: ProgressFactory | None = None,
+    *,
+    lock_wait: float = 0.0,
+    out: TextIO | None = None,
 ) -> Iterator[App]:
-    """Build the app; a database that cannot be opened is a config problem."""
+    """Build the app (console alerts to ``out``, default standard output); a database
+    that cannot be opened is a config problem."""
     try:
-        app = App.build(config, out=sys.stdout, progress=progress, lock_wait=lock_wait)
+        app = App.build(config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait)
     except StoreError as exc:
         fail(f"database.path: {exc}", EXIT_USAGE)
     try:
@@ -93,8 +113,65 @@ wait_option = click.option(
 """``--wait SECONDS``, for the commands that write while holding the database's lock."""
 
 
+def require_database(config: Config) -> None:
+    """Exit 1 naming the path when there is no database yet (never create one to read it)."""
+    path = Path(config.database.path)
+    if path.exists():
+        return
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        fail(f"database.path: cannot open {path} ({blocked} is not a folder)", EXIT_USAGE)
+    fail(f"no database yet at {path}: run `ctwatch check` first", EXIT_FAILED)
+
+
+def require_watch(config: Config, name: str | None) -> None:
+    """Exit 2 when ``--watch NAME`` names no watch of the config."""
+    names = [w.name for w in config.watch]
+    if name is not None and name not in names:
+        fail(f"--watch: no watch named {name!r} (watches: {', '.join(names)})", EXIT_USAGE)
+
+
+def _late_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``ctwatch check --config PATH``: the same as ``ctwatch --config PATH check``."""
+    obj = ctx.find_object(Context)
+    if value and obj is not None:
+        obj.config_path = resolve_config_path(value)
+
+
+def late_config_option() -> click.Option:
+    return click.Option(
+        ["--config"],
+        metavar="PATH",
+        expose_value=False,
+        is_eager=True,
+        callback=_late_config,
+        help="Config file (also accepted before the command).",
+    )
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test runner's buffer)
+
+
 class Group(click.Group):
-    """The ``ctwatch`` group: every failure becomes one line and a documented exit code."""
+    """The ``ctwatch`` group: every failure becomes one line and a documented exit code.
+
+    Every command added to it also accepts ``--config PATH`` after its name.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "config" for p in cmd.params):
+            cmd.params.append(late_config_option())
+        if cmd.help and not cmd.short_help:  # the command list shows the whole first sentence
+            cmd.short_help = " ".join(cmd.help.split("\n\n")[0].split())
+        if cmd.epilog is None:
+            cmd.epilog = EXIT_CODES
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -105,12 +182,19 @@ class Group(click.Group):
             fail(f"{exc}; try again later", EXIT_BUSY)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader left (ctwatch status | head): nothing to say
+            _silence_stdout()
+            sys.exit(0)
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
             fail(describe_failure(exc), EXIT_FAILED)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES + "\n\n" + COMPLETION,
+)
 @click.option(
     "--config",
     "config_option",
@@ -124,5 +208,10 @@ class Group(click.Group):
 def main(
     ctx: click.Context, config_option: str | None, log_level: str | None, log_format: str
 ) -> None:
-    """Watch ClinicalTrials.gov records and report what changed, field by field."""
+    """Watch ClinicalTrials.gov records and report what changed, field by field.
+
+    \b
+    Example:
+      ctwatch init && ctwatch add NCT06850103 --watch mine && ctwatch check
+    """
     ctx.obj = Context(config_option, log_level, log_format)

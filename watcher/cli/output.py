@@ -1,27 +1,21 @@
-"""What the commands show: the summary line and the status view.
+"""What the commands say: the summary line, ``check --json``, subscription groups.
 
-Why a module apart from the commands: ``ctwatch demo`` shows the same summary
-and table, and tests read the same data as JSON. Functions here write to a
-stream they are given; choosing the stream stays with the caller.
+Why a module apart from the commands: ``ctwatch demo`` shows the same summary,
+and ``status`` (:mod:`watcher.cli.status`) the same subscription groups. The
+functions here build text and values; printing stays with the commands.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import Any
 
 from watcher.alerts.delivery import DeliveryReport
 from watcher.alerts.routing import Follow
-from watcher.core.describe import STATUS_PATH, display_value
+from watcher.core.destination import Destination
+from watcher.core.render import Alert, change_lines
 from watcher.cycle.report import CycleReport
-from watcher.redact import redact
-from watcher.store import Store
+from watcher.store import TrialRow
 
 
 def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
@@ -43,24 +37,63 @@ def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
     return " · ".join(parts)
 
 
-@dataclass(frozen=True)
-class StatusView:
-    """The rows of ``ctwatch status`` and the alert problems below them."""
+def check_json(
+    report: CycleReport,
+    delivery: DeliveryReport,
+    produced: Sequence[tuple[Alert, Destination, str]],
+    mask: Callable[[str], str],
+) -> dict[str, Any]:
+    """``ctwatch check --json``: the cycle's counts, the alerts it produced, its errors."""
+    return {
+        "ok": report.error is None and not report.errors and not delivery.failed,
+        "mode": report.mode,
+        "requests": report.requests,
+        "counts": {
+            "checked": report.checked,
+            "changed": len(report.changed),
+            "new": len(report.new),
+            "not_found": len(report.not_found),
+            "errors": len(report.errors),
+            "alerts_sent": delivery.sent,
+            "alerts_pending": delivery.retrying,
+            "alerts_failed": delivery.failed,
+        },
+        "changed": report.changed,
+        "new": report.new,
+        "not_found": report.not_found,
+        "errors": {nct: mask(text) for nct, text in report.errors.items()},
+        "cycle_error": mask(report.error) if report.error else None,
+        "delivery_errors": [mask(text) for text in delivery.errors],
+        "alerts": [
+            {
+                "nct_id": alert.nct_id or None,
+                "title": alert.title or None,
+                "destination": destination.describe(),
+                "status": status,
+                "headline": alert.headline,
+                "changes": [line.text() for line in change_lines(alert.changes)],
+            }
+            for alert, destination, status in produced
+        ],
+    }
 
-    trials: list[dict[str, Any]]
-    alerts: dict[str, int]
-    problems: list[dict[str, Any]]
-    subscriptions: list[dict[str, Any]]
-    last_cycle: dict[str, Any] | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "last_cycle": self.last_cycle,
-            "trials": self.trials,
-            "subscriptions": self.subscriptions,
-            "alerts": self.alerts,
-            "alert_problems": self.problems,
-        }
+def no_versions_reason(nct: str, rows: Sequence[TrialRow], watched: bool) -> str:
+    """Why a trial has no recorded version, in the words a user can act on."""
+    row = rows[0] if rows else None
+    if row is not None and row.not_found:
+        return f"{nct} was not found in the registry (last checked {row.last_checked_at})"
+    if not watched:
+        return (
+            f"{nct} is not watched (add it: ctwatch add {nct} --watch NAME; "
+            f"ctwatch backfill {nct} imports its registry history)"
+        )
+    if row is not None and row.last_error:
+        return f"no version of {nct} recorded yet: its last check failed ({row.last_error})"
+    return (
+        f"no version of {nct} recorded yet (the next check records its baseline; "
+        f"`ctwatch backfill {nct}` imports its registry history)"
+    )
 
 
 def subscription_groups(follows: Sequence[Follow]) -> list[dict[str, Any]]:
@@ -80,108 +113,3 @@ def subscription_groups(follows: Sequence[Follow]) -> list[dict[str, Any]]:
         entry["via"] = follow.describe_source()
         group["trials"].append(entry)
     return list(groups.values())
-
-
-def status_view(
-    watched: Sequence[str],
-    store: Store,
-    follows: Sequence[Follow] = (),
-    mask: Callable[[str], str] = redact,
-) -> StatusView:
-    """Watched trials (never-checked ones too), Slack subscriptions, and alert problems.
-
-    ``watched`` is the config's trials in config order, then subscribed ones;
-    ``follows`` lists which Slack channel follows which trial and why. Every
-    error text passes ``mask`` (rows written by an older ctwatch were not masked).
-    """
-    rows = {r.nct_id: r for r in store.versions.trials()}
-    last = store.runs.last(complete=True)
-    # a complete cycle checked every watched trial, even those it did not re-fetch
-    swept = (last.finished_at or "") if last else ""
-    trials = []
-    for nct in watched:
-        row = rows.get(nct)
-        checked = max(row.last_checked_at or "", swept) if row else None
-        trials.append(
-            {
-                "nct_id": nct,
-                "title": row.title if row else None,
-                "overall_status": row.overall_status if row else None,
-                "last_update_posted": row.last_update_posted if row else None,
-                "last_checked_at": checked or None,
-                "last_changed_at": row.last_changed_at if row else None,
-                "last_error": mask(row.last_error) if row and row.last_error else None,
-            }
-        )
-    problems = [
-        {
-            "nct_id": p.nct_id,
-            "destination": p.destination.describe(),
-            "status": p.status,
-            "attempts": p.attempts,
-            "error": mask(p.last_error) if p.last_error else None,
-            "next_attempt_at": p.next_attempt_at if p.status == "pending" else None,
-        }
-        for p in store.outbox.problems()
-    ]
-    newest = store.runs.last()
-    last_cycle = None
-    if newest is not None:
-        last_cycle = {
-            "finished_at": newest.finished_at,
-            "mode": newest.mode,
-            "requests": newest.requests,
-            "error": mask(newest.error) if newest.error else None,
-        }
-    return StatusView(
-        trials, store.outbox.counts(), problems, subscription_groups(follows), last_cycle
-    )
-
-
-def print_status(view: StatusView, stream: TextIO) -> None:
-    """The status table (rich) and the alert summary."""
-    wide = stream.isatty() if stream is sys.stdout else False
-    console = Console(file=stream, width=None if wide else 160)
-    table = Table(title="ctwatch status", title_justify="left")
-    columns = (
-        "NCT ID", "Title", "Overall Status", "Last Update Posted",
-        "Last Checked", "Last Change", "Last Error",
-    )  # fmt: skip
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    for row in view.trials:
-        status_text = row["overall_status"] and display_value(STATUS_PATH, row["overall_status"])
-        cells = (
-            row["nct_id"],
-            (row["title"] or "")[:60],
-            status_text or "—",
-            row["last_update_posted"] or "—",
-            row["last_checked_at"] or "never",
-            row["last_changed_at"] or "—",
-            row["last_error"] or "",
-        )
-        table.add_row(*(Text(cell) for cell in cells))  # record text is never rich markup
-    console.print(table)
-    cycle = view.last_cycle
-    if cycle is not None:
-        outcome = f"FAILED: {cycle['error']}" if cycle["error"] else f"ok ({cycle['mode']})"
-        requests = f"{cycle['requests']} registry request(s)"
-        line = f"Last cycle: {cycle['finished_at']}, {requests}, {outcome}"
-        console.print(line, markup=False, highlight=False)
-    if view.subscriptions:
-        console.print("Subscriptions (Slack channels)")
-        for group in view.subscriptions:
-            channel_id = group["channel_id"]
-            suffix = f" ({channel_id})" if channel_id and channel_id != group["channel"] else ""
-            console.print(f"  {group['channel']}{suffix}", markup=False, highlight=False)
-            for entry in group["trials"]:
-                line = f"    {entry['nct_id']}  {entry['via']}"
-                console.print(line, markup=False, highlight=False)
-    counts = view.alerts
-    console.print(
-        f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
-    )
-    for alert in view.problems:
-        state = "FAILED" if alert["status"] == "failed" else f"retry at {alert['next_attempt_at']}"
-        line = f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}"
-        console.print(line, markup=False, highlight=False)

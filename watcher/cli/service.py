@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 @main.command()
 @click.pass_obj
 def run(obj: Context) -> None:
-    """Run as a daemon: check on [schedule], retry alerts, reload the config when it changes."""
+    """Run as a daemon: check on [schedule], retry alerts, reload the config when it changes.
+
+    SIGHUP re-reads the config; SIGTERM or SIGINT stop it (exit 0).
+
+    \b
+    Example:
+      ctwatch --config /etc/ctwatch/ctwatch.toml run --log-format json
+    """
     config = obj.load(default_level="info")
     source = ConfigSource(obj.config_path)
     source.read_if_changed()  # remember what was loaded
@@ -67,7 +74,12 @@ def start_slash_server(current: Callable[[], Config], config: Config) -> SlashSe
 @main.command()
 @click.pass_obj
 def serve(obj: Context) -> None:
-    """Answer /ctwatch slash commands from Slack (without checking on a schedule)."""
+    """Answer /ctwatch slash commands from Slack (without checking on a schedule).
+
+    \b
+    Example:
+      SLACK_SIGNING_SECRET=… ctwatch serve
+    """
     config = obj.load(default_level="info")
     problem = commands_problem(config)
     if problem is not None:
@@ -91,7 +103,12 @@ def serve(obj: Context) -> None:
 @main.command()
 @click.pass_obj
 def health(obj: Context) -> None:
-    """Exit 0 if the last cycle succeeded within twice the schedule interval, else 1."""
+    """Exit 0 if the last cycle succeeded within twice the schedule interval, else 1.
+
+    \b
+    Example:
+      HEALTHCHECK CMD ["ctwatch", "health"]
+    """
     config = obj.load()
     if not Path(config.database.path).exists():
         fail(f"unhealthy: no database yet at {config.database.path} (no cycle has run)", 1)

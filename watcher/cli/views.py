@@ -4,31 +4,75 @@
 
 from __future__ import annotations
 
-import json
+import os
+import shutil
 import sys
+from datetime import UTC, datetime, time
 
 import click
 
 from watcher.alerts.routing import channel_follows, watched_trials
-from watcher.cli.main import Context, main, open_app
-from watcher.cli.output import print_status, status_view
+from watcher.cli.main import Context, main, open_app, require_database, require_watch
+from watcher.cli.status import Format, StatusOptions, StatusWriter
+from watcher.cli.table import DEFAULT_WIDTH
+from watcher.store.overview import StatusFilter
+from watcher.timeutil import iso
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "fmt", flag_value="json", help="JSON (streamed): trials, alerts, cycle.")
+@click.option("--csv", "fmt", flag_value="csv", help="The trials as CSV, one row each.")
+@click.option("--tsv", "fmt", flag_value="tsv", help="The trials as tab-separated values.")
+@click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's trials.")
+@click.option(
+    "--changed-since",
+    metavar="DATE",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+    help="Only trials with a change seen on or after DATE (YYYY-MM-DD, UTC).",
+)
+@click.option("--problems", is_flag=True, help="Only trials whose check or alerts failed.")
+@click.option("--all", "show_all", is_flag=True, help="Every trial, even on a terminal.")
 @click.pass_obj
-def status(obj: Context, as_json: bool) -> None:
-    """Show every watched trial: status, last update, last check, last change, errors."""
+def status(
+    obj: Context,
+    *,
+    fmt: Format | None,
+    watch_name: str | None,
+    changed_since: datetime | None,
+    problems: bool,
+    show_all: bool,
+) -> None:
+    """Show the watched trials: status, last update, last change, last check, errors.
+
+    On a terminal, a long watch list shows the trials that matter first
+    (problems, then recent changes) and counts the rest; --all lists every
+    trial in config order, as a file or pipe always gets. The table follows
+    the terminal's width (or COLUMNS).
+
+    \b
+    Example:
+      ctwatch status --changed-since 2026-01-01 --csv > changes.csv
+    """
     config = obj.load()
+    require_watch(config, watch_name)
+    require_database(config)
+    since = None
+    if changed_since is not None:  # a date alone compares as the start of that day
+        moment = changed_since.replace(tzinfo=UTC)
+        since = moment.date().isoformat() if moment.time() == time() else iso(moment)
+    terminal = sys.stdout.isatty()
+    size = shutil.get_terminal_size()
+    options = StatusOptions(
+        where=StatusFilter(since, problems),
+        fmt=fmt or "table",
+        show_all=show_all or not terminal,
+        width=size.columns if terminal or "COLUMNS" in os.environ else DEFAULT_WIDTH,
+        height=size.lines,
+    )
     with open_app(config) as app:
         subscriptions = app.subscriptions()
-        view = status_view(
-            watched_trials(config, subscriptions),
-            app.store,
-            channel_follows(config, subscriptions),
-            obj.redactor,
-        )
-    if as_json:
-        click.echo(json.dumps(view.as_json(), indent=2, ensure_ascii=False))
-        return
-    print_status(view, sys.stdout)
+        watched = watched_trials(config, subscriptions)
+        if watch_name is not None:
+            watched = next(w.trials for w in config.watch if w.name == watch_name)
+        follows = channel_follows(config, subscriptions)
+        StatusWriter(app.store, watched, sys.stdout, follows, obj.redactor).write(options)

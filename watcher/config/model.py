@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import DestinationKeys
+from watcher.config.problems import shown_value
 from watcher.config.types import (
     WEBHOOK_SECRET_PREFIX,
     Duration,
@@ -27,6 +28,7 @@ from watcher.config.types import (
     parse_listen,
 )
 from watcher.core.destination import Destination
+from watcher.core.fieldnames import find_field
 from watcher.core.fields import field_table
 
 SECRET_KEYS = frozenset(
@@ -259,10 +261,19 @@ class WatchConfig(DestinationKeys):
     def _trials(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             seen: dict[str, None] = {}
+            bad = []
             for item in value:
-                if not isinstance(item, str):
-                    raise ValueError(f"{item!r} is not an NCT ID (NCT followed by 8 digits)")
-                seen[normalise_nct_id(item)] = None
+                try:
+                    if not isinstance(item, str):
+                        raise ValueError(item)
+                    seen[normalise_nct_id(item)] = None
+                except ValueError:
+                    bad.append(item)
+            if bad:
+                shown = ", ".join(shown_value(b, 40) for b in bad[:10])
+                more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+                verb = "is not an NCT ID" if len(bad) == 1 else "are not NCT IDs"
+                raise ValueError(f"{shown}{more} {verb} (NCT followed by 8 digits)")
             return tuple(seen)
         return value
 
@@ -273,13 +284,21 @@ class WatchConfig(DestinationKeys):
             return None
         if not value:
             raise ValueError("is empty (leave it out to alert on every field)")
-        table = field_table()
-        out = []
+        out: list[str] = []
+        unknown = []
         for name in value:
-            info = table.resolve(name)
+            info = find_field(name)  # AmbiguousField is a ValueError naming the candidates
             if info is None:
-                raise ValueError(f"{name!r} is not a ClinicalTrials.gov field (piece) name")
-            out.append(info.piece)
+                unknown.append(name)
+            elif info.piece not in out:
+                out.append(info.piece)
+        if unknown:
+            shown = ", ".join(repr(n) for n in unknown)
+            raise ValueError(
+                f"{shown} {'is not a field' if len(unknown) == 1 else 'are not fields'} of "
+                "ClinicalTrials.gov (use a piece name like OverallStatus or a label like "
+                "'Overall Status'; `ctwatch fields WORD` lists them)"
+            )
         return tuple(out)
 
     @property

@@ -195,28 +195,3 @@ def stored_json(path: str, value: Any) -> str | None:
         return text
     gist = f"{display_value(path, value)} ({len(text) // 1024} KB; see the stored version)"
     return json.dumps(gist, ensure_ascii=False)
-
-
-def field_path(name: str) -> str | None:
-    """The field a person names: a piece name (``PrimaryCompletionDate``), a dotted path, or
-    the label alerts print ("Primary Completion Date"), any case; None when unknown.
-
-    A date's ``.date`` leaf widens to its date struct, so its type (Estimated ->
-    Actual) belongs to the same story.
-    """
-    table = field_table()
-    info = table.resolve(name.strip())
-    if info is not None:
-        path = info.path
-    else:
-        wanted = " ".join(name.lower().split())
-        paths = [
-            i.path
-            for i in table.by_path.values()
-            if label_for([(part, False) for part in i.path.split(".")]).lower() == wanted
-        ]
-        if not paths:
-            return None
-        path = min(paths, key=len)
-    parent = path.removesuffix(".date")
-    return parent if parent != path and parent.endswith("DateStruct") else path

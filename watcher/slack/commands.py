@@ -226,6 +226,11 @@ class Commands:
             if row is None or row.last_checked_at is None:
                 blocks.append(f"*{nct}*: not checked yet (watch it, and the next check records it)")
                 continue
+            if row.not_found and row.title is None:
+                blocks.append(
+                    f"*{nct}*: not found in the registry (last checked {row.last_checked_at})"
+                )
+                continue
             status = display_value(STATUS_PATH, row.overall_status) if row.overall_status else "—"
             lines = [
                 _trial(nct, row.title, None),

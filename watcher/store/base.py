@@ -96,6 +96,19 @@ class Connection:
             row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
         return row
 
+    def stream(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), size: int = 1000
+    ) -> Iterator[sqlite3.Row]:
+        """The rows of a query, fetched ``size`` at a time (memory bounded by ``size``).
+
+        The lock is held while the caller iterates: read it to the end (or
+        close the generator) before writing through this connection.
+        """
+        with self.lock, self._errors("read"):
+            cursor = self.db.execute(sql, params)
+            while batch := cursor.fetchmany(size):
+                yield from batch
+
     def rows_in(self, select: str, column: str, values: Sequence[Any]) -> list[sqlite3.Row]:
         """``select`` + ``WHERE column IN (…)``, in chunks below SQLite's variable limit."""
         out: list[sqlite3.Row] = []

@@ -196,15 +196,68 @@ class Outbox:
                FROM outbox WHERE status = 'failed' OR (status = 'pending' AND attempts > 0)
                ORDER BY id DESC"""
         )
-        return [
-            from_row(
-                OutboxProblem,
-                r,
-                destination=Destination.parse(r["destination"]),
-                nct_id=r["nct_id"] or "",
+        return [_problem(r) for r in rows]
+
+    def last_id(self) -> int:
+        """The newest row's id (0 for none): alerts queued later have greater ids."""
+        row = self._conn.one("SELECT COALESCE(MAX(id), 0) AS last FROM outbox")
+        return int(row["last"]) if row else 0
+
+    def queued_after(self, last_id: int) -> list[tuple[OutboxClaim, str]]:
+        """Alerts queued after ``last_id``, with their status now (what a cycle produced)."""
+        rows = self._conn.rows(
+            f"""SELECT {_CLAIM_COLUMNS}, o.status FROM outbox o
+                LEFT JOIN versions v ON v.id = o.version_id
+                LEFT JOIN trials t ON t.nct_id = o.nct_id
+                WHERE o.id > ? ORDER BY o.id""",  # noqa: S608 - fixed fragments
+            [last_id],
+        )
+        return [(_claim(r), str(r["status"])) for r in rows]
+
+    # ---- what ``ctwatch outbox`` reads and changes (the caller holds the process lock) ---
+
+    def unsent(self, statuses: Sequence[str] = ("pending", "failed")) -> list[OutboxProblem]:
+        """Every alert in these states, oldest first."""
+        marks = ",".join("?" * len(statuses))
+        rows = self._conn.rows(
+            f"""SELECT id, nct_id, kind, destination, status, attempts, last_error,
+                       next_attempt_at, created_at
+                FROM outbox WHERE status IN ({marks}) ORDER BY id""",  # noqa: S608 - marks
+            list(statuses),
+        )
+        return [_problem(r) for r in rows]
+
+    def requeue(self, ids: Sequence[int], now: str) -> int:
+        """Make alerts due now. A failed one starts afresh: pending, no attempts, and its
+        age counted from now, so ``give_up_after`` does not fail it again at once."""
+        with self._conn.atomic() as db:
+            cursor = db.conn.executemany(
+                """UPDATE outbox SET next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+                       created_at = CASE WHEN status = 'failed' THEN ? ELSE created_at END,
+                       attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END,
+                       status = 'pending'
+                   WHERE id = ? AND status IN ('pending', 'failed')""",
+                [(now, now, i) for i in ids],
             )
-            for r in rows
-        ]
+        return cursor.rowcount
+
+    def discard(self, ids: Sequence[int]) -> int:
+        """Delete unsent alerts (their versions and changes stay)."""
+        with self._conn.atomic() as db:
+            cursor = db.conn.executemany(
+                "DELETE FROM outbox WHERE id = ? AND status IN ('pending', 'failed')",
+                [(i,) for i in ids],
+            )
+        return cursor.rowcount
+
+
+def _problem(row: sqlite3.Row) -> OutboxProblem:
+    return from_row(
+        OutboxProblem,
+        row,
+        destination=Destination.parse(row["destination"]),
+        nct_id=row["nct_id"] or "",
+    )
 
 
 def _settle(

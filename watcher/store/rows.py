@@ -96,6 +96,9 @@ class OutboxProblem:
     attempts: int
     last_error: str | None
     next_attempt_at: str
+    id: int = 0
+    created_at: str = ""
+    kind: str = "change"
 
 
 @dataclass(frozen=True)

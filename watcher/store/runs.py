@@ -83,10 +83,16 @@ class Runs:
 
     def needs_full_fetch(self, nct_ids: Sequence[str]) -> tuple[str, ...]:
         """Trials always fetched in full: never recorded, last check failed, or not in
-        the watch list of the last complete cycle (added, or removed and added back)."""
+        the watch list of the last complete cycle (added, or removed and added back).
+
+        A trial the registry answered "not found" is not failing: asking again
+        every cycle would cost a full fetch for nothing. When it appears, its
+        post date falls in the incremental listing's window (and the weekly
+        sweep fetches everything anyway).
+        """
         rows = self._conn.rows(
             """SELECT t.nct_id FROM trials t JOIN scope s ON s.nct_id = t.nct_id
-               WHERE t.latest_hash IS NOT NULL AND t.last_error IS NULL"""
+               WHERE (t.latest_hash IS NOT NULL AND t.last_error IS NULL) OR t.not_found = 1"""
         )
         healthy = {r["nct_id"] for r in rows}
         return tuple(n for n in nct_ids if n not in healthy)

@@ -6,7 +6,8 @@ tool (``sqlite-utils rows data/ctwatch.db changes``), numbered migrations
 status`` can read while the daemon writes. All SQL lives in this package; the
 table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 <watcher.store.outbox>`, :mod:`runs <watcher.store.runs>`, :mod:`troubles
-<watcher.store.troubles>`, :mod:`subscriptions <watcher.store.subscriptions>` and
+<watcher.store.troubles>`, :mod:`overview <watcher.store.overview>` (what
+``status`` lists), :mod:`subscriptions <watcher.store.subscriptions>` and
 :mod:`histories <watcher.store.history>` (imported registry history, its queue).
 Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
@@ -24,6 +25,7 @@ from watcher.store.base import Connection, StoreError
 from watcher.store.history import Histories
 from watcher.store.lock import ProcessLock
 from watcher.store.outbox import Outbox
+from watcher.store.overview import Overview
 from watcher.store.runs import Runs
 from watcher.store.schema import NewerDatabase, migrate
 from watcher.store.subscriptions import Subscriptions
@@ -42,6 +44,7 @@ class Store:
         self.versions = Versions(self.conn)
         self.outbox = Outbox(self.conn)
         self.runs = Runs(self.conn)
+        self.overview = Overview(self.conn)
         self.troubles = Troubles(self.conn)
         self.subscriptions = Subscriptions(self.conn)
         self.histories = Histories(self.conn)

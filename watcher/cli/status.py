@@ -1,0 +1,212 @@
+"""``ctwatch status`` output: the table, JSON, CSV or TSV, streamed at any size.
+
+Why streamed: the watch list may be the whole registry. Trials come from
+:class:`~watcher.store.overview.Overview` a thousand at a time and are
+written as they come, in every format, so memory and time follow what is
+printed. On a terminal a long list shows what matters first - trials with a
+problem, then the most recently changed - up to a screenful, and counts the
+rest (``--all`` lists every trial in config order). Every error text passes
+the secret mask.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
+from typing import Any, Literal, TextIO
+
+from watcher.alerts.routing import Follow
+from watcher.cli.output import subscription_groups
+from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
+from watcher.store import Store
+from watcher.store.overview import Order, StatusFilter, StatusRow
+from watcher.timeutil import iso, utc_now
+
+Format = Literal["table", "json", "csv", "tsv"]
+RECENT = timedelta(days=7)
+"""On a terminal, a change this recent makes a trial worth showing first."""
+MAX_PROBLEM_LINES = 20
+COLUMNS = (
+    "nct_id", "title", "overall_status", "last_update_posted",
+    "last_checked_at", "last_changed_at", "last_error",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StatusOptions:
+    """What to show and how."""
+
+    where: StatusFilter = field(default_factory=StatusFilter)
+    fmt: Format = "table"
+    show_all: bool = True
+    """False on a terminal without ``--all``: a screenful of what matters first."""
+    width: int = DEFAULT_WIDTH
+    height: int = 0
+    """The terminal's height (rows shown without ``--all``)."""
+
+
+@dataclass
+class StatusWriter:
+    """Writes the status of ``watched`` from ``store`` to ``out``."""
+
+    store: Store
+    watched: Sequence[str]
+    out: TextIO
+    follows: Sequence[Follow] = ()
+    mask: Callable[[str], str] = str
+
+    def write(self, options: StatusOptions) -> None:
+        if options.fmt == "json":
+            self._json(options)
+        elif options.fmt in ("csv", "tsv"):
+            self._delimited(options, "," if options.fmt == "csv" else "\t")
+        else:
+            self._table(options)
+
+    # ---- the trials ------------------------------------------------------------
+
+    def _rows(self, options: StatusOptions, limit: int | None = None) -> Iterator[StatusRow]:
+        last = self.store.runs.last(complete=True)
+        order: Order = "listed" if limit is None else "priority"
+        rows = self.store.overview.rows(
+            self.watched,
+            options.where,
+            swept=last.finished_at if last else None,
+            order=order,
+            limit=limit,
+        )
+        for row in rows:
+            yield replace(row, last_error=self.mask(row.last_error)) if row.last_error else row
+
+    def _json(self, options: StatusOptions) -> None:
+        write = self.out.write
+        write('{\n"last_cycle": ' + json.dumps(self._last_cycle(), ensure_ascii=False))
+        write(',\n"trials": [')
+        for index, row in enumerate(self._rows(options)):
+            write(("," if index else "") + "\n  " + json.dumps(asdict(row), ensure_ascii=False))
+        write("\n],\n")
+        rest = {
+            "subscriptions": subscription_groups(self.follows),
+            "alerts": self.store.outbox.counts(),
+            "alert_problems": self._alert_problems(),
+        }
+        tail = json.dumps(rest, ensure_ascii=False, indent=2)
+        write(tail.removeprefix("{\n") + "\n")  # the object's other keys, then its "}"
+
+    def _delimited(self, options: StatusOptions, delimiter: str) -> None:
+        if delimiter == ",":
+            writer = csv.writer(self.out, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for row in self._rows(options):
+                writer.writerow([_cell(getattr(row, name)) for name in COLUMNS])
+            return
+        self.out.write("\t".join(COLUMNS) + "\n")
+        for row in self._rows(options):
+            cells = (" ".join(_cell(getattr(row, name)).split()) for name in COLUMNS)
+            self.out.write("\t".join(cells) + "\n")
+
+    def _table(self, options: StatusOptions) -> None:
+        recent = iso(utc_now() - RECENT)
+        summary = self.store.overview.summary(self.watched, options.where, recent=recent)
+        say = self._say
+        if not summary.total:
+            say("No trials to show." if options.where == StatusFilter() else "No trial matches.")
+        else:
+            columns = layout(summary, options.width)
+            say(header(columns))
+            room = max(options.height - 12, 10)
+            limit = None if options.show_all or summary.total <= room else room
+            shown = problems = changed = 0
+            for row in self._rows(options, limit):
+                shown += 1
+                problems += row.problem
+                changed += bool(row.last_changed_at and row.last_changed_at >= recent)
+                for line in lines(columns, row, options.width):
+                    say(line)
+            if shown < summary.total:
+                say(
+                    _more(
+                        summary.total - shown, summary.problems - problems, summary.recent - changed
+                    )
+                )
+        self._footer()
+
+    # ---- below the table ---------------------------------------------------------
+
+    def _say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def _footer(self) -> None:
+        say = self._say
+        cycle = self._last_cycle()
+        if cycle is not None:
+            outcome = f"FAILED: {cycle['error']}" if cycle["error"] else f"ok ({cycle['mode']})"
+            requests = f"{cycle['requests']} registry request(s)"
+            say(f"\nLast cycle: {cycle['finished_at']}, {requests}, {outcome}")
+        groups = subscription_groups(self.follows)
+        if groups:
+            say("Subscriptions (Slack channels)")
+            for group in groups:
+                channel_id = group["channel_id"]
+                suffix = f" ({channel_id})" if channel_id and channel_id != group["channel"] else ""
+                say(f"  {group['channel']}{suffix}")
+                for entry in group["trials"]:
+                    say(f"    {entry['nct_id']}  {entry['via']}")
+        counts = self.store.outbox.counts()
+        say(
+            f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
+        )
+        problems = self._alert_problems()
+        for alert in problems[:MAX_PROBLEM_LINES]:
+            state = (
+                "FAILED" if alert["status"] == "failed" else f"retry at {alert['next_attempt_at']}"
+            )
+            say(f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}")
+        if len(problems) > MAX_PROBLEM_LINES:
+            say(f"  … and {len(problems) - MAX_PROBLEM_LINES} more: ctwatch outbox lists them all")
+
+    def _last_cycle(self) -> dict[str, Any] | None:
+        newest = self.store.runs.last()
+        if newest is None:
+            return None
+        return {
+            "finished_at": newest.finished_at,
+            "mode": newest.mode,
+            "requests": newest.requests,
+            "error": self.mask(newest.error) if newest.error else None,
+        }
+
+    def _alert_problems(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "nct_id": p.nct_id,
+                "destination": p.destination.describe(),
+                "status": p.status,
+                "attempts": p.attempts,
+                "error": self.mask(p.last_error) if p.last_error else None,
+                "next_attempt_at": p.next_attempt_at if p.status == "pending" else None,
+            }
+            for p in self.store.outbox.problems()
+        ]
+
+
+def _cell(value: str | None) -> str:
+    """A spreadsheet cell that is only ever text: record text starting like a formula
+    (``=``, ``+``, ``-``, ``@``) gets a leading ``'``, so opening the file runs nothing."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _more(rest: int, problems: int, recent: int) -> str:
+    """``… 9,990 more trials (2 with problems): ctwatch status --all lists every trial``."""
+    notes = []
+    if problems:
+        notes.append(f"{problems:,} with problems")
+    if recent:
+        notes.append(f"{recent:,} changed in the last {RECENT.days} days")
+    detail = f" ({', '.join(notes)})" if notes else " (no problems, no recent changes)"
+    trials = f"{rest:,} more trial{'s' if rest != 1 else ''}"
+    return f"… {trials}{detail}: ctwatch status --all lists every trial"

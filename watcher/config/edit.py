@@ -1,0 +1,208 @@
+"""Editing the config file in place: add and remove trials, keep every comment.
+
+Why tomlkit: the file is the user's, full of comments and their own layout;
+a round trip through a plain TOML parser would throw all of it away. Every
+edit is validated with the real loader (:func:`~watcher.config.load.parse_config`)
+before anything is written, so ``ctwatch add`` can never leave a config that
+``ctwatch run`` refuses; and the new text replaces the old atomically (a
+temporary file in the same folder, flushed to disk, then renamed over it), so
+a crash or a full disk leaves the old file or the new one, never half of one.
+If the file changed on disk while it was being edited, nothing is written.
+
+``${VAR}`` references stay as they are: validation stands in a placeholder for
+variables this shell does not have (an editor need not hold the Slack token).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Array, Table
+
+from watcher.config.load import ConfigError, parse_config, read_config_text
+from watcher.config.model import Config
+from watcher.config.types import normalise_nct_id
+
+
+class EditError(Exception):
+    """The edit cannot be made; the message says why and nothing was written."""
+
+
+class _AnyVariable(Mapping[str, str]):
+    """The environment, with a placeholder for every variable it lacks."""
+
+    def __init__(self, real: Mapping[str, str]) -> None:
+        self._real = real
+
+    def __getitem__(self, name: str) -> str:
+        return self._real.get(name, "placeholder")
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._real)
+
+    def __len__(self) -> int:
+        return len(self._real)
+
+
+@dataclass
+class EditReport:
+    """What an edit did, per trial, for the command to print."""
+
+    done: list[tuple[str, str]] = field(default_factory=list)
+    """(NCT ID, watch name) pairs added or removed."""
+    skipped: list[str] = field(default_factory=list)
+    """Why some IDs were left alone, one line each."""
+    created: str | None = None
+    """The watch that was created to hold the new trials."""
+
+
+@dataclass
+class ConfigEditor:
+    """Loads a config file as a tomlkit document, edits it, saves it safely."""
+
+    path: Path
+    text: str = ""
+    doc: tomlkit.TOMLDocument = field(default_factory=tomlkit.TOMLDocument)
+
+    @classmethod
+    def open(cls, path: Path) -> ConfigEditor:
+        target = path.resolve()  # a symlinked config: edit the file it points to
+        text = read_config_text(target)
+        try:
+            doc = tomlkit.parse(text)
+        except tomlkit.exceptions.ParseError as exc:
+            raise ConfigError(path, "", f"not valid TOML ({exc})") from None
+        return cls(target, text, doc)
+
+    def add(self, ids: Sequence[str], watch: str) -> EditReport:
+        """Append ``ids`` to the watch named ``watch`` (created when missing)."""
+        report = EditReport()
+        table = next((w for w in self.tables() if w.get("name") == watch), None)
+        if table is None:
+            table = self._new_watch(watch)
+            report.created = watch
+        trials = table.get("trials")
+        if not isinstance(trials, Array):
+            trials = tomlkit.array()
+            table["trials"] = trials
+        present = {_normal(t) for t in trials}
+        for nct in ids:
+            if nct in present:
+                report.skipped.append(f"{nct} is already in watch “{watch}”")
+                continue
+            trials.append(nct)
+            present.add(nct)
+            report.done.append((nct, watch))
+        return report
+
+    def remove(self, ids: Sequence[str], watch: str | None) -> EditReport:
+        """Remove ``ids`` from the watch named ``watch``, or from every watch."""
+        report = EditReport()
+        tables = [w for w in self.tables() if watch is None or w.get("name") == watch]
+        if watch is not None and not tables:
+            raise EditError(f"--watch: no watch named {watch!r}")
+        for nct in ids:
+            found = False
+            for table in tables:
+                trials = table.get("trials")
+                if not isinstance(trials, Array):
+                    continue
+                for index in reversed(range(len(trials))):
+                    if _normal(trials[index]) == nct:
+                        del trials[index]
+                        found = True
+                        report.done.append((nct, str(table.get("name"))))
+            if not found:
+                where = f"watch “{watch}”" if watch is not None else "any watch"
+                report.skipped.append(f"{nct} is not in {where}")
+        emptied = [str(t.get("name")) for t in tables if not t.get("trials")]
+        if emptied:
+            names = ", ".join(f"“{name}”" for name in emptied)
+            raise EditError(
+                f"that would leave watch {names} without trials; nothing changed "
+                "(add another trial first, or delete the [[watch]] table by hand)"
+            )
+        return report
+
+    def validate(self, environ: Mapping[str, str] | None = None) -> Config:
+        """The edited text through the real loader; ConfigError lists what is wrong."""
+        env = os.environ if environ is None else environ
+        return parse_config(self.doc.as_string(), self.path, _AnyVariable(env))
+
+    def save(self) -> None:
+        """Write atomically; EditError when the file changed on disk meanwhile."""
+        if read_config_text(self.path) != self.text:
+            raise EditError(f"{self.path} changed while it was being edited; nothing written")
+        write_atomically(self.path, self.doc.as_string())
+
+    def tables(self) -> list[Table]:
+        watches = self.doc.get("watch")
+        return [w for w in watches if isinstance(w, Table)] if isinstance(watches, AoT) else []
+
+    def _new_watch(self, name: str) -> Table:
+        table = tomlkit.table()
+        table["name"] = name
+        table["trials"] = tomlkit.array()
+        watches = self.doc.get("watch")
+        if not isinstance(watches, AoT):
+            raise EditError("the file has no [[watch]] tables; add one by hand first")
+        last = watches[-1] if len(watches) else None
+        if isinstance(last, Table) and not last.as_string().endswith("\n\n"):
+            last.add(tomlkit.nl())  # a blank line before the new [[watch]]
+        watches.append(table)
+        appended = watches[-1]
+        assert isinstance(appended, Table)
+        return appended
+
+
+def starter_text(target: Path) -> str:
+    """The commented starter config (shipped in the package), its database placed for
+    ``target``: ``../data/`` beside a ``config/`` folder (as in the Docker image), else
+    ``data/`` next to the file."""
+    text = resources.files("watcher.config").joinpath("data/starter.toml").read_text("utf-8")
+    database = "../data/ctwatch.db" if target.parent.name == "config" else "data/ctwatch.db"
+    return text.replace("@DATABASE_PATH@", database)
+
+
+def _normal(value: Any) -> str:
+    text = str(value)
+    try:
+        return normalise_nct_id(text)
+    except ValueError:
+        return text
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``: a flushed temporary file renamed over it.
+
+    The new file keeps the old one's permission bits (a config may be 0600).
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
