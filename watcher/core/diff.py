@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from watcher.core.describe import display_value, label_for, schema_path
-from watcher.core.snapshot import canonical_json, order_free_json
+from watcher.core.jsoncodec import canonical_json
+from watcher.core.snapshot import order_free_json
 from watcher.core.text import one_line
 
 Kind = Literal["added", "removed", "changed"]

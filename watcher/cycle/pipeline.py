@@ -24,6 +24,7 @@ from watcher.alerts.routing import Route, outbox_rows
 from watcher.core import record as rec
 from watcher.core.describe import stored_json
 from watcher.core.diff import FieldChange, diff_records
+from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
 from watcher.cycle.report import CycleReport, Interrupted, Outcome
@@ -252,10 +253,12 @@ class Pipeline:
         if state.latest_hash == snap.content_hash:
             batch.record_unchanged(snap, now)
             return Outcome.UNCHANGED
-        previous = batch.latest_record(nct)
-        changes = diff_records(previous or {}, snap.record)
+        # Another hash is not yet a change: the same bytes under a hash of another
+        # form (an older ctwatch), or the same content in another list order, are not.
+        previous = batch.latest_body(nct)
+        changes = [] if previous == snap.body else diff_records(_parsed(previous), snap.record)
         if not changes:
-            batch.record_unchanged(snap, now)
+            batch.record_unchanged(snap, now)  # and stores the new hash: compared once
             return Outcome.UNCHANGED
         rows = outbox_rows(changes, routes)
         batch.record_version(snap, _stored(changes), rows, now)
@@ -299,6 +302,11 @@ def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None)
             f"stored {state.last_update_posted}); fetched again next cycle"
         )
     return None
+
+
+def _parsed(body: bytes | None) -> dict[str, Any]:
+    record: dict[str, Any] = {} if body is None else loads(body)
+    return record
 
 
 def _stored(changes: Sequence[FieldChange]) -> list[ChangeRow]:

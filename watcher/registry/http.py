@@ -18,7 +18,6 @@ outside world misbehaves:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from watcher import __version__
+from watcher.core.jsoncodec import JsonError, loads
 from watcher.deadline import DeadlineExceeded, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.registry.errors import (
@@ -253,8 +253,8 @@ def _parse(answer: _Answer) -> dict[str, Any]:
         ctype = answer.content_type or "no content type"
         raise _Retryable(f"registry answered {status} with {ctype}, not JSON")
     try:
-        body = json.loads(answer.body)
-    except (ValueError, RecursionError):
+        body = loads(answer.body)
+    except JsonError:
         raise _Retryable("registry answered with a truncated or invalid JSON body") from None
     if not isinstance(body, dict):
         raise _Retryable("registry answered JSON of an unexpected shape")

@@ -213,3 +213,18 @@ def _m0005_outbox_notices(db: Database) -> None:
         )
         """,
     )
+
+
+@migration("0006_compression")
+def _m0006_compression(db: Database) -> None:
+    """zstd dictionaries for version bodies (see :mod:`watcher.store.bodies`).
+
+    Bodies written before stay zlib streams and are read as such: nothing is rewritten.
+    """
+    db.execute(
+        """CREATE TABLE body_dictionaries (
+               id INTEGER PRIMARY KEY,
+               trained_on INTEGER NOT NULL,
+               data BLOB NOT NULL
+           )"""
+    )

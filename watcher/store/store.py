@@ -29,6 +29,11 @@ from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
+PAGE_SIZE = 16384
+"""For new databases. A version row is ~1.3 KB (a zstd body with its columns): in
+4 KB pages the leftover of each page wasted ~15% of the file (bench, 2026-12);
+16 KB pages waste ~4%, and a cycle's small updates still touch few pages.
+An existing database keeps the page size it was created with."""
 
 
 class Store:
@@ -65,6 +70,8 @@ class Store:
             )
             conn.row_factory = sqlite3.Row
             db = Database(conn, execute_plugins=False)
+            if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only a new file takes it
             db.enable_wal()
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
