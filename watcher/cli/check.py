@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
+from watcher.app import settle_memory
 from watcher.cli.main import EXIT_FAILED, Context, fail, main, open_app
 from watcher.cli.output import summary_line
 from watcher.cycle.pipeline import ProgressFactory
@@ -32,6 +33,7 @@ def check(obj: Context, full: bool, wait: float) -> None:
     """Run one cycle: fetch what changed, record, diff, alert."""
     config = obj.load()
     with open_app(config, progress_bar(), lock_wait=wait) as app:
+        settle_memory()
         report, delivery = app.check(full=full)
     click.echo(summary_line(report, delivery))
     if report.registry_down:

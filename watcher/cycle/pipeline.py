@@ -15,12 +15,12 @@ in the same transaction); sending them is :mod:`watcher.alerts.delivery`'s job.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
-from watcher.alerts.routing import Route, outbox_rows
+from watcher.alerts.routing import Route, Routes, outbox_rows
 from watcher.core import record as rec
 from watcher.core.describe import stored_json
 from watcher.core.diff import FieldChange, diff_records
@@ -54,7 +54,7 @@ class _Recording:
     batch: VersionBatch
     fetched: FetchResult
     plan: Plan
-    routes: Mapping[str, list[Route]]
+    routes: Routes
     report: CycleReport
     now: str
 
@@ -73,7 +73,7 @@ class Pipeline:
     def run_cycle(
         self,
         trials: Sequence[str],
-        routes: Mapping[str, list[Route]],
+        routes: Routes,
         should_stop: Callable[[], bool] = lambda: False,
         *,
         full: bool = False,
@@ -141,7 +141,7 @@ class Pipeline:
     def _fetch_and_record(
         self,
         plan: Plan,
-        routes: Mapping[str, list[Route]],
+        routes: Routes,
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> bool:
@@ -156,6 +156,7 @@ class Pipeline:
                     raise
                 except Exception as exc:  # the batch as a whole: its trials failed, others go on
                     self._batch_failed(batch, describe_failure(exc), report)
+                del batch  # memory holds one batch: this one goes before the next is read
         return read_any
 
     def _batch_failed(self, batch: FetchResult, reason: str, report: CycleReport) -> None:
@@ -176,7 +177,7 @@ class Pipeline:
         self,
         fetched: FetchResult,
         plan: Plan,
-        routes: Mapping[str, list[Route]],
+        routes: Routes,
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> None:
@@ -206,7 +207,7 @@ class Pipeline:
 
     def _record_trial(self, context: _Recording, nct: str, state: TrialState | None) -> None:
         batch, fetched, report, now = context.batch, context.fetched, context.report, context.now
-        routes = context.routes.get(nct, [])
+        routes = context.routes.get(nct, ())
         destinations = [r.destination for r in routes]
         if nct in fetched.failed:
             report.errors[nct] = fetched.failed[nct]
@@ -265,10 +266,10 @@ class Pipeline:
         log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
         return Outcome.CHANGED
 
-    def _tell_trouble(self, report: CycleReport, routes: Mapping[str, list[Route]]) -> None:
+    def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""
         now = iso(self.clock())
-        everyone = [r.destination for trial_routes in routes.values() for r in trial_routes]
+        everyone = routes.destinations()
         error = report.registry_error or report.failure
         trouble = self.store.troubles
         if error is None:

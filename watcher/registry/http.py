@@ -90,7 +90,7 @@ class _Answer:
     status: int
     content_type: str
     retry_after: str | None
-    body: bytes
+    body: bytes | bytearray
 
 
 class _Retryable(RegistryUnavailable):
@@ -207,16 +207,15 @@ class JsonGetter:
             )
         return target
 
-    def _read(self, response: httpx.Response) -> bytes:
+    def _read(self, response: httpx.Response) -> bytearray:
+        """The body, at most ``max_body`` bytes, grown in place (one copy in memory)."""
         limit = self.policy.max_body
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         for chunk in response.iter_bytes(CHUNK):
-            size += len(chunk)
-            if size > limit:
+            if len(body) + len(chunk) > limit:
                 raise ResponseTooLarge(f"the registry's answer is over {limit // (1024 * 1024)} MB")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            body += chunk
+        return body
 
     def _keep_pace(self) -> None:
         now = self._clock()

@@ -96,6 +96,22 @@ class Connection:
             row: sqlite3.Row | None = self.db.execute(sql, params).fetchone()
         return row
 
+    @contextmanager
+    def scan(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> Iterator[Iterator[sqlite3.Row]]:
+        """The rows of a query one at a time, under the lock for the whole block.
+
+        For tables the size of the watch list: a list of every row would hold
+        them all at once; this holds one.
+        """
+        with self.lock, self._errors("read"):
+            cursor = self.db.execute(sql, params)
+            try:
+                yield iter(cursor)
+            finally:
+                cursor.close()
+
     def rows_in(self, select: str, column: str, values: Sequence[Any]) -> list[sqlite3.Row]:
         """``select`` + ``WHERE column IN (…)``, in chunks below SQLite's variable limit."""
         out: list[sqlite3.Row] = []

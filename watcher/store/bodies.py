@@ -43,7 +43,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 LEVEL = 3  # level 6+ saves ~6% more at four times the CPU (bench, 2026-12)
 DICT_SIZE = 64 * 1024
 TRAIN_AT = 500
-SAMPLES = 1000
+SAMPLES = 500  # ~5 MB of records: enough for a 64 KB dictionary, 0.15 s to train
 GROWTH = 16
 
 
@@ -64,9 +64,7 @@ class BodyCodec:
         self._newest = 0  # ID of the dictionary new bodies use (0: none)
         self._trained_on = 0
         self._compressor = zstandard.ZstdCompressor(level=LEVEL)
-        self._readers: dict[int, zstandard.ZstdDecompressor] = {
-            0: zstandard.ZstdDecompressor()
-        }
+        self._readers: dict[int, zstandard.ZstdDecompressor] = {0: zstandard.ZstdDecompressor()}
 
     # ---- writing -----------------------------------------------------------------
 
@@ -92,7 +90,7 @@ class BodyCodec:
         due = held >= TRAIN_AT if self._newest == 0 else held >= GROWTH * self._trained_on
         if not due:
             return
-        samples = [
+        samples: list[bytes | bytearray | memoryview] = [
             self.decompress(db, r[0])
             for r in db.execute("SELECT body FROM versions ORDER BY id DESC LIMIT ?", [SAMPLES])
         ]
@@ -146,7 +144,9 @@ class BodyCodec:
 
     def _dictionary(self, db: Database, dict_id: int) -> zstandard.ZstdCompressionDict:
         try:
-            row = db.execute("SELECT data FROM body_dictionaries WHERE id = ?", [dict_id]).fetchone()
+            row = db.execute(
+                "SELECT data FROM body_dictionaries WHERE id = ?", [dict_id]
+            ).fetchone()
         except sqlite3.OperationalError as exc:
             raise BodyError(f"body dictionary {dict_id} cannot be read ({exc})") from None
         if row is None:

@@ -8,6 +8,7 @@ fetch whatever the registry says.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -83,24 +84,55 @@ class Runs:
 
     def needs_full_fetch(self, nct_ids: Sequence[str]) -> tuple[str, ...]:
         """Trials always fetched in full: never recorded, last check failed, or not in
-        the watch list of the last complete cycle (added, or removed and added back)."""
-        rows = self._conn.rows(
+        the watch list of the last complete cycle (added, or removed and added back).
+
+        When the watch list is the one of the last complete cycle (same digest),
+        only the unhealthy trials are read; otherwise the scope is read row by
+        row against the watch list, never as a second copy of it.
+        """
+        if self._stored_digest() == scope_digest(nct_ids):
+            rows = self._conn.rows(
+                """SELECT s.nct_id FROM scope s LEFT JOIN trials t ON t.nct_id = s.nct_id
+                   WHERE t.nct_id IS NULL OR t.latest_hash IS NULL OR t.last_error IS NOT NULL"""
+            )
+            unhealthy = {r["nct_id"] for r in rows}
+            return tuple(n for n in nct_ids if n in unhealthy)
+        pending = set(nct_ids)
+        with self._conn.scan(
             """SELECT t.nct_id FROM trials t JOIN scope s ON s.nct_id = t.nct_id
                WHERE t.latest_hash IS NOT NULL AND t.last_error IS NULL"""
-        )
-        healthy = {r["nct_id"] for r in rows}
-        return tuple(n for n in nct_ids if n not in healthy)
+        ) as healthy:
+            for (nct,) in healthy:
+                pending.discard(nct)
+        return tuple(n for n in nct_ids if n in pending)
 
     def set_scope(self, nct_ids: Sequence[str]) -> None:
         """Remember the watch list of a complete cycle (writes only the difference)."""
-        wanted = set(nct_ids)
-        current = {r["nct_id"] for r in self._conn.rows("SELECT nct_id FROM scope")}
-        if current == wanted:
+        digest = scope_digest(nct_ids)
+        if self._stored_digest() == digest:
             return
         with self._conn.atomic() as db:
-            db.conn.executemany(
-                "DELETE FROM scope WHERE nct_id = ?", [(n,) for n in current - wanted]
+            missing = set(nct_ids)
+            gone = []
+            with self._conn.scan("SELECT nct_id FROM scope") as rows:
+                for (nct,) in rows:
+                    if nct in missing:
+                        missing.discard(nct)
+                    else:
+                        gone.append((nct,))
+            db.conn.executemany("DELETE FROM scope WHERE nct_id = ?", gone)
+            db.conn.executemany("INSERT INTO scope (nct_id) VALUES (?)", [(n,) for n in missing])
+            db.execute(
+                "INSERT INTO scope_digest (id, digest) VALUES (1, ?)"
+                " ON CONFLICT(id) DO UPDATE SET digest = excluded.digest",
+                [digest],
             )
-            db.conn.executemany(
-                "INSERT INTO scope (nct_id) VALUES (?)", [(n,) for n in wanted - current]
-            )
+
+    def _stored_digest(self) -> str | None:
+        row = self._conn.one("SELECT digest FROM scope_digest WHERE id = 1")
+        return None if row is None else str(row["digest"])
+
+
+def scope_digest(nct_ids: Sequence[str]) -> str:
+    """SHA-256 of the watch list in its order (another order only costs one full read)."""
+    return hashlib.sha256("\n".join(nct_ids).encode("ascii", "replace")).hexdigest()

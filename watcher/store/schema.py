@@ -228,3 +228,15 @@ def _m0006_compression(db: Database) -> None:
                data BLOB NOT NULL
            )"""
     )
+
+
+@migration("0007_scope_digest")
+def _m0007_scope_digest(db: Database) -> None:
+    """A digest of the watch list in ``scope``: an unchanged list is recognised without
+    reading half a million rows (see :meth:`watcher.store.runs.Runs.set_scope`)."""
+    db.execute(
+        """CREATE TABLE scope_digest (
+               id INTEGER PRIMARY KEY CHECK (id = 1),
+               digest TEXT NOT NULL
+           )"""
+    )

@@ -26,8 +26,8 @@ from sqlite_utils import Database
 from watcher.core.diff import FieldChange
 from watcher.core.snapshot import Snapshot
 from watcher.store import troubles
-from watcher.store.bodies import BodyCodec, BodyError
 from watcher.store.base import Connection, StoreError
+from watcher.store.bodies import BodyCodec, BodyError
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 

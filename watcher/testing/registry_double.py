@@ -211,6 +211,11 @@ class RegistryDouble(LoopbackDouble):
         study: dict[str, Any] = json.loads(body)
         return study
 
+    def served_json(self, nct_id: str) -> str | None:
+        """The exact JSON text the double serves for this study (the benchmark parses it)."""
+        with self._lock:
+            return self._full.get(nct_id.upper())
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._full)
