@@ -106,8 +106,9 @@ def one_cycle(config: str) -> None:
         fetched[0] = total
         return nullcontext(None)
 
-    app = App.build(load_config(Path(config)), out=io.StringIO(), progress=count)
-    settle_memory()  # as `ctwatch check` does
+    loaded = load_config(Path(config))
+    app = App.build(loaded, out=io.StringIO(), progress=count)
+    settle_memory(loaded)  # as `ctwatch check` does
     wall0, cpu0 = time.perf_counter(), time.process_time()
     report, delivery = app.check()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

@@ -174,3 +174,33 @@ def test_a_training_that_fails_leaves_the_batch_written(
     assert [dict_id(b) for _, b in blobs(db)] == [0, 0, 0]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM body_dictionaries").fetchone() == (0,)
+
+
+@pytest.mark.usefixtures("small_training")
+def test_only_a_stored_dictionary_is_ever_named(tmp_path: Path) -> None:
+    db = tmp_path / "ctwatch.db"
+    store = Store.open(db)
+    try:
+        write(store, 0, 70)  # dictionary 1, in this process's memory and in the file
+        # as if the transaction that trained it had never committed
+        store.conn.db.execute("DELETE FROM versions")
+        store.conn.db.execute("DELETE FROM body_dictionaries")
+        write(store, 100, 3)
+        assert [dict_id(b) for _, b in blobs(db)] == [0, 0, 0]
+    finally:
+        store.close()
+
+
+@pytest.mark.usefixtures("small_training")
+def test_a_damaged_body_is_left_out_of_training(tmp_path: Path) -> None:
+    db = tmp_path / "ctwatch.db"
+    store = Store.open(db)
+    try:
+        write(store, 0, 40)
+        store.conn.db.execute("UPDATE versions SET body = ? WHERE id = 3", [b"\x78garbage"])
+        write(store, 40, 30)  # trains on the 69 readable bodies of 70
+        assert [dict_id(b) for i, b in blobs(db) if i > 40] == [1] * 30
+        with pytest.raises(StoreError, match="cannot be read"):
+            store.versions.latest_record("NCT10000002")
+    finally:
+        store.close()

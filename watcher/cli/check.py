@@ -33,7 +33,7 @@ def check(obj: Context, full: bool, wait: float) -> None:
     """Run one cycle: fetch what changed, record, diff, alert."""
     config = obj.load()
     with open_app(config, progress_bar(), lock_wait=wait) as app:
-        settle_memory()
+        settle_memory(config)
         report, delivery = app.check(full=full)
     click.echo(summary_line(report, delivery))
     if report.registry_down:

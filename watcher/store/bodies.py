@@ -40,7 +40,7 @@ from watcher.core.jsoncodec import loads
 log = logging.getLogger(__name__)
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-LEVEL = 3  # level 6+ saves ~6% more at four times the CPU (bench, 2026-12)
+LEVEL = 3  # level 6 saves 6% more at almost five times the CPU (bench records, 2026-11-30)
 DICT_SIZE = 64 * 1024
 TRAIN_AT = 500
 SAMPLES = 500  # ~5 MB of records: enough for a 64 KB dictionary, 0.15 s to train
@@ -69,54 +69,72 @@ class BodyCodec:
     # ---- writing -----------------------------------------------------------------
 
     def refresh(self, db: Database) -> None:
-        """Catch up with dictionaries another process trained (start of a batch)."""
+        """Use the newest dictionary the database holds (at the start of every batch).
+
+        Picks up what another process trained, and forgets one whose
+        transaction never committed: new bodies only ever name a stored one.
+        """
         row = db.execute(
-            "SELECT id, trained_on FROM body_dictionaries ORDER BY id DESC LIMIT 1"
+            "SELECT id, trained_on, data FROM body_dictionaries ORDER BY id DESC LIMIT 1"
         ).fetchone()
+        newest = (0, 0, None) if row is None else (int(row[0]), int(row[1]), row[2])
         with self._lock:
-            if row is not None and row[0] != self._newest:
-                self._use(int(row[0]), int(row[1]), self._dictionary(db, int(row[0])))
+            if newest[0] != self._newest:
+                data = None if newest[2] is None else zstandard.ZstdCompressionDict(newest[2])
+                self._use(newest[0], newest[1], data)
 
     def compress(self, body: bytes) -> bytes:
         with self._lock:
             return self._compressor.compress(body)
 
     def train_if_due(self, db: Database, first_new_id: int | None) -> None:
-        """At the end of a batch that wrote versions from ``first_new_id`` on (see the doc)."""
+        """At the end of a batch that wrote versions from ``first_new_id`` on (see the doc).
+
+        A dictionary that cannot be trained (too few or too alike records) is
+        tried again after a later batch; the batch itself is never lost to it.
+        """
         if first_new_id is None:
             return
         row = db.execute("SELECT MAX(id) FROM versions").fetchone()
-        held = int(row[0] or 0)  # IDs are never reused for kept rows: a cheap count
+        held = int(row[0] or 0)  # versions are never deleted: the highest ID counts them
         due = held >= TRAIN_AT if self._newest == 0 else held >= GROWTH * self._trained_on
         if not due:
             return
-        samples: list[bytes | bytearray | memoryview] = [
-            self.decompress(db, r[0])
-            for r in db.execute("SELECT body FROM versions ORDER BY id DESC LIMIT ?", [SAMPLES])
-        ]
         new_id = self._newest + 1
         try:
-            trained = zstandard.train_dictionary(DICT_SIZE, samples, dict_id=new_id, level=LEVEL)
-        except zstandard.ZstdError as exc:  # too few or too alike samples: try again later
+            trained = zstandard.train_dictionary(
+                DICT_SIZE, self._samples(db), dict_id=new_id, level=LEVEL
+            )
+        except zstandard.ZstdError as exc:
             log.debug("body dictionary not trained: %s", exc)
             return
         db.execute(
             "INSERT INTO body_dictionaries (id, trained_on, data) VALUES (?, ?, ?)",
             [new_id, held, trained.as_bytes()],
         )
-        with self._lock:
-            self._use(new_id, held, trained)
-        self._rewrite_batch(db, first_new_id)
-        log.info("body dictionary %d trained on %d bodies", new_id, len(samples))
-
-    def _rewrite_batch(self, db: Database, first_new_id: int) -> None:
+        compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=trained)
         rows = db.execute("SELECT id, body FROM versions WHERE id >= ?", [first_new_id]).fetchall()
-        db.conn.executemany(
+        db.conn.executemany(  # this batch's bodies, with the new dictionary
             "UPDATE versions SET body = ? WHERE id = ?",
-            [(self.compress(self.decompress(db, body)), vid) for vid, body in rows],
+            [(compressor.compress(self.decompress(db, body)), vid) for vid, body in rows],
         )
+        with self._lock:  # only now: had anything above failed, no body would name it
+            self._use(new_id, held, trained)
+        log.info("body dictionary %d trained on the newest of %d versions", new_id, held)
 
-    def _use(self, dict_id: int, trained_on: int, data: zstandard.ZstdCompressionDict) -> None:
+    def _samples(self, db: Database) -> list[bytes | bytearray | memoryview]:
+        """The newest bodies that can be read (a damaged one is left out, not fatal)."""
+        samples: list[bytes | bytearray | memoryview] = []
+        for (blob,) in db.execute("SELECT body FROM versions ORDER BY id DESC LIMIT ?", [SAMPLES]):
+            try:
+                samples.append(self.decompress(db, blob))
+            except BodyError:
+                continue
+        return samples
+
+    def _use(
+        self, dict_id: int, trained_on: int, data: zstandard.ZstdCompressionDict | None
+    ) -> None:
         self._newest, self._trained_on = dict_id, trained_on
         self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=data)
 
