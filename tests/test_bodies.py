@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,12 @@ from watcher.testing.samples import make_study
 NOW = "2026-12-01T09:00:00Z"
 
 
+def nct(i: int) -> str:
+    return f"NCT{10_000_000 + i:08d}"
+
+
 def study(i: int) -> dict[str, Any]:
-    return make_study(f"NCT{10_000_000 + i:08d}", f"Trial {i} of {i % 7} arms", sites=1 + i % 9)
+    return make_study(nct(i), f"Trial {i} of {i % 7} arms", sites=1 + i % 9)
 
 
 def write(store: Store, start: int, count: int) -> None:
@@ -29,14 +34,7 @@ def write(store: Store, start: int, count: int) -> None:
     with store.versions.batch() as batch:
         for i in range(start, start + count):
             with batch.trial():
-                batch.record_version(
-                    take_snapshot(
-                        study(i)["protocolSection"]["identificationModule"]["nctId"], study(i)
-                    ),
-                    [],
-                    [],
-                    NOW,
-                )
+                batch.record_version(take_snapshot(nct(i), study(i)), [], [], NOW)
 
 
 def blobs(db: Path) -> list[tuple[int, bytes]]:
@@ -51,8 +49,19 @@ def dict_id(blob: bytes) -> int:
 
 def read_all(store: Store, count: int) -> None:
     for i in range(count):
-        nct = f"NCT{10_000_000 + i:08d}"
-        assert store.versions.latest_record(nct) == take_snapshot(nct, study(i)).record
+        assert store.versions.latest_record(nct(i)) == take_snapshot(nct(i), study(i)).record
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "ctwatch.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Store]:
+    opened = Store.open(db)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -64,20 +73,15 @@ def small_training(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("small_training")
-def test_a_dictionary_is_trained_stored_and_used(tmp_path: Path) -> None:
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 20)
-        assert {dict_id(b) for _, b in blobs(db)} == {0}  # zstd, no dictionary yet
-        write(store, 20, 50)  # 70 versions: the batch ends with a dictionary
-        ids = [dict_id(b) for _, b in blobs(db)]
-        assert ids == [0] * 20 + [1] * 50  # that batch's bodies were rewritten with it
-        write(store, 70, 5)
-        assert [dict_id(b) for _, b in blobs(db)][70:] == [1] * 5
-        read_all(store, 75)
-    finally:
-        store.close()
+def test_a_dictionary_is_trained_stored_and_used(store: Store, db: Path) -> None:
+    write(store, 0, 20)
+    assert {dict_id(b) for _, b in blobs(db)} == {0}  # zstd, no dictionary yet
+    write(store, 20, 50)  # 70 versions: the batch ends with a dictionary
+    ids = [dict_id(b) for _, b in blobs(db)]
+    assert ids == [0] * 20 + [1] * 50  # that batch's bodies were rewritten with it
+    write(store, 70, 5)
+    assert [dict_id(b) for _, b in blobs(db)][70:] == [1] * 5
+    read_all(store, 75)
     with sqlite3.connect(db) as conn:
         (trained_on, data), *more = conn.execute("SELECT trained_on, data FROM body_dictionaries")
     assert not more and trained_on == 70
@@ -85,18 +89,13 @@ def test_a_dictionary_is_trained_stored_and_used(tmp_path: Path) -> None:
     # a dictionary makes real-shaped bodies much smaller than compressing each alone
     body = canonical_bytes(take_snapshot("X", study(3)).record)
     alone = len(zstandard.ZstdCompressor(level=3).compress(body))
-    assert len(blobs(db)[3][1]) > 0 and len(blobs(db)[72][1]) < alone * 0.7
+    assert len(blobs(db)[72][1]) < alone * 0.7
 
 
 @pytest.mark.usefixtures("small_training")
-def test_older_dictionaries_stay_readable_in_a_fresh_process(tmp_path: Path) -> None:
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 70)  # dictionary 1, trained on 70
-        write(store, 70, 80)  # 150 >= 2 x 70: dictionary 2
-    finally:
-        store.close()
+def test_older_dictionaries_stay_readable_in_a_fresh_process(store: Store, db: Path) -> None:
+    write(store, 0, 70)  # dictionary 1, trained on 70
+    write(store, 70, 80)  # 150 >= 2 x 70: dictionary 2
     assert sorted({dict_id(b) for _, b in blobs(db)}) == [1, 2]
     fresh = Store.open(db)  # knows no dictionary until a body names it
     try:
@@ -119,33 +118,23 @@ def test_a_second_process_picks_up_the_dictionary_another_trained(tmp_path: Path
         second.close()
 
 
-def test_a_zlib_body_from_an_older_ctwatch_still_reads(tmp_path: Path) -> None:
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 1)
-        record = take_snapshot("X", study(0)).record
-        old = zlib.compress(canonical_bytes(record), 6)
-        store.conn.db.execute("UPDATE versions SET body = ?", [old])
-        assert store.versions.latest_record("NCT10000000") == record
-    finally:
-        store.close()
+def test_a_zlib_body_from_an_older_ctwatch_still_reads(store: Store, db: Path) -> None:
+    write(store, 0, 1)
+    record = take_snapshot("X", study(0)).record
+    old = zlib.compress(canonical_bytes(record), 6)
+    store.conn.db.execute("UPDATE versions SET body = ?", [old])
+    assert store.versions.latest_record("NCT10000000") == record
 
 
-def test_a_body_naming_a_missing_dictionary_is_a_store_error(tmp_path: Path) -> None:
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 1)
-        trained = zstandard.train_dictionary(
-            4096, [canonical_bytes(study(i)) for i in range(60)], dict_id=9
-        )
-        blob = zstandard.ZstdCompressor(dict_data=trained).compress(b'{"a":1}')
-        store.conn.db.execute("UPDATE versions SET body = ?", [blob])
-        with pytest.raises(StoreError, match="body dictionary 9 is missing"):
-            store.versions.latest_record("NCT10000000")
-    finally:
-        store.close()
+def test_a_body_naming_a_missing_dictionary_is_a_store_error(store: Store, db: Path) -> None:
+    write(store, 0, 1)
+    trained = zstandard.train_dictionary(
+        4096, [canonical_bytes(study(i)) for i in range(60)], dict_id=9
+    )
+    blob = zstandard.ZstdCompressor(dict_data=trained).compress(b'{"a":1}')
+    store.conn.db.execute("UPDATE versions SET body = ?", [blob])
+    with pytest.raises(StoreError, match="body dictionary 9 is missing"):
+        store.versions.latest_record("NCT10000000")
 
 
 def test_new_databases_get_16k_pages_existing_ones_keep_theirs(tmp_path: Path) -> None:
@@ -161,46 +150,31 @@ def test_new_databases_get_16k_pages_existing_ones_keep_theirs(tmp_path: Path) -
 
 
 def test_a_training_that_fails_leaves_the_batch_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: Store, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bodies_module, "TRAIN_AT", 3)  # three records are too few to train on
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 3)
-        read_all(store, 3)
-    finally:
-        store.close()
+    write(store, 0, 3)
+    read_all(store, 3)
     assert [dict_id(b) for _, b in blobs(db)] == [0, 0, 0]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM body_dictionaries").fetchone() == (0,)
 
 
 @pytest.mark.usefixtures("small_training")
-def test_only_a_stored_dictionary_is_ever_named(tmp_path: Path) -> None:
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 70)  # dictionary 1, in this process's memory and in the file
-        # as if the transaction that trained it had never committed
-        store.conn.db.execute("DELETE FROM versions")
-        store.conn.db.execute("DELETE FROM body_dictionaries")
-        write(store, 100, 3)
-        assert [dict_id(b) for _, b in blobs(db)] == [0, 0, 0]
-    finally:
-        store.close()
+def test_only_a_stored_dictionary_is_ever_named(store: Store, db: Path) -> None:
+    write(store, 0, 70)  # dictionary 1, in this process's memory and in the file
+    # as if the transaction that trained it had never committed
+    store.conn.db.execute("DELETE FROM versions")
+    store.conn.db.execute("DELETE FROM body_dictionaries")
+    write(store, 100, 3)
+    assert [dict_id(b) for _, b in blobs(db)] == [0, 0, 0]
 
 
 @pytest.mark.usefixtures("small_training")
-def test_a_damaged_body_is_left_out_of_training(tmp_path: Path) -> None:
-    db = tmp_path / "ctwatch.db"
-    store = Store.open(db)
-    try:
-        write(store, 0, 40)
-        store.conn.db.execute("UPDATE versions SET body = ? WHERE id = 3", [b"\x78garbage"])
-        write(store, 40, 30)  # trains on the 69 readable bodies of 70
-        assert [dict_id(b) for i, b in blobs(db) if i > 40] == [1] * 30
-        with pytest.raises(StoreError, match="cannot be read"):
-            store.versions.latest_record("NCT10000002")
-    finally:
-        store.close()
+def test_a_damaged_body_is_left_out_of_training(store: Store, db: Path) -> None:
+    write(store, 0, 40)
+    store.conn.db.execute("UPDATE versions SET body = ? WHERE id = 3", [b"\x78garbage"])
+    write(store, 40, 30)  # trains on the 69 readable bodies of 70
+    assert [dict_id(b) for i, b in blobs(db) if i > 40] == [1] * 30
+    with pytest.raises(StoreError, match="cannot be read"):
+        store.versions.latest_record("NCT10000002")

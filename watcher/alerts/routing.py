@@ -60,7 +60,8 @@ class Routes(Mapping[str, tuple[Route, ...]]):
         self._watches_of = watches_of
         self._subscribed = subscribed
 
-    def _config_routes(self, nct_id: str) -> tuple[Route, ...]:
+    def from_config(self, nct_id: str) -> tuple[Route, ...]:
+        """The routes the config watches give a trial (no subscriptions)."""
         watches = self._watches_of.get(nct_id, ())
         if len(watches) == 1:
             return self._by_watch[watches[0]]
@@ -69,7 +70,7 @@ class Routes(Mapping[str, tuple[Route, ...]]):
     def __getitem__(self, nct_id: str) -> tuple[Route, ...]:
         if nct_id not in self._watches_of and nct_id not in self._subscribed:
             raise KeyError(nct_id)
-        return self._config_routes(nct_id) + self._subscribed.get(nct_id, ())
+        return self.from_config(nct_id) + self._subscribed.get(nct_id, ())
 
     def __iter__(self) -> Iterator[str]:
         yield from self._watches_of
@@ -107,7 +108,7 @@ def build_routes(config: Config, subscriptions: Iterable[Subscription] = ()) -> 
     subscribed: dict[str, list[Route]] = {}
     for sub in subscriptions:
         trial_routes = subscribed.setdefault(sub.nct_id, [])
-        known = (*routes._config_routes(sub.nct_id), *trial_routes)
+        known = (*routes.from_config(sub.nct_id), *trial_routes)
         destination = next(
             (
                 r.destination

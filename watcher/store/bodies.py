@@ -2,9 +2,10 @@
 
 Why zstd with a dictionary: a record is ~10 KB of JSON whose keys, enum
 values and boilerplate repeat from record to record. Compressed alone, each
-body pays again for all of that (zlib level 6 kept ~23%, and cost a seventh
-of a cycle's CPU); with a dictionary trained on records like it, zstd keeps
-about half of that at a fifth of the CPU. The dictionary is trained on the
+body pays again for all of that (zlib level 6 kept ~23% of the bytes, and cost
+a seventh of a cycle's CPU); with a dictionary trained on records like it,
+zstd level 3 keeps ~12% at a seventh of zlib's CPU (bench records,
+2026-11-30). The dictionary is trained on the
 records this database already holds (no record data ships with ctwatch), and
 stored in the database itself (``body_dictionaries``), so the file stays
 self-contained for any tool that reads it.
