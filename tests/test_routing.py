@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import write_config
-from watcher.alerts.routing import build_routes, outbox_rows, same_channel
+from watcher.alerts.routing import build_routes, outbox_rows, same_channel, watched_trials
 from watcher.config import Config, load_config
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
@@ -152,4 +152,7 @@ def test_a_trial_in_two_watches_gets_both_in_config_order(tmp_path: Path) -> Non
     ]
     assert [r.watch for r in routes[OTHER]] == ["b", "b"]
     assert list(routes) == [SEED_NCT, OTHER, "NCT07777777"] and len(routes) == 3
+    subs = [Subscription("C0NEW", "NCT07777777", "new"), Subscription("C0X", OTHER, "x")]
+    assert build_routes(config, subs).trials() == watched_trials(config, subs)
+    assert watched_trials(config, subs) == (SEED_NCT, OTHER, "NCT07777777")
     assert [d.target for d in routes.destinations()] == ["#a", "#b", "x@example.org", "C0NEW"]

@@ -20,7 +20,7 @@ from watcher.alerts.console import ConsoleNotifier
 from watcher.alerts.delivery import Deliverer, DeliveryReport
 from watcher.alerts.email import EmailNotifier
 from watcher.alerts.notifier import DeliveryError, Notifier
-from watcher.alerts.routing import build_routes, watched_trials
+from watcher.alerts.routing import build_routes
 from watcher.config import Config, RegistryConfig
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
@@ -119,7 +119,7 @@ class App:
         with self.store.lock.held(self.lock_wait if wait is None else wait):
             subscriptions = self.subscriptions()
             routes = build_routes(self.config, subscriptions)
-            trials = watched_trials(self.config, subscriptions)
+            trials = routes.trials()
             report = self.pipeline.run_cycle(trials, routes, should_stop, full=full)
             delivery = self.deliverer.deliver(force=force)
         return report, delivery

@@ -79,6 +79,11 @@ class Routes(Mapping[str, tuple[Route, ...]]):
     def __len__(self) -> int:
         return len(self._watches_of) + sum(1 for n in self._subscribed if n not in self._watches_of)
 
+    def trials(self) -> tuple[str, ...]:
+        """Every routed trial once: the config's in config order, then subscribed ones
+        (what :func:`watched_trials` gives, without hashing the watch list again)."""
+        return (*self._watches_of, *(n for n in self._subscribed if n not in self._watches_of))
+
     def destinations(self) -> list[Destination]:
         """Every destination once (config watches first), without visiting each trial."""
         groups = dict.fromkeys(self._watches_of.values())  # distinct, first seen first
@@ -101,9 +106,11 @@ def build_routes(config: Config, subscriptions: Iterable[Subscription] = ()) -> 
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
     watches_of: dict[str, tuple[int, ...]] = {}
     for index, watch in enumerate(config.watch):
-        for nct in watch.trials:
-            key = (*watches_of.get(nct, ()), index)
-            watches_of[nct] = shared.setdefault(key, key)
+        mine: dict[str, tuple[int, ...]] = dict.fromkeys(watch.trials, (index,))  # C speed
+        for nct in mine.keys() & watches_of.keys():  # trials an earlier watch also names
+            key = (*watches_of[nct], index)
+            mine[nct] = shared.setdefault(key, key)
+        watches_of.update(mine)  # a trial keeps the place where it first appeared
     routes = Routes(by_watch, watches_of, {})
     subscribed: dict[str, list[Route]] = {}
     for sub in subscriptions:
@@ -125,7 +132,9 @@ def build_routes(config: Config, subscriptions: Iterable[Subscription] = ()) -> 
 
 def watched_trials(config: Config, subscriptions: Iterable[Subscription] = ()) -> tuple[str, ...]:
     """Every trial to check once: the config's, in config order, then subscribed ones."""
-    return tuple(dict.fromkeys([*config.trials, *(s.nct_id for s in subscriptions)]))
+    merged = dict.fromkeys(config.trials)
+    merged.update(dict.fromkeys(s.nct_id for s in subscriptions))
+    return tuple(merged)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from watcher.core import record as rec
@@ -37,15 +38,16 @@ class Snapshot:
     body: bytes
     content_hash: str
 
-    @property
+    # read once each (the store asks for them several times per trial)
+    @cached_property
     def title(self) -> str:
         return rec.title(self.record)
 
-    @property
+    @cached_property
     def overall_status(self) -> str | None:
         return rec.overall_status(self.record)
 
-    @property
+    @cached_property
     def last_update_posted(self) -> str | None:
         return rec.last_update_posted(self.record)
 

@@ -121,7 +121,8 @@ class Runs:
                     else:
                         gone.append((nct,))
             db.conn.executemany("DELETE FROM scope WHERE nct_id = ?", gone)
-            db.conn.executemany("INSERT INTO scope (nct_id) VALUES (?)", [(n,) for n in missing])
+            insert = ((n,) for n in missing)  # a generator: no 600,000 tuples at once
+            db.conn.executemany("INSERT INTO scope (nct_id) VALUES (?)", insert)
             db.execute(
                 "INSERT INTO scope_digest (id, digest) VALUES (1, ?)"
                 " ON CONFLICT(id) DO UPDATE SET digest = excluded.digest",
