@@ -66,7 +66,7 @@ def store(db: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def small_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Train after 60 versions (from 60 samples), again at 2x: quick to reach in a test."""
+    """Train at 60 versions (from the newest 60), again at 2x: quick to reach in a test."""
     monkeypatch.setattr(bodies_module, "TRAIN_AT", 60)
     monkeypatch.setattr(bodies_module, "SAMPLES", 60)
     monkeypatch.setattr(bodies_module, "GROWTH", 2)
@@ -76,15 +76,14 @@ def small_training(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_dictionary_is_trained_stored_and_used(store: Store, db: Path) -> None:
     write(store, 0, 20)
     assert {dict_id(b) for _, b in blobs(db)} == {0}  # zstd, no dictionary yet
-    write(store, 20, 50)  # 70 versions: the batch ends with a dictionary
-    ids = [dict_id(b) for _, b in blobs(db)]
-    assert ids == [0] * 20 + [1] * 50  # that batch's bodies were rewritten with it
+    write(store, 20, 50)  # trained as the 60th version is whole, mid-batch
+    assert [dict_id(b) for _, b in blobs(db)] == [0] * 60 + [1] * 10
     write(store, 70, 5)
     assert [dict_id(b) for _, b in blobs(db)][70:] == [1] * 5
     read_all(store, 75)
     with sqlite3.connect(db) as conn:
         (trained_on, data), *more = conn.execute("SELECT trained_on, data FROM body_dictionaries")
-    assert not more and trained_on == 70
+    assert not more and trained_on == 60
     assert zstandard.ZstdCompressionDict(data).dict_id() == 1
     # a dictionary makes real-shaped bodies much smaller than compressing each alone
     body = canonical_bytes(take_snapshot("X", study(3)).record)
@@ -94,9 +93,9 @@ def test_a_dictionary_is_trained_stored_and_used(store: Store, db: Path) -> None
 
 @pytest.mark.usefixtures("small_training")
 def test_older_dictionaries_stay_readable_in_a_fresh_process(store: Store, db: Path) -> None:
-    write(store, 0, 70)  # dictionary 1, trained on 70
-    write(store, 70, 80)  # 150 >= 2 x 70: dictionary 2
-    assert sorted({dict_id(b) for _, b in blobs(db)}) == [1, 2]
+    write(store, 0, 70)  # dictionary 1, trained at 60 versions
+    write(store, 70, 80)  # dictionary 2 at 2 x 60
+    assert [dict_id(b) for _, b in blobs(db)] == [0] * 60 + [1] * 60 + [2] * 30
     fresh = Store.open(db)  # knows no dictionary until a body names it
     try:
         read_all(fresh, 150)
@@ -174,7 +173,23 @@ def test_only_a_stored_dictionary_is_ever_named(store: Store, db: Path) -> None:
 def test_a_damaged_body_is_left_out_of_training(store: Store, db: Path) -> None:
     write(store, 0, 40)
     store.conn.db.execute("UPDATE versions SET body = ? WHERE id = 3", [b"\x78garbage"])
-    write(store, 40, 30)  # trains on the 69 readable bodies of 70
-    assert [dict_id(b) for i, b in blobs(db) if i > 40] == [1] * 30
+    write(store, 40, 30)  # trains at 60 on the 59 readable bodies
+    assert [dict_id(b) for i, b in blobs(db) if i > 60] == [1] * 10
     with pytest.raises(StoreError, match="cannot be read"):
         store.versions.latest_record("NCT10000002")
+
+
+@pytest.mark.usefixtures("small_training")
+def test_a_trial_undone_at_the_threshold_trains_nothing(store: Store, db: Path) -> None:
+    write(store, 0, 59)
+    with store.versions.batch() as batch:
+        with pytest.raises(RuntimeError), batch.trial():
+            batch.record_version(take_snapshot(nct(59), study(59)), [], [], NOW)  # the 60th
+            raise RuntimeError("a fault after the write: the trial is undone")
+        with batch.trial():
+            batch.record_version(take_snapshot(nct(60), study(60)), [], [], NOW)  # now the 60th
+        with batch.trial():
+            batch.record_version(take_snapshot(nct(61), study(61)), [], [], NOW)
+    assert [dict_id(b) for _, b in blobs(db)] == [0] * 60 + [1]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id, trained_on FROM body_dictionaries").fetchall() == [(1, 60)]

@@ -10,12 +10,14 @@ records this database already holds (no record data ships with ctwatch), and
 stored in the database itself (``body_dictionaries``), so the file stays
 self-contained for any tool that reads it.
 
-When: the first dictionary is trained at the end of the first batch after
-which the database holds ``TRAIN_AT`` versions, from the newest ``SAMPLES``
-bodies, and that batch's bodies are rewritten with it; a new one each time
-the database has grown ``GROWTH``-fold since the last. Until then bodies are
-zstd without a dictionary. Training runs inside the batch's transaction, so
-two processes can never train at once and a crash leaves no half-state.
+When: the first dictionary is trained as soon as the database holds
+``TRAIN_AT`` versions (mid-batch, between two trials), from the newest
+``SAMPLES`` bodies; a new one each time the database has grown
+``GROWTH``-fold since the last. Bodies written before stay as they are
+(zstd without a dictionary, or with an older one): rewriting them in place
+would shrink the rows but not the pages they sit on. Training runs inside
+the batch's transaction, so two processes can never train at once and a
+crash leaves no half-state.
 
 Reading: the first bytes of a body say how to read it. A zstd frame (magic
 ``28 b5 2f fd``) names its dictionary by ID in its own header (0: none; else
@@ -43,7 +45,7 @@ log = logging.getLogger(__name__)
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 LEVEL = 3  # level 6 saves 6% more at almost five times the CPU (bench records, 2026-11-30)
 DICT_SIZE = 64 * 1024
-TRAIN_AT = 500
+TRAIN_AT = 200
 SAMPLES = 500  # ~5 MB of records: enough for a 64 KB dictionary, 0.15 s to train
 GROWTH = 16
 
@@ -63,7 +65,7 @@ class BodyCodec:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._newest = 0  # ID of the dictionary new bodies use (0: none)
-        self._trained_on = 0
+        self._due_at = TRAIN_AT  # the number of versions at which to train the next one
         self._compressor = zstandard.ZstdCompressor(level=LEVEL)
         self._readers: dict[int, zstandard.ZstdDecompressor] = {0: zstandard.ZstdDecompressor()}
 
@@ -88,18 +90,15 @@ class BodyCodec:
         with self._lock:
             return self._compressor.compress(body)
 
-    def train_if_due(self, db: Database, first_new_id: int | None) -> None:
-        """At the end of a batch that wrote versions from ``first_new_id`` on (see the doc).
+    def train_if_due(self, db: Database, held: int) -> None:
+        """After a trial whose version brought the database to ``held`` versions.
 
-        A dictionary that cannot be trained (too few or too alike records) is
-        tried again after a later batch; the batch itself is never lost to it.
+        Called between trials, outside their savepoints: a dictionary is never
+        undone while the batch's later bodies still name it (if the whole
+        batch is undone, so are they). One that cannot be trained (too few or
+        too alike records) is tried again after a later trial.
         """
-        if first_new_id is None:
-            return
-        row = db.execute("SELECT MAX(id) FROM versions").fetchone()
-        held = int(row[0] or 0)  # versions are never deleted: the highest ID counts them
-        due = held >= TRAIN_AT if self._newest == 0 else held >= GROWTH * self._trained_on
-        if not due:
+        if held < self._due_at:
             return
         new_id = self._newest + 1
         try:
@@ -108,18 +107,13 @@ class BodyCodec:
             )
         except zstandard.ZstdError as exc:
             log.debug("body dictionary not trained: %s", exc)
+            self._due_at = 2 * held  # try again when there is twice as much to learn from
             return
         db.execute(
             "INSERT INTO body_dictionaries (id, trained_on, data) VALUES (?, ?, ?)",
             [new_id, held, trained.as_bytes()],
         )
-        compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=trained)
-        rows = db.execute("SELECT id, body FROM versions WHERE id >= ?", [first_new_id]).fetchall()
-        db.conn.executemany(  # this batch's bodies, with the new dictionary
-            "UPDATE versions SET body = ? WHERE id = ?",
-            [(compressor.compress(self.decompress(db, body)), vid) for vid, body in rows],
-        )
-        with self._lock:  # only now: had anything above failed, no body would name it
+        with self._lock:
             self._use(new_id, held, trained)
         log.info("body dictionary %d trained on the newest of %d versions", new_id, held)
 
@@ -136,7 +130,8 @@ class BodyCodec:
     def _use(
         self, dict_id: int, trained_on: int, data: zstandard.ZstdCompressionDict | None
     ) -> None:
-        self._newest, self._trained_on = dict_id, trained_on
+        self._newest = dict_id
+        self._due_at = GROWTH * trained_on if dict_id else TRAIN_AT
         self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=data)
 
     # ---- reading -----------------------------------------------------------------

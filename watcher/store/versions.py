@@ -61,14 +61,20 @@ class VersionBatch:
         self._conn = conn
         self._db = db
         self._codec = codec
-        self.first_new_id: int | None = None
-        """The first version this batch wrote (None: none yet)."""
+        self._last_version: int | None = None
 
     @contextmanager
     def trial(self) -> Iterator[None]:
-        """One trial's writes: undone alone when the block raises."""
+        """One trial's writes: undone alone when the block raises.
+
+        Once the trial is whole, the body dictionary is trained if it is due
+        (see :mod:`watcher.store.bodies`): between trials, never inside one.
+        """
+        self._last_version = None
         with self._conn.savepoint():
             yield
+        if self._last_version is not None:  # versions are never deleted: the ID counts them
+            self._codec.train_if_due(self._db, self._last_version)
 
     def states(self, nct_ids: Sequence[str]) -> dict[str, TrialState]:
         """Each named trial's latest hash, post date and not-found flag (known trials only)."""
@@ -107,8 +113,7 @@ class VersionBatch:
              snap.overall_status, len(changes), self._codec.compress(snap.body)],
         )  # fmt: skip
         version_id = int(cursor.lastrowid or 0)
-        if self.first_new_id is None:
-            self.first_new_id = version_id
+        self._last_version = version_id
         db.conn.executemany(
             "INSERT INTO changes (version_id, path, label, kind, old, new)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -160,14 +165,11 @@ class Versions:
     def batch(self) -> Iterator[VersionBatch]:
         """One write transaction for a batch of trials (see :class:`VersionBatch`).
 
-        The body dictionary is refreshed before and, when due, trained after
-        the batch's writes, inside the same transaction.
+        The codec first catches up with the database's newest body dictionary.
         """
         with self._conn.atomic() as db:
             self._codec.refresh(db)
-            batch = VersionBatch(self._conn, db, self._codec)
-            yield batch
-            self._codec.train_if_due(db, batch.first_new_id)
+            yield VersionBatch(self._conn, db, self._codec)
 
     # ---- single writes (one transaction each) ---------------------------------------
 
