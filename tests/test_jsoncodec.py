@@ -71,3 +71,7 @@ def test_the_registry_client_refuses_a_body_with_nan(tmp_path: Path) -> None:
         with registry_client(config.registry) as client, pytest.raises(RegistryUnavailable) as err:
             client.data_timestamp()
     assert "invalid JSON body" in str(err.value)
+
+
+def test_text_with_a_lone_surrogate_reads_as_the_json_module_reads_it() -> None:
+    assert loads('["\\ud800", "\ud800"]') == json.loads('["\\ud800", "\ud800"]')

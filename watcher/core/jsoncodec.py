@@ -60,7 +60,7 @@ def _finite(text: str) -> float:
 
 def loads(data: bytes | bytearray | str) -> Any:
     """Parse JSON text; JsonError when it is not JSON."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if not _has_long_number(raw):
         try:
             return orjson.loads(raw)
