@@ -39,7 +39,9 @@ def study(index: int, seed: int = 7) -> dict[str, Any]:
         nct(index),
         f"Study {index}: {_text(rng, 8)}",
         status=rng.choice(STATUSES),
-        last_update=f"2025-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}",
+        # before the benchmark's change day (2025-11-20) and its 3-day look-back, so the
+        # "1% changed" cycle fetches exactly the edited records
+        last_update=f"2025-{rng.randint(1, 10):02d}-{rng.randint(1, 28):02d}",
         verified=f"2025-{rng.randint(1, 11):02d}",
         sites=rng.randint(1, 40),
         phase=rng.choice(("PHASE1", "PHASE2", "PHASE3")),

@@ -314,3 +314,14 @@ def test_a_config_path_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> 
     result = run_cli(fifo, "check")  # would block for ever on read()
     assert result.exit_code == 2
     assert f"{fifo}: is not a regular file" in result.stderr
+
+
+def test_a_whole_registry_watch_list_fits_and_a_huge_file_is_refused(tmp_path: Path) -> None:
+    ids = ", ".join(f'"NCT{10_000_000 + i:08d}"' for i in range(400_000))  # ~6 MB
+    path = tmp_path / "ctwatch.toml"
+    path.write_text(f'[[watch]]\nname = "registry"\ntrials = [{ids}]\n', encoding="utf-8")
+    assert len(load_config(path, {}).watch[0].trials) == 400_000
+    with path.open("a", encoding="utf-8") as out:
+        out.write("# " + "x" * (32 * 1024 * 1024) + "\n")
+    with pytest.raises(ConfigError, match="is over 32 MB"):
+        load_config(path, {})

@@ -20,6 +20,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tests.conftest import daemon_for, write_config
+from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import load_config
 from watcher.cycle.report import Interrupted
@@ -109,7 +110,7 @@ def test_stop_interrupts_a_cycle_between_trials(tmp_path: Path, registry: Regist
     app = App.build(config, out=io.StringIO())
     answers = iter([False, True])  # let one trial through, then stop
     with pytest.raises(Interrupted):
-        app.pipeline.run_cycle(config.trials, {}, lambda: next(answers, True))
+        app.pipeline.run_cycle(config.trials, build_routes(config), lambda: next(answers, True))
     assert len(app.store.versions.trials()) == 1  # the first trial is whole, the others untouched
     last = app.store.runs.last()
     assert last is not None and last.error == "interrupted by shutdown" and last.finished_at

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
 
-from watcher.core.snapshot import compress, take_snapshot
+from watcher.core.snapshot import take_snapshot
 from watcher.store import ChangeRow, Store
 from watcher.testing.histories import historic
 from watcher.testing.samples import changed, seed_study
@@ -55,7 +56,13 @@ def test_an_older_database_gets_its_versions_numbered_in_the_order_they_were_see
             conn.execute(
                 """INSERT INTO versions (nct_id, content_hash, fetched_at, overall_status, body)
                    VALUES (?, ?, ?, ?, ?)""",
-                [nct, snap.content_hash, NOW, snap.overall_status, compress(snap.body)],
+                [
+                    nct,
+                    snap.content_hash,
+                    NOW,
+                    snap.overall_status,
+                    zlib.compress(snap.body, 6),
+                ],  # as older ctwatch wrote
             )
     store = Store.open(path)
     history = store.versions.history(NCT)

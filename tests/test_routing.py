@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import write_config
-from watcher.alerts.routing import build_routes, outbox_rows, same_channel
+from watcher.alerts.routing import build_routes, outbox_rows, same_channel, watched_trials
 from watcher.config import Config, load_config
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
@@ -124,3 +124,35 @@ def test_a_watch_without_destinations_prints_to_the_console(tmp_path: Path) -> N
         OutboxRow(Destination.console(), None),
         OutboxRow(Destination.slack("#alerts"), None),
     ]
+
+
+def test_routes_are_held_per_watch_not_per_trial(tmp_path: Path) -> None:
+    many = tuple(f"NCT{20_000_000 + i:08d}" for i in range(1000))
+    config = slack_config(tmp_path, 'slack = ["#trial-alerts"]', trials=many)
+    subs = [
+        Subscription("C0LAB", many[5], "lab"),
+        Subscription("C0ALERTS", many[6], "trial-alerts"),
+    ]
+    routes = build_routes(config, subs)
+    assert len(routes) == 1000 and list(routes)[:2] == list(many[:2])
+    assert routes[many[0]] is routes[many[999]]  # one shared tuple for the whole watch
+    assert [r.destination.target for r in routes[many[5]]] == ["#trial-alerts", "C0LAB"]
+    assert [r.destination.target for r in routes[many[6]]] == ["#trial-alerts", "#trial-alerts"]
+    assert routes.get("NCT09999999") is None
+    assert routes.destinations() == [Destination.slack("#trial-alerts"), Destination.slack("C0LAB")]
+
+
+def test_a_trial_in_two_watches_gets_both_in_config_order(tmp_path: Path) -> None:
+    config = two_watches(tmp_path, 'slack = ["#a"]', 'slack = ["#b"]\nemail = ["x@example.org"]')
+    routes = build_routes(config, [Subscription("C0NEW", "NCT07777777", "new")])
+    assert [(r.watch, r.destination.target) for r in routes[SEED_NCT]] == [
+        ("a", "#a"),
+        ("b", "#b"),
+        ("b", "x@example.org"),
+    ]
+    assert [r.watch for r in routes[OTHER]] == ["b", "b"]
+    assert list(routes) == [SEED_NCT, OTHER, "NCT07777777"] and len(routes) == 3
+    subs = [Subscription("C0NEW", "NCT07777777", "new"), Subscription("C0X", OTHER, "x")]
+    assert build_routes(config, subs).trials() == watched_trials(config, subs)
+    assert watched_trials(config, subs) == (SEED_NCT, OTHER, "NCT07777777")
+    assert [d.target for d in routes.destinations()] == ["#a", "#b", "x@example.org", "C0NEW"]

@@ -27,7 +27,7 @@ from watcher.store import (
     Subscription,
 )
 from watcher.testing.registry_double import RegistryDouble
-from watcher.testing.samples import changed, seed_study
+from watcher.testing.samples import changed, make_study, seed_study
 
 
 def test_a_second_writer_waits_instead_of_failing(tmp_path: Path) -> None:
@@ -297,3 +297,26 @@ def test_a_read_only_database_is_one_line_and_exit_2(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"database.path: cannot write {tmp_path / 'ctwatch.db'} (" in result.stderr
     assert "readonly database" in result.stderr
+
+
+def test_the_scope_digest_agrees_with_reading_the_whole_scope(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    trials = [f"NCT{30_000_000 + i:08d}" for i in range(6)]
+    for nct in trials[:4]:
+        store.versions.record_version(take_snapshot(nct, make_study(nct, "x")), [], [], NOW)
+    store.versions.record_error(trials[3], "boom", NOW)  # failing
+    store.versions.record_not_found(trials[5], NOW)  # not in the registry: not re-fetched
+    unhealthy = (trials[3], trials[4])  # failing, and trials[4]: no row at all
+    store.runs.set_scope(trials)
+    assert store.runs.needs_full_fetch(trials) == unhealthy  # by the digest
+    store.conn.db.execute("DELETE FROM scope_digest")
+    assert store.runs.needs_full_fetch(trials) == unhealthy  # by reading the scope
+    store.runs.set_scope(trials)
+    moved = [*trials[1:], "NCT39999999"]  # one removed, one added
+    assert store.runs.needs_full_fetch(moved) == (*unhealthy, "NCT39999999")
+    assert store.runs.needs_full_fetch(moved[::-1]) == ("NCT39999999", *unhealthy[::-1])
+    store.runs.set_scope(moved)
+    rows = store.conn.rows("SELECT nct_id FROM scope")
+    assert sorted(r["nct_id"] for r in rows) == sorted(moved)
+    assert store.runs.needs_full_fetch(trials) == (trials[0], *unhealthy)  # re-added: in full
+    store.close()

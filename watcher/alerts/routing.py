@@ -13,7 +13,7 @@ destination and gets one message.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,26 +39,87 @@ def same_channel(entry: str, channel_id: str, channel_name: str | None) -> bool:
     return bool(channel_name) and entry.removeprefix("#").lower() == str(channel_name).lower()
 
 
-def build_routes(
-    config: Config, subscriptions: Iterable[Subscription] = ()
-) -> dict[str, list[Route]]:
+class Routes(Mapping[str, tuple[Route, ...]]):
+    """``nct_id -> routes``, held per watch rather than per trial.
+
+    Why: a whole-registry watch list is half a million trials, and a route
+    list per trial cost half a kilobyte each for what is, per watch, one
+    and the same list. Here each watch's routes exist once, each trial maps
+    to the (shared) tuple of the watches that name it, and only the few
+    trials with Slack subscriptions carry routes of their own. A lookup
+    builds the trial's tuple when the pipeline asks for it, one batch at a time.
+    """
+
+    def __init__(
+        self,
+        by_watch: Sequence[tuple[Route, ...]],
+        watches_of: dict[str, tuple[int, ...]],
+        subscribed: dict[str, tuple[Route, ...]],
+    ) -> None:
+        self._by_watch = tuple(by_watch)
+        self._watches_of = watches_of
+        self._subscribed = subscribed
+
+    def from_config(self, nct_id: str) -> tuple[Route, ...]:
+        """The routes the config watches give a trial (no subscriptions)."""
+        watches = self._watches_of.get(nct_id, ())
+        if len(watches) == 1:
+            return self._by_watch[watches[0]]
+        return tuple(r for index in watches for r in self._by_watch[index])
+
+    def __getitem__(self, nct_id: str) -> tuple[Route, ...]:
+        if nct_id not in self._watches_of and nct_id not in self._subscribed:
+            raise KeyError(nct_id)
+        return self.from_config(nct_id) + self._subscribed.get(nct_id, ())
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._watches_of
+        yield from (n for n in self._subscribed if n not in self._watches_of)
+
+    def __len__(self) -> int:
+        return len(self._watches_of) + sum(1 for n in self._subscribed if n not in self._watches_of)
+
+    def trials(self) -> tuple[str, ...]:
+        """Every routed trial once: the config's in config order, then subscribed ones
+        (what :func:`watched_trials` gives, without hashing the watch list again)."""
+        return (*self._watches_of, *(n for n in self._subscribed if n not in self._watches_of))
+
+    def destinations(self) -> list[Destination]:
+        """Every destination once (config watches first), without visiting each trial."""
+        groups = dict.fromkeys(self._watches_of.values())  # distinct, first seen first
+        config = (r.destination for group in groups for i in group for r in self._by_watch[i])
+        subscribed = (r.destination for routes in self._subscribed.values() for r in routes)
+        return list(dict.fromkeys([*config, *subscribed]))
+
+
+def build_routes(config: Config, subscriptions: Iterable[Subscription] = ()) -> Routes:
     """``nct_id -> routes`` for every watched trial, config watches and subscriptions.
 
     A subscription whose channel a config watch already routes the trial to
     reuses that destination, so the outbox merges the two into one alert (with
     every field: the subscription asked for all of them).
     """
-    routes: dict[str, list[Route]] = {}
-    for watch in config.watch:
-        for destination in watch.destinations:
-            for nct in watch.trials:
-                routes.setdefault(nct, []).append(Route(watch.name, destination, watch.field_paths))
+    by_watch = [
+        tuple(Route(watch.name, d, watch.field_paths) for d in watch.destinations)
+        for watch in config.watch
+    ]
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
+    watches_of: dict[str, tuple[int, ...]] = {}
+    for index, watch in enumerate(config.watch):
+        mine: dict[str, tuple[int, ...]] = dict.fromkeys(watch.trials, (index,))  # C speed
+        for nct in mine.keys() & watches_of.keys():  # trials an earlier watch also names
+            key = (*watches_of[nct], index)
+            mine[nct] = shared.setdefault(key, key)
+        watches_of.update(mine)  # a trial keeps the place where it first appeared
+    routes = Routes(by_watch, watches_of, {})
+    subscribed: dict[str, list[Route]] = {}
     for sub in subscriptions:
-        trial_routes = routes.setdefault(sub.nct_id, [])
+        trial_routes = subscribed.setdefault(sub.nct_id, [])
+        known = (*routes.from_config(sub.nct_id), *trial_routes)
         destination = next(
             (
                 r.destination
-                for r in trial_routes
+                for r in known
                 if r.destination.kind == "slack"
                 and same_channel(r.destination.target, sub.channel_id, sub.channel_name)
             ),
@@ -66,12 +127,14 @@ def build_routes(
         )
         origin = f"slack subscription in {sub.channel_id}"
         trial_routes.append(Route(origin, destination, None))
-    return routes
+    return Routes(by_watch, watches_of, {n: tuple(r) for n, r in subscribed.items()})
 
 
 def watched_trials(config: Config, subscriptions: Iterable[Subscription] = ()) -> tuple[str, ...]:
     """Every trial to check once: the config's, in config order, then subscribed ones."""
-    return tuple(dict.fromkeys([*config.trials, *(s.nct_id for s in subscriptions)]))
+    merged = dict.fromkeys(config.trials)
+    merged.update(dict.fromkeys(s.nct_id for s in subscriptions))
+    return tuple(merged)
 
 
 @dataclass(frozen=True)

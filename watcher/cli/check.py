@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
+from watcher.app import settle_memory
 from watcher.cli.main import (
     EXIT_FAILED,
     Context,
@@ -53,6 +54,7 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
         open_app(config, progress_bar(), lock_wait=wait, out=console) as app,
         app.store.lock.held(wait),
     ):
+        settle_memory(config)
         before = app.store.outbox.last_id()
         report, delivery = app.check(full=full)
         queued = app.store.outbox.queued_after(before)

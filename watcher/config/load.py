@@ -31,7 +31,7 @@ from watcher.config.problems import (
 DEFAULT_CONFIG = Path("config/ctwatch.toml")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REFERENCE_RE = re.compile(r"\$\{[^}]*\}?")  # anything that starts like a reference
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 32 * 1024 * 1024  # a whole-registry watch list (~600,000 IDs) is ~10 MB
 
 
 class ConfigError(Exception):

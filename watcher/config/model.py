@@ -327,7 +327,10 @@ class Config(_Strict):
     @property
     def trials(self) -> tuple[str, ...]:
         """Every watched NCT ID once, in config order."""
-        return tuple(dict.fromkeys(t for w in self.watch for t in w.trials))
+        merged: dict[str, None] = {}
+        for watch in self.watch:  # dict updates, not a generator: fast for 600,000 IDs
+            merged.update(dict.fromkeys(watch.trials))
+        return tuple(merged)
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, for masks."""

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from watcher.core.describe import display_value, label_for, schema_path
+from watcher.core.jsoncodec import canonical_json
 from watcher.core.richtext import key_text, same_text, same_value, text_content
-from watcher.core.snapshot import canonical_json, order_free_json
+from watcher.core.snapshot import order_free_json
 from watcher.core.text import one_line
 
 Kind = Literal["added", "removed", "changed"]

@@ -1,24 +1,30 @@
-"""Normalise a study record, serialise it canonically, and hash it.
+"""Normalise a study record, serialise it canonically, and name it by a hash.
 
 Why: the registry rebuilds ``derivedSection`` (MeSH browse lists,
-``versionHolder``) with every data refresh, and it may return lists in a
-different order; neither is a change of the trial. Dropping the one and hashing
-an order-insensitive form of the other means "same hash" really means "nothing a
-person would call a change", so an unchanged poll writes nothing.
+``versionHolder``) with every data refresh; it is not a change of the trial,
+so it is dropped before anything is compared or stored.
 
-The stored body keeps the registry's list order (it reads better); only the
-hash ignores it.
+Why the hash is of the canonical bytes (and not of an order-free form): the
+bytes are built anyway, for storage, so hashing them costs almost nothing,
+while an order-free form cost a third of a cycle. The hash is only the fast
+path for "nothing moved"; it is never what decides that something *did*
+change. When it differs (a list came back in another order, or a database
+written by an older ctwatch holds a hash of another form), the pipeline
+compares the bodies and then the order-insensitive diff decides, and the new
+hash is stored so the same record is not compared again.
+
+The stored body keeps the registry's list order (it reads better).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from watcher.core import record as rec
+from watcher.core.jsoncodec import canonical_bytes, canonical_json
 
 IGNORED_TOP_LEVEL = ("derivedSection",)
 
@@ -29,18 +35,19 @@ class Snapshot:
 
     nct_id: str
     record: dict[str, Any]
-    body: str
+    body: bytes
     content_hash: str
 
-    @property
+    # read once each (the store asks for them several times per trial)
+    @cached_property
     def title(self) -> str:
         return rec.title(self.record)
 
-    @property
+    @cached_property
     def overall_status(self) -> str | None:
         return rec.overall_status(self.record)
 
-    @property
+    @cached_property
     def last_update_posted(self) -> str | None:
         return rec.last_update_posted(self.record)
 
@@ -48,11 +55,6 @@ class Snapshot:
 def normalise(record: dict[str, Any]) -> dict[str, Any]:
     """The record without the sections that change on every data rebuild."""
     return {k: v for k, v in record.items() if k not in IGNORED_TOP_LEVEL}
-
-
-def canonical_json(value: Any) -> str:
-    """Key-sorted, compact, UTF-8 JSON: equal data gives equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _order_free(value: Any) -> Any:
@@ -65,29 +67,21 @@ def _order_free(value: Any) -> Any:
 
 
 def order_free_json(value: Any) -> str:
-    """Canonical JSON with every list sorted: equal up to list order gives equal text."""
+    """Canonical JSON with every list sorted: equal up to list order gives equal text.
+
+    The diff uses it to name and match list items; it is too slow to run on
+    every record of a cycle.
+    """
     return canonical_json(_order_free(value))
 
 
-def content_hash(record: dict[str, Any]) -> str:
-    """SHA-256 of the order-insensitive canonical form of a normalised record."""
-    return hashlib.sha256(order_free_json(record).encode("utf-8")).hexdigest()
+def body_hash(body: bytes) -> str:
+    """SHA-256 (hex) of a canonical body."""
+    return hashlib.sha256(body).hexdigest()
 
 
 def take_snapshot(nct_id: str, record: dict[str, Any]) -> Snapshot:
     """Normalise ``record`` and compute its canonical body and hash."""
     clean = normalise(record)
-    return Snapshot(
-        nct_id=nct_id, record=clean, body=canonical_json(clean), content_hash=content_hash(clean)
-    )
-
-
-def compress(body: str) -> bytes:
-    """zlib-compress a canonical body for storage (records shrink ~5-10x)."""
-    return zlib.compress(body.encode("utf-8"), 6)
-
-
-def decompress(blob: bytes) -> dict[str, Any]:
-    """Inverse of :func:`compress`, parsed back to a record."""
-    data: dict[str, Any] = json.loads(zlib.decompress(blob).decode("utf-8"))
-    return data
+    body = canonical_bytes(clean)
+    return Snapshot(nct_id=nct_id, record=clean, body=body, content_hash=body_hash(body))

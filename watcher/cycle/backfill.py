@@ -14,6 +14,7 @@ that trial and stores nothing; it never fails a cycle.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,8 @@ from watcher.core.history import (
     moved,
     plan_import,
 )
-from watcher.core.snapshot import Snapshot, compress, decompress, take_snapshot
+from watcher.core.jsoncodec import loads
+from watcher.core.snapshot import Snapshot, take_snapshot
 from watcher.cycle.report import Interrupted
 from watcher.registry.errors import RegistryError
 from watcher.registry.history import HistoryClient, HistoryUnavailable
@@ -160,7 +162,7 @@ class Backfiller:
             if stats.bytes_received - received > self.max_bytes:
                 too_big = f"its history is over {self.max_bytes:,} bytes; not imported"
                 return TrialBackfill(nct_id, listed=len(listed), error=too_big)
-            bodies[entry.number] = compress(take_snapshot(nct_id, study).body)
+            bodies[entry.number] = zlib.compress(take_snapshot(nct_id, study).body, 1)
             if progress is not None:
                 progress(nct_id, done, len(plan.fetch))
         with guard():
@@ -173,7 +175,7 @@ class Backfiller:
         now = iso(self.clock())
 
         def fetched(number: int) -> Snapshot:
-            return take_snapshot(nct_id, decompress(bodies[number]))
+            return take_snapshot(nct_id, _record(bodies[number]))
 
         with self.store.histories.writing(nct_id) as write:
             stored = write.outline()
@@ -194,7 +196,7 @@ class Backfiller:
             alerted = {v.id for v in stored if v.alerted}
 
             def body(slot: Slot) -> dict[str, Any]:
-                return decompress(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
+                return _record(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
 
             for slot, predecessor in moved(before, after):
                 if ids[slot] in alerted:
@@ -289,3 +291,9 @@ class Backfiller:
         wait = min(RETRY_FIRST * (2 ** min(attempts, 10)), RETRY_MAX)
         self.store.histories.defer(nct_id, error, iso(self.clock() + wait))
         log.warning("%s: %s; tried again in %s day(s)", nct_id, error, wait.days)
+
+
+def _record(held: bytes) -> dict[str, Any]:
+    """A fetched version held (zlib, level 1) until its trial is written."""
+    record: dict[str, Any] = loads(zlib.decompress(held))
+    return record

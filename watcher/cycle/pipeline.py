@@ -15,14 +15,15 @@ in the same transaction); sending them is :mod:`watcher.alerts.delivery`'s job.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
-from watcher.alerts.routing import Route, outbox_rows
+from watcher.alerts.routing import Route, Routes, outbox_rows
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange, diff_records
+from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
@@ -53,7 +54,7 @@ class _Recording:
     batch: VersionBatch
     fetched: FetchResult
     plan: Plan
-    routes: Mapping[str, list[Route]]
+    routes: Routes
     report: CycleReport
     now: str
 
@@ -76,7 +77,7 @@ class Pipeline:
     def run_cycle(
         self,
         trials: Sequence[str],
-        routes: Mapping[str, list[Route]],
+        routes: Routes,
         should_stop: Callable[[], bool] = lambda: False,
         *,
         full: bool = False,
@@ -144,7 +145,7 @@ class Pipeline:
     def _fetch_and_record(
         self,
         plan: Plan,
-        routes: Mapping[str, list[Route]],
+        routes: Routes,
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> bool:
@@ -160,10 +161,11 @@ class Pipeline:
                     raise
                 except Exception as exc:  # the batch as a whole: its trials failed, others go on
                     self._batch_failed(batch, describe_failure(exc), report)
-                    continue
-                if self.history is not None:  # before delivery: alerts get exact compare links
-                    fresh = report.changed[recorded[0] :] + report.new[recorded[1] :]
-                    self.history.number_recorded(fresh)
+                else:
+                    if self.history is not None:  # before delivery: exact compare links
+                        fresh = report.changed[recorded[0] :] + report.new[recorded[1] :]
+                        self.history.number_recorded(fresh)
+                del batch  # memory holds one batch: this one goes before the next is read
         return read_any
 
     def _batch_failed(self, batch: FetchResult, reason: str, report: CycleReport) -> None:
@@ -184,7 +186,7 @@ class Pipeline:
         self,
         fetched: FetchResult,
         plan: Plan,
-        routes: Mapping[str, list[Route]],
+        routes: Routes,
         report: CycleReport,
         should_stop: Callable[[], bool],
     ) -> None:
@@ -214,7 +216,7 @@ class Pipeline:
 
     def _record_trial(self, context: _Recording, nct: str, state: TrialState | None) -> None:
         batch, fetched, report, now = context.batch, context.fetched, context.report, context.now
-        routes = context.routes.get(nct, [])
+        routes = context.routes.get(nct, ())
         destinations = [r.destination for r in routes]
         if nct in fetched.failed:
             report.errors[nct] = fetched.failed[nct]
@@ -256,7 +258,8 @@ class Pipeline:
         snap = take_snapshot(nct, record)
         if state is None or state.latest_hash is None:
             # first sight: silent; after imported history, its changes since the last import
-            imported = batch.latest_record(nct) if state is not None else None
+            body = batch.latest_body(nct) if state is not None else None
+            imported = _parsed(body) if body is not None else None
             seam = diff_records(imported, snap.record) if imported is not None else []
             batch.record_version(snap, _stored(seam), [], now)
             if self.queue_history:
@@ -266,20 +269,22 @@ class Pipeline:
         if state.latest_hash == snap.content_hash:
             batch.record_unchanged(snap, now)
             return Outcome.UNCHANGED
-        previous = batch.latest_record(nct)
-        changes = diff_records(previous or {}, snap.record)
+        # Another hash is not yet a change: the same bytes under a hash of another
+        # form (an older ctwatch), or the same content in another list order, are not.
+        previous = batch.latest_body(nct)
+        changes = [] if previous == snap.body else diff_records(_parsed(previous), snap.record)
         if not changes:
-            batch.record_unchanged(snap, now)
+            batch.record_unchanged(snap, now)  # and stores the new hash: compared once
             return Outcome.UNCHANGED
         rows = outbox_rows(changes, routes)
         batch.record_version(snap, _stored(changes), rows, now)
         log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
         return Outcome.CHANGED
 
-    def _tell_trouble(self, report: CycleReport, routes: Mapping[str, list[Route]]) -> None:
+    def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""
         now = iso(self.clock())
-        everyone = [r.destination for trial_routes in routes.values() for r in trial_routes]
+        everyone = routes.destinations()
         error = report.registry_error or report.failure
         trouble = self.store.troubles
         if error is None:
@@ -313,6 +318,11 @@ def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None)
             f"stored {state.last_update_posted}); fetched again next cycle"
         )
     return None
+
+
+def _parsed(body: bytes | None) -> dict[str, Any]:
+    record: dict[str, Any] = {} if body is None else loads(body)
+    return record
 
 
 def _stored(changes: Sequence[FieldChange]) -> list[ChangeRow]:

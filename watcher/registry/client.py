@@ -129,19 +129,22 @@ class RegistryClient:
         """Like :meth:`fetch_studies`, one result per batch, so callers can
         record and drop each batch: memory stays at one batch of records."""
         pending = list(dict.fromkeys(nct_ids))
-        while pending:
-            batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+        start = 0  # an index, not a shrinking list: no copy of the rest per batch
+        while start < len(pending):
+            batch = pending[start : start + self.batch_size]
             try:
-                yield self._fetch_batch(batch, fields, advanced, on_progress)
+                result = self._fetch_batch(batch, fields, advanced, on_progress)
             except RequestTooLong as exc:
-                if len(batch) == 1:
-                    yield FetchResult(failed={batch[0]: f"{exc}; even alone"})
-                    continue
-                self.batch_size = max(1, len(batch) // 2)
-                log.info("registry: %s; batch size now %d", exc, self.batch_size)
-                pending = batch + pending
+                if len(batch) > 1:
+                    self.batch_size = max(1, len(batch) // 2)
+                    log.info("registry: %s; batch size now %d", exc, self.batch_size)
+                    continue  # the same trials again, in smaller batches
+                result = FetchResult(failed={batch[0]: f"{exc}; even alone"})
             except RegistryError as exc:
-                yield FetchResult(failed=dict.fromkeys(batch, str(exc)))
+                result = FetchResult(failed=dict.fromkeys(batch, str(exc)))
+            start += len(batch)
+            yield result
+            del result  # let the caller's batch go before the next one is read
 
     def list_studies(self, fields: Sequence[str], advanced: str) -> list[dict[str, Any]]:
         """Every study matching ``advanced`` (registry-wide), all pages.

@@ -18,7 +18,6 @@ obey the same rules, and each rule answers a way the outside world misbehaves:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from watcher import __version__
+from watcher.core.jsoncodec import JsonError, loads
 from watcher.deadline import DeadlineExceeded, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.registry.errors import (
@@ -90,7 +90,7 @@ class _Answer:
     status: int
     content_type: str
     retry_after: str | None
-    body: bytes
+    body: bytes | bytearray
 
 
 class _Retryable(RegistryUnavailable):
@@ -209,16 +209,15 @@ class JsonGetter:
             )
         return target
 
-    def _read(self, response: httpx.Response) -> bytes:
+    def _read(self, response: httpx.Response) -> bytearray:
+        """The body, at most ``max_body`` bytes, grown in place (one copy in memory)."""
         limit = self.policy.max_body
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         for chunk in response.iter_bytes(CHUNK):
-            size += len(chunk)
-            if size > limit:
+            if len(body) + len(chunk) > limit:
                 raise ResponseTooLarge(f"the registry's answer is over {limit // (1024 * 1024)} MB")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            body += chunk
+        return body
 
     def _keep_pace(self) -> None:
         now = self._clock()
@@ -258,8 +257,8 @@ def _parse(answer: _Answer) -> dict[str, Any]:
         ctype = answer.content_type or "no content type"
         raise _Retryable(f"registry answered {status} with {ctype}, not JSON", status=status)
     try:
-        body = json.loads(answer.body)
-    except (ValueError, RecursionError):
+        body = loads(answer.body)
+    except JsonError:
         raise _Retryable(
             "registry answered with a truncated or invalid JSON body", status=status
         ) from None

@@ -8,7 +8,7 @@ definition of a write transaction.
 
 from __future__ import annotations
 
-import secrets
+import itertools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +37,7 @@ class Connection:
         self.db = db
         self.path = path
         self.lock = threading.RLock()
+        self._savepoints = itertools.count()  # unique names, nested or not
         self.masked = masked
 
     def masked_optional(self, text: str | None) -> str | None:
@@ -66,7 +67,7 @@ class Connection:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested unit inside :meth:`atomic`: undone alone when its block raises."""
-        name = f"sp_{secrets.token_hex(6)}"
+        name = f"sp_{next(self._savepoints)}"
         conn = self.db.conn
         conn.execute(f"SAVEPOINT {name}")
         try:

@@ -25,8 +25,9 @@ from sqlite_utils import Database
 
 from watcher.core import record as rec
 from watcher.core.history import IMPORTED
-from watcher.core.snapshot import Snapshot, compress, decompress
+from watcher.core.snapshot import Snapshot
 from watcher.store.base import Connection
+from watcher.store.bodies import BodyCodec
 from watcher.store.rows import ChangeRow, StoredVersion
 
 _OUTLINE = """SELECT v.id, v.position AS number, v.source, v.registry_version, v.submitted,
@@ -46,13 +47,13 @@ def enqueue(db: Database, nct_ids: Sequence[str], now: str) -> int:
     return max(cursor.rowcount, 0)
 
 
-def _outline(rows: Sequence[Any]) -> list[StoredVersion]:
+def _outline(db: Database, codec: BodyCodec, rows: Sequence[Any]) -> list[StoredVersion]:
     """Rows -> versions; a row from before submission dates were stored reads its body."""
     out = []
     for row in rows:
         submitted = row["submitted"]
         if submitted is None and row["body"] is not None:
-            submitted = rec.last_update_submitted(decompress(row["body"]))
+            submitted = rec.last_update_submitted(codec.record(db, row["body"]))
         version = StoredVersion(
             row["id"], row["number"], row["source"], row["registry_version"], submitted,
             row["last_update_posted"], bool(row["alerted"]),
@@ -64,13 +65,15 @@ def _outline(rows: Sequence[Any]) -> list[StoredVersion]:
 class HistoryWrite:
     """The writes of one trial's import, inside its transaction."""
 
-    def __init__(self, db: Database, nct_id: str) -> None:
+    def __init__(self, db: Database, codec: BodyCodec, nct_id: str) -> None:
         self._db = db
+        self._codec = codec
         self.nct_id = nct_id
 
     def outline(self) -> list[StoredVersion]:
         """The trial's versions in order, read inside the transaction."""
-        versions = _outline(self._db.execute(_OUTLINE, [self.nct_id]).fetchall())
+        rows = self._db.execute(_OUTLINE, [self.nct_id]).fetchall()
+        versions = _outline(self._db, self._codec, rows)
         self._db.conn.executemany(
             "UPDATE versions SET submitted = ? WHERE id = ? AND submitted IS NULL",
             [(v.submitted, v.id) for v in versions if v.submitted is not None],
@@ -79,7 +82,7 @@ class HistoryWrite:
 
     def record(self, version_id: int) -> dict[str, Any]:
         row = self._db.execute("SELECT body FROM versions WHERE id = ?", [version_id]).fetchone()
-        return decompress(row["body"]) if row else {}
+        return self._codec.record(self._db, row["body"]) if row else {}
 
     def insert(self, snap: Snapshot, registry_version: int, submitted: str, now: str) -> int:
         """An imported version (placed by :meth:`reorder`); no outbox rows, ever."""
@@ -89,7 +92,7 @@ class HistoryWrite:
                                      registry_version, source, position)
                VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 0)""",
             [snap.nct_id, snap.content_hash, now, snap.last_update_posted, snap.overall_status,
-             compress(snap.body), submitted, registry_version, IMPORTED],
+             self._codec.compress(snap.body), submitted, registry_version, IMPORTED],
         )  # fmt: skip
         return int(cursor.lastrowid or 0)
 
@@ -148,18 +151,22 @@ class HistoryWrite:
 class Histories:
     """Reads and writes the history tables; one transaction per trial's import."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, codec: BodyCodec) -> None:
         self._conn = conn
+        self._codec = codec
 
     @contextmanager
     def writing(self, nct_id: str) -> Iterator[HistoryWrite]:
         """One trial's import or numbering, in one transaction."""
         with self._conn.atomic() as db:
-            yield HistoryWrite(db, nct_id)
+            self._codec.refresh(db)
+            yield HistoryWrite(db, self._codec, nct_id)
 
     def outline(self, nct_id: str) -> list[StoredVersion]:
         """The trial's versions in order (number, source, registry number, dates)."""
-        return _outline(self._conn.rows(_OUTLINE, [nct_id]))
+        rows = self._conn.rows(_OUTLINE, [nct_id])
+        with self._conn.lock:
+            return _outline(self._conn.db, self._codec, rows)
 
     def known(self, nct_ids: Sequence[str]) -> set[str]:
         """The trials whose registry version list has been read."""

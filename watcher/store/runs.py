@@ -8,6 +8,7 @@ fetch whatever the registry says.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -89,24 +90,54 @@ class Runs:
         every cycle would cost a full fetch for nothing. When it appears, its
         post date falls in the incremental listing's window (and the weekly
         sweep fetches everything anyway).
+
+        When the watch list is the one of the last complete cycle (same digest),
+        only the unhealthy trials are read; otherwise the scope is read row by
+        row against the watch list, never as a second copy of it.
         """
-        rows = self._conn.rows(
+        if self._stored_digest() == scope_digest(nct_ids):
+            rows = self._conn.rows(
+                """SELECT s.nct_id FROM scope s LEFT JOIN trials t ON t.nct_id = s.nct_id
+                   WHERE t.nct_id IS NULL OR (t.not_found = 0
+                         AND (t.latest_hash IS NULL OR t.last_error IS NOT NULL))"""
+            )
+            unhealthy = {r["nct_id"] for r in rows}
+            return tuple(n for n in nct_ids if n in unhealthy)
+        pending = set(nct_ids)
+        for (nct,) in self._conn.stream(
             """SELECT t.nct_id FROM trials t JOIN scope s ON s.nct_id = t.nct_id
-               WHERE (t.latest_hash IS NOT NULL AND t.last_error IS NULL) OR t.not_found = 1"""
-        )
-        healthy = {r["nct_id"] for r in rows}
-        return tuple(n for n in nct_ids if n not in healthy)
+               WHERE t.not_found = 1 OR (t.latest_hash IS NOT NULL AND t.last_error IS NULL)"""
+        ):
+            pending.discard(nct)
+        return tuple(n for n in nct_ids if n in pending)
 
     def set_scope(self, nct_ids: Sequence[str]) -> None:
         """Remember the watch list of a complete cycle (writes only the difference)."""
-        wanted = set(nct_ids)
-        current = {r["nct_id"] for r in self._conn.rows("SELECT nct_id FROM scope")}
-        if current == wanted:
+        digest = scope_digest(nct_ids)
+        if self._stored_digest() == digest:
             return
         with self._conn.atomic() as db:
-            db.conn.executemany(
-                "DELETE FROM scope WHERE nct_id = ?", [(n,) for n in current - wanted]
+            missing = set(nct_ids)
+            gone = []
+            for (nct,) in self._conn.stream("SELECT nct_id FROM scope"):
+                if nct in missing:
+                    missing.discard(nct)
+                else:
+                    gone.append((nct,))
+            db.conn.executemany("DELETE FROM scope WHERE nct_id = ?", gone)
+            insert = ((n,) for n in missing)  # a generator: no 600,000 tuples at once
+            db.conn.executemany("INSERT INTO scope (nct_id) VALUES (?)", insert)
+            db.execute(
+                "INSERT INTO scope_digest (id, digest) VALUES (1, ?)"
+                " ON CONFLICT(id) DO UPDATE SET digest = excluded.digest",
+                [digest],
             )
-            db.conn.executemany(
-                "INSERT INTO scope (nct_id) VALUES (?)", [(n,) for n in wanted - current]
-            )
+
+    def _stored_digest(self) -> str | None:
+        row = self._conn.one("SELECT digest FROM scope_digest WHERE id = 1")
+        return None if row is None else str(row["digest"])
+
+
+def scope_digest(nct_ids: Sequence[str]) -> str:
+    """SHA-256 of the watch list in its order (another order only costs one full read)."""
+    return hashlib.sha256("\n".join(nct_ids).encode("ascii", "replace")).hexdigest()

@@ -215,6 +215,21 @@ def _m0005_outbox_notices(db: Database) -> None:
     )
 
 
+@migration("0006_compression")
+def _m0006_compression(db: Database) -> None:
+    """zstd dictionaries for version bodies (see :mod:`watcher.store.bodies`).
+
+    Bodies written before stay zlib streams and are read as such: nothing is rewritten.
+    """
+    db.execute(
+        """CREATE TABLE body_dictionaries (
+               id INTEGER PRIMARY KEY,
+               trained_on INTEGER NOT NULL,
+               data BLOB NOT NULL
+           )"""
+    )
+
+
 @migration("0007_history")
 def _m0007_history(db: Database) -> None:
     """Versions in the trial's own order, with the registry's numbering and their source.
@@ -254,4 +269,16 @@ def _m0007_history(db: Database) -> None:
         );
         CREATE INDEX backfill_due ON backfill_queue(next_attempt_at)
         """,
+    )
+
+
+@migration("0008_scope_digest")
+def _m0008_scope_digest(db: Database) -> None:
+    """A digest of the watch list in ``scope``: an unchanged list is recognised without
+    reading half a million rows (see :meth:`watcher.store.runs.Runs.set_scope`)."""
+    db.execute(
+        """CREATE TABLE scope_digest (
+               id INTEGER PRIMARY KEY CHECK (id = 1),
+               digest TEXT NOT NULL
+           )"""
     )

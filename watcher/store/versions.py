@@ -9,7 +9,8 @@ Writes happen in a :class:`VersionBatch`: one ``BEGIN IMMEDIATE`` transaction
 per fetched batch (a thousand trials cost one commit, not a thousand), each
 trial inside its own savepoint (one bad record is undone alone), and the
 reads that decide "changed?" are made inside that transaction, so no other
-writer can slip a version in between the decision and the write.
+writer can slip a version in between the decision and the write. Bodies are
+compressed by :mod:`watcher.store.bodies` (zstd with a trained dictionary).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from sqlite_utils import Database
 
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange
-from watcher.core.snapshot import Snapshot, compress, decompress
+from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
-from watcher.store.base import Connection
+from watcher.store.base import Connection, StoreError
+from watcher.store.bodies import BodyCodec, BodyError
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
@@ -58,15 +60,24 @@ class TrialState:
 class VersionBatch:
     """The writes of one fetched batch, inside one transaction (see the module doc)."""
 
-    def __init__(self, conn: Connection, db: Database) -> None:
+    def __init__(self, conn: Connection, db: Database, codec: BodyCodec) -> None:
         self._conn = conn
         self._db = db
+        self._codec = codec
+        self._last_version: int | None = None
 
     @contextmanager
     def trial(self) -> Iterator[None]:
-        """One trial's writes: undone alone when the block raises."""
+        """One trial's writes: undone alone when the block raises.
+
+        Once the trial is whole, the body dictionary is trained if it is due
+        (see :mod:`watcher.store.bodies`): between trials, never inside one.
+        """
+        self._last_version = None
         with self._conn.savepoint():
             yield
+        if self._last_version is not None:  # versions are never deleted: the ID counts them
+            self._codec.train_if_due(self._db, self._last_version)
 
     def states(self, nct_ids: Sequence[str]) -> dict[str, TrialState]:
         """Each named trial's latest hash, post date and not-found flag (known trials only)."""
@@ -80,9 +91,10 @@ class VersionBatch:
             for r in rows
         }
 
-    def latest_record(self, nct_id: str) -> dict[str, Any] | None:
+    def latest_body(self, nct_id: str) -> bytes | None:
+        """The canonical bytes of the trial's newest version, or None before a baseline."""
         row = self._db.execute(_LATEST_BODY, [nct_id]).fetchone()
-        return decompress(row["body"]) if row else None
+        return self._codec.decompress(self._db, row["body"]) if row else None
 
     def queue_history(self, nct_id: str, now: str) -> None:
         """Queue the import of this trial's registry history (unless it is known)."""
@@ -90,39 +102,31 @@ class VersionBatch:
 
     def record_unchanged(self, snap: Snapshot, now: str) -> None:
         """Nothing new: refresh the trial row (and its hash), add no version."""
-        _upsert_trial(self._db, snap, now)
-        self._db.execute(
-            "UPDATE trials SET latest_hash = ? WHERE nct_id = ? AND latest_hash IS NOT NULL",
-            [snap.content_hash, snap.nct_id],
-        )
+        _upsert_trial(self._db, snap, now, keep_hash=True)
 
     def record_version(
         self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
     ) -> int:
         """A version with its changes and outbox rows."""
         db = self._db
-        _upsert_trial(db, snap, now)
+        _upsert_trial(db, snap, now, changed=bool(changes))
         cursor = db.execute(
             """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
                                      overall_status, change_count, body, submitted, position)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1
                                                 FROM versions WHERE nct_id = ?))""",
             [snap.nct_id, snap.content_hash, now, snap.last_update_posted,
-             snap.overall_status, len(changes), compress(snap.body),
+             snap.overall_status, len(changes), self._codec.compress(snap.body),
              rec.last_update_submitted(snap.record), snap.nct_id],
         )  # fmt: skip
         version_id = int(cursor.lastrowid or 0)
+        self._last_version = version_id
         db.conn.executemany(
             "INSERT INTO changes (version_id, path, label, kind, old, new)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(version_id, c.path, c.label, c.kind, c.old, c.new) for c in changes],
         )
         insert_rows(db, outbox, now, version_id=version_id, nct_id=snap.nct_id)
-        db.execute(
-            "UPDATE trials SET latest_hash = ?,"
-            " last_changed_at = COALESCE(?, last_changed_at) WHERE nct_id = ?",
-            [snap.content_hash, now if changes else None, snap.nct_id],
-        )
         return version_id
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
@@ -160,14 +164,19 @@ class VersionBatch:
 class Versions:
     """Reads ``trials``, ``versions`` and ``changes``; writes through :meth:`batch`."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, codec: BodyCodec) -> None:
         self._conn = conn
+        self._codec = codec
 
     @contextmanager
     def batch(self) -> Iterator[VersionBatch]:
-        """One write transaction for a batch of trials (see :class:`VersionBatch`)."""
+        """One write transaction for a batch of trials (see :class:`VersionBatch`).
+
+        The codec first catches up with the database's newest body dictionary.
+        """
         with self._conn.atomic() as db:
-            yield VersionBatch(self._conn, db)
+            self._codec.refresh(db)
+            yield VersionBatch(self._conn, db, self._codec)
 
     # ---- single writes (one transaction each) ---------------------------------------
 
@@ -205,13 +214,20 @@ class Versions:
 
     def latest_record(self, nct_id: str) -> dict[str, Any] | None:
         """The body of the newest version of a trial, or None before a baseline."""
-        row = self._conn.one(_LATEST_BODY, [nct_id])
-        return decompress(row["body"]) if row else None
+        with self._conn.lock:
+            row = self._conn.one(_LATEST_BODY, [nct_id])
+            return self._read(row["body"]) if row else None
 
     def record(self, version_id: int) -> dict[str, Any] | None:
         """The stored body of one version (as recorded: the registry's markup kept)."""
         row = self._conn.one("SELECT body FROM versions WHERE id = ?", [version_id])
-        return decompress(row["body"]) if row else None
+        return self._read(row["body"]) if row else None
+
+    def _read(self, blob: bytes) -> dict[str, Any]:
+        try:
+            return self._codec.record(self._conn.db, blob)
+        except BodyError as exc:
+            raise StoreError(f"cannot read {self._conn.path} ({exc})") from None
 
     def trials(self, nct_ids: Sequence[str] | None = None) -> list[TrialRow]:
         """Status rows, for all trials (by NCT ID) or the ones named (in that order)."""
@@ -263,17 +279,33 @@ class Versions:
         return tuple(_change(r) for r in rows)
 
 
-def _upsert_trial(db: Database, snap: Snapshot, now: str) -> None:
+def _upsert_trial(
+    db: Database, snap: Snapshot, now: str, *, keep_hash: bool = False, changed: bool = False
+) -> None:
+    """The trial's row after a good fetch, with its latest hash, in one statement.
+
+    ``keep_hash``: an unchanged record only refreshes a hash that exists (a
+    trial whose baseline failed has none, and must get one from a version).
+    """
     db.execute(
         """
-        INSERT INTO trials (nct_id, title, overall_status, last_update_posted, added_at,
-                            last_checked_at, not_found, consecutive_errors, last_error)
-        VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)
+        INSERT INTO trials (nct_id, title, overall_status, last_update_posted, latest_hash,
+                            added_at, last_checked_at, last_changed_at, not_found,
+                            consecutive_errors, last_error)
+        VALUES (:nct, :title, :status, :posted, CASE WHEN :keep THEN NULL ELSE :hash END,
+                :now, :now, :changed_at, 0, 0, NULL)
         ON CONFLICT(nct_id) DO UPDATE SET
             title = excluded.title, overall_status = excluded.overall_status,
             last_update_posted = excluded.last_update_posted,
+            latest_hash = CASE WHEN :keep AND trials.latest_hash IS NULL THEN NULL
+                               ELSE :hash END,
             last_checked_at = excluded.last_checked_at,
+            last_changed_at = COALESCE(excluded.last_changed_at, trials.last_changed_at),
             not_found = 0, consecutive_errors = 0, last_error = NULL
         """,
-        [snap.nct_id, snap.title, snap.overall_status, snap.last_update_posted, now, now],
-    )
+        {
+            "nct": snap.nct_id, "title": snap.title, "status": snap.overall_status,
+            "posted": snap.last_update_posted, "hash": snap.content_hash, "now": now,
+            "changed_at": now if changed else None, "keep": int(keep_hash),
+        },
+    )  # fmt: skip

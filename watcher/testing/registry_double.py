@@ -16,8 +16,7 @@ What it imitates (see ../shared/ctgov/API_FACTS.md, sections 1, 2, 3 and 5):
   parameters, and ``countTotal``;
 - ``GET /api/v2/studies/{nctId}`` with 200, 301 for an alias, 400 and 404;
 - plain-text error bodies, 414 for an over-long request line, an nginx-style
-  HTML 404 for any other path;
-- canned faults (``fail_next``) for 503, 429, HTML-in-200 and truncated JSON;
+  HTML 404 for any other path; canned faults (``fail_next``);
 - the history endpoints under ``/api/int`` (``reg.history``, see
   :mod:`watcher.testing.registry_history`).
 
@@ -216,6 +215,11 @@ class RegistryDouble(LoopbackDouble):
             return None
         study: dict[str, Any] = json.loads(body)
         return study
+
+    def served_json(self, nct_id: str) -> str | None:
+        """The exact JSON text the double serves for this study (the benchmark parses it)."""
+        with self._lock:
+            return self._full.get(nct_id.upper())
 
     def __len__(self) -> int:
         with self._lock:
