@@ -3,7 +3,7 @@
 Importing this package registers every command on :data:`main`.
 """
 
-from watcher.cli import check, demo, service, views
+from watcher.cli import check, demo, feed, service, views
 from watcher.cli.main import main
 
-__all__ = ["check", "demo", "main", "service", "views"]
+__all__ = ["check", "demo", "feed", "main", "service", "views"]

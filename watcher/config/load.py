@@ -168,5 +168,10 @@ def _check_cross_references(path: Path, config: Config) -> None:
                 path, f"watch[{i}].email", "names email addresses but there is no [email] section"
             )
     slack = config.slack
-    if slack is not None and slack.commands is not None and slack.signing_secret is None:
+    if (
+        slack is not None
+        and slack.commands is not None
+        and slack.signing_secret is None
+        and slack.app_token is None  # Socket Mode needs no signing secret
+    ):
         raise ConfigError(path, "slack.signing_secret", "is required by [slack.commands]")

@@ -142,6 +142,15 @@ class Outbox:
                 [self._conn.masked(error), outbox_id],
             )
 
+    def mark_muted(self, outbox_ids: Sequence[int], reason: str) -> None:
+        """Held back by a mute: never sent, and shown as ``muted``, not failed."""
+        with self._conn.atomic() as db:
+            db.conn.executemany(
+                """UPDATE outbox SET status = 'muted', last_error = ?,
+                       lease_owner = NULL, lease_until = NULL WHERE id = ?""",
+                [(self._conn.masked(reason), i) for i in outbox_ids],
+            )
+
     def split(
         self,
         claim: OutboxClaim,

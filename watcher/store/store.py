@@ -6,7 +6,10 @@ tool (``sqlite-utils rows data/ctwatch.db changes``), numbered migrations
 status`` can read while the daemon writes. All SQL lives in this package; the
 table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 <watcher.store.outbox>`, :mod:`runs <watcher.store.runs>`, :mod:`troubles
-<watcher.store.troubles>` and :mod:`subscriptions <watcher.store.subscriptions>`.
+<watcher.store.troubles>`, :mod:`subscriptions <watcher.store.subscriptions>`,
+:mod:`mutes <watcher.store.mutes>`, :mod:`service_state
+<watcher.store.service_state>`, and the readers :mod:`stats <watcher.store.stats>`
+and :mod:`recent <watcher.store.recent>`.
 Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
 
@@ -21,9 +24,13 @@ from sqlite_utils import Database
 from watcher.redact import redact
 from watcher.store.base import Connection, StoreError
 from watcher.store.lock import ProcessLock
+from watcher.store.mutes import Mutes
 from watcher.store.outbox import Outbox
+from watcher.store.recent import Recent
 from watcher.store.runs import Runs
 from watcher.store.schema import NewerDatabase, migrate
+from watcher.store.service_state import ServiceStates
+from watcher.store.stats import Stats
 from watcher.store.subscriptions import Subscriptions
 from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions
@@ -42,6 +49,10 @@ class Store:
         self.runs = Runs(self.conn)
         self.troubles = Troubles(self.conn)
         self.subscriptions = Subscriptions(self.conn)
+        self.mutes = Mutes(self.conn)
+        self.service_state = ServiceStates(self.conn)
+        self.stats = Stats(self.conn)
+        self.recent = Recent(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))
 
     @classmethod
