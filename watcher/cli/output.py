@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -22,6 +22,7 @@ from watcher.core.describe import STATUS_PATH, display_value
 from watcher.cycle.report import CycleReport
 from watcher.redact import redact
 from watcher.store import Store
+from watcher.timeutil import iso, utc_now
 
 
 def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
@@ -52,6 +53,7 @@ class StatusView:
     problems: list[dict[str, Any]]
     subscriptions: list[dict[str, Any]]
     last_cycle: dict[str, Any] | None = None
+    mutes: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class StatusView:
             "subscriptions": self.subscriptions,
             "alerts": self.alerts,
             "alert_problems": self.problems,
+            "mutes": self.mutes,
         }
 
 
@@ -133,8 +136,9 @@ def status_view(
             "requests": newest.requests,
             "error": mask(newest.error) if newest.error else None,
         }
+    mutes = [asdict(m) for m in store.mutes.active(iso(utc_now()))]
     return StatusView(
-        trials, store.outbox.counts(), problems, subscription_groups(follows), last_cycle
+        trials, store.outbox.counts(), problems, subscription_groups(follows), last_cycle, mutes
     )
 
 
@@ -177,9 +181,17 @@ def print_status(view: StatusView, stream: TextIO) -> None:
             for entry in group["trials"]:
                 line = f"    {entry['nct_id']}  {entry['via']}"
                 console.print(line, markup=False, highlight=False)
+    if view.mutes:
+        console.print("Muted (no alerts in that Slack channel until the date shown)")
+        for mute in view.mutes:
+            channel = f"#{mute['channel_name']}" if mute["channel_name"] else mute["channel_id"]
+            line = f"  {mute['nct_id']} in {channel} until {mute['until']} (by {mute['user_id']})"
+            console.print(line, markup=False, highlight=False)
     counts = view.alerts
+    muted = f", {counts['muted']} muted" if counts.get("muted") else ""
     console.print(
         f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
+        + muted
     )
     for alert in view.problems:
         state = "FAILED" if alert["status"] == "failed" else f"retry at {alert['next_attempt_at']}"
