@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -18,6 +17,7 @@ from tests.conftest import run_cli
 from tests.test_slash import ENV, OTHER, SECRET, commands_config, form, signature
 from watcher.app import build_services
 from watcher.config import load_config, serving
+from watcher.core.diff import FieldChange
 from watcher.core.render import Alert
 from watcher.slack.blocks import MAX_BLOCKS, MUTE_ACTION, UNWATCH_ACTION, alert_message
 from watcher.store import Mute, Store
@@ -124,7 +124,9 @@ def test_unwatch_button_ends_a_slack_subscription_and_says_so_on_the_alert(
     assert update.blocks[-1]["elements"][0]["text"] == (
         f"<@U0ALICE> unwatched *{SEED_NCT}* in this channel."
     )
-    assert replies[1]["text"] == f"• *{SEED_NCT}*: unwatched; this channel gets no more alerts for it"
+    assert (
+        replies[1]["text"] == f"• *{SEED_NCT}*: unwatched; this channel gets no more alerts for it"
+    )
     assert replies[1]["replace_original"] is False
     registry.put(changed(seed_study(), status="TERMINATED", last_update="2026-03-01"))
     check(config)
@@ -151,6 +153,9 @@ def test_mute_applies_to_the_channel_slack_names_never_to_a_value(
     with web(config) as origin:
         url = origin + INTERACTIONS_PATH
         assert signed(url, click(slack, message, MUTE_ACTION), secret="forged").status_code == 401
+        garbage = b"payload=%7Bnot-json"
+        assert signed(url, garbage).status_code == 400  # refused before Bolt, no traceback
+        assert signed(url, garbage, secret="forged").status_code == 400
         crafted = click(slack, message, MUTE_ACTION, value=f"{SEED_NCT} C0TEST0001")
         assert signed(url, crafted).status_code == 200  # acknowledged, then ignored
         elsewhere = click(slack, message, MUTE_ACTION, channel="#oncology")
@@ -186,11 +191,13 @@ def test_buttons_fit_block_kit_and_appear_only_when_clicks_can_arrive(
     changes = tuple(
         changed_field(i) for i in range(400)
     )  # a huge change set still fits, buttons included
-    text, blocks = alert_message(Alert(SEED_NCT, "Title", changes), actions=True)
+    _, blocks = alert_message(Alert(SEED_NCT, "Title", changes), actions=True)
     assert block_errors(blocks) == [] and len(blocks) == MAX_BLOCKS
     actions = blocks[-1]
     assert [e.get("value") for e in actions["elements"]] == [None, SEED_NCT, SEED_NCT]
-    assert actions["elements"][0]["url"] == f"https://clinicaltrials.gov/study/{SEED_NCT}?tab=history"
+    assert (
+        actions["elements"][0]["url"] == f"https://clinicaltrials.gov/study/{SEED_NCT}?tab=history"
+    )
     assert "actions" not in {b["type"] for b in alert_message(Alert(SEED_NCT, "T", changes))[1]}
     http = load_config(commands_config(tmp_path, registry, slack), ENV)
     assert serving(http).interactive
@@ -204,8 +211,6 @@ def test_buttons_fit_block_kit_and_appear_only_when_clicks_can_arrive(
     assert not serving(load_config(plain, ENV)).interactive  # no secret: nobody could click
 
 
-def changed_field(index: int) -> Any:
-    from watcher.core.diff import FieldChange
-
+def changed_field(index: int) -> FieldChange:
     path = f"protocolSection.descriptionModule.briefSummary{index}"
     return FieldChange(path, f"Field {index}", "changed", "x" * 500, "y" * 500)

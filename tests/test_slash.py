@@ -671,7 +671,15 @@ def test_serve_without_commands_config_exits_2(tmp_path: Path, registry: Registr
 
 def test_example_config_documents_the_endpoint(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[1]
-    keys = ("[slack]", "token", "signing_secret", "[slack.commands]", "listen", "allowed_channels")
+    keys = (
+        "[slack]",
+        "token",
+        "signing_secret",
+        "[slack.commands]",
+        "listen",
+        "allowed_channels",
+        "[server]",
+    )
     lines = []
     for line in (repo / "config" / "ctwatch.toml").read_text().splitlines():
         body = line.removeprefix("# ")
@@ -684,5 +692,7 @@ def test_example_config_documents_the_endpoint(tmp_path: Path) -> None:
     assert config.slack.commands.allowed_channels == ("#trial-alerts", "C0123ABCD")
     assert config.slack.signing_secret is not None
     assert config.slack.signing_secret.get_secret_value() == SECRET
+    assert config.server is not None and config.server.listen == "127.0.0.1:8080"
+    assert config.slack.app_token is None  # documented, still commented out
     readme = (repo / "README.md").read_text()
     assert "## Subscribe from Slack" in readme and "https://your-host/slack/commands" in readme

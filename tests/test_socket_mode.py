@@ -8,7 +8,11 @@ reports a connection that stays down.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +23,7 @@ import pytest
 from tests.conftest import run_cli, write_config
 from tests.socket_mode_double import SocketModeDouble
 from watcher.app import Services, build_services
-from watcher.config import load_config
+from watcher.config import load_config, serving
 from watcher.daemon.health import socket_problem
 from watcher.slack.blocks import MUTE_ACTION
 from watcher.store import Store
@@ -229,3 +233,44 @@ def click_payload(slack: SlackDouble, message: Any, action: str) -> dict[str, An
              "value": SEED_NCT, "action_ts": "1700000001.000200"}
         ],
     }  # fmt: skip
+
+
+def test_serve_over_socket_mode_as_a_process_stops_on_sigterm(
+    tmp_path: Path,
+    registry: RegistryDouble,
+    slack_app: SlackDouble,
+    socket_double: SocketModeDouble,
+) -> None:
+    config = socket_config(tmp_path, registry, slack_app)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "--config", str(config), "--log-level", "info", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ENV},
+    )
+    try:
+        assert socket_double.wait_for_connections(1)
+        ack = socket_double.wait_for_ack(
+            socket_double.send("slash_commands", command_form(slack_app, "list"))
+        )
+        assert ack["payload"]["text"].startswith("This channel watches no trials yet.")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Slack Socket Mode connected" in stderr and "ctwatch serve stopped" in stderr
+    assert "Traceback" not in stderr and APP_TOKEN not in stderr and TOKEN not in stderr
+
+
+def test_the_readmes_socket_mode_config_is_socket_mode(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Set up Socket Mode", 1)[1]
+    snippet = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "ctwatch.toml"
+    path.write_text(snippet + '\n[[watch]]\nname = "t"\ntrials = ["NCT06850103"]\n')
+    config = load_config(path, ENV)
+    plan = serving(config)
+    assert plan.socket_mode and plan.interactive and plan.listen is None and not plan.slack_http

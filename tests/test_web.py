@@ -309,7 +309,9 @@ def test_server_listen_and_its_old_name(tmp_path: Path, registry: RegistryDouble
         registry,
         server=f'{slack}[slack.commands]\nlisten = "127.0.0.1:9101"\n[server]\nlisten = "127.0.0.1:9100"\n',
     )
-    with pytest.raises(ConfigError, match="server.listen .* and slack.commands.listen .* differ"):
+    with pytest.raises(
+        ConfigError, match=r"server\.listen .* and slack\.commands\.listen .* differ"
+    ):
         load_config(differ, ENV)
     short = server_config(tmp_path, registry, server='[server]\nfeed_token = "short"\n')
     with pytest.raises(ConfigError) as caught:

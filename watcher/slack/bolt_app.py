@@ -53,7 +53,7 @@ from watcher.slack.commands import (
     Reply,
     split_command,
 )
-from watcher.store import Store
+from watcher.store import Store, StoreError
 from watcher.store.pool import StorePool
 from watcher.timeutil import Clock, utc_now
 
@@ -240,8 +240,13 @@ class SlackService:
                 "slash command %r from %s in %s", verb, request.user_id, request.channel_id
             )  # never the whole text: it is user input
             config = self._current()
-            commands = Commands(config, self._store(config), self._lookup(config), self._now)
-            answer = commands.handle(request)
+            try:
+                commands = Commands(config, self._store(config), self._lookup(config), self._now)
+                answer = commands.handle(request)
+            except StoreError as exc:
+                log.error("a slash command could not use the database: %s", exc)
+                ack(Reply("Sorry, ctwatch cannot use its database just now; try again.").payload())
+                return
             ack(answer.reply.payload())
             if answer.later is None:
                 return

@@ -22,6 +22,7 @@ feed tokens travel in query strings.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from starlette.routing import Route
 from watcher.alerts.routing import watched_trials
 from watcher.config import Config, serving
 from watcher.daemon.health import service_health
-from watcher.store import Store, Subscription
+from watcher.store import Store, StoreError, Subscription
 from watcher.store.pool import StorePool
 from watcher.store.service_state import SOCKET_MODE
 from watcher.timeutil import Clock, iso, utc_now
@@ -46,6 +47,8 @@ from watcher.web import feeds
 from watcher.web.atom import CONTENT_TYPE as ATOM
 from watcher.web.limits import DEFAULT_LIMITS, Limits, read_body
 from watcher.web.metrics import Reading, registry
+
+log = logging.getLogger(__name__)
 
 COMMANDS_PATH = "/slack/commands"
 INTERACTIONS_PATH = "/slack/interactions"
@@ -73,6 +76,7 @@ def build_app(context: WebContext) -> Starlette:
     web = _Routes(context)
     metrics = registry(web.reading)
     return Starlette(
+        exception_handlers={StoreError: _database_unavailable},
         routes=[
             Route(COMMANDS_PATH, web.slack, methods=["POST"]),
             Route(INTERACTIONS_PATH, web.slack, methods=["POST"]),
@@ -80,8 +84,15 @@ def build_app(context: WebContext) -> Starlette:
             Route("/feeds/{kind}/{name}.atom", web.feed, methods=["GET"]),
             Route("/metrics", lambda request: _metrics(metrics), methods=["GET"]),
             Route("/healthz", web.healthz, methods=["GET"]),
-        ]
+        ],
     )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """A busy or broken database is 503 and one log line, not a traceback (the answer does
+    not name the file: anyone who reaches the port may read it)."""
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return PlainTextResponse("database unavailable; try again later", 503)
 
 
 def _metrics(metrics: CollectorRegistry) -> Response:
@@ -100,8 +111,8 @@ class _Routes:
         if dispatch is None or not serving(self._context.current()).slack_http:
             return PlainTextResponse("slash commands are not configured", 503)
         try:
-            bolt_request = to_bolt_request(request, body)
-        except UnicodeDecodeError:
+            bolt_request = to_bolt_request(request, body)  # parses the form and its JSON
+        except ValueError:  # not UTF-8, or a payload that is not JSON
             return PlainTextResponse("malformed request body", 400)
         answer = await run_in_threadpool(dispatch, bolt_request)
         return to_starlette_response(answer)
