@@ -90,12 +90,9 @@ class Deliverer:
             for m in mutes
             if same_channel(destination.target, m.channel_id, m.channel_name)
         }
-        held = [c for c in claims if c.nct_id in here]
-        for claim in held:
-            mute = here[claim.nct_id]
-            who = f" by {mute.user_id}" if mute.user_id else ""
-            reason = f"muted in this channel{who} until {mute.until}"
-            self.store.outbox.mark_muted([claim.id], reason)
+        held = [(c.id, _muted(here[c.nct_id])) for c in claims if c.nct_id in here]
+        if held:
+            self.store.outbox.mark_muted(held)
         report.muted += len(held)
         return [c for c in claims if c.nct_id not in here]
 
@@ -223,6 +220,11 @@ class Deliverer:
             "alert for %s to %s failed for good: %s",
             claim.nct_id or "ctwatch", claim.destination.describe(), self.store.conn.masked(error),
         )  # fmt: skip
+
+
+def _muted(mute: Mute) -> str:
+    who = f" by {mute.user_id}" if mute.user_id else ""
+    return f"muted in this channel{who} until {mute.until}"
 
 
 def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:

@@ -185,7 +185,8 @@ def print_status(view: StatusView, stream: TextIO) -> None:
         console.print("Muted (no alerts in that Slack channel until the date shown)")
         for mute in view.mutes:
             channel = f"#{mute['channel_name']}" if mute["channel_name"] else mute["channel_id"]
-            line = f"  {mute['nct_id']} in {channel} until {mute['until']} (by {mute['user_id']})"
+            who = f" (by {mute['user_id']})" if mute["user_id"] else ""
+            line = f"  {mute['nct_id']} in {channel} until {mute['until']}{who}"
             console.print(line, markup=False, highlight=False)
     counts = view.alerts
     muted = f", {counts['muted']} muted" if counts.get("muted") else ""

@@ -20,6 +20,7 @@ from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.types import (
     WEBHOOK_SECRET_PREFIX,
     Duration,
+    ListenAddress,
     check_http_url,
     check_no_control,
     check_webhook_secret,
@@ -149,14 +150,8 @@ class ScheduleConfig(_Strict):
 class SlackCommandsConfig(_Strict):
     """The ``/ctwatch`` slash-command endpoint."""
 
-    listen: str = "127.0.0.1:8080"
+    listen: ListenAddress = "127.0.0.1:8080"
     allowed_channels: tuple[str, ...] = ()
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        parse_listen(value)
-        return value
 
     @field_validator("allowed_channels")
     @classmethod

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from watcher.config.types import parse_listen
+from watcher.config.types import ListenAddress, parse_listen
 
 if TYPE_CHECKING:
     from watcher.config.model import Config
@@ -30,15 +30,9 @@ class ServerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    listen: str = DEFAULT_LISTEN
+    listen: ListenAddress = DEFAULT_LISTEN
     feed_token: SecretStr | None = None
     """``?token=`` for ``/feeds/…``; without it feeds are off (404)."""
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        parse_listen(value)
-        return value
 
     @field_validator("feed_token")
     @classmethod

@@ -142,13 +142,13 @@ class Outbox:
                 [self._conn.masked(error), outbox_id],
             )
 
-    def mark_muted(self, outbox_ids: Sequence[int], reason: str) -> None:
-        """Held back by a mute: never sent, and shown as ``muted``, not failed."""
+    def mark_muted(self, reasons: Sequence[tuple[int, str]]) -> None:
+        """``(row, why)``: held back by a mute, never sent, shown as ``muted`` (not failed)."""
         with self._conn.atomic() as db:
             db.conn.executemany(
                 """UPDATE outbox SET status = 'muted', last_error = ?,
                        lease_owner = NULL, lease_until = NULL WHERE id = ?""",
-                [(self._conn.masked(reason), i) for i in outbox_ids],
+                [(self._conn.masked(reason), i) for i, reason in reasons],
             )
 
     def split(
