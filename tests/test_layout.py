@@ -1,7 +1,7 @@
 """The layout's rules, checked on every import of every module in ``watcher/``.
 
-Dependencies point one way (``cli -> app -> daemon -> cycle -> slack -> alerts
--> store/registry -> config -> core``); ``core/`` is pure; only the
+Dependencies point one way (``cli -> app -> web -> daemon -> cycle -> slack ->
+alerts -> store/registry -> config -> core``); ``core/`` is pure; only the
 composition root and the CLI pick concrete adapters; only the CLI imports the
 composition root. A module that breaks a rule fails here with its name and
 the import that broke it.
@@ -31,6 +31,7 @@ RANKS = {
     "watcher.slack": 4,
     "watcher.cycle": 5,
     "watcher.daemon": 6,
+    "watcher.web": 7,
     "watcher.testing": 7,
     "watcher.app": 8,
     "watcher.cli": 9,
@@ -44,7 +45,9 @@ ADAPTERS = (
     "watcher.alerts.webhook",
     "watcher.slack.client",
     "watcher.slack.notifier",
-    "watcher.slack.endpoint",
+    "watcher.slack.bolt_app",
+    "watcher.slack.socket_mode",
+    "watcher.web.server",
     "watcher.testing",
 )
 ROOT_USERS = ("watcher.app", "watcher.cli")

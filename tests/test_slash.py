@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,15 +26,16 @@ import httpx
 import pytest
 
 from tests.conftest import run_cli, write_config
-from watcher.app import App, registry_lookup
+from watcher.app import App, build_services
 from watcher.config import Config, load_config
 from watcher.daemon.scheduler import ConfigSource, Daemon
 from watcher.slack.commands import parse_ids
-from watcher.slack.endpoint import MAX_BODY, SlashServer
 from watcher.store import Store, Subscription
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 from watcher.testing.slack_double import SlackDouble
+from watcher.web.asgi import COMMANDS_PATH
+from watcher.web.limits import MAX_BODY
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token"
@@ -78,10 +80,27 @@ listen = "{listen}"
     return write_config(tmp_path, registry.url, list(trials), extra=extra, watch_extra=watch_extra)
 
 
+@dataclass(frozen=True)
+class SlashServer:
+    """Where the web server answers slash commands (HTTP mode)."""
+
+    url: str
+
+
+@contextmanager
+def serving(current: Callable[[], Config], clock: Callable[[], float]) -> Iterator[SlashServer]:
+    services = build_services(current, clock=clock).start()
+    try:
+        assert services.web is not None
+        yield SlashServer(services.web.origin + COMMANDS_PATH)
+    finally:
+        services.stop()
+
+
 @contextmanager
 def endpoint(config: Path, clock: Callable[[], float] = lambda: NOW) -> Iterator[SlashServer]:
     loaded = load_config(config, ENV)
-    with SlashServer(lambda: loaded, registry_lookup, clock=clock) as server:
+    with serving(lambda: loaded, clock) as server:
         yield server
 
 
@@ -235,7 +254,11 @@ def test_oversized_and_malformed_requests(
 
         assert " 411 " in raw("POST /slack/commands HTTP/1.1\r\nHost: x\r\n\r\n")
         assert " 400 " in raw("POST /slack/commands HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
-        chunked = "POST /slack/commands HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        # HTTP/1.1 requires Host (RFC 9112 §3.2: without it, 400 whatever the body)
+        chunked = (
+            "POST /slack/commands HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "0\r\n\r\n"
+        )
         assert " 411 " in raw(chunked)
         wrong_type = httpx.post(
             server.url,
@@ -516,7 +539,7 @@ def test_endpoint_follows_the_daemons_config_after_a_reload(
             return App.build(cfg, out=io.StringIO(), sleep=sleep)
 
         daemon = Daemon(source, first, build)
-        with SlashServer(lambda: daemon.config, registry_lookup, clock=lambda: NOW) as server:
+        with serving(lambda: daemon.config, lambda: NOW) as server:
             assert command(server, slack, f"watch {SEED_NCT}")["text"].startswith("Checking")
             follow_up(slack)
             path.write_text(
@@ -648,7 +671,15 @@ def test_serve_without_commands_config_exits_2(tmp_path: Path, registry: Registr
 
 def test_example_config_documents_the_endpoint(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[1]
-    keys = ("[slack]", "token", "signing_secret", "[slack.commands]", "listen", "allowed_channels")
+    keys = (
+        "[slack]",
+        "token",
+        "signing_secret",
+        "[slack.commands]",
+        "listen",
+        "allowed_channels",
+        "[server]",
+    )
     lines = []
     for line in (repo / "config" / "ctwatch.toml").read_text().splitlines():
         body = line.removeprefix("# ")
@@ -661,5 +692,7 @@ def test_example_config_documents_the_endpoint(tmp_path: Path) -> None:
     assert config.slack.commands.allowed_channels == ("#trial-alerts", "C0123ABCD")
     assert config.slack.signing_secret is not None
     assert config.slack.signing_secret.get_secret_value() == SECRET
+    assert config.server is not None and config.server.listen == "127.0.0.1:8080"
+    assert config.slack.app_token is None  # documented, still commented out
     readme = (repo / "README.md").read_text()
     assert "## Subscribe from Slack" in readme and "https://your-host/slack/commands" in readme

@@ -24,7 +24,8 @@ from watcher.alerts.notifier import DeliveryError, Notifier
 from watcher.alerts.routing import build_routes
 from watcher.alerts.teams import TeamsNotifier
 from watcher.alerts.webhook import WebhookNotifier
-from watcher.config import Config, RegistryConfig
+from watcher.config import Config, RegistryConfig, serving
+from watcher.config.types import parse_listen
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
 from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
@@ -35,11 +36,18 @@ from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.history import HistoryClient
 from watcher.registry.http import HttpPolicy, user_agent
 from watcher.registry.planner import FetchPolicy, Planner
+from watcher.slack.bolt_app import SlackService
 from watcher.slack.client import slack_client
 from watcher.slack.commands import LOOKUP_FIELDS, LOOKUP_RETRIES, Lookup
 from watcher.slack.notifier import SlackNotifier
+from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
 from watcher.store import Store, Subscription
-from watcher.timeutil import Clock, utc_now
+from watcher.store.pool import StorePool
+from watcher.store.service_state import SOCKET_MODE
+from watcher.timeutil import Clock, iso, utc_now
+from watcher.web.asgi import WebContext, build_app
+from watcher.web.limits import DEFAULT_LIMITS, Limits
+from watcher.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +325,79 @@ def default_notifiers(
     if config.slack is not None:
         client = slack_client(config.slack, retry_interval=slack_retry_interval, sleep=sleep)
         deadline = config.slack.timeout.total_seconds() * (config.slack.retries + 1)
-        notifiers["slack"] = SlackNotifier(client, config.slack.digest_over, deadline)
+        notifiers["slack"] = SlackNotifier(
+            client, config.slack.digest_over, deadline, actions=serving(config).interactive
+        )
     if config.email is not None:
         notifiers["email"] = EmailNotifier(config.email, clock)
     return notifiers
+
+
+@dataclass
+class Services:
+    """The servers ``ctwatch run`` and ``serve`` keep next to (or instead of) the daemon."""
+
+    pool: StorePool
+    web: WebServer | None = None
+    slack: SlackService | None = None
+    socket_mode: SocketMode | None = None
+
+    def start(self) -> Services:
+        """Bind the web server first (OSError when it cannot), then connect out."""
+        if self.web is not None:
+            self.web.start()
+        if self.socket_mode is not None:
+            self.socket_mode.start()
+        return self
+
+    def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
+        if self.slack is not None:
+            self.slack.close()
+        self.pool.close()
+
+
+def build_services(
+    current: Callable[[], Config],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    clock: Callable[[], float] = time.time,
+    now: Clock = utc_now,
+    socket_check_every: float = CHECK_EVERY,
+    socket_ping_interval: float = PING_INTERVAL,
+) -> Services:
+    """What ``serving(current())`` asks for: web server, Bolt app, Socket Mode (not started).
+
+    ``current`` is read per request, so a reload of the daemon's config
+    applies at once (an address, ``api_url`` or app token needs a restart).
+    """
+    config = current()
+    plan = serving(config)
+    pool = StorePool()
+    services = Services(pool)
+    if config.slack is not None and plan.interactive:
+        services.slack = SlackService(current, registry_lookup, pool, clock=clock, now=now)
+    if plan.listen is not None:
+        dispatch = services.slack.dispatch if services.slack is not None else None
+        app = build_app(WebContext(current, pool, dispatch, limits, now))
+        services.web = WebServer(app, parse_listen(plan.listen), limits)
+    token = config.slack.app_token if config.slack is not None else None
+    if services.slack is not None and token is not None:
+
+        def record(up: bool, detail: str | None) -> None:
+            latest = current()
+            database = latest.database
+            store = pool.get(database.path, latest.secrets(), database.busy_timeout.total_seconds())
+            store.service_state.record(SOCKET_MODE, up, iso(now()), detail)
+
+        services.socket_mode = SocketMode(
+            services.slack.bolt,
+            token.get_secret_value(),
+            record,
+            check_every=socket_check_every,
+            ping_interval=socket_ping_interval,
+        )
+    return services

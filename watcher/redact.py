@@ -21,9 +21,10 @@ _PATTERNS = (
     re.compile(r"\bxapp-[A-Za-z0-9-]{4,}"),  # Slack app-level (Socket Mode) tokens
     re.compile(r"\bwhsec_[A-Za-z0-9+/=]{4,}"),  # Standard Webhooks secrets
     re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}"),  # Authorization values
-    # signatures, tokens and keys in URL query strings (Teams Workflows carry sig=)
+    # signatures, tokens and keys in URL query strings (Teams Workflows carry sig=, feed
+    # URLs token=, Socket Mode WebSocket URLs ticket=)
     re.compile(
-        r"(?i)([?&](?:sig|signature|token|access_token|key|api_key|apikey|code|sv|se|sp)=)"
+        r"(?i)([?&](?:sig|signature|token|access_token|key|api_key|apikey|code|sv|se|sp|ticket)=)"
         r"[^&#\s\"'<>]+"
     ),
 )

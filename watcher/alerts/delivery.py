@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from watcher.alerts.notifier import DeliveryError, Notifier, PartialOutcome
+from watcher.alerts.routing import same_channel
 from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.render import Alert, Notice, Queued
-from watcher.store import OutboxClaim, Store
+from watcher.store import Mute, OutboxClaim, Store
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    muted: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -65,11 +67,34 @@ class Deliverer:
         """Send what is due; ``force`` also sends rows still in backoff."""
         report = DeliveryReport()
         owner = self.store.lock.owner
+        mutes = self.store.mutes.active(iso(self.clock()))
         for destination in self.store.outbox.due_destinations(iso(self.clock()), force=force):
             claims = self.store.outbox.claim(destination, iso(self.clock()), owner, force=force)
+            claims = self._hold_muted(destination, claims, mutes, report)
             if claims:
                 self._deliver_group(destination, claims, report)
         return report
+
+    def _hold_muted(
+        self,
+        destination: Destination,
+        claims: list[OutboxClaim],
+        mutes: Sequence[Mute],
+        report: DeliveryReport,
+    ) -> list[OutboxClaim]:
+        """Mark the claims of muted trials ``muted`` (a Slack channel's *Mute 7 days*)."""
+        if destination.kind != "slack" or not mutes:
+            return claims
+        here = {
+            m.nct_id: m
+            for m in mutes
+            if same_channel(destination.target, m.channel_id, m.channel_name)
+        }
+        held = [(c.id, _muted(here[c.nct_id])) for c in claims if c.nct_id in here]
+        if held:
+            self.store.outbox.mark_muted(held)
+        report.muted += len(held)
+        return [c for c in claims if c.nct_id not in here]
 
     def _deliver_group(
         self, destination: Destination, group: list[OutboxClaim], report: DeliveryReport
@@ -195,6 +220,11 @@ class Deliverer:
             "alert for %s to %s failed for good: %s",
             claim.nct_id or "ctwatch", claim.destination.describe(), self.store.conn.masked(error),
         )  # fmt: skip
+
+
+def _muted(mute: Mute) -> str:
+    who = f" by {mute.user_id}" if mute.user_id else ""
+    return f"muted in this channel{who} until {mute.until}"
 
 
 def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:

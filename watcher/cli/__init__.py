@@ -3,7 +3,18 @@
 Importing this package registers every command on :data:`main`.
 """
 
-from watcher.cli import backfill, check, demo, edit, history, outbox, service, views
+from watcher.cli import backfill, check, demo, edit, feed, history, outbox, service, views
 from watcher.cli.main import main
 
-__all__ = ["backfill", "check", "demo", "edit", "history", "main", "outbox", "service", "views"]
+__all__ = [
+    "backfill",
+    "check",
+    "demo",
+    "edit",
+    "feed",
+    "history",
+    "main",
+    "outbox",
+    "service",
+    "views",
+]

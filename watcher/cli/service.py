@@ -11,17 +11,23 @@ from pathlib import Path
 
 import click
 
-from watcher.app import App, registry_lookup
+from watcher.app import App, Services, build_services
 from watcher.cli.main import Context, fail, main, open_app
-from watcher.config import Config
-from watcher.daemon.health import health_problem
+from watcher.config import Config, serving
+from watcher.daemon.health import service_health
 from watcher.daemon.logs import refresh_secrets
 from watcher.daemon.scheduler import ConfigSource, Daemon
-from watcher.slack.endpoint import SlashServer, commands_problem
 from watcher.store import StoreError
 from watcher.timeutil import utc_now
+from watcher.web.asgi import COMMANDS_PATH
 
 log = logging.getLogger(__name__)
+
+NOTHING_TO_SERVE = (
+    "nothing to serve: slash commands need [slack] with signing_secret and a [slack.commands] "
+    "section (or [server]), Socket Mode needs [slack] app_token, and feeds, /metrics and "
+    "/healthz need [server] (see the README, 'Subscribe from Slack')"
+)
 
 
 @main.command()
@@ -46,44 +52,47 @@ def run(obj: Context) -> None:
         daemon = Daemon(source, config, build, lambda new: refresh_secrets(new.secrets()))
     except StoreError as exc:
         fail(f"database.path: {exc}", 2)
-    server = None
-    if commands_problem(config) is None:
-        # the endpoint follows reloads: it reads the daemon's current config per request
-        try:
-            server = start_slash_server(lambda: daemon.config, config)
-        finally:
-            if server is None:
-                daemon.app.close()
+    services = None
+    try:
+        # the servers follow reloads: they read the daemon's current config per request
+        services = start_services(lambda: daemon.config, config)
+    finally:
+        if services is None:
+            daemon.app.close()
     try:
         daemon.run()
     finally:
-        if server is not None:
-            server.stop()
+        services.stop()
 
 
-def start_slash_server(current: Callable[[], Config], config: Config) -> SlashServer:
-    """Start the slash-command endpoint; exit 2 naming the address when it cannot bind."""
-    assert config.slack is not None and config.slack.commands is not None
-    listen = config.slack.commands.listen
+def start_services(current: Callable[[], Config], config: Config) -> Services:
+    """Start what the config asks to serve; exit 2 naming the address when it cannot bind."""
+    plan = serving(config)
+    services = build_services(current)
     try:
-        return SlashServer(current, registry_lookup).start()
+        services.start()
     except OSError as exc:
-        fail(f"slack.commands.listen: cannot listen on {listen} ({exc.strerror or exc})", 2)
+        services.stop()
+        fail(f"{plan.listen_key}: cannot listen on {plan.listen} ({exc.strerror or exc})", 2)
+    if services.web is not None and plan.slack_http:
+        log.info("answering Slack slash commands on %s%s", services.web.origin, COMMANDS_PATH)
+    if services.socket_mode is not None:
+        log.info("connecting to Slack over Socket Mode")
+    return services
 
 
 @main.command()
 @click.pass_obj
 def serve(obj: Context) -> None:
-    """Answer /ctwatch slash commands from Slack (without checking on a schedule).
+    """Answer Slack (HTTP or Socket Mode), feeds, /metrics and /healthz, without checking.
 
     \b
     Example:
-      SLACK_SIGNING_SECRET=… ctwatch serve
+      SLACK_APP_TOKEN=xapp-… SLACK_BOT_TOKEN=xoxb-… ctwatch serve
     """
     config = obj.load(default_level="info")
-    problem = commands_problem(config)
-    if problem is not None:
-        fail(problem, 2)
+    if not serving(config).anything:
+        fail(NOTHING_TO_SERVE, 2)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -92,18 +101,19 @@ def serve(obj: Context) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server = start_slash_server(lambda: config, config)
+    services = start_services(lambda: config, config)
     try:
         stop.wait()
     finally:
-        server.stop()
+        services.stop()
     log.info("ctwatch serve stopped")
 
 
 @main.command()
 @click.pass_obj
 def health(obj: Context) -> None:
-    """Exit 0 if the last cycle succeeded within twice the schedule interval, else 1.
+    """Exit 0 if the last cycle succeeded within twice the schedule interval (and Socket
+    Mode, when configured, is connected), else 1.
 
     \b
     Example:
@@ -113,8 +123,11 @@ def health(obj: Context) -> None:
     if not Path(config.database.path).exists():
         fail(f"unhealthy: no database yet at {config.database.path} (no cycle has run)", 1)
     with open_app(config) as app:
+        problem = service_health(config, app.store, utc_now())
         last = app.store.runs.last()
-    problem = health_problem(config.schedule, last, utc_now())
     if problem is not None or last is None:
         fail(f"unhealthy: {problem}", 1)
-    click.echo(f"healthy: last cycle finished at {last.finished_at}")
+    line = f"healthy: last cycle finished at {last.finished_at}"
+    if serving(config).socket_mode:
+        line += "; Slack Socket Mode connected"
+    click.echo(line)

@@ -92,6 +92,7 @@ class StatusWriter:
             "subscriptions": subscription_groups(self.follows),
             "alerts": self.store.outbox.counts(),
             "alert_problems": self._alert_problems(),
+            "mutes": self._mutes(),
         }
         tail = json.dumps(rest, ensure_ascii=False, indent=2)
         write(tail.removeprefix("{\n") + "\n")  # the object's other keys, then its "}"
@@ -155,9 +156,18 @@ class StatusWriter:
                 say(f"  {group['channel']}{suffix}")
                 for entry in group["trials"]:
                     say(f"    {entry['nct_id']}  {entry['via']}")
+        mutes = self._mutes()
+        if mutes:
+            say("Muted (no alerts in that Slack channel until the date shown)")
+            for mute in mutes:
+                channel = f"#{mute['channel_name']}" if mute["channel_name"] else mute["channel_id"]
+                who = f" (by {mute['user_id']})" if mute["user_id"] else ""
+                say(f"  {mute['nct_id']} in {channel} until {mute['until']}{who}")
         counts = self.store.outbox.counts()
+        muted = f", {counts['muted']} muted" if counts.get("muted") else ""
         say(
-            f"Alerts: {counts['sent']} sent, {counts['pending']} pending, {counts['failed']} failed"
+            f"Alerts: {counts['sent']} sent, {counts['pending']} pending, "
+            f"{counts['failed']} failed{muted}"
         )
         problems = self._alert_problems()
         for alert in problems[:MAX_PROBLEM_LINES]:
@@ -167,6 +177,10 @@ class StatusWriter:
             say(f"  {alert['nct_id']} → {alert['destination']}: {state}: {alert['error']}")
         if len(problems) > MAX_PROBLEM_LINES:
             say(f"  … and {len(problems) - MAX_PROBLEM_LINES} more: ctwatch outbox lists them all")
+
+    def _mutes(self) -> list[dict[str, Any]]:
+        """Mutes set from alert buttons that still hold."""
+        return [asdict(m) for m in self.store.mutes.active(iso(utc_now()))]
 
     def _last_cycle(self) -> dict[str, Any] | None:
         newest = self.store.runs.last()

@@ -18,6 +18,7 @@ from watcher.config.model import (
     WatchConfig,
     WebhooksConfig,
 )
+from watcher.config.server import ServerConfig, Serving, serving
 from watcher.config.types import normalise_nct_id, parse_duration
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "EmailConfig",
     "RegistryConfig",
     "ScheduleConfig",
+    "ServerConfig",
+    "Serving",
     "SlackCommandsConfig",
     "SlackConfig",
     "TeamsConfig",
@@ -37,4 +40,5 @@ __all__ = [
     "normalise_nct_id",
     "parse_duration",
     "resolve_config_path",
+    "serving",
 ]

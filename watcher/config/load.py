@@ -178,6 +178,11 @@ def cross_reference_problems(config: Config) -> list[Problem]:
                 )
             )
     slack = config.slack
-    if slack is not None and slack.commands is not None and slack.signing_secret is None:
+    if (
+        slack is not None
+        and slack.commands is not None
+        and slack.signing_secret is None
+        and slack.app_token is None  # Socket Mode needs no signing secret
+    ):
         problems.append(Problem("slack.signing_secret", "is required by [slack.commands]"))
     return problems

@@ -17,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import DestinationKeys
 from watcher.config.problems import shown_value
+from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.types import (
     WEBHOOK_SECRET_PREFIX,
     Duration,
+    ListenAddress,
     check_http_url,
     check_no_control,
     check_webhook_secret,
@@ -32,7 +34,17 @@ from watcher.core.fieldnames import find_field
 from watcher.core.fields import field_table
 
 SECRET_KEYS = frozenset(
-    {"token", "password", "username", "signing_secret", "secret", "teams", "webhook"}
+    {
+        "token",
+        "password",
+        "username",
+        "signing_secret",
+        "secret",
+        "teams",
+        "webhook",
+        "app_token",
+        "feed_token",
+    }
 )
 """Keys whose values are never repeated in an error (a key anywhere on the path counts)."""
 URL_PART_MIN = 8
@@ -144,14 +156,8 @@ class ScheduleConfig(_Strict):
 class SlackCommandsConfig(_Strict):
     """The ``/ctwatch`` slash-command endpoint."""
 
-    listen: str = "127.0.0.1:8080"
+    listen: ListenAddress = "127.0.0.1:8080"
     allowed_channels: tuple[str, ...] = ()
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        parse_listen(value)
-        return value
 
     @field_validator("allowed_channels")
     @classmethod
@@ -175,6 +181,8 @@ class SlackConfig(_Strict):
     timeout: Duration = timedelta(seconds=30)
     retries: int = Field(default=2, ge=0, le=10, description="quick in-place retries per post")
     signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None
+    """``xapp-…`` (connections:write): Socket Mode, an outbound connection, no public URL."""
     commands: SlackCommandsConfig | None = None
 
     @field_validator("api_url")
@@ -183,12 +191,17 @@ class SlackConfig(_Strict):
         check_http_url(value)
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("token", "signing_secret")
+    @field_validator("token", "signing_secret", "app_token")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("is empty")
         return value
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_app_token(value)
 
 
 class EmailConfig(_Strict):
@@ -322,7 +335,15 @@ class Config(_Strict):
     webhooks: WebhooksConfig = WebhooksConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     alerts: AlertsConfig = AlertsConfig()
+    server: ServerConfig | None = None
     watch: tuple[WatchConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_address(self) -> Config:
+        problem = listen_conflict(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @property
     def trials(self) -> tuple[str, ...]:
@@ -337,8 +358,11 @@ class Config(_Strict):
         values = []
         if self.slack is not None:
             values.append(self.slack.token.get_secret_value())
-            if self.slack.signing_secret is not None:
-                values.append(self.slack.signing_secret.get_secret_value())
+            for optional in (self.slack.signing_secret, self.slack.app_token):
+                if optional is not None:
+                    values.append(optional.get_secret_value())
+        if self.server is not None and self.server.feed_token is not None:
+            values.append(self.server.feed_token.get_secret_value())
         if self.email is not None:
             for secret in (self.email.username, self.email.password):
                 if secret is not None:

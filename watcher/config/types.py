@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 NCT_RE = re.compile(r"^NCT[0-9]{8}$")  # ASCII digits only: \d also matches "０"
 SLACK_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
@@ -89,6 +89,15 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise ValueError(f"{text!r} is not a host:port address (e.g. 127.0.0.1:8080)")
     return host, int(port)
+
+
+def _checked_listen(value: str) -> str:
+    parse_listen(value)
+    return value
+
+
+ListenAddress = Annotated[str, AfterValidator(_checked_listen)]
+"""``host:port`` as written, checked when the file is loaded."""
 
 
 def check_http_url(value: str) -> str:

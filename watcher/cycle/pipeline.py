@@ -93,7 +93,8 @@ class Pipeline:
         """
         report = CycleReport()
         run_id = self.store.runs.start(iso(self.clock()))
-        before = self.registry.stats.requests
+        stats = self.registry.stats
+        before, bytes_before = stats.requests, stats.bytes_received
         stamp: str | None = None
         try:
             plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
@@ -117,6 +118,7 @@ class Pipeline:
             log.debug("the cycle failed", exc_info=True)
         finally:
             report.requests = self.registry.stats.requests - before
+            report.bytes = self.registry.stats.bytes_received - bytes_before
             self._finish(run_id, report, trials, stamp)
         self._tell_trouble(report, routes)
         return report

@@ -34,6 +34,8 @@ class CycleReport:
     not_found: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    bytes: int = 0
+    """Registry body bytes read (for ``/metrics``)."""
     registry_down: bool = False
     registry_error: str | None = None
     failure: str | None = None
@@ -54,6 +56,7 @@ class CycleReport:
             not_found=len(self.not_found),
             errors=len(self.errors),
             requests=self.requests,
+            bytes=self.bytes,
             complete=not self.registry_down and not self.errors and self.failure is None,
             error=self.error,
         )

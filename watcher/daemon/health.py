@@ -11,10 +11,39 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from watcher.config import ScheduleConfig
+from watcher.config import Config, ScheduleConfig, serving
 from watcher.config.crontab import cron_trigger
-from watcher.store import RunRecord
+from watcher.store import RunRecord, ServiceState, Store
+from watcher.store.service_state import SOCKET_MODE
 from watcher.timeutil import iso, parse_iso
+
+SOCKET_DOWN_GRACE = timedelta(minutes=2)
+"""A Socket Mode connection down this long is unhealthy (reconnects take seconds)."""
+SOCKET_STALE = timedelta(minutes=5)
+"""No process has reported on the connection for this long: nobody holds it."""
+
+
+def service_health(config: Config, store: Store, now: datetime) -> str | None:
+    """Why ``ctwatch health`` (and ``/healthz``) should say unhealthy, or None."""
+    problem = health_problem(config.schedule, store.runs.last(), now)
+    if problem is None and serving(config).socket_mode:
+        problem = socket_problem(store.service_state.get(SOCKET_MODE), now)
+    return problem
+
+
+def socket_problem(state: ServiceState | None, now: datetime) -> str | None:
+    """Why the Slack Socket Mode connection looks unhealthy, or None."""
+    if state is None:
+        return "Slack Socket Mode has not connected yet (is ctwatch run or serve running?)"
+    if now - parse_iso(state.checked_at) > SOCKET_STALE:
+        return (
+            f"no ctwatch process has reported on the Slack Socket Mode connection since "
+            f"{state.checked_at} (is ctwatch run or serve running?)"
+        )
+    if not state.up and now - parse_iso(state.since) > SOCKET_DOWN_GRACE:
+        why = f": {state.detail}" if state.detail else ""
+        return f"the Slack Socket Mode connection has been down since {state.since}{why}"
+    return None
 
 
 def health_problem(schedule: ScheduleConfig, last: RunRecord | None, now: datetime) -> str | None:

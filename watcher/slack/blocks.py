@@ -21,6 +21,11 @@ MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_TEXT = 39_000
+ACTIONS_BLOCK = "ctwatch_actions"
+HISTORY_ACTION = "ctwatch_history"
+MUTE_ACTION = "ctwatch_mute"
+UNWATCH_ACTION = "ctwatch_unwatch"
+MUTE_DAYS = 7
 
 Block = dict[str, Any]
 
@@ -69,12 +74,47 @@ def _pack(lines: Sequence[str], room: int, overflow: str) -> list[Block]:
     return blocks
 
 
-def alert_message(alert: Alert) -> tuple[str, list[Block]]:
-    """``(text, blocks)`` for one changed trial (or a clearly marked test)."""
+def _button(action_id: str, text: str, **extra: Any) -> Block:
+    return {"type": "button", "action_id": action_id, "text": _plain(text), **extra}
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text}
+
+
+def actions_block(nct_id: str, history_url: str) -> Block:
+    """*View history*, *Mute 7 days* and *Unwatch* for one trial.
+
+    A button's value is the NCT ID alone: the channel an action applies to is
+    the one Slack says the click came from, never something a value carries.
+    """
+    confirm = {
+        "title": _plain("Unwatch?"),
+        "text": _plain(f"Stop alerts for {nct_id} in this channel?"),
+        "confirm": _plain("Unwatch"),
+        "deny": _plain("Keep"),
+    }
+    return {
+        "type": "actions",
+        "block_id": ACTIONS_BLOCK,
+        "elements": [
+            _button(HISTORY_ACTION, "View history", url=history_url),
+            _button(MUTE_ACTION, f"Mute {MUTE_DAYS} days", value=nct_id),
+            _button(UNWATCH_ACTION, "Unwatch", value=nct_id, style="danger", confirm=confirm),
+        ],
+    }
+
+
+def alert_message(alert: Alert, *, actions: bool = False) -> tuple[str, list[Block]]:
+    """``(text, blocks)`` for one changed trial (or a clearly marked test).
+
+    ``actions`` adds the buttons (only when clicks can reach ctwatch: Socket
+    Mode, or the HTTP interactivity endpoint).
+    """
     if alert.test:
         return test_message(alert)
     if alert.notice is not None:
-        return notice_message(alert, alert.notice)
+        return notice_message(alert, alert.notice, actions=actions)
     lines = change_lines(alert.changes)
     history = _link(alert.history_url, alert.history_label)
     header = f"{alert.nct_id} · {alert.headline}"
@@ -83,9 +123,11 @@ def alert_message(alert: Alert) -> tuple[str, list[Block]]:
         _section(f"*{_link(alert.study_url, truncate(alert.title or alert.nct_id, 500))}*"),
     ]
     rendered = [_line(line.label, line.before, line.after, line.summary) for line in lines]
-    blocks += _pack(rendered, MAX_BLOCKS - 3, f"See {history}.")
+    blocks += _pack(rendered, MAX_BLOCKS - 3 - int(actions), f"See {history}.")
     posted = alert.last_update_posted or "—"
     blocks.append(_context(f"Last update posted {escape(posted)} · {history}"))
+    if actions:
+        blocks.append(actions_block(alert.nct_id, alert.history_url))
     text = f"{alert.nct_id} — {alert.title}: " + "; ".join(line.text(200) for line in lines)
     return escape(truncate(text, MAX_TEXT)), blocks
 
@@ -127,7 +169,9 @@ def test_message(alert: Alert) -> tuple[str, list[Block]]:
     return escape(text), blocks
 
 
-def notice_message(alert: Alert, notice: Notice) -> tuple[str, list[Block]]:
+def notice_message(
+    alert: Alert, notice: Notice, *, actions: bool = False
+) -> tuple[str, list[Block]]:
     """A notice about the watching itself (the registry unreadable, a trial gone)."""
     blocks = [
         _header(f"ctwatch · {notice.headline}"),
@@ -135,5 +179,7 @@ def notice_message(alert: Alert, notice: Notice) -> tuple[str, list[Block]]:
     ]
     if alert.nct_id:
         blocks.append(_context(_link(alert.history_url, f"{alert.nct_id} on ClinicalTrials.gov")))
+        if actions:
+            blocks.append(actions_block(alert.nct_id, alert.history_url))
     text = f"ctwatch: {notice.headline}. {notice.body}"
     return escape(truncate(text, MAX_TEXT)), blocks

@@ -50,13 +50,22 @@ PERMANENT = frozenset(
 class SlackNotifier:
     """Posts alerts to Slack channels."""
 
-    def __init__(self, client: WebClient, digest_over: int, deadline: float = 120.0) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        digest_over: int,
+        deadline: float = 120.0,
+        *,
+        actions: bool = False,
+    ) -> None:
         self._client = client
         self.digest_over: int | None = digest_over
         self._deadline = deadline
+        self._actions = actions
+        """Buttons on alerts: only when a click can reach ctwatch (Socket Mode or HTTP)."""
 
     def send(self, destination: Destination, alert: Alert) -> None:
-        self.post(destination.target, *alert_message(alert))
+        self.post(destination.target, *alert_message(alert, actions=self._actions))
 
     def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
         self.post(destination.target, *digest_message(alerts))

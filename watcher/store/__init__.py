@@ -3,13 +3,16 @@
 from watcher.store.base import StoreError
 from watcher.store.lock import Busy
 from watcher.store.rows import (
+    ChangedVersion,
     ChangeRow,
+    Mute,
     OutboxClaim,
     OutboxProblem,
     OutboxRow,
     RunCounts,
     RunInfo,
     RunRecord,
+    ServiceState,
     StoredVersion,
     Subscription,
     TrialRow,
@@ -21,12 +24,15 @@ from watcher.store.store import Store
 __all__ = [
     "Busy",
     "ChangeRow",
+    "ChangedVersion",
+    "Mute",
     "OutboxClaim",
     "OutboxProblem",
     "OutboxRow",
     "RunCounts",
     "RunInfo",
     "RunRecord",
+    "ServiceState",
     "Store",
     "StoreError",
     "StoredVersion",

@@ -145,6 +145,15 @@ class Outbox:
                 [self._conn.masked(error), outbox_id],
             )
 
+    def mark_muted(self, reasons: Sequence[tuple[int, str]]) -> None:
+        """``(row, why)``: held back by a mute, never sent, shown as ``muted`` (not failed)."""
+        with self._conn.atomic() as db:
+            db.conn.executemany(
+                """UPDATE outbox SET status = 'muted', last_error = ?,
+                       lease_owner = NULL, lease_until = NULL WHERE id = ?""",
+                [(self._conn.masked(reason), i) for i, reason in reasons],
+            )
+
     def split(
         self,
         claim: OutboxClaim,

@@ -180,6 +180,8 @@ class RunCounts:
     data_timestamp: str | None = None
     error: str | None = None
     mode: str | None = None
+    bytes: int = 0
+    """Registry body bytes read by the cycle."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,7 @@ class RunRecord:
     data_timestamp: str | None
     error: str | None
     mode: str | None
+    bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -225,3 +228,44 @@ class Subscription:
     team_id: str | None = None
     user_id: str | None = None
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Mute:
+    """No alerts for one trial in one Slack channel until ``until`` (set from a button).
+
+    ``channel_name`` (without ``#``) lets delivery recognise the channel when the
+    config file names it ``#name`` while Slack sent its ID.
+    """
+
+    channel_id: str
+    nct_id: str
+    until: str
+    channel_name: str | None = None
+    user_id: str | None = None
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A long-lived connection as its process last saw it (e.g. Slack Socket Mode)."""
+
+    name: str
+    up: bool
+    since: str
+    """When it last went up or down."""
+    checked_at: str
+    """When its process last looked: a stale value means nobody is looking any more."""
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangedVersion:
+    """A version that changed fields, with what a feed entry needs besides its changes."""
+
+    id: int
+    nct_id: str
+    content_hash: str
+    fetched_at: str
+    last_update_posted: str | None
+    title: str | None

@@ -33,7 +33,7 @@ class Runs:
             db.execute(
                 """UPDATE runs SET finished_at = ?, checked = ?, changed = ?, new = ?,
                        not_found = ?, errors = ?, requests = ?, complete = ?,
-                       data_timestamp = ?, error = ?, mode = ?
+                       data_timestamp = ?, error = ?, mode = ?, bytes = ?
                    WHERE id = ?""",
                 [
                     now,
@@ -47,6 +47,7 @@ class Runs:
                     counts.data_timestamp,
                     self._conn.masked_optional(counts.error),
                     counts.mode,
+                    counts.bytes,
                     run_id,
                 ],
             )

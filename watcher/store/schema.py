@@ -282,3 +282,32 @@ def _m0008_scope_digest(db: Database) -> None:
                digest TEXT NOT NULL
            )"""
     )
+
+
+@migration("0011_slack_actions")
+def _m0011_slack_actions(db: Database) -> None:
+    """Mutes set from an alert's button, the state of long-lived connections (Socket
+    Mode) for ``health`` in another process, and bytes read per cycle for ``/metrics``."""
+    _script(
+        db,
+        """
+        CREATE TABLE mutes (
+            channel_id TEXT NOT NULL,
+            channel_name TEXT,
+            nct_id TEXT NOT NULL,
+            until TEXT NOT NULL,
+            user_id TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, nct_id)
+        );
+        CREATE INDEX mutes_until ON mutes(until);
+        CREATE TABLE service_state (
+            name TEXT PRIMARY KEY,
+            up INTEGER NOT NULL,
+            since TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            detail TEXT
+        );
+        ALTER TABLE runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0
+        """,
+    )

@@ -7,8 +7,11 @@ status`` can read while the daemon writes. All SQL lives in this package; the
 table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 <watcher.store.outbox>`, :mod:`runs <watcher.store.runs>`, :mod:`troubles
 <watcher.store.troubles>`, :mod:`overview <watcher.store.overview>` (what
-``status`` lists), :mod:`subscriptions <watcher.store.subscriptions>` and
-:mod:`histories <watcher.store.history>` (imported registry history, its queue).
+``status`` lists), :mod:`subscriptions <watcher.store.subscriptions>`,
+:mod:`histories <watcher.store.history>` (imported registry history, its queue),
+:mod:`mutes <watcher.store.mutes>`, :mod:`service_state
+<watcher.store.service_state>`, and the readers :mod:`stats <watcher.store.stats>`
+and :mod:`recent <watcher.store.recent>`.
 Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
 
@@ -25,10 +28,14 @@ from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec
 from watcher.store.history import Histories
 from watcher.store.lock import ProcessLock
+from watcher.store.mutes import Mutes
 from watcher.store.outbox import Outbox
 from watcher.store.overview import Overview
+from watcher.store.recent import Recent
 from watcher.store.runs import Runs
 from watcher.store.schema import NewerDatabase, migrate
+from watcher.store.service_state import ServiceStates
+from watcher.store.stats import Stats
 from watcher.store.subscriptions import Subscriptions
 from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions
@@ -57,6 +64,10 @@ class Store:
         self.troubles = Troubles(self.conn)
         self.subscriptions = Subscriptions(self.conn)
         self.histories = Histories(self.conn, self.codec)
+        self.mutes = Mutes(self.conn)
+        self.service_state = ServiceStates(self.conn)
+        self.stats = Stats(self.conn)
+        self.recent = Recent(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))
 
     @classmethod

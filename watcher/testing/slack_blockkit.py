@@ -17,6 +17,10 @@ MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_ACTIONS_ELEMENTS = 25
 MAX_BLOCK_ID = 255
+MAX_BUTTON_TEXT = 75
+MAX_ACTION_ID = 255
+MAX_BUTTON_VALUE = 2000
+MAX_BUTTON_URL = 3000
 MAX_MESSAGE_TEXT = 40_000
 BLOCK_TYPES = frozenset(
     {
@@ -99,9 +103,27 @@ def _check_block(block: Any, pointer: str, errors: list[str]) -> None:
     elif kind == "context":
         _check_items(block.get("elements"), f"{pointer}/elements", MAX_CONTEXT_ELEMENTS, errors)
     elif kind == "actions":
-        _check_items(block.get("elements"), f"{pointer}/elements", MAX_ACTIONS_ELEMENTS, errors)
+        elements = _check_items(
+            block.get("elements"), f"{pointer}/elements", MAX_ACTIONS_ELEMENTS, errors
+        )
+        for index, element in enumerate(elements):
+            _check_button(element, f"{pointer}/elements/{index}", errors)
     elif kind == "rich_text" and not isinstance(block.get("elements"), list):
         errors.append(f"must provide an array [json-pointer:{pointer}/elements]")
+
+
+def _check_button(element: Any, pointer: str, errors: list[str]) -> None:
+    """Buttons (other interactive elements are accepted without further checks)."""
+    if not isinstance(element, dict) or element.get("type") != "button":
+        return
+    _check_text_object(
+        element.get("text"), f"{pointer}/text", MAX_BUTTON_TEXT, errors, plain_only=True
+    )
+    for key, limit in (("action_id", MAX_ACTION_ID), ("value", MAX_BUTTON_VALUE),
+                       ("url", MAX_BUTTON_URL)):  # fmt: skip
+        value = element.get(key)
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= limit):
+            errors.append(f"must be 1 to {limit} characters [json-pointer:{pointer}/{key}]")
 
 
 def block_errors(blocks: Any) -> list[str]:

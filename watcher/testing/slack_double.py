@@ -13,7 +13,10 @@ What it imitates:
   ``invalid_auth``), channels (``channel_not_found``, ``not_in_channel``), Block Kit
   limits (``invalid_blocks`` with ``response_metadata.messages``), ``no_text`` and
   ``msg_too_long``; success answers carry an increasing ``ts``;
-- ``POST /api/auth.test``; any other method answers ``unknown_method``;
+- ``POST /api/chat.update`` (of a message it accepted, in that channel);
+- ``POST /api/auth.test``, and ``POST /api/apps.connections.open`` for an
+  app-level token (``xapp-…``): it answers ``connections_url()``, a Socket
+  Mode double's WebSocket URL; any other method answers ``unknown_method``;
 - ``POST /response/<name>``, a slash command's ``response_url`` (``responses``,
   ``wait_for_responses``);
 - canned faults (``fail_next``) for chat.postMessage: HTTP 5xx, 429 with
@@ -30,14 +33,23 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from watcher.testing.loopback import TEXT, LoopbackDouble, LoopbackHandler
 from watcher.testing.slack_blockkit import MAX_MESSAGE_TEXT, block_errors
+from watcher.testing.slack_wire import (
+    ApiError,
+    Request,
+    Response,
+    decode_call,
+    format_ts,
+    json_response,
+    text_response,
+)
 
 __all__ = ["PostedMessage", "SlackDouble", "block_errors"]
 
@@ -50,7 +62,6 @@ BOT_ID = "B0BOT"
 TEAM_ID = "T0TEST"
 TEAM_NAME = "Test"
 
-_JSON = "application/json; charset=utf-8"
 _TEXT = TEXT
 _CHANNEL_ID_RE = re.compile(r"[CGD][A-Z0-9]{2,}")
 _FIRST_TS = 1_700_000_000_000_100  # microseconds: "1700000000.000100"
@@ -66,61 +77,18 @@ class PostedMessage:
     blocks: list[dict[str, Any]]
     payload: dict[str, Any]  # the whole decoded request body (form: blocks decoded)
     token: str
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = _JSON
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0
+    ts: str = field(default="", compare=False)  # where it is, for chat.update
+    channel_id: str = field(default="", compare=False)
 
 
 @dataclass
 class _Fault:
-    response: _Response
+    response: Response
     remaining: int
-
-
-@dataclass
-class _Request:
-    """What the handler read off the wire; decisions are made by ``SlackDouble``."""
-
-    verb: str
-    path: str
-    query: str
-    headers: Mapping[str, str]  # names lowercased
-    body: bytes = field(repr=False)
-
-
-class _ApiError(Exception):
-    """Becomes ``{"ok": false, "error": error, **extra}`` with HTTP 200."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
-
-
-def _json(
-    status: int, value: Mapping[str, Any], headers: Iterable[tuple[str, str]] = ()
-) -> _Response:
-    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return _Response(status, body, _JSON, tuple(headers))
-
-
-def _text(status: int, message: str) -> _Response:
-    return _Response(status, message.encode("utf-8"), _TEXT)
 
 
 def _channel_key(channel: str) -> str:
     return channel.removeprefix("#").lower()
-
-
-def _format_ts(micros: int) -> str:
-    seconds, fraction = divmod(micros, 1_000_000)
-    return f"{seconds}.{fraction:06d}"
 
 
 # -- Block Kit checks ------------------------------------------------------------
@@ -141,6 +109,7 @@ class SlackDouble(LoopbackDouble):
         tokens: Iterable[str] = ("xoxb-test-token",),
         channels: Iterable[str] = ("#trial-alerts", "#oncology"),
         member_of: Iterable[str] | None = None,
+        app_tokens: Iterable[str] = ("xapp-1-test-app-token",),
     ) -> None:
         super().__init__()
         self._lock = threading.Lock()
@@ -169,7 +138,11 @@ class SlackDouble(LoopbackDouble):
         self._messages: list[PostedMessage] = []
         self._calls: list[tuple[str, int]] = []
         self._responses: list[dict[str, Any]] = []
+        self._updates: list[PostedMessage] = []
         self._next_ts = _FIRST_TS
+        self._app_tokens = frozenset(app_tokens)
+        self.connections_url: Callable[[], str] | None = None
+        """What ``apps.connections.open`` hands out (a Socket Mode double's ``new_url``)."""
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -238,15 +211,15 @@ class SlackDouble(LoopbackDouble):
         if error is None and status == 429:
             error = "ratelimited"
         if raw_body is not None:
-            response = _Response(status, raw_body.encode(), "application/json", headers)
+            response = Response(status, raw_body.encode(), "application/json", headers)
         elif error is not None:
-            response = _json(status, {"ok": False, "error": error}, headers)
+            response = json_response(status, {"ok": False, "error": error}, headers)
         else:
             try:
                 phrase = HTTPStatus(status).phrase
             except ValueError:
                 phrase = "Error"
-            response = _Response(status, f"{status} {phrase}".encode(), _TEXT, headers)
+            response = Response(status, f"{status} {phrase}".encode(), _TEXT, headers)
         response = replace(response, delay=delay)
         with self._lock:
             self._faults.append(_Fault(response, times))
@@ -256,6 +229,12 @@ class SlackDouble(LoopbackDouble):
         """Accepted chat.postMessage calls, oldest first."""
         with self._lock:
             return list(self._messages)
+
+    @property
+    def updates(self) -> list[PostedMessage]:
+        """Accepted chat.update calls (the message as updated), oldest first."""
+        with self._lock:
+            return list(self._updates)
 
     @property
     def calls(self) -> list[tuple[str, int]]:
@@ -302,7 +281,7 @@ class SlackDouble(LoopbackDouble):
 
     # -- request handling (called from server threads) -----------------------------
 
-    def _dispatch(self, request: _Request) -> _Response:
+    def _dispatch(self, request: Request) -> Response:
         """Answer one request and record it before any byte is written."""
         path = request.path
         with self._lock:
@@ -314,12 +293,12 @@ class SlackDouble(LoopbackDouble):
                 response = self._response_url(request)
             else:
                 name = path
-                response = _text(404, "Not Found")
+                response = text_response(404, "Not Found")
             self._calls.append((name, response.status))
             self._answered.notify_all()
         return response
 
-    def _api(self, method: str, request: _Request) -> _Response:
+    def _api(self, method: str, request: Request) -> Response:
         if method == "chat.postMessage" and self._faults:
             fault = self._faults[0]
             fault.remaining -= 1
@@ -327,60 +306,60 @@ class SlackDouble(LoopbackDouble):
                 del self._faults[0]
             return fault.response
         try:
-            args, token = self._decode(request)
+            args, token = decode_call(request)
             if method == "chat.postMessage":
-                return _json(200, self._post_message(args, token))
+                return json_response(200, self._post_message(args, token))
+            if method == "chat.update":
+                return json_response(200, self._update(args, token))
             if method == "auth.test":
                 self._check_token(token)
-                return _json(200, self._auth_test())
-            raise _ApiError("unknown_method", req_method=method)
-        except _ApiError as exc:
-            return _json(200, {"ok": False, "error": exc.error, **exc.extra})
-
-    def _decode(self, request: _Request) -> tuple[dict[str, Any], str | None]:
-        """Arguments and token of an API call, from a JSON or form body (and the query)."""
-        args: dict[str, Any] = dict(parse_qsl(request.query, keep_blank_values=True))
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if request.body and content_type == "application/json":
-            try:
-                body = json.loads(request.body.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise _ApiError("invalid_json") from exc
-            if not isinstance(body, dict):
-                raise _ApiError("json_not_object")
-            args.update(body)
-        elif request.body and content_type in ("application/x-www-form-urlencoded", ""):
-            try:
-                form = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
-            except UnicodeDecodeError as exc:
-                raise _ApiError("invalid_form_data") from exc
-            args.update(form)
-            for key, error in (
-                ("blocks", "invalid_blocks_format"),
-                ("attachments", "invalid_attachments"),
-            ):
-                if isinstance(args.get(key), str):
-                    try:
-                        args[key] = json.loads(args[key])
-                    except ValueError as exc:
-                        raise _ApiError(error) from exc
-        elif request.body:
-            raise _ApiError("invalid_form_data")
-        token: str | None = None
-        authorization = request.headers.get("authorization", "")
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            token = credentials.strip()
-        elif content_type != "application/json" and isinstance(args.get("token"), str):
-            token = args["token"] or None
-        return args, token
+                return json_response(200, self._auth_test())
+            if method == "apps.connections.open":
+                return json_response(200, self._connections_open(token))
+            raise ApiError("unknown_method", req_method=method)
+        except ApiError as exc:
+            return json_response(200, {"ok": False, "error": exc.error, **exc.extra})
 
     def _check_token(self, token: str | None) -> str:
         if token is None:
-            raise _ApiError("not_authed")
+            raise ApiError("not_authed")
         if token not in self._tokens:
-            raise _ApiError("invalid_auth")
+            raise ApiError("invalid_auth")
         return token
+
+    def _connections_open(self, token: str | None) -> dict[str, Any]:
+        """Socket Mode: an app-level token gets a WebSocket URL (Slack's ``wss://…``)."""
+        if token is None:
+            raise ApiError("not_authed")
+        if token not in self._app_tokens:
+            wrong = "invalid_auth" if token.startswith("xapp-") else "not_allowed_token_type"
+            raise ApiError(wrong)
+        if self.connections_url is None:
+            raise ApiError("internal_error")
+        return {"ok": True, "url": self.connections_url()}
+
+    def _update(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """``chat.update``: only a message this double accepted, in its own channel."""
+        token = self._check_token(token)
+        channel = args.get("channel")
+        channel_id = self._resolve(channel) if isinstance(channel, str) else None
+        if channel_id is None:
+            raise ApiError("channel_not_found")
+        ts = args.get("ts")
+        found = next((m for m in self._messages if m.ts == ts and m.channel_id == channel_id), None)
+        if found is None:
+            raise ApiError("message_not_found")
+        blocks = args.get("blocks")
+        if blocks is not None and (errors := block_errors(blocks)):
+            raise ApiError("invalid_blocks", response_metadata={"messages": errors})
+        text = str(args.get("text") or "")
+        if not text and not blocks:
+            raise ApiError("no_text")
+        updated = PostedMessage(
+            str(channel), text, list(blocks or []), args, token, ts=str(ts), channel_id=channel_id
+        )
+        self._updates.append(updated)
+        return {"ok": True, "channel": channel_id, "ts": ts, "text": text}
 
     def _auth_test(self) -> dict[str, Any]:
         return {
@@ -399,23 +378,23 @@ class SlackDouble(LoopbackDouble):
         channel = args.get("channel")
         channel_id = self._resolve(channel) if isinstance(channel, str) else None
         if channel_id is None:
-            raise _ApiError("channel_not_found")
+            raise ApiError("channel_not_found")
         if channel_id not in self._members:
-            raise _ApiError("not_in_channel")
+            raise ApiError("not_in_channel")
         blocks = args.get("blocks")
         if blocks is not None:
             errors = block_errors(blocks)
             if errors:
-                raise _ApiError("invalid_blocks", response_metadata={"messages": errors})
+                raise ApiError("invalid_blocks", response_metadata={"messages": errors})
         text = args.get("text")
         if text is not None and not isinstance(text, str):
             text = str(text)
         has_content = bool(text) or bool(blocks) or bool(args.get("attachments"))
         if not has_content and not args.get("markdown_text"):
-            raise _ApiError("no_text")
+            raise ApiError("no_text")
         if text is not None and len(text) > MAX_MESSAGE_TEXT:
-            raise _ApiError("msg_too_long")
-        ts = _format_ts(self._next_ts)
+            raise ApiError("msg_too_long")
+        ts = format_ts(self._next_ts)
         self._next_ts += _TS_STEP
         self._messages.append(
             PostedMessage(
@@ -424,6 +403,8 @@ class SlackDouble(LoopbackDouble):
                 blocks=list(blocks or []),
                 payload=args,
                 token=token,
+                ts=ts,
+                channel_id=channel_id,
             )
         )
         message: dict[str, Any] = {
@@ -440,17 +421,17 @@ class SlackDouble(LoopbackDouble):
             message["thread_ts"] = args["thread_ts"]
         return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
 
-    def _response_url(self, request: _Request) -> _Response:
+    def _response_url(self, request: Request) -> Response:
         if request.verb != "POST":
-            return _text(405, "method_not_allowed")
+            return text_response(405, "method_not_allowed")
         try:
             body = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            return _text(400, "invalid_payload")
+            return text_response(400, "invalid_payload")
         if not isinstance(body, dict):
-            return _text(400, "invalid_payload")
+            return text_response(400, "invalid_payload")
         self._responses.append(body)
-        return _text(200, "ok")
+        return text_response(200, "ok")
 
 
 class _Handler(LoopbackHandler):
@@ -464,7 +445,7 @@ class _Handler(LoopbackHandler):
             return
         split = urlsplit(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        request = _Request(verb, split.path, split.query, headers, body)
+        request = Request(verb, split.path, split.query, headers, body)
         response = self.owner()._dispatch(request)
         if response.delay:
             time.sleep(response.delay)

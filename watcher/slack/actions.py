@@ -1,0 +1,153 @@
+"""What the buttons on an alert do: *Mute 7 days* and *Unwatch* (transport-independent).
+
+Why apart from the Bolt wiring: like :mod:`watcher.slack.commands`, this is
+meaning, not transport - the same click arrives over Socket Mode or as a
+signed HTTP POST. Trust comes first here too: the channel an action applies
+to is the channel Slack says the message is in (``channel.id`` of the
+verified payload); a button's value carries only the NCT ID, which is checked
+like one typed into ``/ctwatch``, so no crafted value can reach another channel.
+
+*Unwatch* is the ``/ctwatch unwatch`` command run for the clicker in that
+channel (same allow-list, same words); the message is updated only when
+something changed, and the clicker always hears the command's reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from watcher.config import Config, normalise_nct_id
+from watcher.slack.blocks import ACTIONS_BLOCK, MAX_BLOCKS, MUTE_DAYS, Block
+from watcher.slack.commands import BadRequest, CommandRequest, Commands, Lookup
+from watcher.store import Mute, Store
+from watcher.timeutil import Clock, iso, utc_now
+
+_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
+
+
+@dataclass(frozen=True)
+class Click:
+    """One button click, read from Slack's ``block_actions`` payload."""
+
+    action_id: str
+    nct_id: str
+    channel_id: str
+    channel_name: str | None = None
+    user_id: str = ""
+    team_id: str = ""
+    message_ts: str | None = None
+    message_text: str = ""
+    message_blocks: tuple[Block, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_payload(cls, body: Mapping[str, Any]) -> Click:
+        """BadRequest when the payload lacks the channel, the action or a valid NCT ID."""
+        channel = _dict(body.get("channel"))
+        container = _dict(body.get("container"))
+        channel_id = str(channel.get("id") or container.get("channel_id") or "")
+        actions = body.get("actions")
+        action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
+        if not channel_id or not action.get("action_id"):
+            raise BadRequest("a button click without its channel or action")
+        try:
+            nct = normalise_nct_id(str(action.get("value") or ""))
+        except ValueError:
+            raise BadRequest("a button click without a valid NCT ID") from None
+        message = _dict(body.get("message"))
+        blocks = message.get("blocks")
+        return cls(
+            action_id=str(action["action_id"]),
+            nct_id=nct,
+            channel_id=channel_id,
+            channel_name=str(channel["name"]) if channel.get("name") else None,
+            user_id=str(_dict(body.get("user")).get("id") or ""),
+            team_id=str(_dict(body.get("team")).get("id") or ""),
+            message_ts=str(message.get("ts") or container.get("message_ts") or "") or None,
+            message_text=str(message.get("text") or ""),
+            message_blocks=tuple(b for b in blocks if isinstance(b, dict))
+            if isinstance(blocks, list)
+            else (),
+        )
+
+    @property
+    def who(self) -> str:
+        """``<@U123>`` for a well-formed user ID, else "someone" (never raw payload text)."""
+        return f"<@{self.user_id}>" if _USER_ID_RE.match(self.user_id) else "someone"
+
+    def as_command(self, text: str) -> CommandRequest:
+        return CommandRequest(
+            command="/ctwatch",
+            text=text,
+            channel_id=self.channel_id,
+            channel_name=self.channel_name or "",
+            user_id=self.user_id,
+            team_id=self.team_id,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to tell: a line for the updated message, and a reply for the clicker only."""
+
+    note: str | None = None
+    reply: str | None = None
+
+    def updated(self, click: Click) -> tuple[str, list[Block]] | None:
+        """The message's text and blocks with the buttons replaced by the note, or None."""
+        if self.note is None:
+            return None
+        blocks = [b for b in click.message_blocks if b.get("block_id") != ACTIONS_BLOCK]
+        note: Block = {"type": "context", "elements": [{"type": "mrkdwn", "text": self.note}]}
+        return click.message_text or self.note, [*blocks[: MAX_BLOCKS - 1], note]
+
+
+@dataclass(frozen=True)
+class Actions:
+    """The buttons' effects against one config and store."""
+
+    config: Config
+    store: Store
+    lookup: Lookup
+    clock: Clock = utc_now
+
+    def mute(self, click: Click) -> Outcome:
+        """No alerts for this trial in this channel for a week (a second click extends it)."""
+        now = self.clock()
+        until = iso(now + timedelta(days=MUTE_DAYS))
+        self.store.mutes.set(
+            Mute(
+                channel_id=click.channel_id,
+                nct_id=click.nct_id,
+                until=until,
+                channel_name=click.channel_name,
+                user_id=click.user_id or None,
+                created_at=iso(now),
+            )
+        )
+        return Outcome(
+            note=f":no_bell: {click.who} muted *{click.nct_id}* in this channel until "
+            f"{until[:10]} ({MUTE_DAYS} days)."
+        )
+
+    def unwatch(self, click: Click) -> Outcome:
+        """``/ctwatch unwatch NCT…`` for the clicker, in the message's channel."""
+        before = self._subscribed(click)
+        answer = Commands(self.config, self.store, self.lookup, self.clock).handle(
+            click.as_command(f"unwatch {click.nct_id}")
+        )
+        if before and not self._subscribed(click):
+            note = f"{click.who} unwatched *{click.nct_id}* in this channel."
+            return Outcome(note=note, reply=answer.reply.text)
+        return Outcome(reply=answer.reply.text)
+
+    def _subscribed(self, click: Click) -> bool:
+        subs = self.store.subscriptions.list(click.channel_id)
+        return any(s.nct_id == click.nct_id for s in subs)
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}

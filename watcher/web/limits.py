@@ -1,0 +1,124 @@
+"""What a client may cost the web server: bytes, seconds, connections.
+
+Why here and not left to the defaults: anyone who can reach the port can open
+a connection, so nothing a client does may pin memory or a connection for
+long. uvicorn bounds idle keep-alive connections (``timeout_keep_alive``) and
+the concurrent connections (``limit_concurrency``, then 503), but not a client
+that connects and sends its headers one byte a minute, nor one that trickles a
+body; :class:`HeaderDeadline` and :func:`read_body` add those two deadlines.
+Bodies are read only by the Slack routes, at most :attr:`Limits.max_body`
+(16 KiB: a slash command or a click is a few KiB); every other route is a
+``GET`` that never reads one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+MAX_BODY = 16 * 1024
+MAX_DRAIN = 1024 * 1024
+DRAIN_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes and time-outs for the web server (tests shorten the seconds)."""
+
+    max_body: int = MAX_BODY
+    body_seconds: float = 10.0
+    """Longest time to receive a whole request body."""
+    header_seconds: float = 10.0
+    """Longest time from connecting (or the previous answer) to a complete request head."""
+    keep_alive: int = 5
+    """Seconds an idle keep-alive connection stays open."""
+    max_connections: int = 64
+    """Concurrent connections before uvicorn answers 503."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request head is overdue.
+
+    The deadline is armed when the connection opens and after each answer; it
+    is met when a new request cycle has started (its head was parsed).
+    """
+
+    header_seconds = DEFAULT_LIMITS.header_seconds
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def _arm(self) -> None:
+        self.loop.call_later(self.header_seconds, self._overdue, self.cycle)
+
+    def _overdue(self, armed_for: Any) -> None:
+        if self.cycle is armed_for and not self.transport.is_closing():
+            self.transport.close()
+
+
+def protocol(limits: Limits) -> type[HeaderDeadline]:
+    """:class:`HeaderDeadline` with ``limits``' header deadline."""
+    attributes = {"header_seconds": limits.header_seconds}
+    return type("HeaderDeadlineProtocol", (HeaderDeadline,), attributes)
+
+
+async def read_body(request: Request, limits: Limits) -> bytes | Response:
+    """The whole body by ``Content-Length`` within the limits, or the answer that refuses it.
+
+    411 without a length (or chunked), 400 for a malformed one, 413 over
+    ``max_body`` (after reading and discarding a bounded part, so the client
+    gets to read the answer), 408 when the body is not complete within
+    ``body_seconds`` (a trickling client), 400 when the client hangs up.
+    """
+    headers = request.headers
+    raw = headers.get("content-length")
+    if "transfer-encoding" in headers or raw is None:
+        return PlainTextResponse("Content-Length required", 411)
+    if not raw.strip().isdigit():
+        return PlainTextResponse("bad Content-Length", 400)
+    length = int(raw)
+    if length > limits.max_body:
+        await _drain(request)
+        return PlainTextResponse(f"request body over {limits.max_body} bytes", 413)
+    chunks: list[bytes] = []
+    try:
+        async with asyncio.timeout(limits.body_seconds):
+            async for chunk in request.stream():
+                chunks.append(chunk)
+    except TimeoutError:
+        return PlainTextResponse("request body too slow", 408)
+    except ClientDisconnect:
+        return PlainTextResponse("request body incomplete", 400)
+    body = b"".join(chunks)
+    if len(body) != length:
+        return PlainTextResponse("request body shorter than Content-Length", 400)
+    return body
+
+
+async def _drain(request: Request) -> None:
+    """Read and drop up to MAX_DRAIN bytes for at most DRAIN_SECONDS.
+
+    Closing a connection with unread input makes the kernel send a reset, which
+    can destroy the answer before the client reads it.
+    """
+    seen = 0
+    with contextlib.suppress(TimeoutError, ClientDisconnect):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in request.stream():
+                seen += len(chunk)
+                if seen > MAX_DRAIN:
+                    return
