@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import run_cli, write_config
 from watcher.app import build_services
 from watcher.config import ConfigError, load_config
+from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 from watcher.web.limits import Limits
@@ -207,6 +208,13 @@ def test_metrics_parse_and_count_what_the_database_holds(
     assert samples[("ctwatch_alerts", (("destination_kind", "slack"), ("state", "pending")))] == 0
     assert samples[("ctwatch_oldest_pending_alert_age_seconds", ())] == 0
     assert abs(samples[("ctwatch_last_successful_cycle_timestamp_seconds", ())] - time.time()) < 60
+    assert samples[("ctwatch_backfill_queue_trials", ())] == 0
+    store = Store.open(tmp_path / "ctwatch.db")
+    store.histories.enqueue([SEED_NCT, OTHER], "2026-11-30T00:00:00Z")
+    store.close()
+    with web(config) as origin:
+        queued = httpx.get(f"{origin}/metrics").text
+    assert "ctwatch_backfill_queue_trials 2.0" in queued
 
 
 def test_healthz_answers_like_ctwatch_health(tmp_path: Path, registry: RegistryDouble) -> None:

@@ -163,6 +163,7 @@ class _Routes:
             now=now,
             socket_mode=store.service_state.get(SOCKET_MODE) if socket_mode else None,
             socket_mode_configured=socket_mode,
+            backfill_queued=store.histories.queued(),
         )
 
     @staticmethod

@@ -39,6 +39,7 @@ class Reading:
     now: datetime
     socket_mode: ServiceState | None = None
     socket_mode_configured: bool = False
+    backfill_queued: int = 0
 
 
 class StoreCollector(Collector):
@@ -121,7 +122,11 @@ class StoreCollector(Collector):
                 "1 while the Slack Socket Mode connection is up.",
                 1 if connection is not None and connection.up else 0,
             )
-        # a backfill queue does not exist in this ctwatch; its length would be one more gauge
+        yield _gauge(
+            "ctwatch_backfill_queue_trials",
+            "Trials whose registry history the daemon still has to import.",
+            reading.backfill_queued,
+        )
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
