@@ -134,14 +134,19 @@ def one_cycle(config: str) -> None:
     )
 
 
-def write_config(folder: Path, url: str, n: int, naive: bool, wide_over: int) -> Path:
+def write_config(
+    folder: Path, url: str, n: int, naive: bool, wide_over: int, readable: bool = False
+) -> Path:
+    """The benchmark's config: no pacing, and (unless ``readable``) no readable copy of each
+    record for the ``latest`` view, as a whole-registry watch list would run."""
     path = folder / "ctwatch.toml"
     trials = ",\n".join(f'  "{nct(i)}"' for i in range(n))
     mode = "incremental = false\nbatch_size = 1\n" if naive else ""
     mode += f"registry_wide_over = {wide_over}\n"
     path.write_text(
         f'[registry]\nurl = "{url}"\npace = 0\nretries = 2\nbackoff = 0.1\n{mode}\n'
-        f'[database]\npath = "ctwatch.db"\n\n[[watch]]\nname = "bench"\ntrials = [\n{trials}\n]\n',
+        f'[database]\npath = "ctwatch.db"\nreadable_records = {str(readable).lower()}\n\n'
+        f'[[watch]]\nname = "bench"\ntrials = [\n{trials}\n]\n',
         encoding="utf-8",
     )
     return path
@@ -188,7 +193,7 @@ def status_times(n: int, config: Path) -> None:
         )
 
 
-def bench(n: int, naive: bool, wide_over: int) -> list[dict[str, Any]]:
+def bench(n: int, naive: bool, wide_over: int, readable: bool = False) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
     server.start()
@@ -198,7 +203,7 @@ def bench(n: int, naive: bool, wide_over: int) -> list[dict[str, Any]]:
         parent.send(("parse", None))
         parse = parent.recv()
         with tempfile.TemporaryDirectory(prefix="ctwatch-bench-") as tmp:
-            config = write_config(Path(tmp), url, n, naive, wide_over)
+            config = write_config(Path(tmp), url, n, naive, wide_over, readable)
             db = Path(tmp) / "ctwatch.db"
             received = 0.0
             for name in ("baseline", "no change", "1% changed"):
@@ -330,6 +335,11 @@ def main() -> None:
         help="ctwatch's threshold for the registry-wide listing (default 5000; a huge value "
         "forces ID batches)",
     )
+    parser.add_argument(
+        "--readable-records",
+        action="store_true",
+        help="keep each record as JSON text for the latest view (ctwatch's default; off here)",
+    )
     parser.add_argument("--cycle", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle:
@@ -340,9 +350,9 @@ def main() -> None:
     print(HEADER)
     rows = []
     for n in sizes:
-        rows += bench(n, naive=False, wide_over=args.registry_wide_over)
+        rows += bench(n, False, args.registry_wide_over, args.readable_records)
         if args.naive:
-            rows += bench(n, naive=True, wide_over=args.registry_wide_over)
+            rows += bench(n, True, args.registry_wide_over, args.readable_records)
     print("\nParsing the same JSON:")
     print("\n".join(parsing(rows)))
     if lines := memory(rows):

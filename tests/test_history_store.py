@@ -19,10 +19,17 @@ NOW = "2026-11-26T12:00:00Z"
 
 
 def downgrade_to_0005(path: Path) -> None:
-    """Make a fresh database look like one written before ``0007_history``."""
+    """Make a fresh database look like one written before ``0007_history`` (and the views
+    that read its columns)."""
     with sqlite3.connect(path) as conn:
         conn.executescript(
             """
+            DROP VIEW trial_changes;
+            DROP VIEW latest;
+            ALTER TABLE changes DROP COLUMN old_text;
+            ALTER TABLE changes DROP COLUMN new_text;
+            ALTER TABLE trials DROP COLUMN record;
+            DELETE FROM _sqlite_migrations WHERE name = '0012_analyst_views';
             DROP INDEX versions_in_order;
             ALTER TABLE versions DROP COLUMN position;
             ALTER TABLE versions DROP COLUMN registry_version;

@@ -81,16 +81,9 @@ class App:
         lock_wait: float = 0.0,
     ) -> App:
         redactor = Redactor(config.secrets())
-        database = config.database
-        store = Store.open(database.path, redactor, database.busy_timeout.total_seconds())
+        store = open_store(config, redactor)
         reg = config.registry
         registry = registry_client(reg, transport=transport, sleep=sleep)
-        policy = FetchPolicy(
-            incremental=reg.incremental,
-            registry_wide_over=reg.registry_wide_over,
-            full_sweep=reg.full_sweep,
-            lookback=reg.lookback,
-        )
         # the history adapter shares the v2 client's JsonGetter: one pace for both
         backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
         chosen = (
@@ -112,7 +105,7 @@ class App:
             pipeline=Pipeline(
                 store,
                 registry,
-                Planner(registry, policy),
+                Planner(registry, fetch_policy(reg)),
                 clock,
                 progress,
                 trouble_after=config.alerts.trouble_after,
@@ -250,6 +243,27 @@ def settle_memory(config: Config) -> bool:
     gc.collect()
     gc.freeze()
     return True
+
+
+def open_store(config: Config, redactor: Redactor) -> Store:
+    """The store ``[database]`` names, masking with ``redactor``; StoreError if unusable."""
+    database = config.database
+    return Store.open(
+        database.path,
+        redactor,
+        database.busy_timeout.total_seconds(),
+        readable_records=database.readable_records,
+    )
+
+
+def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
+    """The planner's tunables from ``[registry]``."""
+    return FetchPolicy(
+        incremental=reg.incremental,
+        registry_wide_over=reg.registry_wide_over,
+        full_sweep=reg.full_sweep,
+        lookback=reg.lookback,
+    )
 
 
 def registry_client(

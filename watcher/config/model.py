@@ -97,6 +97,9 @@ class DatabaseConfig(_Strict):
     path: str = "data/ctwatch.db"
     busy_timeout: Duration = timedelta(seconds=30)
     """How long a write waits for another program's transaction on the file."""
+    readable_records: bool = True
+    """Keep each trial's current record as JSON text for the ``latest`` view (it costs
+    about the record's size per trial; turn it off for whole-registry watch lists)."""
 
 
 class ScheduleConfig(_Strict):

@@ -34,9 +34,10 @@ from watcher.core.history import (
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import Snapshot, take_snapshot
 from watcher.cycle.report import Interrupted
+from watcher.cycle.stored import stored_changes
 from watcher.registry.errors import RegistryError
 from watcher.registry.history import HistoryClient, HistoryUnavailable
-from watcher.store import ChangeRow, Store, StoredVersion, StoreError
+from watcher.store import Store, StoredVersion, StoreError
 from watcher.timeutil import Clock, iso, utc_now
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ class Backfiller:
                 if ids[slot] in alerted:
                     continue  # what people were told stays as it was told
                 changes = diff_records(body(predecessor), body(slot)) if predecessor else []
-                write.set_changes(ids[slot], [ChangeRow.of(c) for c in changes])
+                write.set_changes(ids[slot], stored_changes(changes))
             write.mark_read(len(listed), now)
         return TrialBackfill(
             nct_id,

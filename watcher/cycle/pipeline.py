@@ -22,16 +22,17 @@ from typing import Any
 
 from watcher.alerts.routing import Route, Routes, outbox_rows
 from watcher.core import record as rec
-from watcher.core.diff import FieldChange, diff_records
+from watcher.core.diff import diff_records
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome
+from watcher.cycle.stored import stored_changes
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
-from watcher.store import ChangeRow, Store, StoreError
+from watcher.store import Store, StoreError
 from watcher.store.versions import TrialState, VersionBatch
 from watcher.timeutil import Clock, iso, utc_now
 
@@ -263,7 +264,7 @@ class Pipeline:
             body = batch.latest_body(nct) if state is not None else None
             imported = _parsed(body) if body is not None else None
             seam = diff_records(imported, snap.record) if imported is not None else []
-            batch.record_version(snap, _stored(seam), [], now)
+            batch.record_version(snap, stored_changes(seam), [], now)
             if self.queue_history:
                 batch.queue_history(nct, now)
             log.info("%s: baseline recorded", nct)
@@ -279,7 +280,7 @@ class Pipeline:
             batch.record_unchanged(snap, now)  # and stores the new hash: compared once
             return Outcome.UNCHANGED
         rows = outbox_rows(changes, routes)
-        batch.record_version(snap, _stored(changes), rows, now)
+        batch.record_version(snap, stored_changes(changes), rows, now)
         log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
         return Outcome.CHANGED
 
@@ -325,8 +326,3 @@ def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None)
 def _parsed(body: bytes | None) -> dict[str, Any]:
     record: dict[str, Any] = {} if body is None else loads(body)
     return record
-
-
-def _stored(changes: Sequence[FieldChange]) -> list[ChangeRow]:
-    """Changes as the store keeps them: values as JSON text, huge ones as a gist."""
-    return [ChangeRow.of(c) for c in changes]

@@ -105,9 +105,12 @@ class HistoryWrite:
         """Replace a version's changes (relative to the version now before it)."""
         self._db.execute("DELETE FROM changes WHERE version_id = ?", [version_id])
         self._db.conn.executemany(
-            "INSERT INTO changes (version_id, path, label, kind, old, new)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(version_id, c.path, c.label, c.kind, c.old, c.new) for c in changes],
+            "INSERT INTO changes (version_id, path, label, kind, old, new, old_text, new_text)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (version_id, c.path, c.label, c.kind, c.old, c.new, c.old_text, c.new_text)
+                for c in changes
+            ],
         )
         self._db.execute(
             "UPDATE versions SET change_count = ? WHERE id = ?", [len(changes), version_id]

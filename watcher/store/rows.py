@@ -12,7 +12,6 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from watcher.core.describe import stored_json
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 
@@ -32,22 +31,19 @@ def from_row(cls: type[T], row: sqlite3.Row, **overrides: Any) -> T:
 
 @dataclass(frozen=True)
 class ChangeRow:
-    """One field change as stored: old and new already encoded as JSON text."""
+    """One field change as stored: old and new already encoded as JSON text, and in the
+    words alerts use (``old_text``/``new_text``, for people querying the database).
+
+    Built by :func:`watcher.cycle.stored.stored_changes`: the store holds no words of its own.
+    """
 
     path: str
     label: str
     kind: str
     old: str | None
     new: str | None
-
-    @classmethod
-    def of(cls, change: FieldChange) -> ChangeRow:
-        """A change as the store keeps it: values as JSON text, huge ones as a gist."""
-        path = change.path
-        return cls(
-            path, change.label, change.kind, stored_json(path, change.old),
-            stored_json(path, change.new),
-        )  # fmt: skip
+    old_text: str | None = None
+    new_text: str | None = None
 
 
 @dataclass(frozen=True)

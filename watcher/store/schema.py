@@ -311,3 +311,41 @@ def _m0011_slack_actions(db: Database) -> None:
         ALTER TABLE runs ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0
         """,
     )
+
+
+@migration("0012_analyst_views")
+def _m0012_analyst_views(db: Database) -> None:
+    """Views an analyst can query with sqlite3 or Datasette without ctwatch's code.
+
+    ``trial_changes``: every recorded field change, one row each, numbered per trial,
+    old and new in the words alerts use (``old_text``/``new_text``, written with each
+    change from now on; rows from before fall back to their JSON value).
+    ``latest``: each trial's current record as JSON text (``trials.record``, kept
+    unless ``database.readable_records = false``; filled for older databases as
+    trials are fetched again), so ``json_extract(record, '$.protocolSection…')`` works.
+    """
+    _script(
+        db,
+        """
+        ALTER TABLE changes ADD COLUMN old_text TEXT;
+        ALTER TABLE changes ADD COLUMN new_text TEXT;
+        ALTER TABLE trials ADD COLUMN record TEXT;
+        CREATE VIEW trial_changes AS
+            SELECT v.nct_id AS nct_id,
+                   t.title AS title,
+                   v.position AS version,
+                   COALESCE(v.submitted, v.last_update_posted, substr(v.fetched_at, 1, 10))
+                       AS date,
+                   c.path AS field,
+                   c.label AS label,
+                   COALESCE(c.old_text, json_extract(c.old, '$')) AS old,
+                   COALESCE(c.new_text, json_extract(c.new, '$')) AS new
+            FROM changes c
+            JOIN versions v ON v.id = c.version_id
+            LEFT JOIN trials t ON t.nct_id = v.nct_id;
+        CREATE VIEW latest AS
+            SELECT nct_id, title, overall_status, last_update_posted, record
+            FROM trials
+            WHERE latest_hash IS NOT NULL
+        """,
+    )

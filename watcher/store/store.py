@@ -53,11 +53,18 @@ database keeps the page size it was created with."""
 class Store:
     """The SQLite store. Open with :meth:`open`; close when done."""
 
-    def __init__(self, db: Database, path: str, masked: Callable[[str], str] = redact) -> None:
+    def __init__(
+        self,
+        db: Database,
+        path: str,
+        masked: Callable[[str], str] = redact,
+        *,
+        readable_records: bool = True,
+    ) -> None:
         self.conn = Connection(db, path, masked)
         self.path = path
         self.codec = BodyCodec()
-        self.versions = Versions(self.conn, self.codec)
+        self.versions = Versions(self.conn, self.codec, readable=readable_records)
         self.outbox = Outbox(self.conn)
         self.runs = Runs(self.conn)
         self.overview = Overview(self.conn)
@@ -76,6 +83,8 @@ class Store:
         path: str | Path,
         masked: Callable[[str], str] = redact,
         busy_timeout: float = BUSY_TIMEOUT,
+        *,
+        readable_records: bool = True,
     ) -> Store:
         """Open (creating folder and file as needed), enable WAL, migrate.
 
@@ -102,7 +111,7 @@ class Store:
                 conn.close()
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StoreError(f"cannot open {path} ({reason})") from None
-        return cls(db, str(path), masked)
+        return cls(db, str(path), masked, readable_records=readable_records)
 
     def close(self) -> None:
         self.conn.close()

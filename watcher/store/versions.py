@@ -60,10 +60,13 @@ class TrialState:
 class VersionBatch:
     """The writes of one fetched batch, inside one transaction (see the module doc)."""
 
-    def __init__(self, conn: Connection, db: Database, codec: BodyCodec) -> None:
+    def __init__(
+        self, conn: Connection, db: Database, codec: BodyCodec, *, readable: bool = False
+    ) -> None:
         self._conn = conn
         self._db = db
         self._codec = codec
+        self._readable = readable
         self._last_version: int | None = None
 
     @contextmanager
@@ -102,14 +105,14 @@ class VersionBatch:
 
     def record_unchanged(self, snap: Snapshot, now: str) -> None:
         """Nothing new: refresh the trial row (and its hash), add no version."""
-        _upsert_trial(self._db, snap, now, keep_hash=True)
+        _upsert_trial(self._db, snap, now, keep_hash=True, readable=self._readable)
 
     def record_version(
         self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
     ) -> int:
         """A version with its changes and outbox rows."""
         db = self._db
-        _upsert_trial(db, snap, now, changed=bool(changes))
+        _upsert_trial(db, snap, now, changed=bool(changes), readable=self._readable)
         cursor = db.execute(
             """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
                                      overall_status, change_count, body, submitted, position)
@@ -122,9 +125,12 @@ class VersionBatch:
         version_id = int(cursor.lastrowid or 0)
         self._last_version = version_id
         db.conn.executemany(
-            "INSERT INTO changes (version_id, path, label, kind, old, new)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(version_id, c.path, c.label, c.kind, c.old, c.new) for c in changes],
+            "INSERT INTO changes (version_id, path, label, kind, old, new, old_text, new_text)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (version_id, c.path, c.label, c.kind, c.old, c.new, c.old_text, c.new_text)
+                for c in changes
+            ],
         )
         insert_rows(db, outbox, now, version_id=version_id, nct_id=snap.nct_id)
         return version_id
@@ -164,9 +170,10 @@ class VersionBatch:
 class Versions:
     """Reads ``trials``, ``versions`` and ``changes``; writes through :meth:`batch`."""
 
-    def __init__(self, conn: Connection, codec: BodyCodec) -> None:
+    def __init__(self, conn: Connection, codec: BodyCodec, *, readable: bool = False) -> None:
         self._conn = conn
         self._codec = codec
+        self._readable = readable
 
     @contextmanager
     def batch(self) -> Iterator[VersionBatch]:
@@ -176,7 +183,7 @@ class Versions:
         """
         with self._conn.atomic() as db:
             self._codec.refresh(db)
-            yield VersionBatch(self._conn, db, self._codec)
+            yield VersionBatch(self._conn, db, self._codec, readable=self._readable)
 
     # ---- single writes (one transaction each) ---------------------------------------
 
@@ -280,21 +287,30 @@ class Versions:
 
 
 def _upsert_trial(
-    db: Database, snap: Snapshot, now: str, *, keep_hash: bool = False, changed: bool = False
+    db: Database,
+    snap: Snapshot,
+    now: str,
+    *,
+    keep_hash: bool = False,
+    changed: bool = False,
+    readable: bool = False,
 ) -> None:
     """The trial's row after a good fetch, with its latest hash, in one statement.
 
     ``keep_hash``: an unchanged record only refreshes a hash that exists (a
     trial whose baseline failed has none, and must get one from a version).
+    ``readable``: keep the record as JSON text in ``trials.record`` (the
+    ``latest`` view); an unchanged record only fills it when it is missing.
     """
     db.execute(
         """
         INSERT INTO trials (nct_id, title, overall_status, last_update_posted, latest_hash,
                             added_at, last_checked_at, last_changed_at, not_found,
-                            consecutive_errors, last_error)
+                            consecutive_errors, last_error, record)
         VALUES (:nct, :title, :status, :posted, CASE WHEN :keep THEN NULL ELSE :hash END,
-                :now, :now, :changed_at, 0, 0, NULL)
+                :now, :now, :changed_at, 0, 0, NULL, :record)
         ON CONFLICT(nct_id) DO UPDATE SET
+            record = CASE WHEN :keep THEN COALESCE(trials.record, :record) ELSE :record END,
             title = excluded.title, overall_status = excluded.overall_status,
             last_update_posted = excluded.last_update_posted,
             latest_hash = CASE WHEN :keep AND trials.latest_hash IS NULL THEN NULL
@@ -307,5 +323,6 @@ def _upsert_trial(
             "nct": snap.nct_id, "title": snap.title, "status": snap.overall_status,
             "posted": snap.last_update_posted, "hash": snap.content_hash, "now": now,
             "changed_at": now if changed else None, "keep": int(keep_hash),
+            "record": snap.body.decode("utf-8") if readable else None,
         },
     )  # fmt: skip
