@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli, write_config
+from tests.conftest import database_text, run_cli, write_config
+from tests.scripted_smtp import ScriptedSmtp
 from tests.smtp_server import SmtpServer
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
@@ -254,3 +255,45 @@ def test_a_trickling_smtp_server_is_cut_off_at_the_timeout(
     assert "cannot reach SMTP server 127.0.0.1" in result.stderr
     assert "no complete answer in time" in result.stderr
     assert elapsed < 10  # one second of trickle, not 200 lines of it
+
+
+def scripted_config(tmp_path: Path, registry: RegistryDouble, port: int, auth: bool) -> Path:
+    login = 'username = "${SMTP_USERNAME}"\npassword = "${SMTP_PASSWORD}"\n' if auth else ""
+    extra = (
+        f'\n[email]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n{login}'
+        'sender = "ctwatch@example.org"\ntimeout = "5s"\n'
+    )
+    return write_config(
+        tmp_path, registry.url, [SEED_NCT], extra=extra, watch_extra='email = ["a@example.org"]'
+    )
+
+
+def test_a_relay_that_says_goodbye_oddly_still_got_the_message_once(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    with ScriptedSmtp() as relay:
+        relay.replies["QUIT"] = "421 4.4.2 closing, idle too long"
+        config = scripted_config(tmp_path, registry, relay.port, auth=False)
+        registry.put(seed_study())
+        run_cli(config, "check")
+        registry.put(changed(seed_study(), status="SUSPENDED"))
+        outs = [run_cli(config, "check").stdout for _ in range(3)]
+        assert relay.accepted == 1
+    assert "alerts sent 1" in outs[0] and "alerts sent 0" in outs[2]
+
+
+def test_a_login_refusal_that_echoes_the_credentials_is_not_repeated(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    with ScriptedSmtp() as relay:
+        relay.replies["AUTH"] = "535 5.7.8 authentication failed: {line}"
+        config = scripted_config(tmp_path, registry, relay.port, auth=True)
+        registry.put(seed_study())
+        run_cli(config, "check", env=ENV)
+        registry.put(changed(seed_study(), status="SUSPENDED"))
+        result = run_cli(config, "--log-level", "debug", "check", env=ENV)
+        test_alert = run_cli(config, "test-alert", env=ENV)
+    stored = database_text(tmp_path / "ctwatch.db")
+    for text in (result.stdout + result.stderr, test_alert.stdout, stored):
+        assert "AUTH" not in text and "AGN0d2F0Y2gtYm90" not in text and "s3cret" not in text
+    assert "SMTP 127.0.0.1" in test_alert.stdout and "refused the login (535)" in test_alert.stdout

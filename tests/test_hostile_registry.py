@@ -307,3 +307,26 @@ def test_an_unforeseen_fault_fails_the_cycle_and_never_moves_the_watermark(tmp_p
         reg.reset_requests()
         again = run_cli(config_for(tmp_path, reg.url), "check")
         assert again.exit_code == 0 and "new 3" in again.stdout  # nothing was taken as done
+
+
+def test_ctrl_c_mid_cycle_is_never_a_complete_cycle(tmp_path: Path) -> None:
+    @contextmanager
+    def ctrl_c(total: int) -> Iterator[Callable[[int], None] | None]:
+        def advance(count: int) -> None:
+            raise KeyboardInterrupt
+
+        yield advance
+
+    with RegistryDouble(studies(), data_timestamp=DAY1) as reg:
+        path = config_for(tmp_path, reg.url)
+        assert run_cli(path, "check").exit_code == 0
+        reg.put(changed(make_study(TRIALS[0], f"Trial {TRIALS[0]}", last_update="2025-12-15"),
+                        status="SUSPENDED", last_update="2026-01-05"))  # fmt: skip
+        reg.set_data_timestamp(DAY2)
+        app = App.build(load_config(path, {}), out=io.StringIO(), progress=ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            app.check()
+        app.close()
+        assert runs(tmp_path)[-1] == (0, "interrupted before it finished", None)
+        again = run_cli(path, "check")  # the refresh was not taken as processed
+        assert "Overall Status: Recruiting → Suspended" in again.stdout

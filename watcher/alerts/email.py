@@ -64,13 +64,20 @@ class EmailNotifier:
         )
         watchdog = SocketWatchdog(lambda: getattr(smtp, "sock", None), timeout)
         try:
-            with watchdog, smtp:
-                self._open(smtp)
-                if config.username is not None and config.password is not None:
-                    smtp.login(
-                        config.username.get_secret_value(), config.password.get_secret_value()
-                    )
-                refused = smtp.sendmail(_address(config.sender), recipients, data)
+            with watchdog:
+                try:
+                    self._open(smtp)
+                    if config.username is not None and config.password is not None:
+                        smtp.login(
+                            config.username.get_secret_value(), config.password.get_secret_value()
+                        )
+                    refused = smtp.sendmail(_address(config.sender), recipients, data)
+                finally:
+                    _hang_up(smtp)
+        except smtplib.SMTPAuthenticationError as exc:  # its text may echo the credentials
+            raise DeliveryError(
+                f"SMTP {where} refused the login ({exc.smtp_code})", permanent=True
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise _per_recipient(where, (), exc.recipients) from None
         except smtplib.SMTPResponseException as exc:
@@ -86,6 +93,16 @@ class EmailNotifier:
         if refused:  # the others got it: only the refused are retried (4xx) or failed (5xx)
             accepted = tuple(r for r in recipients if r not in refused)
             raise _per_recipient(where, accepted, refused)
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT, whatever the server answers to it: once DATA was accepted the message is the
+    server's, and an odd goodbye (``421``) must not make it look unsent (it would be
+    sent again on every run)."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _per_recipient(

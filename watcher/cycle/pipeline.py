@@ -42,6 +42,9 @@ ProgressFactory = Callable[[int], AbstractContextManager[Callable[[int], None] |
 """Given how many records will be fetched, a context yielding an ``advance(n)``."""
 
 
+INTERRUPTED = "interrupted before it finished"
+
+
 def describe_failure(exc: BaseException) -> str:
     """``unexpected KeyError: 'x'`` - one line, no traceback (``--log-level debug`` has it)."""
     text = " ".join(str(exc).split())[:300]
@@ -97,6 +100,7 @@ class Pipeline:
         stats = self.registry.stats
         before, bytes_before = stats.requests, stats.bytes_received
         stamp: str | None = None
+        settled = False  # True once the cycle's outcome is known; anything else is interrupted
         try:
             plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
             stamp, report.mode = plan.data_timestamp, plan.mode
@@ -106,18 +110,24 @@ class Pipeline:
             if plan.fetch and not read_any:
                 report.registry_down = True
                 report.registry_error = next(iter(report.errors.values()), None)
+            settled = True
         except RegistryError as exc:
             report.registry_down, report.registry_error = True, str(exc)
+            settled = True
         except Interrupted:
-            report.registry_down, report.registry_error = True, "interrupted by shutdown"
+            report.failure, report.mode = "interrupted by shutdown", "interrupted"
             raise
-        except StoreError:
+        except StoreError as exc:
+            report.failure = f"the database failed: {exc}"
             raise
         except Exception as exc:  # a fault nobody foresaw: the cycle failed, loudly but once
             report.failure = describe_failure(exc)
             log.error("the cycle failed: %s", report.failure)
             log.debug("the cycle failed", exc_info=True)
+            settled = True
         finally:
+            if not settled and report.error is None:  # Interrupted, Ctrl-C, SystemExit…
+                report.failure, report.mode = INTERRUPTED, "interrupted"
             report.requests = self.registry.stats.requests - before
             report.bytes = self.registry.stats.bytes_received - bytes_before
             self._finish(run_id, report, trials, stamp)

@@ -75,9 +75,11 @@ class Runs:
         return from_row(RunRecord, row, complete=bool(row["complete"])) if row else None
 
     def consecutive_failures(self) -> int:
-        """How many of the newest finished runs failed in a row (0 after a good one)."""
+        """How many of the newest finished runs failed in a row (0 after a good one); runs
+        interrupted by a stop (a restart, Ctrl-C) are no failure of the registry's."""
         row = self._conn.one(
             """SELECT COUNT(*) AS n FROM runs WHERE finished_at IS NOT NULL AND error IS NOT NULL
+               AND COALESCE(mode, '') != 'interrupted'
                AND id > COALESCE((SELECT MAX(id) FROM runs
                                   WHERE finished_at IS NOT NULL AND error IS NULL), 0)"""
         )
