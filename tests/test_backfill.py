@@ -276,3 +276,34 @@ def test_a_history_ahead_of_the_api_never_makes_the_first_check_stale(
     assert (
         first.stdout == "checked 1 · changed 0 · new 1 · not found 0 · errors 0 · alerts sent 0\n"
     )
+
+
+def test_a_feed_carries_only_changes_ctwatch_saw_not_imported_history(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    sample = seed_history()
+    serve(registry, sample)
+    config = write_config(tmp_path, registry.url, [NCT])
+    assert run_cli(config, "check").exit_code == 0  # the baseline, then its history
+    assert run_cli(config, "backfill", NCT).exit_code == 0
+    assert (
+        rows(tmp_path / "ctwatch.db", "SELECT COUNT(*) FROM versions WHERE change_count > 0")[0][0]
+        >= 3
+    )  # the imported versions and the seam carry changes …
+
+    def entries() -> list[str]:
+        feed = run_cli(config, "feed", "all")
+        assert feed.exit_code == 0, feed.stderr
+        atom = "{http://www.w3.org/2005/Atom}"
+        return [
+            e.findtext(f"{atom}title") or ""
+            for e in ET.fromstring(feed.stdout).iter(f"{atom}entry")
+        ]
+
+    assert entries() == []  # … but nothing in them was seen changing by ctwatch
+    publish(registry, next_version(sample.current, "2026-01-14", status="ACTIVE_NOT_RECRUITING"))
+    assert run_cli(config, "check").exit_code == 0
+    titles = entries()
+    assert len(titles) == 1 and NCT in titles[0]

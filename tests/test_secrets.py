@@ -81,6 +81,11 @@ timeout = "5s"
             "POST https://x.powerplatform.com/workflows/1/triggers/manual?api-version=1&sig=AbC_12-x&sp=%2F",
             "POST https://x.powerplatform.com/workflows/1/triggers/manual?api-version=1&sig=***&sp=***",
         ),
+        (
+            "cannot reach http://bob:pw%40home@proxy.example:3128/api/v2 (refused)",
+            "cannot reach http://***@proxy.example:3128/api/v2 (refused)",
+        ),
+        ("see https://clinicaltrials.gov/x?q=a@b", "see https://clinicaltrials.gov/x?q=a@b"),
         ("nothing secret here, 75 → 75", "nothing secret here, 75 → 75"),
     ],
 )
@@ -108,3 +113,36 @@ def test_a_long_slack_error_is_masked_before_it_is_cut(
     run_cli(config, "check", env=ENV)
     stored = database_text(tmp_path / "ctwatch.db")
     assert "xoxb-t" not in stored and TOKEN[:8] not in stored
+
+
+def test_credentials_in_the_registry_url_never_leave(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """A registry behind an authenticating proxy: ``https://user:password@proxy/…``."""
+    secret_url = registry.url.replace("http://", "http://ct-user:pr0xy-Pass@")
+    config = write_config(tmp_path, secret_url, [SEED_NCT])
+    registry.put(seed_study())
+    assert run_cli(config, "check").exit_code == 0  # the credentials still reach the server
+    registry.fail_next(400, f"bad request GET {secret_url}/studies as ct-user / pr0xy-Pass")
+    check = run_cli(config, "--log-level", "debug", "check")
+    shown = run_cli(config, "config", "check")
+    status = run_cli(config, "status", "--json")
+    texts = (check.stdout + check.stderr, shown.stdout, status.stdout)
+    for text in (*texts, database_text(tmp_path / "ctwatch.db")):
+        assert "pr0xy-Pass" not in text and "ct-user" not in text
+    assert "registry answered HTTP 400: bad request GET http://***@127.0.0.1" in check.stderr
+    assert f"registry: {registry.url.replace('http://', 'http://***@')}" in shown.stdout
+
+
+def test_smtp_credentials_are_masked_in_their_base64_forms() -> None:
+    from base64 import b64encode
+
+    from watcher.config.model import EmailConfig
+
+    email = EmailConfig.model_validate(
+        {"host": "h", "sender": "a@b.org", "username": "bot-user", "password": PASSWORD}
+    )
+    mask = Redactor(email.login_forms())
+    plain = b64encode(f"\0bot-user\0{PASSWORD}".encode()).decode()
+    login = b64encode(PASSWORD.encode()).decode()
+    assert mask(f"535 AUTH PLAIN {plain} failed; {login}") == "535 AUTH PLAIN *** failed; ***"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 MIN_SECRET = 4  # shorter values would mask ordinary words
@@ -30,6 +31,10 @@ _PATTERNS = (
 )
 
 
+# credentials written into a URL (``https://user:pass@proxy/…``): keep the scheme
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
+
+
 class Redactor:
     """Masks configured secret values and token-shaped strings in text."""
 
@@ -46,7 +51,7 @@ class Redactor:
             text = text.replace(secret, MASK)
         for pattern in _PATTERNS:
             text = pattern.sub(_masked, text)
-        return text
+        return _USERINFO.sub(rf"\g<1>{MASK}@", text)
 
     def optional(self, text: str | None) -> str | None:
         """:meth:`__call__` for a value that may be absent."""
@@ -58,6 +63,16 @@ def _masked(match: re.Match[str]) -> str:
     if match.re.groups and match.group(1):
         return match.group(1) + (" " if not match.group(1).endswith("=") else "") + MASK
     return MASK
+
+
+def url_credentials(url: str) -> list[str]:
+    """The user name and password written into ``url``, raw and percent-decoded, for masks."""
+    parsed = urlsplit(url)
+    found = [part for part in (parsed.username, parsed.password) if part]
+    netloc_userinfo = parsed.netloc.rpartition("@")[0]
+    if netloc_userinfo:
+        found.append(netloc_userinfo)
+    return found + [unquote(part) for part in found if unquote(part) != part]
 
 
 def redact(text: str) -> str:

@@ -17,6 +17,7 @@ from watcher.config import Config, ConfigError, normalise_nct_id
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
 from watcher.config.edit import write_atomically as write_file
 from watcher.core.fieldnames import search_fields
+from watcher.redact import redact
 
 
 @main.command()
@@ -198,7 +199,7 @@ def describe_config(path: Path, config: Config) -> list[str]:
     mode = "incremental" if reg.incremental else "every record every cycle"
     lines = [
         f"{path}: valid",
-        f"registry: {reg.url} ({mode}, at most one request per {reg.pace:g} s)",
+        f"registry: {redact(reg.url)} ({mode}, at most one request per {reg.pace:g} s)",
         f"database: {config.database.path}",
         f"schedule: {config.schedule.describe()} (for ctwatch run)",
     ]

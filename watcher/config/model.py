@@ -9,6 +9,7 @@ parsed into their real types (durations as ``timedelta``) once, here.
 from __future__ import annotations
 
 import zoneinfo
+from base64 import b64encode
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from watcher.config.types import (
 from watcher.core.destination import Destination
 from watcher.core.fieldnames import find_field
 from watcher.core.fields import field_table
+from watcher.redact import url_credentials
 
 SECRET_KEYS = frozenset(
     {
@@ -223,6 +225,18 @@ class EmailConfig(_Strict):
     def _one_line(cls, value: str) -> str:
         return check_no_control(value, "usable in a mail header")
 
+    def login_forms(self) -> list[str]:
+        """The credentials as they may come back in a server's echo: plain and base64
+        (AUTH PLAIN sends ``\\0user\\0password``, AUTH LOGIN each part alone)."""
+        user = self.username.get_secret_value() if self.username else ""
+        password = self.password.get_secret_value() if self.password else ""
+        plain = [part for part in (user, password) if part]
+        if not plain:
+            return []
+        encoded = [f"\0{user}\0{password}", *plain]
+        padded = [b64encode(part.encode()).decode() for part in encoded]
+        return plain + padded + [form.rstrip("=") for form in padded]  # cut echoes lose "="
+
 
 class TeamsConfig(_Strict):
     """Microsoft Teams through Power Automate Workflows webhooks (optional section).
@@ -358,7 +372,7 @@ class Config(_Strict):
 
     def secrets(self) -> list[str]:
         """Every secret value in the config, for masks."""
-        values = []
+        values = url_credentials(self.registry.url)
         if self.slack is not None:
             values.append(self.slack.token.get_secret_value())
             for optional in (self.slack.signing_secret, self.slack.app_token):
@@ -367,9 +381,7 @@ class Config(_Strict):
         if self.server is not None and self.server.feed_token is not None:
             values.append(self.server.feed_token.get_secret_value())
         if self.email is not None:
-            for secret in (self.email.username, self.email.password):
-                if secret is not None:
-                    values.append(secret.get_secret_value())
+            values += self.email.login_forms()
         if self.webhooks.secret is not None:
             signing = self.webhooks.secret.get_secret_value()
             values += [signing, signing.removeprefix(WEBHOOK_SECRET_PREFIX)]  # the key alone too

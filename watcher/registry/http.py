@@ -116,6 +116,8 @@ class JsonGetter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.origin = httpx.URL(origin)
+        # what messages show: credentials written into the URL stay out of them
+        self.shown = self.origin.copy_with(username=None, password=None)
         self.policy = policy
         self._http = httpx.Client(
             timeout=httpx.Timeout(policy.timeout),
@@ -159,7 +161,7 @@ class JsonGetter:
 
     def _attempt(self, url: str, params: dict[str, str]) -> dict[str, Any]:
         self._keep_pace()
-        where = f"the registry at {self.origin}"
+        where = f"the registry at {self.shown}"
         try:
             answer = call_with_deadline(
                 lambda: self._exchange(url, params), self.policy.deadline, "registry-request"

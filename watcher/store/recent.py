@@ -1,4 +1,4 @@
-"""Recent versions that changed fields, newest first: what a feed is made of.
+"""Recent versions ctwatch saw change, newest first: what a feed is made of.
 
 Why a reader of its own: a feed wants the newest few dozen changes of some
 trials, page by page, without reading bodies. A small set of trials is asked
@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from watcher.core.history import OBSERVED
 from watcher.store.base import CHUNK, Connection
 from watcher.store.rows import ChangedVersion, from_row
 
 _COLUMNS = """SELECT v.id, v.nct_id, v.content_hash, v.fetched_at, v.last_update_posted, t.title
               FROM versions v LEFT JOIN trials t ON t.nct_id = v.nct_id"""
+# A feed carries what ctwatch saw change: not versions imported from the registry's
+# history, and not the first observed version, whose changes (once history is
+# imported) are relative to a version ctwatch never saw as current.
+_SEEN_CHANGING = f"""v.change_count > 0 AND v.source = '{OBSERVED}' AND EXISTS (
+    SELECT 1 FROM versions p
+    WHERE p.nct_id = v.nct_id AND p.source = '{OBSERVED}' AND p.position < v.position)"""
 
 
 class Recent:
@@ -35,7 +42,7 @@ class Recent:
                 return []
             marks = ",".join("?" * len(nct_ids))
             rows = self._conn.rows(
-                f"""{_COLUMNS} WHERE v.change_count > 0 AND v.id < ? AND v.nct_id IN ({marks})
+                f"""{_COLUMNS} WHERE {_SEEN_CHANGING} AND v.id < ? AND v.nct_id IN ({marks})
                     ORDER BY v.id DESC LIMIT ?""",
                 [before, *nct_ids, limit],
             )
@@ -44,7 +51,7 @@ class Recent:
         out: list[ChangedVersion] = []
         while len(out) < limit:
             rows = self._conn.rows(
-                f"{_COLUMNS} WHERE v.change_count > 0 AND v.id < ? ORDER BY v.id DESC LIMIT ?",
+                f"{_COLUMNS} WHERE {_SEEN_CHANGING} AND v.id < ? ORDER BY v.id DESC LIMIT ?",
                 [before, CHUNK],
             )
             if not rows:
