@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -146,16 +147,22 @@ def test_unwatch_button_on_a_config_watch_names_the_watch_to_edit(
 
 
 def test_mute_applies_to_the_channel_slack_names_never_to_a_value(
-    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = commands_config(tmp_path, registry, slack)
     message = alerted(config, registry, slack)  # in #trial-alerts
     with web(config) as origin:
         url = origin + INTERACTIONS_PATH
         assert signed(url, click(slack, message, MUTE_ACTION), secret="forged").status_code == 401
-        garbage = b"payload=%7Bnot-json"
-        assert signed(url, garbage).status_code == 400  # refused before Bolt, no traceback
-        assert signed(url, garbage, secret="forged").status_code == 400
+        actions = json.dumps({"type": "block_actions", "actions": 5, "channel": 7})
+        for shape in ("{not-json", "null", "[1,2]", '"x"', actions):
+            garbage = urlencode({"payload": shape}).encode()
+            for path in (INTERACTIONS_PATH, COMMANDS_PATH):
+                forged = signed(origin + path, garbage, secret="forged")
+                assert forged.status_code == 401  # a stranger's bytes are never parsed
+                answer = signed(origin + path, garbage)
+                assert (answer.status_code, answer.text) == (400, "malformed request body")
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
         crafted = click(slack, message, MUTE_ACTION, value=f"{SEED_NCT} C0TEST0001")
         assert signed(url, crafted).status_code == 200  # acknowledged, then ignored
         elsewhere = click(slack, message, MUTE_ACTION, channel="#oncology")

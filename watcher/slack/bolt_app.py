@@ -102,11 +102,16 @@ class _Verification(RequestVerification):
         return _Verifier(secret, clock=_Clock(self._now))
 
     def _debug_log_error(self, signature: Any, timestamp: Any, body: Any) -> None:
+        """Bolt's own log line would carry the body; :meth:`refusal` writes ours."""
+
+    @staticmethod
+    def refusal() -> BoltResponse:
         log.warning("refused a slash command: bad signature or stale timestamp")  # no body
+        return BoltResponse(status=401, body="invalid signature")
 
     @staticmethod
     def _build_error_response() -> BoltResponse:
-        return BoltResponse(status=401, body="invalid signature")
+        return _Verification.refusal()
 
 
 class _QuietStart(logging.Filter):
@@ -184,13 +189,14 @@ class SlackService:
         self._executor = _DaemonExecutor()
         web = client or slack_client(config.slack)
         web.token = None  # each request's client gets the current token from authorize
+        self._verification = _Verification(self._signing_secret, clock)
         self.bolt = App(
             name="ctwatch",
             logger=_bolt_logger(),
             client=web,
             authorize=self._authorizer(),
             request_verification_enabled=False,  # ours: Bolt's, with the current secret
-            before_authorize=_Verification(self._signing_secret, clock),
+            before_authorize=self._verification,
             ignoring_self_events_enabled=False,
             listener_executor=self._executor,
         )
@@ -200,7 +206,16 @@ class SlackService:
         self.bolt.action(UNWATCH_ACTION)(self._action_listener(Actions.unwatch))
         self.bolt.action(HISTORY_ACTION)(_ack_only)  # a link button: Slack opens the URL
 
-    def dispatch(self, request: BoltRequest) -> BoltResponse:
+    def dispatch(self, body: bytes, headers: dict[str, str]) -> BoltResponse:
+        """One HTTP-mode request. The signature is checked on the raw bytes first: Bolt's
+        own check comes after its request object has parsed the form and the JSON
+        payload, and a stranger's garbage (``payload=null``) crashes that parser."""
+        if not self._verification.verifier.is_valid_request(body, headers):
+            return _Verification.refusal()  # and one log line
+        try:
+            request = BoltRequest(body=body.decode("utf-8"), headers=dict(headers.items()))
+        except Exception:  # noqa: BLE001 — Bolt's parser trusts the payload's shape
+            return BoltResponse(status=400, body="malformed request body")
         return self.bolt.dispatch(request)
 
     def close(self) -> None:

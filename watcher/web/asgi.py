@@ -5,7 +5,7 @@ Routes:
 * ``POST /slack/commands`` and ``POST /slack/interactions`` - Slack's HTTP
   mode. The body is read within :mod:`watcher.web.limits`, then handed to the
   Bolt app (:mod:`watcher.slack.bolt_app`), which verifies the signature
-  before anything else; Bolt's dispatch waits for the listener's ``ack()``,
+  on the raw bytes before anything parses them; Bolt's dispatch waits for the listener's ``ack()``,
   so it runs on a worker thread, never on the event loop.
 * ``GET /feeds/all.atom``, ``/feeds/watch/<name>.atom``,
   ``/feeds/slack/<channel>.atom`` - only when ``[server] feed_token`` is set
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from slack_bolt import BoltRequest, BoltResponse
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt import BoltResponse
+from slack_bolt.adapter.starlette.handler import to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 COMMANDS_PATH = "/slack/commands"
 INTERACTIONS_PATH = "/slack/interactions"
 
-Dispatch = Callable[[BoltRequest], BoltResponse]
+Dispatch = Callable[[bytes, dict[str, str]], BoltResponse]
+"""One Slack HTTP request (raw body, headers) to its answer: verified before parsed."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,7 @@ class _Routes:
         dispatch = self._context.slack
         if dispatch is None or not serving(self._context.current()).slack_http:
             return PlainTextResponse("slash commands are not configured", 503)
-        try:
-            bolt_request = to_bolt_request(request, body)  # parses the form and its JSON
-        except ValueError:  # not UTF-8, or a payload that is not JSON
-            return PlainTextResponse("malformed request body", 400)
-        answer = await run_in_threadpool(dispatch, bolt_request)
+        answer = await run_in_threadpool(dispatch, body, dict(request.headers))
         return to_starlette_response(answer)
 
     def feed_all(self, request: Request) -> Response:
