@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -281,8 +282,6 @@ def test_a_history_ahead_of_the_api_never_makes_the_first_check_stale(
 def test_a_feed_carries_only_changes_ctwatch_saw_not_imported_history(
     tmp_path: Path, registry: RegistryDouble
 ) -> None:
-    import xml.etree.ElementTree as ET
-
     sample = seed_history()
     serve(registry, sample)
     config = write_config(tmp_path, registry.url, [NCT])

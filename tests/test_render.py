@@ -12,6 +12,7 @@ import pytest
 
 from tests.alert_cases import CASES, NOW, alert_between, golden
 from watcher.alerts.email_message import build_message, header_safe
+from watcher.core.render import Alert, Notice
 from watcher.slack.blocks import alert_message, digest_message
 from watcher.testing.samples import changed, make_study, seed_study
 from watcher.testing.slack_double import block_errors
@@ -56,6 +57,19 @@ def test_digest_of_many_trials_fits_and_names_the_rest() -> None:
     assert len(blocks) == 50
     assert "…and 33 more: NCT00000047, NCT00000048" in blocks[-2]["text"]["text"]
     assert all(a.nct_id in text for a in alerts)
+
+
+def test_a_slack_digest_with_a_notice_shows_it_and_counts_it_apart() -> None:
+    old = seed_study()
+    change = alert_between(old, changed(old, status="SUSPENDED"))
+    failing = Alert("", "", (), notice=Notice("checks are failing", "HTTP 503 <b>three</b> times"))
+    text, blocks = digest_message([change, failing])
+    assert block_errors(blocks) == []
+    assert blocks[0]["text"]["text"] == "ctwatch: 2 alerts (1 notice)"
+    assert blocks[2]["text"]["text"] == (
+        "*ctwatch · checks are failing*\nHTTP 503 &lt;b&gt;three&lt;/b&gt; times"
+    )
+    assert text.endswith("→ Suspended); checks are failing") and " — ()" not in text
 
 
 def test_many_long_changes_overflow_into_a_link() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from base64 import b64encode
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tests.conftest import database_text, run_cli, write_config
 from tests.slack_setup import ENV, TOKEN, baseline_then_change, slack_config
 from tests.smtp_server import SmtpServer
+from watcher.config.model import EmailConfig
 from watcher.redact import Redactor, redact
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
@@ -135,10 +137,6 @@ def test_credentials_in_the_registry_url_never_leave(
 
 
 def test_smtp_credentials_are_masked_in_their_base64_forms() -> None:
-    from base64 import b64encode
-
-    from watcher.config.model import EmailConfig
-
     email = EmailConfig.model_validate(
         {"host": "h", "sender": "a@b.org", "username": "bot-user", "password": PASSWORD}
     )

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from watcher.core.render import Alert, ChangeLine, Notice, change_lines
+from watcher.core.render import Alert, ChangeLine, Notice, change_lines, digest_headline
 from watcher.core.text import one_line, truncate
 
 MAX_BYTES = 24 * 1024
@@ -191,7 +191,7 @@ def digest_card(alerts: Sequence[Alert], limit: int = MAX_BYTES) -> Payload:
 
 
 def _digest(alerts: Sequence[Alert], shown: int) -> Payload:
-    body = [_header(_digest_headline(alerts))]
+    body = [_header(digest_headline(alerts))]
     for alert in alerts[:shown]:
         body.append({"type": "Container", "items": _digest_entry(alert), "separator": True})
     if shown < len(alerts):
@@ -199,13 +199,6 @@ def _digest(alerts: Sequence[Alert], shown: int) -> Payload:
         body.append(rich(run(truncate(f"…and {len(alerts) - shown} more: {rest}", 2000))))
     body.append(_subtle("Each trial links to its history on ClinicalTrials.gov."))
     return message(body)
-
-
-def _digest_headline(alerts: Sequence[Alert]) -> str:
-    notices = sum(1 for a in alerts if a.notice is not None)
-    if not notices:
-        return f"ctwatch: {len(alerts)} trials changed"
-    return f"ctwatch: {len(alerts)} alerts ({_count(notices, 'notice')})"
 
 
 def _digest_entry(alert: Alert) -> list[Element]:
@@ -226,7 +219,7 @@ def shortened_digest(alerts: Sequence[Alert]) -> Payload:
     """A small digest: the count and the NCT IDs."""
     ids = ", ".join(a.nct_id or a.headline for a in alerts)
     body = [
-        _header(_digest_headline(alerts)),
+        _header(digest_headline(alerts)),
         rich(run(truncate(ids, 2000))),
         _subtle("Open each trial's history on ClinicalTrials.gov."),
     ]

@@ -232,6 +232,16 @@ def _set_summary(path: str, old: list[object], new: list[object]) -> str:
     return "; ".join(parts) or "reordered"
 
 
+def digest_headline(alerts: Sequence[Alert]) -> str:
+    """A digest's title: how many trials changed, or, when notices ride along, how many
+    alerts and how many of them are notices (a notice is not a changed trial)."""
+    notices = sum(1 for a in alerts if a.notice is not None)
+    if not notices:
+        return f"ctwatch: {len(alerts)} trials changed"
+    plural = "s" if notices != 1 else ""
+    return f"ctwatch: {len(alerts)} alerts ({notices} notice{plural})"
+
+
 def console_text(alert: Alert) -> str:
     """The block printed to standard output for one changed trial (or a notice)."""
     if alert.notice is not None:

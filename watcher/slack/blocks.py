@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.core.render import Alert, Notice, change_lines
+from watcher.core.render import Alert, Notice, change_lines, digest_headline
 from watcher.core.text import truncate
 
 MAX_BLOCKS = 50
@@ -140,26 +140,38 @@ def _line(label: str, before: str | None, after: str | None, summary: str | None
 
 def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
     """One message for many changed trials (a busy day on a big portfolio)."""
-    header = f"ctwatch: {len(alerts)} trials changed"
+    header = digest_headline(alerts)
     blocks: list[Block] = [_header(header)]
     room = MAX_BLOCKS - 2
     for index, alert in enumerate(alerts):
         if len(blocks) == room:
-            rest = ", ".join(a.nct_id for a in alerts[index:])
+            rest = ", ".join(a.nct_id or a.headline for a in alerts[index:])
             blocks.append(
                 _section(truncate(f"…and {len(alerts) - index} more: {rest}", MAX_SECTION))
             )
             break
-        lines = change_lines(alert.changes)
-        shown = [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
-        if len(lines) > 3:
-            shown.append(f"_+{len(lines) - 3} more changes_")
-        title = _link(alert.history_url, truncate(f"{alert.nct_id} — {alert.title}", 300))
-        body = "\n".join([f"*{title}*", *(f"• {s}" for s in shown)])
-        blocks.append(_section(truncate(body, MAX_SECTION)))
+        blocks.append(_section(truncate(_digest_entry(alert), MAX_SECTION)))
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
-    text = header + ": " + "; ".join(f"{a.nct_id} — {a.title} ({a.headline})" for a in alerts)
+    text = header + ": " + "; ".join(_digest_summary(a) for a in alerts)
     return escape(truncate(text, MAX_TEXT)), blocks
+
+
+def _digest_summary(alert: Alert) -> str:
+    if alert.notice is not None:
+        return alert.notice.headline
+    return f"{alert.nct_id} — {alert.title} ({alert.headline})"
+
+
+def _digest_entry(alert: Alert) -> str:
+    """A trial's linked heading and its first changes; or a notice, headline and body."""
+    if alert.notice is not None:
+        return f"*ctwatch · {escape(alert.notice.headline)}*\n{escape(alert.notice.body)}"
+    lines = change_lines(alert.changes)
+    shown = [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
+    if len(lines) > 3:
+        shown.append(f"_+{len(lines) - 3} more changes_")
+    title = _link(alert.history_url, truncate(f"{alert.nct_id} — {alert.title}", 300))
+    return "\n".join([f"*{title}*", *(f"• {s}" for s in shown)])
 
 
 def test_message(alert: Alert) -> tuple[str, list[Block]]:

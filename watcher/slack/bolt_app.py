@@ -214,7 +214,7 @@ class SlackService:
             return _Verification.refusal()  # and one log line
         try:
             request = BoltRequest(body=body.decode("utf-8"), headers=dict(headers.items()))
-        except Exception:  # noqa: BLE001 — Bolt's parser trusts the payload's shape
+        except Exception:  # Bolt's parser trusts the payload's shape
             return BoltResponse(status=400, body="malformed request body")
         return self.bolt.dispatch(request)
 

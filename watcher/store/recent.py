@@ -20,9 +20,10 @@ _COLUMNS = """SELECT v.id, v.nct_id, v.content_hash, v.fetched_at, v.last_update
 # A feed carries what ctwatch saw change: not versions imported from the registry's
 # history, and not the first observed version, whose changes (once history is
 # imported) are relative to a version ctwatch never saw as current.
-_SEEN_CHANGING = f"""v.change_count > 0 AND v.source = '{OBSERVED}' AND EXISTS (
+_SEEN_CHANGING = """v.change_count > 0 AND v.source = 'observed' AND EXISTS (
     SELECT 1 FROM versions p
-    WHERE p.nct_id = v.nct_id AND p.source = '{OBSERVED}' AND p.position < v.position)"""
+    WHERE p.nct_id = v.nct_id AND p.source = 'observed' AND p.position < v.position)"""
+assert f"'{OBSERVED}'" in _SEEN_CHANGING  # the name the history module writes
 
 
 class Recent:
