@@ -2,7 +2,8 @@
 
 For watches with no Slack channel or email address, and for cron users who
 pipe ``ctwatch check`` into mail. The stream is injected by the CLI, which is
-the only place that decides what goes to stdout.
+the only place that decides what goes to stdout. Records are other people's
+text: control characters are removed before they reach a terminal or a log.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TextIO
 
 from watcher.core.destination import Destination
 from watcher.core.render import Alert, console_text
+from watcher.core.text import terminal_safe
 
 
 class ConsoleNotifier:
@@ -23,7 +25,7 @@ class ConsoleNotifier:
         self._stream = stream
 
     def send(self, destination: Destination, alert: Alert) -> None:
-        self._stream.write(console_text(alert) + "\n")
+        self._stream.write(terminal_safe(console_text(alert)) + "\n")
         self._stream.flush()
 
     def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:

@@ -18,6 +18,7 @@ from watcher.cli.main import (
     fail,
     main,
     open_app,
+    say,
     wait_option,
 )
 from watcher.config import Config, normalise_nct_id
@@ -54,7 +55,7 @@ def backfill(
 
             def done(result: TrialBackfill) -> None:
                 results.append(result)
-                click.echo(obj.redactor(result.summary))
+                say(obj.redactor(result.summary))
                 if bar is not None:
                     bar.trial_done()
 

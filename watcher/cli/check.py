@@ -20,6 +20,7 @@ from watcher.cli.main import (
     main,
     open_app,
     require_watch,
+    say,
     wait_option,
 )
 from watcher.cli.output import check_json, summary_line
@@ -64,7 +65,7 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
         data = check_json(report, delivery, produced, obj.redactor)
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     elif not quiet or produced or report.errors or report.error or delivery.errors:
-        click.echo(summary_line(report, delivery))
+        say(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
     if report.failure is not None:
@@ -108,9 +109,9 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
     failed = 0
     for destination, error in results:
         if error is None:
-            click.echo(f"ok      {destination.describe()}")
+            say(f"ok      {destination.describe()}")
         else:
             failed += 1
-            click.echo(f"FAILED  {destination.describe()}: {obj.redactor(error)}")
+            say(f"FAILED  {destination.describe()}: {obj.redactor(error)}")
     if failed:
         fail(f"{failed} of {len(results)} destination(s) failed", EXIT_FAILED)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from watcher.cli.main import EXIT_USAGE, Context, Group, fail, main
+from watcher.cli.main import EXIT_USAGE, Context, Group, fail, main, say
 from watcher.config import Config, ConfigError, normalise_nct_id
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
 from watcher.config.edit import write_atomically as write_file
@@ -38,9 +38,9 @@ def init(obj: Context, path: Path | None, force: bool) -> None:
         write_file(target, starter_text(target))
     except OSError as exc:
         fail(f"{target}: cannot write ({exc.strerror or exc})", EXIT_USAGE)
-    click.echo(f"wrote {target}: a starter config watching NCT06850103 (an example)")
+    say(f"wrote {target}: a starter config watching NCT06850103 (an example)")
     hint = "" if path is None else f" --config {target}"
-    click.echo(f"next: ctwatch{hint} add NCT… --watch rectal-cancer, then ctwatch{hint} check")
+    say(f"next: ctwatch{hint} add NCT… --watch rectal-cancer, then ctwatch{hint} check")
 
 
 def _ids(values: tuple[str, ...]) -> list[str]:
@@ -79,7 +79,7 @@ def _edit(obj: Context, change: str, ids: list[str], watch: str | None) -> None:
         fail(f"{obj.config_path}: cannot write ({exc.strerror or exc}); nothing changed", 2)
     _report(change, report)
     if not report.done:
-        click.echo(f"nothing to {change}: {obj.config_path} is unchanged")
+        say(f"nothing to {change}: {obj.config_path} is unchanged")
 
 
 def _only_watch(editor: ConfigEditor) -> str:
@@ -91,13 +91,13 @@ def _only_watch(editor: ConfigEditor) -> str:
 
 def _report(change: str, report: EditReport) -> None:
     if report.created:
-        click.echo(f"created watch “{report.created}” (alerts print on the console until it "
+        say(f"created watch “{report.created}” (alerts print on the console until it "
                    "gets slack or email destinations)")  # fmt: skip
     verb = "added to" if change == "add" else "removed from"
     for nct, watch in report.done:
-        click.echo(f"{nct} {verb} watch “{watch}”")
+        say(f"{nct} {verb} watch “{watch}”")
     for line in report.skipped:
-        click.echo(f"skipped: {line}", err=True)
+        say(f"skipped: {line}", err=True)
 
 
 @main.command()
@@ -148,11 +148,11 @@ def list_watches(obj: Context) -> None:
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
         count = f"{len(watch.trials)} trial{'s' if len(watch.trials) != 1 else ''}"
-        click.echo(f"watch “{watch.name}” → {where} ({count})")
+        say(f"watch “{watch.name}” → {where} ({count})")
         if watch.fields is not None:
-            click.echo(f"  only fields: {', '.join(watch.fields)}")
+            say(f"  only fields: {', '.join(watch.fields)}")
         for nct in watch.trials:
-            click.echo(f"  {nct}")
+            say(f"  {nct}")
 
 
 @main.command()
@@ -171,7 +171,7 @@ def fields(word: str | None) -> None:
         fail(f"no field name, label or path contains {word!r}", EXIT_USAGE)
     width = max(len(f.info.piece) for f in found)
     for named in found:
-        click.echo(f"{named.info.piece.ljust(width)}  {named.label}")
+        say(f"{named.info.piece.ljust(width)}  {named.label}")
 
 
 @main.group("config", cls=Group)
@@ -190,7 +190,7 @@ def config_check(obj: Context) -> None:
     """
     config = obj.load()
     for line in describe_config(obj.config_path, config):
-        click.echo(line)
+        say(line)
 
 
 def describe_config(path: Path, config: Config) -> list[str]:

@@ -23,6 +23,7 @@ from watcher.cli.main import (
     main,
     open_app,
     require_database,
+    say,
 )
 from watcher.cli.output import no_versions_reason
 from watcher.config import normalise_nct_id
@@ -141,7 +142,7 @@ def history(
         return
     order = "oldest first" if oldest_first else "newest first"
     count = f"{len(versions)} version{'' if len(versions) == 1 else 's'}"
-    click.echo(f"{nct} — {title} · {count}, {order}")
+    say(f"{nct} — {title} · {count}, {order}")
     first_seen = next((v for v in versions if v.source != IMPORTED), None)
     blocks = []
     for v in shown:
@@ -154,7 +155,7 @@ def history(
         elif not v.changes:
             lines.append("  no field changed")
         blocks.append("\n".join(lines))
-    click.echo("\n\n".join(blocks))
+    say("\n\n".join(blocks))
 
 
 def _first_words(v: VersionRow) -> str:
@@ -202,14 +203,14 @@ def _field_timeline(
         return
     order = "oldest first" if oldest_first else "newest first"
     count = f"{len(hits)} change(s) in {len(versions)} versions"
-    click.echo(f"{nct} — {title} · {label}: {count}, {order}")
+    say(f"{nct} — {title} · {label}: {count}, {order}")
     lines = [
         f"{_describe(v)} · {'; '.join(line.text() for line in change_lines(changes))}"
         for v, changes in hits
     ]
     start = f"{_describe(versions[0])} · {label}: {display_value(path, initial)} (first version)"
     lines = [start, *lines]
-    click.echo("\n".join(lines if oldest_first else reversed(lines)))
+    say("\n".join(lines if oldest_first else reversed(lines)))
 
 
 def _pick(nct: str, versions: Sequence[VersionRow], wanted: str) -> VersionRow:
@@ -270,12 +271,12 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
         }
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{_describe(before)}\n  → {_describe(after)}")
+    say(f"{_describe(before)}\n  → {_describe(after)}")
     text = console_text(alert)
     if not changes:
         head, _, link = text.partition("\n")
         text = f"{head}\n  no field changed\n{link}"
-    click.echo(text, nl=False)
+    say(text, nl=False)
 
 
 @main.command()

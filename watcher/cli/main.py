@@ -29,6 +29,7 @@ import click
 from watcher import __version__
 from watcher.app import App
 from watcher.config import Config, ConfigError, load_config, resolve_config_path
+from watcher.core.text import terminal_safe
 from watcher.cycle.pipeline import ProgressFactory, describe_failure
 from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
 from watcher.redact import Redactor
@@ -72,13 +73,19 @@ class Context:
         return config
 
 
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print text a human reads: control characters from records or servers removed
+    (:func:`terminal_safe`). JSON output is printed as is: its strings are escaped."""
+    click.echo(terminal_safe(text), err=err, nl=nl)
+
+
 def fail(message: str, code: int) -> NoReturn:
     """The (masked) message on standard error, ``ctwatch:`` before each line; exit ``code``."""
     context = click.get_current_context(silent=True)
     obj = context.find_object(Context) if context is not None else None
     masked = obj.redactor(message) if obj is not None else Redactor()(message)
     for line in masked.splitlines() or [""]:
-        click.echo(f"ctwatch: {line}", err=True)
+        say(f"ctwatch: {line}", err=True)
     sys.exit(code)
 
 

@@ -20,6 +20,7 @@ from watcher.cli.main import (
     fail,
     open_app,
     require_database,
+    say,
     wait_option,
 )
 from watcher.cli.main import main as root
@@ -84,9 +85,9 @@ def outbox(ctx: click.Context) -> None:
     with open_app(_config(obj)) as app:
         alerts = app.store.outbox.unsent()
     if not alerts:
-        click.echo("no pending or failed alerts")
+        say("no pending or failed alerts")
     for alert in alerts:
-        click.echo(_line(alert, obj))
+        say(_line(alert, obj))
 
 
 @outbox.command()
@@ -108,7 +109,7 @@ def retry(obj: Context, include_failed: bool, destination: str | None, wait: flo
     with open_app(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         count = app.store.outbox.requeue([a.id for a in chosen], iso(utc_now()))
-    click.echo(f"{count} alert(s) queued to be sent now" + ("" if count else " (none to retry)"))
+    say(f"{count} alert(s) queued to be sent now" + ("" if count else " (none to retry)"))
 
 
 @outbox.command()
@@ -132,10 +133,10 @@ def discard(
     with open_app(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         if not chosen:
-            click.echo("no alerts to discard")
+            say("no alerts to discard")
             return
         for alert in chosen:
-            click.echo(_line(alert, obj))
+            say(_line(alert, obj))
         try:
             sure = yes or click.confirm(f"Discard these {len(chosen)} alert(s)?", err=True)
         except click.Abort:  # no answer (no terminal, end of input)
@@ -143,4 +144,4 @@ def discard(
         if not sure:
             fail("nothing discarded (confirm, or pass --yes)", EXIT_USAGE)
         count = app.store.outbox.discard([a.id for a in chosen])
-    click.echo(f"{count} alert(s) discarded")
+    say(f"{count} alert(s) discarded")

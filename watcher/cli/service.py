@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from watcher.app import App, Services, build_services
-from watcher.cli.main import Context, fail, main, open_app
+from watcher.cli.main import Context, fail, main, open_app, say
 from watcher.config import Config, serving
 from watcher.daemon.health import service_health
 from watcher.daemon.logs import refresh_secrets
@@ -130,4 +130,4 @@ def health(obj: Context) -> None:
     line = f"healthy: last cycle finished at {last.finished_at}"
     if serving(config).socket_mode:
         line += "; Slack Socket Mode connected"
-    click.echo(line)
+    say(line)

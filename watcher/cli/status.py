@@ -21,6 +21,7 @@ from typing import Any, Literal, TextIO
 from watcher.alerts.routing import Follow
 from watcher.cli.output import subscription_groups
 from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
+from watcher.core.text import terminal_safe
 from watcher.store import Store
 from watcher.store.overview import Order, StatusFilter, StatusRow
 from watcher.timeutil import iso, utc_now
@@ -102,11 +103,11 @@ class StatusWriter:
             writer = csv.writer(self.out, lineterminator="\n")
             writer.writerow(COLUMNS)
             for row in self._rows(options):
-                writer.writerow([_cell(getattr(row, name)) for name in COLUMNS])
+                writer.writerow([terminal_safe(_cell(getattr(row, name))) for name in COLUMNS])
             return
         self.out.write("\t".join(COLUMNS) + "\n")
         for row in self._rows(options):
-            cells = (" ".join(_cell(getattr(row, name)).split()) for name in COLUMNS)
+            cells = (" ".join(terminal_safe(_cell(getattr(row, name))).split()) for name in COLUMNS)
             self.out.write("\t".join(cells) + "\n")
 
     def _table(self, options: StatusOptions) -> None:
@@ -138,7 +139,7 @@ class StatusWriter:
     # ---- below the table ---------------------------------------------------------
 
     def _say(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+        self.out.write(terminal_safe(text) + "\n")
 
     def _footer(self) -> None:
         say = self._say

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from watcher.core.describe import STATUS_PATH, display_value
-from watcher.core.text import one_line, truncate
+from watcher.core.text import one_line, terminal_safe, truncate
 from watcher.store.overview import StatusRow, StatusSummary
 
 GAP = "  "
@@ -102,11 +102,12 @@ def header(columns: list[Column]) -> str:
 
 def lines(columns: list[Column], row: StatusRow, width: int) -> list[str]:
     """The row's line, and its last error below it (indented, cut to ``width``)."""
-    cells = [c.cell(row) for c in columns]
+    cells = [terminal_safe(c.cell(row)) for c in columns]  # measured as they will print
     out = [_join(columns, cells)]
     if row.last_error:
         indent = " " * (columns[0].width + len(GAP))
-        out.append(indent + "! " + one_line(row.last_error, max(width - len(indent) - 2, 20)))
+        error = terminal_safe(row.last_error)
+        out.append(indent + "! " + one_line(error, max(width - len(indent) - 2, 20)))
     return out
 
 

@@ -1,13 +1,21 @@
-"""Cutting text to fit: one rule for every place that has a limit.
+"""Cutting text to fit, and making it safe to print: one rule for each.
 
 Slack sections, email subjects, stored gists, list-item keys and table cells
 all have limits. Cutting always ends in "…" so a reader knows something was
 left out, and white space is folded where a value must stay on one line.
+
+Registry records and servers' error messages are other people's text, and a
+terminal obeys control characters: ``ESC [2J`` clears the screen, ``ESC ]0;``
+retitles the window, a carriage return overwrites a line. Whatever a human
+reads on a terminal goes through :func:`terminal_safe`.
 """
 
 from __future__ import annotations
 
 ELLIPSIS = "…"
+
+# C0 controls but tab and newline, DEL, and C1 controls (0x9B is a one-byte CSI)
+_CONTROLS = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n"}
 
 
 def truncate(text: str, limit: int) -> str:
@@ -22,3 +30,10 @@ def truncate(text: str, limit: int) -> str:
 def one_line(text: str, limit: int) -> str:
     """White space folded to single spaces, then :func:`truncate`."""
     return truncate(" ".join(text.split()), limit)
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without control characters (tab and newline stay): nothing in a trial's
+    title or a server's answer can move the cursor, recolour, retitle or clear a
+    terminal."""
+    return text.translate(_CONTROLS)

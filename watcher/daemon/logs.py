@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from watcher.core.text import terminal_safe
 from watcher.redact import Redactor
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -32,7 +33,8 @@ class SecretMask(logging.Filter):
         self._redactor.update(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self._redactor(record.getMessage()), None
+        # and no control character from a server's text reaches the terminal or journal
+        record.msg, record.args = terminal_safe(self._redactor(record.getMessage())), None
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self._redactor(text)
