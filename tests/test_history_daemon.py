@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import daemon_for, write_config
+from tests.conftest import daemon_for, run_cli, write_config
+from watcher.app import App
+from watcher.config import load_config
+from watcher.cycle.backfill import QueueReport
 from watcher.testing.histories import SampleHistory, seed_history
 from watcher.testing.registry_double import RegistryDouble
 
@@ -130,3 +135,40 @@ def test_a_trial_that_needs_more_than_a_round_is_set_aside(
         f"run `ctwatch backfill {NCT}`"
     )
     daemon.app.close()
+
+
+def test_a_slow_history_never_holds_the_lock_a_check_needs(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    serve(registry, seed_history(), seed_history(TWIN))
+    config = queue_config(tmp_path, registry, 300)
+    assert run_cli(config, "check").exit_code == 0  # baselines: both queued
+    arrived, release = threading.Event(), threading.Event()
+
+    def hang(params: object) -> bool:  # the history endpoint stalls on a version
+        arrived.set()
+        release.wait(20)
+        return False  # then answers normally
+
+    registry.fail_next(500, when=hang, path_prefix=f"/api/int/studies/{TWIN}/history/1")
+    reports: list[QueueReport] = []
+
+    def daemon_round() -> None:
+        app = App.build(load_config(config, {}), out=io.StringIO())
+        try:
+            reports.append(app.backfill_queued(lambda: False))
+        finally:
+            app.close()
+
+    worker = threading.Thread(target=daemon_round)
+    worker.start()
+    try:
+        assert arrived.wait(20)
+        # the check takes the lock first thing; the double answers it once the stall ends
+        threading.Timer(1.0, release.set).start()
+        check = run_cli(config, "check", "--wait", "0")  # while the import waits on the network
+    finally:
+        release.set()
+        worker.join(30)
+    assert check.exit_code == 0, check.stderr
+    assert len(reports[0].imported) == 2 and queued(tmp_path) == []  # then both imported

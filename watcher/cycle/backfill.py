@@ -37,7 +37,7 @@ from watcher.cycle.report import Interrupted
 from watcher.cycle.stored import stored_changes
 from watcher.registry.errors import RegistryError
 from watcher.registry.history import HistoryClient, HistoryUnavailable
-from watcher.store import Store, StoredVersion, StoreError
+from watcher.store import Busy, Store, StoredVersion, StoreError
 from watcher.timeutil import Clock, iso, utc_now
 
 log = logging.getLogger(__name__)
@@ -245,8 +245,9 @@ class Backfiller:
 
         A trial that needs more than what is left waits for the next round; one
         that needs more than a whole round is set aside like an unreadable one
-        (``ctwatch backfill NCT…`` imports it). Each trial runs inside
-        ``guard()`` (the store's process lock). A history that cannot be read is
+        (``ctwatch backfill NCT…`` imports it). Each trial's write runs inside
+        ``guard()`` (the store's process lock), never its requests: a slow
+        history endpoint must not hold up a ``ctwatch check`` next to the daemon. A history that cannot be read is
         tried again after a day, then two, four… (at most 30).
         """
         report = QueueReport()
@@ -256,8 +257,7 @@ class Backfiller:
             spent = stats.requests - start
             if should_stop() or spent >= budget:
                 break
-            with guard():
-                result = self._queued_one(nct, should_stop, budget - spent)
+            result = self._queued_one(nct, should_stop, budget - spent, guard)
             if result.deferred and result.needed > budget:  # would never fit in a round
                 too_many = (
                     f"its import takes {result.needed} requests, more than "
@@ -268,7 +268,8 @@ class Backfiller:
                 break
             if result.error is not None:
                 report.unavailable.append(result)
-                self._defer(nct, result.error)
+                with guard():
+                    self._defer(nct, result.error)
             else:
                 report.imported.append(result)
         report.requests = stats.requests - start
@@ -276,12 +277,16 @@ class Backfiller:
         return report
 
     def _queued_one(
-        self, nct_id: str, should_stop: Callable[[], bool], budget: int | None
+        self,
+        nct_id: str,
+        should_stop: Callable[[], bool],
+        budget: int | None,
+        guard: Callable[[], AbstractContextManager[object]],
     ) -> TrialBackfill:
         """One queued trial; a fault of its own (an odd record) fails it alone."""
         try:
-            return self.backfill(nct_id, should_stop=should_stop, budget=budget)
-        except (Interrupted, StoreError):
+            return self.backfill(nct_id, should_stop=should_stop, budget=budget, guard=guard)
+        except (Interrupted, StoreError, Busy):
             raise
         except Exception as exc:
             log.debug("%s: history import failed", nct_id, exc_info=True)
