@@ -2,8 +2,9 @@
 
 Each test makes the registry double (or a trickling socket) misbehave over
 real HTTP on 127.0.0.1 and checks the promise: the fault is named in one line,
-the cycle is recorded as failed (so the next one catches up), other trials
-are not harmed, and no traceback reaches the terminal.
+the cycle is recorded as failed (so the next one catches up) - or, when one
+trial alone failed, that trial is fetched again until it is recorded - other
+trials are not harmed, and no traceback reaches the terminal.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def test_a_record_without_protocol_section_fails_only_its_batch_and_is_retried(
         status = json.loads(run_cli(config, "status", "--json").stdout)
         third = {r["nct_id"]: r for r in status["trials"]}["NCT00000003"]
         assert third["last_error"] == "the registry returned 1 record(s) without an NCT ID"
-        assert runs(tmp_path)[-1][0] == 0  # not complete: the next cycle catches up
-        second = run_cli(config, "check")
+        assert runs(tmp_path)[-1][:2] == (1, None)  # complete: the failing trial alone is
+        second = run_cli(config, "check")  # fetched again, in full, until it is recorded
         assert "new 1 · not found 0 · errors 0" in second.stdout
 
 
@@ -259,8 +260,8 @@ def test_a_stale_copy_is_not_taken_and_is_fetched_again(tmp_path: Path) -> None:
         status = json.loads(run_cli(config, "status", "--json").stdout)
         row = {r["nct_id"]: r for r in status["trials"]}[TRIALS[1]]
         assert "older copy (posted 2025-12-15, listed as 2026-01-05)" in row["last_error"]
-        assert runs(tmp_path)[-1][0] == 0
-        reg.reset_requests()  # dataTimestamp has not moved, yet the trial is fetched again
+        assert runs(tmp_path)[-1][:3] == (1, None, DAY2)  # the watermark moves: the trial …
+        reg.reset_requests()  # … is fetched again although dataTimestamp has not moved
         second = run_cli(config, "check")
         assert "Overall Status: Recruiting → Completed" in second.stdout
         assert reg.requests[-1].params["filter.ids"] == TRIALS[1]
@@ -330,3 +331,47 @@ def test_ctrl_c_mid_cycle_is_never_a_complete_cycle(tmp_path: Path) -> None:
         assert runs(tmp_path)[-1] == (0, "interrupted before it finished", None)
         again = run_cli(path, "check")  # the refresh was not taken as processed
         assert "Overall Status: Recruiting → Suspended" in again.stdout
+
+
+def test_one_trial_failing_for_good_costs_no_full_fetch_and_is_told_once(
+    tmp_path: Path,
+) -> None:
+    """A stale copy of one trial, served cycle after cycle: the others stay incremental."""
+    with RegistryDouble(studies(), data_timestamp=DAY1) as reg:
+        config = config_for(tmp_path, reg.url)
+        run_cli(config, "check")
+        fresh = changed(make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15"),
+                        status="COMPLETED", last_update="2026-01-05")  # fmt: skip
+        reg.put(fresh)
+        stale = make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15")
+        reg.fail_next(200, page(stale), content_type="application/json", when=full_fetch, times=4)
+        outs = []
+        for day in range(2, 6):
+            reg.set_data_timestamp(f"2026-01-0{day + 4}T09:00:06")
+            reg.reset_requests()
+            outs.append(run_cli(config, "check").stdout)
+            full = [r for r in reg.requests if r.path.endswith("/studies") and full_fetch(r.params)]
+            assert [r.params["filter.ids"] for r in full] == [TRIALS[1]]  # it alone, in full
+        assert [r[0] for r in runs(tmp_path)] == [1, 1, 1, 1, 1]
+        assert all("errors 1 (NCT00000002)" in out for out in outs)
+        told = [out for out in outs if "ctwatch: NCT00000002 cannot be checked" in out]
+        assert len(told) == 1 and "alerts sent 1" in outs[2]  # after the third, once
+        assert "The last 3 checks of NCT00000002 failed: the registry returned an older" in told[0]
+        recovered = run_cli(config, "check").stdout  # the registry serves the real copy again
+        assert "Overall Status: Recruiting → Completed" in recovered
+        assert "ctwatch: NCT00000002 is checked again" in recovered
+        assert "errors 0" in run_cli(config, "check").stdout
+
+
+def test_one_batch_failing_while_others_are_read_is_registry_trouble(tmp_path: Path) -> None:
+    with RegistryDouble(studies(), data_timestamp=DAY1) as reg:
+        config = config_for(tmp_path, reg.url, incremental=False, extra="batch_size = 1")
+        run_cli(config, "check")
+        reg.fail_next(503, "down", times=3, when=lambda p: p.get("filter.ids") == TRIALS[2])
+        result = run_cli(config, "check")
+        assert result.exit_code == 0  # the registry was read; the cycle completed
+        assert "errors 1 (NCT00000003)" in result.stdout
+        assert "1 of 3 registry requests failed: registry answered HTTP 503" in result.stderr
+        assert "cannot be checked" not in result.stdout  # the request failed, not the trial
+        complete, error, _ = runs(tmp_path)[-1]
+        assert complete == 1 and error is not None and error.startswith("1 of 3 registry")

@@ -68,6 +68,9 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
         say(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
+    if report.registry_error is not None:  # some requests failed; the cycle completed
+        message = f"{report.registry_error}; those trials are fetched again next cycle"
+        say(f"ctwatch: {obj.redactor(message)}", err=True)
     if report.failure is not None:
         fail(f"the cycle failed: {report.failure}", EXIT_FAILED)
 

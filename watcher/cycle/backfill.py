@@ -247,8 +247,9 @@ class Backfiller:
         that needs more than a whole round is set aside like an unreadable one
         (``ctwatch backfill NCT…`` imports it). Each trial's write runs inside
         ``guard()`` (the store's process lock), never its requests: a slow
-        history endpoint must not hold up a ``ctwatch check`` next to the daemon. A history that cannot be read is
-        tried again after a day, then two, four… (at most 30).
+        history endpoint must not hold up a ``ctwatch check`` next to the daemon.
+        A history that cannot be read is tried again after a day, then two, four…
+        (at most 30).
         """
         report = QueueReport()
         stats = self.client.http.stats

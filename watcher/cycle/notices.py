@@ -5,7 +5,10 @@ exactly like a monitor with nothing to say. After ``trouble_after``
 consecutive failed cycles every destination hears that checks are failing
 (once), and once more when they work again. A watched trial that vanishes
 from the registry (withdrawn from view, merged into another record) is told
-to its own destinations at once, and again if it returns. The words live
+to its own destinations at once, and again if it returns. A trial that
+cannot be checked (an odd record, a stale copy served again and again) is
+told to its destinations after ``trouble_after`` failures in a row: the other
+trials' cycles complete, so nothing else would ever say so. The words live
 here; the store makes sure each is queued once.
 """
 
@@ -21,6 +24,10 @@ REGISTRY = "registry"
 
 def gone_key(nct_id: str) -> str:
     return f"gone:{nct_id}"
+
+
+def failing_key(nct_id: str) -> str:
+    return f"failing:{nct_id}"
 
 
 def _rows(
@@ -68,5 +75,26 @@ def trial_back(destinations: Iterable[Destination], nct_id: str) -> list[OutboxR
         destinations,
         f"{nct_id} is back in the registry",
         f"ClinicalTrials.gov returns {nct_id} again; changes are alerted as before.",
+        nct_id,
+    )
+
+
+def trial_failing(
+    destinations: Iterable[Destination], nct_id: str, failures: int, error: str
+) -> list[OutboxRow]:
+    return _rows(
+        destinations,
+        f"{nct_id} cannot be checked",
+        f"The last {failures} checks of {nct_id} failed: {error}. The other trials are "
+        "checked as usual; ctwatch keeps trying this one and will tell you when it works.",
+        nct_id,
+    )
+
+
+def trial_checked_again(destinations: Iterable[Destination], nct_id: str) -> list[OutboxRow]:
+    return _rows(
+        destinations,
+        f"{nct_id} is checked again",
+        f"ctwatch checked {nct_id} again; any change made meanwhile is alerted as usual.",
         nct_id,
     )

@@ -6,7 +6,12 @@ is recorded inside its own savepoint and an exception becomes that trial's
 ``last_error``; a batch that cannot be recorded fails that batch alone; and
 anything unexpected at the level of the cycle ends it as *failed*, with its
 reason, never as complete - a complete cycle moves the incremental
-watermark, and a cycle that skipped a change must never move it.
+watermark, and a cycle that skipped a change must never move it. A cycle in
+which some trials failed is complete: a failing trial is fetched in full every
+cycle until it is recorded, so its changes cannot slip past the watermark,
+and one bad record does not cost every later cycle a full fetch. Its
+destinations hear about it after ``trouble_after`` failures in a row; a
+request that failed for a whole batch is registry trouble, told to everyone.
 
 Detection ends here. Alerts are only written to the outbox (with the version,
 in the same transaction); sending them is :mod:`watcher.alerts.delivery`'s job.
@@ -105,11 +110,12 @@ class Pipeline:
             plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
             stamp, report.mode = plan.data_timestamp, plan.mode
             log.info("cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason)
-            read_any = self._fetch_and_record(plan, routes, report, should_stop)
+            batches, failed, first = self._fetch_and_record(plan, routes, report, should_stop)
             report.checked += len(trials) - len(plan.fetch)
-            if plan.fetch and not read_any:
-                report.registry_down = True
-                report.registry_error = next(iter(report.errors.values()), None)
+            if failed == batches and batches:
+                report.registry_down, report.registry_error = True, first
+            elif failed:  # the cycle completes (those trials are fetched again), told as trouble
+                report.registry_error = f"{failed} of {batches} registry requests failed: {first}"
             settled = True
         except RegistryError as exc:
             report.registry_down, report.registry_error = True, str(exc)
@@ -161,12 +167,17 @@ class Pipeline:
         routes: Routes,
         report: CycleReport,
         should_stop: Callable[[], bool],
-    ) -> bool:
-        """Fetch batch by batch, recording each before the next; True if any batch read."""
-        read_any = False
+    ) -> tuple[int, int, str | None]:
+        """Fetch batch by batch, recording each before the next: how many batches there
+        were, how many could not be read at all, and why the first of those failed."""
+        batches = failed = 0
+        first: str | None = None
         with self._progress(len(plan.fetch)) as advance:
             for batch in self.registry.iter_batches(plan.fetch, on_progress=advance):
-                read_any = read_any or not batch.all_failed
+                batches += 1
+                if batch.all_failed:
+                    failed += 1
+                    first = first or next(iter(batch.failed.values()))
                 recorded = len(report.changed), len(report.new)
                 try:
                     self._record(batch, plan, routes, report, should_stop)
@@ -179,7 +190,7 @@ class Pipeline:
                         fresh = report.changed[recorded[0] :] + report.new[recorded[1] :]
                         self.history.number_recorded(fresh)
                 del batch  # memory holds one batch: this one goes before the next is read
-        return read_any
+        return batches, failed, first
 
     def _batch_failed(self, batch: FetchResult, reason: str, report: CycleReport) -> None:
         log.error("a batch of %d trials could not be recorded: %s", len(batch.requested), reason)
@@ -222,8 +233,7 @@ class Pipeline:
                     message = f"could not record: {describe_failure(exc)}"
                     log.error("%s: %s", nct, message)
                     log.debug("%s: could not record", nct, exc_info=True)
-                    report.errors[nct] = message
-                    batch.record_error(nct, message, now)
+                    self._trial_failed(context, nct, states.get(nct), message)
         if stopped:
             raise Interrupted
 
@@ -232,8 +242,11 @@ class Pipeline:
         routes = context.routes.get(nct, ())
         destinations = [r.destination for r in routes]
         if nct in fetched.failed:
-            report.errors[nct] = fetched.failed[nct]
-            batch.record_error(nct, fetched.failed[nct], now)
+            if fetched.all_failed:  # the request failed, not this trial: registry trouble
+                report.errors[nct] = fetched.failed[nct]
+                batch.record_error(nct, fetched.failed[nct], now)
+            else:
+                self._trial_failed(context, nct, state, fetched.failed[nct])
             return
         record = fetched.records.get(nct)
         if record is None:
@@ -245,17 +258,34 @@ class Pipeline:
             return
         stale = _stale(record, context.plan.listed.get(nct), state)
         if stale is not None:
-            report.errors[nct] = stale
-            batch.record_error(nct, stale, now)
+            self._trial_failed(context, nct, state, stale)
             return
         outcome = self.record_one(batch, nct, record, state=state, routes=routes, now=now)
         if state is not None and state.not_found:
             batch.all_clear(notices.gone_key(nct), notices.trial_back(destinations, nct), now)
+        if state is not None and state.consecutive_errors:
+            again = notices.trial_checked_again(destinations, nct)
+            batch.all_clear(notices.failing_key(nct), again, now)
         report.checked += 1
         if outcome is Outcome.NEW:
             report.new.append(nct)
         elif outcome is Outcome.CHANGED:
             report.changed.append(nct)
+
+    def _trial_failed(
+        self, context: _Recording, nct: str, state: TrialState | None, message: str
+    ) -> None:
+        """Keep the reason; after ``trouble_after`` failures in a row, tell the trial's
+        destinations once. The cycle still completes: a failing trial is fetched in
+        full every cycle until it is recorded, so no change of it can slip past."""
+        context.report.errors[nct] = message
+        context.batch.record_error(nct, message, context.now)
+        failures = (state.consecutive_errors if state is not None else 0) + 1
+        if failures >= self.trouble_after:
+            destinations = [r.destination for r in context.routes.get(nct, ())]
+            masked = self.store.conn.masked(message)
+            rows = notices.trial_failing(destinations, nct, failures, masked)
+            context.batch.tell_once(notices.failing_key(nct), rows, context.now)
 
     def record_one(
         self,

@@ -57,6 +57,9 @@ class CycleReport:
             errors=len(self.errors),
             requests=self.requests,
             bytes=self.bytes,
-            complete=not self.registry_down and not self.errors and self.failure is None,
+            # a trial's own failure does not make the cycle incomplete: failing trials are
+            # fetched in full until they are recorded (Runs.needs_full_fetch), so the
+            # watermark may move; one bad record must not cost every cycle a full fetch
+            complete=not self.registry_down and self.failure is None,
             error=self.error,
         )

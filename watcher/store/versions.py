@@ -55,6 +55,8 @@ class TrialState:
     latest_hash: str | None
     last_update_posted: str | None
     not_found: bool
+    consecutive_errors: int = 0
+    """Checks in a row that failed (or found nothing) before this one."""
 
 
 class VersionBatch:
@@ -83,14 +85,21 @@ class VersionBatch:
             self._codec.train_if_due(self._db, self._last_version)
 
     def states(self, nct_ids: Sequence[str]) -> dict[str, TrialState]:
-        """Each named trial's latest hash, post date and not-found flag (known trials only)."""
+        """Each named trial's latest hash, post date, not-found flag and failures in a row
+        (known trials only)."""
         rows = self._conn.rows_in(
-            "SELECT nct_id, latest_hash, last_update_posted, not_found FROM trials",
+            """SELECT nct_id, latest_hash, last_update_posted, not_found, consecutive_errors
+               FROM trials""",
             "nct_id",
             nct_ids,
         )
         return {
-            r["nct_id"]: TrialState(r["latest_hash"], r["last_update_posted"], bool(r["not_found"]))
+            r["nct_id"]: TrialState(
+                r["latest_hash"],
+                r["last_update_posted"],
+                bool(r["not_found"]),
+                r["consecutive_errors"],
+            )
             for r in rows
         }
 
