@@ -193,3 +193,37 @@ def test_a_trial_undone_at_the_threshold_trains_nothing(store: Store, db: Path) 
     assert [dict_id(b) for _, b in blobs(db)] == [0] * 60 + [1]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT id, trained_on FROM body_dictionaries").fetchall() == [(1, 60)]
+
+
+@pytest.mark.usefixtures("small_training")
+def test_a_dictionary_undone_here_and_trained_elsewhere_under_its_id_is_not_mixed_up(
+    tmp_path: Path,
+) -> None:
+    """SQLite gives a rolled-back row's ID to the next one: dictionary 1 may be trained
+    by this process, undone, then trained differently by another process."""
+    db = tmp_path / "ctwatch.db"
+    here, there = Store.open(db), Store.open(db)
+    try:
+        write(here, 0, 30)
+        with pytest.raises(RuntimeError), here.versions.batch() as batch:
+            for i in range(30, 70):  # trains dictionary 1 at 60 ...
+                with batch.trial():
+                    batch.record_version(take_snapshot(nct(i), study(i)), [], [], NOW)
+            assert batch.latest_body(nct(65)) is not None  # ... and reads with it
+            raise RuntimeError("the batch is undone, dictionary 1 with it")
+        write(there, 1000, 40)  # another process trains its own dictionary 1
+        write(here, 2000, 5)  # this process must now write with that one
+        assert [dict_id(b) for _, b in blobs(db)][30:] == [0] * 30 + [1] * 15
+        fresh = Store.open(db)
+        try:
+            for reader in (here, fresh):
+                for i in [*range(30), *range(1000, 1040), *range(2000, 2005)]:
+                    assert (
+                        reader.versions.latest_record(nct(i))
+                        == take_snapshot(nct(i), study(i)).record
+                    )
+        finally:
+            fresh.close()
+    finally:
+        here.close()
+        there.close()

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,35 @@ def test_test_alert_sends_a_test_event(
     (delivery,) = receiver.deliveries
     assert delivery.payload["type"] == "test" and delivery.webhook_id.startswith("msg_test_")
     assert outbox(tmp_path) == []  # test alerts bypass the outbox
+
+
+def test_a_manual_retry_of_a_given_up_alert_keeps_its_webhook_id_and_gets_a_fresh_age(
+    tmp_path: Path, registry: RegistryDouble, receiver: WebhookReceiver
+) -> None:
+    """A receiver that stored the event but kept answering 500: the retry is a duplicate."""
+    config, env = setup(tmp_path, registry, receiver.url())
+    baseline_then_change(config, registry, env, status="SUSPENDED")
+    receiver.fail_next(500, "busy")
+    assert "alerts pending 1" in check(config, env)
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:  # queued six days ago
+        conn.execute(
+            "UPDATE outbox SET created_at = '2020-01-01T00:00:00Z', next_attempt_at = created_at"
+        )
+    receiver.fail_next(500, "busy")
+    assert "alerts failed 1" in check(config, env)  # past give_up_after: failed
+    queued_at = queued(tmp_path)
+    retried = run(config, "outbox", "retry", "--failed", env=env, secrets=SECRETS)
+    assert retried.exit_code == 0, retried.stderr
+    receiver.fail_next(500, "busy")
+    assert "alerts pending 1" in check(config, env)  # its age counts from the retry
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        conn.execute("UPDATE outbox SET next_attempt_at = '2020-01-01T00:00:00Z'")
+    assert "alerts sent 1" in check(config, env)
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(ids) == 4 and ids[1] == ids[2] == ids[3]  # one id since it was queued (in 2020)
+    assert queued(tmp_path) == queued_at  # the same row, queued at the same time
+
+
+def queued(tmp_path: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        return conn.execute("SELECT id, created_at FROM outbox ORDER BY id").fetchall()

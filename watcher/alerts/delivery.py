@@ -207,7 +207,7 @@ class Deliverer:
         report.failed += bool(outcome.failed)
 
     def _too_old(self, claim: OutboxClaim, now: datetime) -> bool:
-        return now - parse_iso(claim.created_at) >= self.give_up_after
+        return now - parse_iso(claim.age_from or claim.created_at) >= self.give_up_after
 
     def _next_try(self, claim: OutboxClaim, error: DeliveryError, now: datetime) -> str:
         delay = retry_delay(claim.attempts + 1, error.retry_after)

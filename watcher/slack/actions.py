@@ -14,7 +14,6 @@ something changed, and the clicker always hears the command's reply.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,11 +21,9 @@ from typing import Any
 
 from watcher.config import Config, normalise_nct_id
 from watcher.slack.blocks import ACTIONS_BLOCK, MAX_BLOCKS, MUTE_DAYS, Block
-from watcher.slack.commands import BadRequest, CommandRequest, Commands, Lookup
+from watcher.slack.commands import BadRequest, CommandRequest, Commands, Lookup, mention
 from watcher.store import Mute, Store
 from watcher.timeutil import Clock, iso, utc_now
-
-_USER_ID_RE = re.compile(r"^[UW][A-Z0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class Click:
     @property
     def who(self) -> str:
         """``<@U123>`` for a well-formed user ID, else "someone" (never raw payload text)."""
-        return f"<@{self.user_id}>" if _USER_ID_RE.match(self.user_id) else "someone"
+        return mention(self.user_id)
 
     def as_command(self, text: str) -> CommandRequest:
         return CommandRequest(

@@ -344,8 +344,13 @@ def _source(follow: Follow) -> str:
     sub = follow.subscription
     if sub is None:
         return f"config file (watch “{escape(follow.watch or '')}”)"
-    user = f"<@{sub.user_id}>" if sub.user_id and _USER_ID_RE.match(sub.user_id) else "someone"
-    return f"Slack (by {user}, {sub.created_at[:10]})"
+    return f"Slack (by {mention(sub.user_id)}, {sub.created_at[:10]})"
+
+
+def mention(user_id: str | None) -> str:
+    """``<@U123>`` for a well-formed Slack user ID, else "someone": never raw payload text
+    in a message Slack would render."""
+    return f"<@{user_id}>" if user_id and _USER_ID_RE.match(user_id) else "someone"
 
 
 def _channel(entry: str) -> str:

@@ -30,7 +30,6 @@ from watcher.neterrors import network_reason
 
 log = logging.getLogger(__name__)
 
-SERVICE = "slack_socket_mode"
 """The name its state is recorded under."""
 CHECK_EVERY = 30.0
 PING_INTERVAL = 5.0  # the SDK pings this often; a broken pipe is noticed in 5 pings

@@ -65,6 +65,7 @@ class BodyCodec:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._newest = 0  # ID of the dictionary new bodies use (0: none)
+        self._newest_data: bytes | None = None  # ... and its bytes
         self._due_at = TRAIN_AT  # the number of versions at which to train the next one
         self._compressor = zstandard.ZstdCompressor(level=LEVEL)
         self._readers: dict[int, zstandard.ZstdDecompressor] = {0: zstandard.ZstdDecompressor()}
@@ -80,11 +81,17 @@ class BodyCodec:
         row = db.execute(
             "SELECT id, trained_on, data FROM body_dictionaries ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        newest = (0, 0, None) if row is None else (int(row[0]), int(row[1]), row[2])
+        newest_id, trained_on = (0, 0) if row is None else (int(row[0]), int(row[1]))
+        data = None if row is None else bytes(row[2])
         with self._lock:
-            if newest[0] != self._newest:
-                data = None if newest[2] is None else zstandard.ZstdCompressionDict(newest[2])
-                self._use(newest[0], newest[1], data)
+            if (newest_id, data) == (self._newest, self._newest_data):
+                return
+            # Compared by content, not ID: a dictionary this process trained in a batch
+            # that was rolled back leaves its ID free, and another process may store a
+            # different dictionary under it. Cached readers of such IDs go too.
+            for undone in [i for i in self._readers if i >= newest_id and i != 0]:
+                del self._readers[undone]
+            self._use(newest_id, trained_on, data)
 
     def compress(self, body: bytes) -> bytes:
         with self._lock:
@@ -114,7 +121,7 @@ class BodyCodec:
             [new_id, held, trained.as_bytes()],
         )
         with self._lock:
-            self._use(new_id, held, trained)
+            self._use(new_id, held, trained.as_bytes())
         log.info("body dictionary %d trained on the newest of %d versions", new_id, held)
 
     def _samples(self, db: Database) -> list[bytes | bytearray | memoryview]:
@@ -127,12 +134,11 @@ class BodyCodec:
                 continue
         return samples
 
-    def _use(
-        self, dict_id: int, trained_on: int, data: zstandard.ZstdCompressionDict | None
-    ) -> None:
-        self._newest = dict_id
+    def _use(self, dict_id: int, trained_on: int, data: bytes | None) -> None:
+        self._newest, self._newest_data = dict_id, data
         self._due_at = GROWTH * trained_on if dict_id else TRAIN_AT
-        self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=data)
+        dictionary = None if data is None else zstandard.ZstdCompressionDict(data)
+        self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=dictionary)
 
     # ---- reading -----------------------------------------------------------------
 

@@ -25,7 +25,8 @@ from watcher.store.base import Connection
 from watcher.store.rows import OutboxClaim, OutboxProblem, OutboxRow, from_row
 
 _CLAIM_COLUMNS = """o.id, o.version_id, o.nct_id, o.kind, o.payload, o.destination, o.paths,
-                    o.attempts, o.created_at, t.title, v.last_update_posted, v.registry_version,
+                    o.attempts, o.created_at, COALESCE(o.age_from, o.created_at) AS age_from,
+                    t.title, v.last_update_posted, v.registry_version,
                     (SELECT p.registry_version FROM versions p
                      WHERE p.nct_id = v.nct_id AND p.position < v.position
                      ORDER BY p.position DESC LIMIT 1) AS previous_registry_version"""
@@ -183,9 +184,9 @@ class Outbox:
             for part in others:
                 cursor = db.execute(
                     """INSERT OR IGNORE INTO outbox (version_id, nct_id, kind, payload,
-                           destination, paths, created_at, next_attempt_at, attempts)
-                       SELECT version_id, nct_id, kind, payload, ?, paths, created_at, ?,
-                              attempts FROM outbox WHERE id = ?""",
+                           destination, paths, created_at, age_from, next_attempt_at, attempts)
+                       SELECT version_id, nct_id, kind, payload, ?, paths, created_at, age_from,
+                              ?, attempts FROM outbox WHERE id = ?""",
                     [part[0].key, part[3] or now, claim.id],
                 )
                 if cursor.rowcount:  # else a row for that target and version exists already
@@ -238,11 +239,12 @@ class Outbox:
 
     def requeue(self, ids: Sequence[int], now: str) -> int:
         """Make alerts due now. A failed one starts afresh: pending, no attempts, and its
-        age counted from now, so ``give_up_after`` does not fail it again at once."""
+        age counted from now, so ``give_up_after`` does not fail it again at once. Its
+        ``created_at`` stays: the webhook-id a receiver deduplicates on is made from it."""
         with self._conn.atomic() as db:
             cursor = db.conn.executemany(
                 """UPDATE outbox SET next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-                       created_at = CASE WHEN status = 'failed' THEN ? ELSE created_at END,
+                       age_from = CASE WHEN status = 'failed' THEN ? ELSE age_from END,
                        attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END,
                        status = 'pending'
                    WHERE id = ? AND status IN ('pending', 'failed')""",

@@ -72,6 +72,8 @@ class OutboxClaim:
     paths: tuple[str, ...] | None
     attempts: int
     created_at: str = ""
+    age_from: str = ""
+    """Where ``give_up_after`` counts from: ``created_at``, or the last manual retry."""
     kind: str = "change"
     payload: dict[str, Any] | None = None
     title: str = ""

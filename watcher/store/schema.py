@@ -349,3 +349,14 @@ def _m0012_analyst_views(db: Database) -> None:
             WHERE latest_hash IS NOT NULL
         """,
     )
+
+
+@migration("0013_outbox_age")
+def _m0013_outbox_age(db: Database) -> None:
+    """When an alert's retry age starts, apart from when it was queued.
+
+    ``outbox retry --failed`` gives a failed alert a fresh ``give_up_after``;
+    ``created_at`` must stay as it was, because a webhook's ``webhook-id`` is
+    made from it and a receiver deduplicates on that id. NULL: from ``created_at``.
+    """
+    _script(db, "ALTER TABLE outbox ADD COLUMN age_from TEXT")

@@ -73,7 +73,10 @@ class Stats:
                           COUNT(*) AS n FROM outbox GROUP BY kind, status"""
             )
         }
-        pending = one("SELECT MIN(created_at) AS oldest FROM outbox WHERE status = 'pending'")
+        pending = one(
+            "SELECT MIN(COALESCE(age_from, created_at)) AS oldest FROM outbox"
+            " WHERE status = 'pending'"
+        )
         mutes = one("SELECT COUNT(*) AS n FROM mutes WHERE until > ?", [now])
         return Totals(
             cycles=cycles,
