@@ -21,13 +21,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from watcher.alerts.routing import Route, Routes, outbox_rows
+from watcher.alerts.search_routes import SearchSpec
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange, diff_records
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
-from watcher.cycle.report import CycleReport, Interrupted, Outcome
+from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
+from watcher.cycle.searches import SearchRound
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
@@ -39,12 +41,6 @@ log = logging.getLogger(__name__)
 
 ProgressFactory = Callable[[int], AbstractContextManager[Callable[[int], None] | None]]
 """Given how many records will be fetched, a context yielding an ``advance(n)``."""
-
-
-def describe_failure(exc: BaseException) -> str:
-    """``unexpected KeyError: 'x'`` - one line, no traceback (``--log-level debug`` has it)."""
-    text = " ".join(str(exc).split())[:300]
-    return f"unexpected {exc.__class__.__name__}" + (f": {text}" if text else "")
 
 
 @dataclass(frozen=True)
@@ -74,6 +70,9 @@ class Pipeline:
     queue_history: bool = False
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
 
+    def __post_init__(self) -> None:
+        self.searching = SearchRound(self.store, self.registry, self.clock)
+
     def run_cycle(
         self,
         trials: Sequence[str],
@@ -81,23 +80,28 @@ class Pipeline:
         should_stop: Callable[[], bool] = lambda: False,
         *,
         full: bool = False,
+        searches: Sequence[SearchSpec] = (),
     ) -> CycleReport:
-        """Check ``trials`` once and record what changed.
+        """Check ``trials`` and ``searches`` once and record what changed.
 
         The planner decides what needs fetching (see :mod:`watcher.registry.planner`);
-        trials it rules out are counted as checked, unchanged. Raises
-        Interrupted (after closing the run record) when ``should_stop`` turns
-        true or a pacing sleep is cut short by a shutdown, and StoreError when
-        the database itself cannot be used; every other failure is recorded
-        in the report and the run.
+        trials it rules out are counted as checked, unchanged. The searches follow
+        the trials (:mod:`watcher.cycle.searches`), sharing the planner's listing.
+        Raises Interrupted (after closing the run record) when ``should_stop``
+        turns true or a pacing sleep is cut short by a shutdown, and StoreError
+        when the database itself cannot be used; every other failure is
+        recorded in the report and the run.
         """
         report = CycleReport()
         run_id = self.store.runs.start(iso(self.clock()))
         stats = self.registry.stats
         before, bytes_before = stats.requests, stats.bytes_received
         stamp: str | None = None
+        scope = list(trials)
         try:
-            plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
+            memory = self._memory(trials)
+            members = self.searching.members_of(searches) if searches else ()
+            plan = self.planner.plan(trials, memory, self.clock(), full=full, members=members)
             stamp, report.mode = plan.data_timestamp, plan.mode
             log.info("cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason)
             read_any = self._fetch_and_record(plan, routes, report, should_stop)
@@ -105,6 +109,8 @@ class Pipeline:
             if plan.fetch and not read_any:
                 report.registry_down = True
                 report.registry_error = next(iter(report.errors.values()), None)
+            elif searches:
+                scope += self._searches(searches, plan, memory, routes, report, should_stop)
         except RegistryError as exc:
             report.registry_down, report.registry_error = True, str(exc)
         except Interrupted:
@@ -119,7 +125,7 @@ class Pipeline:
         finally:
             report.requests = self.registry.stats.requests - before
             report.bytes = self.registry.stats.bytes_received - bytes_before
-            self._finish(run_id, report, trials, stamp)
+            self._finish(run_id, report, scope, stamp)
         self._tell_trouble(report, routes)
         return report
 
@@ -131,6 +137,24 @@ class Pipeline:
             self.store.runs.set_scope(trials)
         final = replace(counts, data_timestamp=stamp if counts.complete else None, mode=report.mode)
         self.store.runs.finish(run_id, final, iso(self.clock()))
+
+    def _searches(  # noqa: PLR0917 - the cycle's state, passed as _fetch_and_record takes it
+        self,
+        searches: Sequence[SearchSpec],
+        plan: Plan,
+        memory: Memory,
+        routes: Routes,
+        report: CycleReport,
+        should_stop: Callable[[], bool],
+    ) -> list[str]:
+        """Ask, baseline new members of followed searches, record; the trials followed now."""
+        found = self.searching.ask(searches, plan, memory, report, should_stop)
+        follow = self.searching.follow_needs(found)
+        if follow:  # baseline on entry, before the events (their cards read the new versions)
+            joining = replace(plan, fetch=tuple(follow), listed={}, reason="followed by a search")
+            self._fetch_and_record(joining, routes, report, should_stop)
+        self.searching.record(found, report, should_stop)
+        return follow
 
     def _memory(self, trials: Sequence[str]) -> Memory:
         """What the store remembers that the planner needs."""

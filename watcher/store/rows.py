@@ -269,3 +269,52 @@ class ChangedVersion:
     fetched_at: str
     last_update_posted: str | None
     title: str | None
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """What the store remembers of one search (see migration ``0010_searches``)."""
+
+    name: str
+    query: str
+    """The canonical JSON of its API parameters when it was last checked."""
+    baseline_at: str | None = None
+    """When its members were recorded for ``query`` (None: a silent baseline is due)."""
+    data_timestamp: str | None = None
+    """The registry refresh its last good check processed."""
+    last_check_at: str | None = None
+    last_event_at: str | None = None
+    over_count: int | None = None
+    """Matches found by a check that refused it (over ``max_trials``); None otherwise."""
+    last_error: str | None = None
+    members: int = 0
+
+
+@dataclass(frozen=True)
+class SearchSubscription:
+    """A Slack channel following a search because someone typed ``/ctwatch watch URL``.
+
+    ``name`` is the search's name (a config search's, when the query was the same);
+    ``url`` what was pasted; ``query`` the canonical JSON of its API parameters.
+    """
+
+    channel_id: str
+    name: str
+    url: str
+    query: str
+    channel_name: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class SearchEventRow:
+    """One member event as recorded: ``kind`` is ``new``, ``matches`` or ``left``."""
+
+    id: int
+    search: str
+    nct_id: str
+    kind: str
+    at: str
+    payload: dict[str, Any]
