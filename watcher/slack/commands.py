@@ -30,11 +30,11 @@ from watcher.core.render import change_lines
 from watcher.core.text import truncate
 from watcher.registry.client import FetchResult
 from watcher.slack.blocks import MAX_TEXT, escape
+from watcher.slack.search_commands import SearchCommands, SearchPreviewer, about_a_search
 from watcher.store import Store, Subscription
 from watcher.timeutil import Clock, iso, utc_now
 
 LOOKUP_FIELDS = ("NCTId", "BriefTitle", "OverallStatus")
-LOOKUP_RETRIES = 2  # a person is waiting: fail fast rather than back off for minutes
 MAX_IDS = 20
 MAX_LISTED = 50
 MAX_CHANGE_LINES = 5
@@ -104,6 +104,8 @@ class Commands:
     store: Store
     lookup: Lookup
     clock: Clock = utc_now
+    preview: SearchPreviewer | None = None
+    """Asks the registry for a search's count (``watch <search URL>``)."""
 
     def handle(self, request: CommandRequest) -> Answer:
         """Answer one command; never raises on bad input (the user gets told why)."""
@@ -116,6 +118,8 @@ class Commands:
             return Answer(Reply(f"I don't know the command `{shown}`.\n\n" + help_text(name)))
         if verb == "list":
             return Answer(self.channel_list(request))
+        if verb in ("watch", "unwatch") and about_a_search(verb, rest):
+            return self._search(name, verb, request, rest)
         ids, bad = parse_ids(rest)
         problem = _id_problem(name, verb, ids, bad)
         if problem is not None:
@@ -129,6 +133,17 @@ class Commands:
             return Answer(self.unwatch(request, ids))
         checking = f"Checking {', '.join(ids)} in the registry…"
         return Answer(Reply(checking), later=partial(self.watch, request, ids))
+
+    def _search(self, name: str, verb: str, request: CommandRequest, rest: str) -> Answer:
+        """``watch``/``unwatch`` of a search (see :mod:`watcher.slack.search_commands`)."""
+        refusal = self._refusal(name, verb, request)
+        if refusal is not None:
+            return Answer(refusal)
+        searches = SearchCommands(self.config, self.store, self.preview, self.clock, name)
+        if verb == "unwatch":
+            return Answer(Reply(searches.unwatch(request, rest)))
+        text, later = searches.watch(request, rest)
+        return Answer(Reply(text), later=None if later is None else lambda: Reply(later()))
 
     # ---- the commands --------------------------------------------------------
 
@@ -201,8 +216,14 @@ class Commands:
             for f in channel_follows(self.config, subs)
             if f.in_channel(request.channel_id, request.channel_name)
         ]
+        name = escape(request.command or "/ctwatch")
+        searches = SearchCommands(self.config, self.store, self.preview, self.clock, name)
+        search_lines = searches.lines(request)
+        if search_lines:
+            search_lines.insert(0, f"This channel watches {len(search_lines)} search(es):")
         if not follows:
-            name = escape(request.command or "/ctwatch")
+            if search_lines:
+                return Reply("\n".join(search_lines))
             return Reply(f"This channel watches no trials yet. Try `{name} watch NCT06850103`.")
         by_trial: dict[str, list[Follow]] = {}
         for follow in follows:
@@ -215,7 +236,7 @@ class Commands:
             lines.append(f"• {trial} — {'; '.join(_source(f) for f in sources)}")
         if len(by_trial) > MAX_LISTED:
             lines.append(f"…and {len(by_trial) - MAX_LISTED} more (`ctwatch status` lists all).")
-        return Reply("\n".join(lines))
+        return Reply("\n".join([*lines, *search_lines]))
 
     def status(self, ids: Sequence[str]) -> Reply:
         """What the store knows: status, last update posted, last change seen."""
@@ -307,8 +328,10 @@ def help_text(name: str) -> str:
         [
             "*ctwatch* follows ClinicalTrials.gov records and posts what changed, field by field.",
             f"• `{name} watch NCT06850103 [NCT…]` — alert this channel when these trials change",
-            f"• `{name} unwatch NCT…` — stop (subscriptions made in Slack; the config file's "
-            "watches stay)",
+            f"• `{name} watch <registry search URL>` — alert this channel about new trials and "
+            "trials that start or stop matching a search on ClinicalTrials.gov",
+            f"• `{name} unwatch NCT…` (or a search's name or URL) — stop (subscriptions made in "
+            "Slack; the config file's watches stay)",
             f"• `{name} list` — the trials this channel watches, from the config file and Slack",
             f"• `{name} status NCT…` — overall status, last update posted, last change seen",
             f"• `{name} help` — this message",
