@@ -296,3 +296,17 @@ def test_applying_the_same_check_twice_tells_nobody_twice(tmp_path: Path) -> Non
     assert store.searches.apply(left) == 1
     assert store.outbox.counts()["pending"] == 2
     store.close()
+
+
+def test_growth_past_max_trials_between_checks_is_named_with_the_whole_count(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg, f'url = "{RECTAL}"\nmax_trials = 2')
+    check(config)
+    new = [
+        trial(f"NCT0000001{i}", f"New {i}", first="2026-01-05", last="2026-01-05") for i in range(3)
+    ]
+    refresh(reg, DAY2, *new)
+    out = check(config)
+    assert "over max_trials: rectal (5)" in out  # not the 3 posted since: the search's 5
+    assert rows(tmp_path / "ctwatch.db", "SELECT COUNT(*) FROM search_events") == [(0,)]

@@ -41,15 +41,17 @@ class SearchSpec:
     subscribers: tuple[SearchSubscription, ...] = ()
     """The Slack channels that subscribed to it."""
 
-    def member_event(self, event: SearchEvent, changes: Sequence[FieldChange] = ()) -> MemberEvent:
-        """The event as the store records it, with one outbox row per destination."""
+    def member_event(
+        self, nct_id: str, event: SearchEvent, changes: Sequence[FieldChange] = ()
+    ) -> MemberEvent:
+        """The event about member ``nct_id`` (as the search returned it, which a merged
+        record's card may name otherwise) with one outbox row per destination."""
         payload = event_payload(event, changes)
         kind = event.outbox_kind
         rows = tuple(
-            OutboxRow(d, kind=kind, payload=payload, nct_id=event.card.nct_id)
-            for d in self.destinations
+            OutboxRow(d, kind=kind, payload=payload, nct_id=nct_id) for d in self.destinations
         )
-        return MemberEvent(event.card.nct_id, event.kind, payload, rows)
+        return MemberEvent(nct_id, event.kind, payload, rows)
 
 
 def search_specs(config: Config, subscriptions: Iterable[SearchSubscription]) -> list[SearchSpec]:

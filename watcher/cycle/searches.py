@@ -60,7 +60,7 @@ def decide(spec: SearchSpec, state: SearchState | None, plan: Plan, memory: Memo
         return "baseline"
     last = memory.last_complete_day
     day = state.data_timestamp[:10] if state.data_timestamp else None
-    if plan.mode == "full" or plan.moved is None or day is None or last is None or day < last:
+    if plan.mode == "full" or plan.listing is None or day is None or last is None or day < last:
         return "full"
     return "incremental"
 
@@ -173,15 +173,19 @@ class SearchRound:
 
     def _ask(self, check: Found, plan: Plan) -> None:
         spec, members = check.spec, check.members
-        if check.how != "incremental" or plan.moved is None or plan.since is None:
+        if check.how != "incremental" or plan.listing is None or plan.since is None:
             matched = self.reader.members(spec.query, spec.max_trials)
             check.matched = matched
             check.entering = sorted(matched - members.keys())
             check.leaving = sorted(members.keys() - matched)
             check.seen = sorted(matched & members.keys())
             return
-        answer = self.reader.posted_since(spec.query, plan.since, spec.max_trials)
-        absent = [n for n in members if n in plan.moved and n not in answer]
+        try:
+            answer = self.reader.posted_since(spec.query, plan.since, spec.max_trials)
+        except TooManyMatches as exc:  # what moved alone is too many: the search's own count
+            total = self.reader.preview(spec.query, rows=1).total
+            raise TooManyMatches(max(total or 0, exc.count)) from None
+        absent = [n for n in members if n in plan.listing and n not in answer]
         still = self.reader.still_matching(spec.query, absent) if absent else set()
         check.first_posted = answer
         check.entering = sorted(n for n in answer if n not in members)
@@ -228,7 +232,7 @@ class SearchRound:
             posted = card.first_posted or check.first_posted.get(nct)
             since = check.previous_day
             kind: EventKind = "new" if since and posted and posted >= since else "matches"
-            entered.append(spec.member_event(SearchEvent(kind, spec.name, card)))
+            entered.append(spec.member_event(nct, SearchEvent(kind, spec.name, card)))
         left = []
         changed_now = set(report.changed)
         for nct in check.leaving if check.how != "baseline" else ():
@@ -237,7 +241,8 @@ class SearchRound:
                 if nct in changed_now
                 else self.store.versions.changes_since(nct, check.members[nct])
             )
-            left.append(spec.member_event(SearchEvent("left", spec.name, cards[nct]), changes))
+            event = SearchEvent("left", spec.name, cards[nct])
+            left.append(spec.member_event(nct, event, changes))
         update = SearchUpdate(
             spec.name, spec.query.fingerprint, iso(self.clock()), check.stamp,
             baseline=tuple(sorted(check.matched)) if check.how == "baseline" else None,

@@ -80,7 +80,7 @@ class Plan:
     reason: str
     listed: Mapping[str, str | None] = field(default_factory=dict)
     """The post date the listing gave each trial it fetches (to spot stale copies)."""
-    moved: Mapping[str, str | None] | None = None
+    listing: Mapping[str, str | None] | None = None
     """Everything the listing found posted since its day - watched trials and search
     members alike (None: no listing was made this cycle)."""
     since: str | None = None

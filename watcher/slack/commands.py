@@ -4,8 +4,9 @@ Why apart from the HTTP endpoint (:mod:`watcher.slash`): the endpoint's job is
 trust (signatures, sizes, time limits); this module's is meaning. Slack gives
 a slash command three seconds, so :meth:`Commands.handle` answers at once from
 the store, and hands back the one slow step - asking the registry whether the
-trials of a ``watch`` exist - as ``later`` work whose reply the endpoint posts
-to ``response_url``.
+trials of a ``watch`` exist, or how many trials a search matches - as ``later``
+work whose reply the endpoint posts to ``response_url``. Searches (``watch
+<search URL>``, ``unwatch <name>``) are worded by :mod:`watcher.slack.search_commands`.
 
 Everything a user typed or a sponsor wrote is escaped before it reaches Slack,
 so neither can ping ``@channel`` or forge a link. Subscriptions live in the
@@ -139,7 +140,7 @@ class Commands:
         refusal = self._refusal(name, verb, request)
         if refusal is not None:
             return Answer(refusal)
-        searches = SearchCommands(self.config, self.store, self.preview, self.clock, name)
+        searches = self._searching(request)
         if verb == "unwatch":
             return Answer(Reply(searches.unwatch(request, rest)))
         text, later = searches.watch(request, rest)
@@ -217,8 +218,7 @@ class Commands:
             if f.in_channel(request.channel_id, request.channel_name)
         ]
         name = escape(request.command or "/ctwatch")
-        searches = SearchCommands(self.config, self.store, self.preview, self.clock, name)
-        search_lines = searches.lines(request)
+        search_lines = self._searching(request).lines(request)
         if search_lines:
             search_lines.insert(0, f"This channel watches {len(search_lines)} search(es):")
         if not follows:
@@ -267,6 +267,10 @@ class Commands:
         return Reply("\n\n".join(blocks))
 
     # ---- helpers -----------------------------------------------------------
+
+    def _searching(self, request: CommandRequest) -> SearchCommands:
+        command = request.command or "/ctwatch"
+        return SearchCommands(self.config, self.store, self.preview, self.clock, command)
 
     def _last_changes(self, nct: str) -> list[str]:
         lines = [line.text(200) for line in change_lines(self.store.versions.last_changes(nct))]
