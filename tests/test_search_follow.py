@@ -93,3 +93,22 @@ def test_a_member_that_leaves_is_told_with_the_changes_that_explain_it(
     assert rows(tmp_path / "ctwatch.db", "SELECT nct_id FROM search_members") == [(A,)]
     refresh(reg, DAY3, trial(B, "Trial B", status="TERMINATED", last="2026-01-06"))
     assert "NCT00000002" not in check(config)  # no longer a member: no longer followed
+
+
+def test_a_joining_trial_whose_record_cannot_be_read_is_told_once_later(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg, FOLLOW)
+    check(config)
+    refresh(reg, DAY2, trial(C, "Trial C", condition="Rectal cancer", last="2026-01-05"))
+    full_records = {"when": lambda p: "fields" not in p and "filter.ids" in p}
+    reg.fail_next(503, "down", times=4, **full_records)  # type: ignore[arg-type]
+    out = check(config)  # neither its baseline nor its card: the search waits
+    assert "errors 1 (NCT00000003)" in out and "search errors 1 (rectal)" in out
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT nct_id FROM search_members ORDER BY 1") == [(A,), (B,)]
+    out = check(config)  # the same refresh, asked again: baseline, then the event, once
+    assert out.count("Now matches · search “rectal”") == 1
+    check(config)
+    assert rows(db, "SELECT kind, nct_id FROM search_events") == [("matches", C)]
+    assert rows(db, f"SELECT COUNT(*) FROM versions WHERE nct_id = '{C}'") == [(1,)]
