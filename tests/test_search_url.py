@@ -197,3 +197,11 @@ def test_names_for_searches_made_in_slack_are_readable_and_free() -> None:
     assert suggested_name(query, ["rectal-cancer-pd-1-france"]) == "rectal-cancer-pd-1-france-2"
     only_filters = from_url(SITE + "aggFilters=phase:3")
     assert suggested_name(only_filters) == "phase-3"
+
+
+def test_a_hostile_parameter_is_quoted_short_and_inert() -> None:
+    with pytest.raises(SearchQueryError) as caught:
+        from_url(SITE + "cond=x&" + "%1B%5B31m" + "y" * 500 + "=1")
+    (problem,) = caught.value.problems
+    assert problem.startswith("unknown URL parameter '\\x1b[31myyy")  # the escape shown, inert
+    assert "\x1b" not in problem and len(problem) < 100

@@ -98,6 +98,11 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _AREA = re.compile(r"AREA\[[^\]]*\]")
 
 
+def _q(text: str, limit: int = 60) -> str:
+    """A user's text as quoted in a problem: ``repr`` (control characters shown), cut."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 class SearchQueryError(ValueError):
     """A search that cannot be translated; ``problems`` names each offending part."""
 
@@ -168,7 +173,7 @@ def from_url(url: str) -> SearchQuery:
                 'params = { "query.patient" = "…" } instead'
             )
         elif key not in KNOWN_URL_KEYS:
-            problems.append(f"unknown URL parameter {key!r}")
+            problems.append(f"unknown URL parameter {_q(key)}")
     given = {k: v.strip() for k, v in pairs if v.strip()}  # an empty one asks for nothing
     params = {QUERY_KEYS[k]: v for k, v in given.items() if k in QUERY_KEYS}
     _location(given, params, problems)
@@ -191,13 +196,13 @@ def from_params(given: Mapping[str, str]) -> SearchQuery:
     for key, raw in given.items():
         value = raw.strip()
         if key in SET_BY_CTWATCH:
-            problems.append(f"params key {key!r} is set by ctwatch; leave it out")
+            problems.append(f"params key {_q(key)} is set by ctwatch; leave it out")
         elif key in ("filter.ids", "postFilter.ids"):
-            problems.append(f"params key {key!r}: a list of trials is a [[watch]], not a search")
+            problems.append(f"params key {_q(key)}: a list of trials is a [[watch]], not a search")
         elif key not in API_KEYS:
-            problems.append(f"unknown params key {key!r}")
+            problems.append(f"unknown params key {_q(key)}")
         elif not value:
-            problems.append(f"params key {key!r} is empty")
+            problems.append(f"params key {_q(key)} is empty")
         elif key == "aggFilters":
             params[key] = _agg_filters(value, problems)
         elif key.endswith(".overallStatus"):
@@ -241,7 +246,7 @@ def _repeated(pairs: list[tuple[str, str]], what: str) -> list[str]:
         if key in seen:
             twice[key] = None
         seen.add(key)
-    return [f"{what} {key!r} is given more than once" for key in twice]
+    return [f"{what} {_q(key)} is given more than once" for key in twice]
 
 
 def _location(given: Mapping[str, str], params: dict[str, str], problems: list[str]) -> None:
@@ -264,14 +269,14 @@ def _geo(given: Mapping[str, str], params: dict[str, str], problems: list[str]) 
         return
     if len(present) < len(GEO_KEYS):
         missing = ", ".join(repr(k) for k in GEO_KEYS if k not in given)
-        problems.append(f"URL parameter {present[0]!r} needs {missing} too (a distance search)")
+        problems.append(f"URL parameter {_q(present[0])} needs {missing} too (a distance search)")
         return
     lat, lng, distance = (given[k] for k in GEO_KEYS)
     for key, value in (("lat", lat), ("lng", lng)):
         if not _NUMBER.match(value):
-            problems.append(f"URL parameter {key!r} is not a number: {value!r}")
+            problems.append(f"URL parameter {_q(key)} is not a number: {_q(value)}")
     if not _DISTANCE.match(distance):
-        problems.append(f"URL parameter 'distance' is not a distance: {distance!r}")
+        problems.append(f"URL parameter 'distance' is not a distance: {_q(distance)}")
         return
     unit = "" if distance.endswith(("mi", "km")) else "mi"
     params["filter.geo"] = f"distance({lat},{lng},{distance}{unit})"
@@ -301,13 +306,14 @@ def _range(
 ) -> tuple[str, str] | None:
     low, sep, high = value.partition("_")
     if not sep:
-        problems.append(f"URL parameter {key!r} should be FROM_TO (either may be empty): {value!r}")
+        shown = f"URL parameter {_q(key)}"
+        problems.append(f"{shown} should be FROM_TO (either may be empty): {_q(value)}")
         return None
     bad = [bound for bound in (low, high) if bound and not pattern.match(bound)]
     for bound in bad:
-        problems.append(f"URL parameter {key!r}: {bound!r} is not {what}")
+        problems.append(f"URL parameter {_q(key)}: {_q(bound)} is not {what}")
     if not low and not high:
-        problems.append(f"URL parameter {key!r} has neither bound: {value!r}")
+        problems.append(f"URL parameter {_q(key)} has neither bound: {_q(value)}")
         return None
     return None if bad else (low, high)
 
@@ -322,23 +328,24 @@ def _agg_filters(value: str, problems: list[str]) -> str:
         name = name.strip()
         known = AGG_OPTIONS.get(name)
         if not sep:
-            problems.append(f"aggFilters pair {pair!r} is not filter:options (e.g. status:rec)")
+            problems.append(f"aggFilters pair {_q(pair)} is not filter:options (e.g. status:rec)")
             continue
         if known is None:
-            problems.append(f"unknown aggFilters filter {name!r} (known: {', '.join(AGG_OPTIONS)})")
+            known_names = ", ".join(AGG_OPTIONS)
+            problems.append(f"unknown aggFilters filter {_q(name)} (known: {known_names})")
             continue
         chosen = merged.setdefault(name, [])
         for option in options.split():
             canonical = next((o for o in known if o.lower() == option.lower()), None)
             if canonical is None and known:
                 problems.append(
-                    f"unknown aggFilters option {option!r} for {name!r} "
+                    f"unknown aggFilters option {_q(option)} for {_q(name)} "
                     f"(known: {', '.join(known)}; a wrong key matches nothing)"
                 )
             elif (canonical or option) not in chosen:
                 chosen.append(canonical or option)
         if not options.split():
-            problems.append(f"aggFilters filter {name!r} has no option")
+            problems.append(f"aggFilters filter {_q(name)} has no option")
     return ",".join(f"{name}:{' '.join(options)}" for name, options in merged.items() if options)
 
 
@@ -346,7 +353,7 @@ def _statuses(key: str, value: str, problems: list[str]) -> str:
     chosen = [s.strip().upper() for s in re.split(r"[,|]", value) if s.strip()]
     for status in chosen:
         if status not in STATUSES:
-            problems.append(f"params key {key!r}: unknown status {status!r}")
+            problems.append(f"params key {_q(key)}: unknown status {_q(status)}")
     return "|".join(dict.fromkeys(chosen))
 
 
@@ -355,9 +362,11 @@ def _nct_only(params: Mapping[str, str], website: Mapping[str, str]) -> list[str
     out = []
     for key, value in params.items():
         if key.startswith("query.") and _NCT_ONLY.match(value):
-            shown = f"URL parameter {website[key]!r}" if key in website else f"params key {key!r}"
+            where = (
+                f"URL parameter {_q(website[key])}" if key in website else f"params key {_q(key)}"
+            )
             out.append(
-                f"{shown} is made only of NCT IDs ({value[:60]}): the registry then ignores "
+                f"{where} is made only of NCT IDs ({value[:60]}): the registry then ignores "
                 "every filter; watch these trials with a [[watch]] instead"
             )
     return out
