@@ -94,8 +94,9 @@ def parse_cost(double: RegistryDouble, n: int) -> dict[str, float]:
     return cost
 
 
-def one_cycle(config: str) -> None:
-    """Child mode: run one `ctwatch check` cycle in-process and print its figures."""
+def one_cycle(config: str, full: bool = False) -> None:
+    """Child mode: run one `ctwatch check` cycle (``--full``: the sweep) in-process and
+    print its figures."""
     import io  # noqa: PLC0415 - child mode only
     from contextlib import nullcontext  # noqa: PLC0415
 
@@ -112,7 +113,7 @@ def one_cycle(config: str) -> None:
     app = App.build(loaded, out=io.StringIO(), progress=count)
     settle_memory(loaded)  # as `ctwatch check` does
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    report, delivery = app.check()
+    report, delivery = app.check(full=full)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     stats = app.registry.stats
     app.close()
@@ -129,6 +130,7 @@ def one_cycle(config: str) -> None:
                 "changed": len(report.changed),
                 "new": len(report.new),
                 "alerts": delivery.sent,
+                "search_events": len(report.search_events),
             }
         )
     )
@@ -162,9 +164,9 @@ def db_figures(db: Path) -> tuple[int, int]:
     return size, int(stored)
 
 
-def run_cycle(config: Path) -> dict[str, Any]:
+def run_cycle(config: Path, *extra: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--cycle", str(config)],
+        [sys.executable, __file__, "--cycle", str(config), *extra],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -341,9 +343,10 @@ def main() -> None:
         help="keep each record as JSON text for the latest view (ctwatch's default; off here)",
     )
     parser.add_argument("--cycle", help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle:
-        one_cycle(args.cycle)
+        one_cycle(args.cycle, args.full)
         return
     sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
     print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import SHARED_CTGOV, write_config
-from watcher.app import registry_client
 from watcher.config import load_config
 from watcher.core.jsoncodec import JsonError, canonical_bytes, canonical_json, loads
+from watcher.registry.configured import registry_client
 from watcher.registry.errors import RegistryUnavailable
 from watcher.testing.registry_double import RegistryDouble
 

@@ -22,24 +22,28 @@ from watcher.alerts.delivery import Deliverer, DeliveryReport
 from watcher.alerts.email import EmailNotifier
 from watcher.alerts.notifier import DeliveryError, Notifier
 from watcher.alerts.routing import build_routes
+from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.alerts.teams import TeamsNotifier
 from watcher.alerts.webhook import WebhookNotifier
 from watcher.config import Config, RegistryConfig, serving
 from watcher.config.types import parse_listen
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
+from watcher.core.search_url import SearchQuery
 from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
 from watcher.cycle.pipeline import Pipeline, ProgressFactory
 from watcher.cycle.report import CycleReport
 from watcher.redact import Redactor
 from watcher.registry.client import FetchResult, RegistryClient
+from watcher.registry.configured import quick_client, registry_client
 from watcher.registry.history import HistoryClient
-from watcher.registry.http import HttpPolicy, user_agent
 from watcher.registry.planner import FetchPolicy, Planner
+from watcher.registry.searches import Preview, SearchReader
 from watcher.slack.bolt_app import SlackService
 from watcher.slack.client import slack_client
-from watcher.slack.commands import LOOKUP_FIELDS, LOOKUP_RETRIES, Lookup
+from watcher.slack.commands import LOOKUP_FIELDS, Lookup
 from watcher.slack.notifier import SlackNotifier
+from watcher.slack.search_commands import SearchPreviewer
 from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
 from watcher.store import Store, Subscription
 from watcher.store.pool import StorePool
@@ -134,10 +138,13 @@ class App:
         the lock longer than ``wait`` (default ``lock_wait``) seconds.
         """
         with self.store.lock.held(self.lock_wait if wait is None else wait):
-            subscriptions = self.subscriptions()
-            routes = build_routes(self.config, subscriptions)
+            searches = current_searches(self.config, self.store)
+            followed = followed_now(self.store, searches)
+            routes = build_routes(self.config, self.subscriptions(), followed)
             trials = routes.trials()
-            report = self.pipeline.run_cycle(trials, routes, should_stop, full=full)
+            report = self.pipeline.run_cycle(
+                trials, routes, should_stop, full=full, searches=searches
+            )
             delivery = self.deliverer.deliver(force=force)
         return report, delivery
 
@@ -196,17 +203,19 @@ class App:
         return subscriptions
 
     def test_alert(self, watch_name: str | None = None) -> list[tuple[Destination, str | None]]:
-        """Send a marked test message to every destination (of one watch).
+        """Send a marked test message to every destination (of one watch or search).
 
         Returns each destination with None on success or the reason it failed.
         Test messages bypass the outbox: the user is waiting for the answer.
         """
         results: dict[Destination, str | None] = {}
-        for watch in self.config.watch:
-            if watch_name is not None and watch.name != watch_name:
+        targets = [("watch", w.name, w.trials[0], w.destinations) for w in self.config.watch]
+        targets += [("search", s.name, "", s.destinations) for s in self.config.search]
+        for kind, name, nct, destinations in targets:
+            if watch_name is not None and name != watch_name:
                 continue
-            alert = Alert(watch.trials[0], f"test alert for watch “{watch.name}”", (), test=True)
-            for destination in watch.destinations:
+            alert = Alert(nct, f"test alert for {kind} “{name}”", (), test=True)
+            for destination in destinations:
                 if destination in results:
                     continue
                 notifier = self.deliverer.notifiers[destination.kind]
@@ -266,27 +275,6 @@ def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
     )
 
 
-def registry_client(
-    reg: RegistryConfig,
-    *,
-    transport: httpx.BaseTransport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    retries: int | None = None,
-) -> RegistryClient:
-    """A registry client for ``[registry]`` (``retries`` overrides the config's)."""
-    policy = HttpPolicy(
-        timeout=reg.timeout.total_seconds(),
-        deadline=reg.deadline.total_seconds(),
-        pace=reg.pace,
-        retries=reg.retries if retries is None else retries,
-        backoff=reg.backoff,
-        user_agent=user_agent(reg.contact, reg.user_agent),
-    )
-    return RegistryClient(
-        reg.url, policy, batch_size=reg.batch_size, transport=transport, sleep=sleep
-    )
-
-
 def registry_lookup(config: Config) -> Lookup:
     """A lookup for slash commands with its own short-lived client per call.
 
@@ -295,11 +283,21 @@ def registry_lookup(config: Config) -> Lookup:
     """
 
     def lookup(ids: Sequence[str]) -> FetchResult:
-        reg = config.registry
-        with registry_client(reg, retries=min(reg.retries, LOOKUP_RETRIES)) as client:
+        with quick_client(config.registry) as client:
             return client.fetch_studies(ids, fields=LOOKUP_FIELDS)
 
     return lookup
+
+
+def registry_preview(config: Config) -> SearchPreviewer:
+    """A search's count and first matches (``ctwatch search``, ``/ctwatch watch <URL>``),
+    with a short-lived client like :func:`registry_lookup`."""
+
+    def preview(query: SearchQuery) -> Preview:
+        with quick_client(config.registry) as client:
+            return SearchReader(client).preview(query)
+
+    return preview
 
 
 def default_notifiers(
@@ -393,7 +391,9 @@ def build_services(
     pool = StorePool()
     services = Services(pool)
     if config.slack is not None and plan.interactive:
-        services.slack = SlackService(current, registry_lookup, pool, clock=clock, now=now)
+        services.slack = SlackService(
+            current, registry_lookup, pool, clock=clock, now=now, preview=registry_preview
+        )
     if plan.listen is not None:
         dispatch = services.slack.dispatch if services.slack is not None else None
         app = build_app(WebContext(current, pool, dispatch, limits, now))

@@ -27,12 +27,14 @@ from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.render import Alert, Notice, Queued
+from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = timedelta(days=5)
+SEARCH_KINDS = frozenset(OUTBOX_KINDS.values())
 FIRST_RETRY = 60.0
 MAX_RETRY = 6 * 3600.0
 
@@ -233,6 +235,13 @@ def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
         payload = claim.payload or {}
         notice = Notice(str(payload.get("headline", "notice")), str(payload.get("body", "")))
         return Alert(claim.nct_id, claim.title, (), notice=notice, queued=queued)
+    if claim.kind in SEARCH_KINDS:  # the card was stored with the event: no lookups
+        event, explained = read_payload(claim.payload or {})
+        card = event.card
+        return Alert(
+            claim.nct_id, card.title or claim.title, explained, card.last_update_posted,
+            queued=queued, search=event,
+        )  # fmt: skip
     if claim.paths is not None:
         wanted = set(claim.paths)
         changes = tuple(c for c in changes if c.path in wanted)

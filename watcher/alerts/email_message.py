@@ -16,7 +16,15 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from watcher.core.render import Alert, change_lines, console_text
+from watcher.core.render import (
+    Alert,
+    card_lines,
+    change_lines,
+    console_text,
+    search_link,
+    trial_heading,
+)
+from watcher.core.search_card import SearchEvent
 from watcher.core.text import one_line
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -32,6 +40,9 @@ def subject(alert: Alert) -> str:
     """``[ctwatch] NCT… — <headline change>`` (a notice without a trial: no NCT ID)."""
     if not alert.nct_id:
         return header_safe(f"[ctwatch] {alert.headline}")
+    if alert.search is not None:  # the trial's title decides whether to open it
+        event = alert.search
+        return header_safe(f"[ctwatch] {event.words} in “{event.search}”: {trial_heading(alert)}")
     return header_safe(f"[ctwatch] {alert.nct_id} — {alert.headline}")
 
 
@@ -46,6 +57,8 @@ def html_body(alert: Alert) -> str:
             f"<h2>ctwatch: {esc(alert.notice.headline)}</h2><p>{esc(alert.notice.body)}</p>"
             f"{link}</body></html>"
         )
+    if alert.search is not None:
+        return _search_html(alert, alert.search)
     rows = []
     for line in change_lines(alert.changes):
         before = line.before if line.summary is None else ""
@@ -58,14 +71,37 @@ def html_body(alert: Alert) -> str:
         rows = [
             '<tr><td colspan="3">This is a test alert from ctwatch; no field changed.</td></tr>'
         ]
+    link = (
+        f'<p style="font-family:sans-serif"><a href="{esc(alert.history_url)}">'
+        f"{esc(_link_text(alert))}</a></p>"
+        if alert.nct_id
+        else ""  # a search's test alert names no trial
+    )
     return (
         "<!doctype html><html><body>"
-        f'<h2 style="font-family:sans-serif">{esc(alert.nct_id)} — {esc(alert.title)}</h2>'
+        f'<h2 style="font-family:sans-serif">{esc(trial_heading(alert))}</h2>'
         '<table border="1" cellpadding="6" cellspacing="0" style="border-collapse:collapse;'
         'font-family:sans-serif"><tr><th align="left">Field</th><th align="left">Before</th>'
-        f'<th align="left">After</th></tr>{"".join(rows)}</table>'
-        f'<p style="font-family:sans-serif"><a href="{esc(alert.history_url)}">'
-        f"{esc(_link_text(alert))}</a></p></body></html>"
+        f'<th align="left">After</th></tr>{"".join(rows)}</table>{link}</body></html>'
+    )
+
+
+def _search_html(alert: Alert, event: SearchEvent) -> str:
+    """A search's news: what happened, the trial (linked), its card as a table."""
+    esc = html.escape
+    url, label = search_link(alert, event)
+    rows = "".join(
+        f"<tr><td><b>{esc(name)}</b></td><td>{esc(words)}</td></tr>"
+        for name, words in card_lines(alert, event)
+    )
+    title = trial_heading(alert)
+    return (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<h2>{esc(event.words)} · search “{esc(event.search)}”</h2>"
+        f'<p><a href="{esc(alert.study_url)}"><b>{esc(title)}</b></a></p>'
+        '<table border="1" cellpadding="6" cellspacing="0" style="border-collapse:collapse">'
+        f'{rows}</table><p><a href="{esc(url)}">{esc(label)} on ClinicalTrials.gov</a></p>'
+        "</body></html>"
     )
 
 

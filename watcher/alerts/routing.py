@@ -92,21 +92,36 @@ class Routes(Mapping[str, tuple[Route, ...]]):
         return list(dict.fromkeys([*config, *subscribed]))
 
 
-def build_routes(config: Config, subscriptions: Iterable[Subscription] = ()) -> Routes:
-    """``nct_id -> routes`` for every watched trial, config watches and subscriptions.
+@dataclass(frozen=True)
+class FollowedSearch:
+    """A search with ``follow = true``: its members are watched like a watch's trials."""
+
+    name: str
+    destinations: tuple[Destination, ...]
+    field_paths: tuple[str, ...] | None
+    members: tuple[str, ...]
+
+
+def build_routes(
+    config: Config,
+    subscriptions: Iterable[Subscription] = (),
+    followed: Sequence[FollowedSearch] = (),
+) -> Routes:
+    """``nct_id -> routes`` for every watched trial: config watches, the members of followed
+    searches, and subscriptions.
 
     A subscription whose channel a config watch already routes the trial to
     reuses that destination, so the outbox merges the two into one alert (with
-    every field: the subscription asked for all of them).
+    every field: the subscription asked for all of them). A followed search is
+    one more watch: a trial it shares with a watch gets one alert per destination.
     """
-    by_watch = [
-        tuple(Route(watch.name, d, watch.field_paths) for d in watch.destinations)
-        for watch in config.watch
-    ]
+    groups = [(w.name, w.destinations, w.field_paths, w.trials) for w in config.watch]
+    groups += [(f"search {f.name}", f.destinations, f.field_paths, f.members) for f in followed]
+    by_watch = [tuple(Route(name, d, paths) for d in where) for name, where, paths, _ in groups]
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
     watches_of: dict[str, tuple[int, ...]] = {}
-    for index, watch in enumerate(config.watch):
-        mine: dict[str, tuple[int, ...]] = dict.fromkeys(watch.trials, (index,))  # C speed
+    for index, (_, _, _, trials) in enumerate(groups):
+        mine: dict[str, tuple[int, ...]] = dict.fromkeys(trials, (index,))  # C speed
         for nct in mine.keys() & watches_of.keys():  # trials an earlier watch also names
             key = (*watches_of[nct], index)
             mine[nct] = shared.setdefault(key, key)
@@ -130,9 +145,16 @@ def build_routes(config: Config, subscriptions: Iterable[Subscription] = ()) -> 
     return Routes(by_watch, watches_of, {n: tuple(r) for n, r in subscribed.items()})
 
 
-def watched_trials(config: Config, subscriptions: Iterable[Subscription] = ()) -> tuple[str, ...]:
-    """Every trial to check once: the config's, in config order, then subscribed ones."""
+def watched_trials(
+    config: Config,
+    subscriptions: Iterable[Subscription] = (),
+    followed: Sequence[FollowedSearch] = (),
+) -> tuple[str, ...]:
+    """Every trial to check once: the config's, in config order, then the members of
+    followed searches, then subscribed ones."""
     merged = dict.fromkeys(config.trials)
+    for search in followed:
+        merged.update(dict.fromkeys(search.members))
     merged.update(dict.fromkeys(s.nct_id for s in subscriptions))
     return tuple(merged)
 

@@ -23,7 +23,17 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from watcher.core.render import Alert, ChangeLine, Notice, change_lines, digest_headline
+from watcher.core.render import (
+    Alert,
+    ChangeLine,
+    Notice,
+    card_lines,
+    change_lines,
+    digest_headline,
+    search_link,
+    trial_heading,
+)
+from watcher.core.search_card import SearchEvent
 from watcher.core.text import one_line, truncate
 
 MAX_BYTES = 24 * 1024
@@ -136,6 +146,8 @@ def alert_card(alert: Alert, limit: int = MAX_BYTES) -> Payload:
         return test_card(alert)
     if alert.notice is not None:
         return notice_card(alert, alert.notice)
+    if alert.search is not None:
+        return search_card(alert, alert.search, limit)
     lines = change_lines(alert.changes)
     for value_limit in VALUE_LIMITS:
 
@@ -161,6 +173,44 @@ def _change_card(alert: Alert, lines: list[ChangeLine], shown: int, limit: int) 
     return message(body, _links(alert))
 
 
+def search_card(alert: Alert, event: SearchEvent, limit: int = MAX_BYTES) -> Payload:
+    """A search's news: what happened and where, the trial (linked), its facts."""
+    for value_limit in VALUE_LIMITS:
+        facts = card_lines(alert, event, value_limit)
+
+        def build(shown: int, facts: list[tuple[str, str]] = facts) -> Payload:
+            return _search_card(alert, event, facts, shown)
+
+        card = fit(build, len(facts), limit)
+        if card is not None:
+            return card
+    return shortened_card(alert)
+
+
+def _search_card(
+    alert: Alert, event: SearchEvent, facts: list[tuple[str, str]], shown: int
+) -> Payload:
+    url, label = search_link(alert, event)
+    body = [
+        _header(f"{event.words} · {event.search}"),
+        _title(alert, alert.study_url, trial_heading(alert)),
+        *(_fact(name, words) for name, words in facts[:shown]),
+    ]
+    if shown < len(facts):
+        body.append(rich(run(f"…and {_count(len(facts) - shown, 'more line')}", italic=True)))
+    body.append(_subtle(f"Search “{event.search}” · ClinicalTrials.gov"))
+    links = [open_url(label, url)]
+    if url != alert.study_url:
+        links.append(open_url("Open record", alert.study_url))
+    return message(body, links)
+
+
+def _fact(name: str, words: str) -> Element:
+    return rich(
+        run(f"{one_line(name, LABEL_LIMIT)}: ", weight="Bolder"), run(words), spacing="Small"
+    )
+
+
 def shortened_card(alert: Alert) -> Payload:
     """A small card for an alert Teams refused as too large: the facts and the links.
 
@@ -168,6 +218,12 @@ def shortened_card(alert: Alert) -> Payload:
     """
     if alert.notice is not None or alert.test:
         return alert_card(alert)
+    if alert.search is not None:  # the facts are the card: keep what happened and the trial
+        body = [
+            _header(f"{alert.search.words} · {alert.search.search}"),
+            _title(alert, alert.study_url, truncate(trial_heading(alert), 200)),
+        ]
+        return message(body, [open_url("Open record", alert.study_url)])
     count = len(change_lines(alert.changes))
     body = [
         _header(f"{alert.nct_id} · {alert.headline}"),
@@ -206,6 +262,15 @@ def _digest_entry(alert: Alert) -> list[Element]:
     if alert.notice is not None:
         heading = run(f"ctwatch · {alert.notice.headline}", weight="Bolder")
         return [rich(heading), rich(run(truncate(alert.notice.body, 300)))]
+    if alert.search is not None:
+        url = search_link(alert, alert.search)[0]
+        heading_text = truncate(trial_heading(alert), 300)
+        facts = card_lines(alert, alert.search, 100)[:DIGEST_ROWS]
+        return [
+            _title(alert, url, heading_text),
+            _subtle(alert.search.headline),
+            *(_fact(name, words) for name, words in facts),
+        ]
     lines = change_lines(alert.changes)
     heading_text = truncate(f"{alert.nct_id} — {alert.title or alert.headline}", 300)
     entry = [_title(alert, alert.history_url, heading_text)]

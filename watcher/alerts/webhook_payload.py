@@ -8,8 +8,9 @@ the same on every retry, for deduplication) and carries both the raw values
 and the words people read (the same words as Slack, email and the console,
 from :func:`watcher.core.render.change_lines`). The README documents it.
 
-``type`` is one of :data:`EVENT_TYPES`; ``search.*`` are reserved for
-searches and not produced yet. Values are the recorded ones (a huge value,
+``type`` is one of :data:`EVENT_TYPES`: ``search.new``, ``search.matches``
+and ``search.left`` carry a search's news with the trial's card (``data.card``,
+the facts the other renderers show). Values are the recorded ones (a huge value,
 such as a whole results section, is recorded as a short gist); a body stays
 under :data:`MAX_CHANGES_BYTES` of changes, the rest counted in
 ``changes_omitted``.
@@ -19,10 +20,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from watcher.core.diff import FieldChange
-from watcher.core.render import Alert, change_lines
+from watcher.core.render import Alert, card_lines, change_lines
 from watcher.timeutil import iso
 
 SCHEMA_VERSION = 1
@@ -40,6 +41,8 @@ def event_type(alert: Alert) -> EventType:
         return "test"
     if alert.notice is not None:
         return "ctwatch.notice"
+    if alert.search is not None:
+        return cast(EventType, alert.search.outbox_kind)
     return "trial.changed"
 
 
@@ -82,7 +85,7 @@ def _data(alert: Alert, kind: EventType) -> Payload:
             "links": _links(alert.nct_id, alert),
         }
     changes, omitted = _changes(alert.changes)
-    return {
+    data: Payload = {
         "nct_id": alert.nct_id,
         "title": alert.title,
         "headline": alert.headline,
@@ -92,6 +95,16 @@ def _data(alert: Alert, kind: EventType) -> Payload:
         "changes_omitted": omitted,
         "links": _links(alert.nct_id, alert),
     }
+    if alert.search is not None:
+        event = alert.search
+        facts = card_lines(alert, event)
+        data |= {
+            "search": event.search,
+            "event": event.words,
+            "card": event.card.to_json(),
+            "summary": [f"{name}: {words}" for name, words in facts],
+        }
+    return data
 
 
 def _changes(changes: tuple[FieldChange, ...]) -> tuple[list[Payload], int]:

@@ -3,7 +3,18 @@
 Importing this package registers every command on :data:`main`.
 """
 
-from watcher.cli import backfill, check, demo, edit, feed, history, outbox, service, views
+from watcher.cli import (
+    backfill,
+    check,
+    demo,
+    edit,
+    feed,
+    history,
+    outbox,
+    search,
+    service,
+    views,
+)
 from watcher.cli.main import main
 
 __all__ = [
@@ -15,6 +26,7 @@ __all__ = [
     "history",
     "main",
     "outbox",
+    "search",
     "service",
     "views",
 ]

@@ -64,7 +64,14 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
     if as_json:
         data = check_json(report, delivery, produced, obj.redactor)
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    elif not quiet or produced or report.errors or report.error or delivery.errors:
+    elif (
+        not quiet
+        or produced
+        or report.errors
+        or report.error
+        or delivery.errors
+        or (report.search_errors or report.searches_over)
+    ):
         say(summary_line(report, delivery))
     if report.registry_down:
         fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
@@ -94,7 +101,9 @@ def progress_bar() -> ProgressFactory | None:
 
 
 @main.command("test-alert")
-@click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's destinations.")
+@click.option(
+    "--watch", "watch_name", metavar="NAME", help="Only this watch's (or search's) destinations."
+)
 @click.pass_obj
 def test_alert(obj: Context, watch_name: str | None) -> None:
     """Send a clearly marked test message to every configured destination.
@@ -106,7 +115,7 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
       ctwatch test-alert --watch rectal-cancer
     """
     config = obj.load()
-    require_watch(config, watch_name)
+    require_watch(config, watch_name, searches=True)
     with open_app(config) as app:
         results = app.test_alert(watch_name)
     failed = 0

@@ -1,5 +1,5 @@
 """The watch list without an editor: ``init``, ``add``, ``remove``, ``list``, ``fields``,
-``config check``.
+``config check`` (``list`` and ``config check`` show the searches too).
 
 None of these opens the database or reaches the network: they read (and for
 ``init``, ``add`` and ``remove``, write) the config file only, so they are safe
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from watcher.cli.main import EXIT_USAGE, Context, Group, fail, main, say
-from watcher.config import Config, ConfigError, normalise_nct_id
+from watcher.config import Config, ConfigError, SearchConfig, normalise_nct_id
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
 from watcher.config.edit import write_atomically as write_file
 from watcher.core.fieldnames import search_fields
@@ -138,7 +138,7 @@ def remove(obj: Context, nct_ids: tuple[str, ...], watch: str | None) -> None:
 @main.command("list")
 @click.pass_obj
 def list_watches(obj: Context) -> None:
-    """List the config file's watches, where their alerts go, and their trials.
+    """List the config file's watches and searches, where their alerts go, and their trials.
 
     \b
     Example:
@@ -153,6 +153,9 @@ def list_watches(obj: Context) -> None:
             say(f"  only fields: {', '.join(watch.fields)}")
         for nct in watch.trials:
             say(f"  {nct}")
+    for search in config.search:
+        say(_search_line(search))
+        say(f"  {search.url or search.query.describe(1000)}")
 
 
 @main.command()
@@ -214,4 +217,19 @@ def describe_config(path: Path, config: Config) -> list[str]:
         where = ", ".join(d.describe() for d in watch.destinations)
         only = f"; only {', '.join(watch.fields)}" if watch.fields is not None else ""
         lines.append(f"  “{watch.name}”: {len(watch.trials)} trial(s) → {where}{only}")
+    if config.search:
+        lines.append(f"{len(config.search)} search(es):")
+        for search in config.search:
+            lines.append("  " + _search_line(search).removeprefix("search "))
+            lines.append(f"    {search.query.describe(1000)}")
     return lines
+
+
+def _search_line(search: SearchConfig) -> str:
+    """``search “rectal-io” → #ci (follow; only OverallStatus; max 5,000 trials)``."""
+    where = ", ".join(d.describe() for d in search.destinations)
+    notes = ["follow" if search.follow else "new and leaving trials only"]
+    if search.fields is not None:
+        notes.append(f"only {', '.join(search.fields)}")
+    notes.append(f"max {search.max_trials:,} trials")
+    return f"search “{search.name}” → {where} ({'; '.join(notes)})"

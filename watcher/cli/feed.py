@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from watcher.alerts.search_routes import current_searches
 from watcher.cli.main import Context, fail, main, open_app
 from watcher.timeutil import utc_now
 from watcher.web import feeds
@@ -31,10 +32,12 @@ from watcher.web import feeds
 )
 @click.pass_obj
 def feed(obj: Context, name: str, output: str | None) -> None:
-    """Write the Atom feed NAME: all, watch/NAME (or just the watch's name), slack/CHANNEL."""
+    """Write the Atom feed NAME: all, watch/NAME (or just the watch's name), slack/CHANNEL,
+    search/NAME."""
     config = obj.load()
     with open_app(config) as app:
-        scope = feeds.resolve(config, app.subscriptions(), name)
+        searches = current_searches(config, app.store)
+        scope = feeds.resolve(feeds.Sources(config, app.subscriptions(), searches), name)
         if scope is None:
             known = ", ".join(feeds.feed_names(config))
             fail(f"no feed named {name!r} (feeds: {known}, slack/CHANNEL)", 2)

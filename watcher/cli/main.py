@@ -30,7 +30,8 @@ from watcher import __version__
 from watcher.app import App
 from watcher.config import Config, ConfigError, load_config, resolve_config_path
 from watcher.core.text import terminal_safe
-from watcher.cycle.pipeline import ProgressFactory, describe_failure
+from watcher.cycle.pipeline import ProgressFactory
+from watcher.cycle.report import describe_failure
 from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
 from watcher.redact import Redactor
 from watcher.store import Busy, StoreError
@@ -131,11 +132,13 @@ def require_database(config: Config) -> None:
     fail(f"no database yet at {path}: run `ctwatch check` first", EXIT_FAILED)
 
 
-def require_watch(config: Config, name: str | None) -> None:
-    """Exit 2 when ``--watch NAME`` names no watch of the config."""
-    names = [w.name for w in config.watch]
+def require_watch(config: Config, name: str | None, *, searches: bool = False) -> None:
+    """Exit 2 when ``--watch NAME`` names no watch of the config (nor, with ``searches``,
+    a search)."""
+    names = [w.name for w in config.watch] + ([s.name for s in config.search] if searches else [])
     if name is not None and name not in names:
-        fail(f"--watch: no watch named {name!r} (watches: {', '.join(names)})", EXIT_USAGE)
+        what, known = ("watch or search", "known") if searches else ("watch", "watches")
+        fail(f"--watch: no {what} named {name!r} ({known}: {', '.join(names)})", EXIT_USAGE)
 
 
 def _late_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

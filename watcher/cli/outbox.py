@@ -26,6 +26,7 @@ from watcher.cli.main import (
 from watcher.cli.main import main as root
 from watcher.config import Config
 from watcher.core.destination import Destination
+from watcher.core.search_card import WORDS
 from watcher.store import OutboxProblem, Store
 from watcher.timeutil import iso, utc_now
 
@@ -55,6 +56,8 @@ def _select(
 def _line(alert: OutboxProblem, obj: Context) -> str:
     when = "" if alert.status == "failed" else f", next try {alert.next_attempt_at}"
     what = alert.nct_id or "ctwatch notice"
+    if alert.kind.startswith("search."):  # a search's news, not a change of the trial
+        what += f" ({WORDS.get(alert.kind.removeprefix('search.'), 'search')})"
     error = f": {obj.redactor(alert.last_error)}" if alert.last_error else ""
     return (
         f"{alert.status:<8} {what} → {alert.destination.describe()} "

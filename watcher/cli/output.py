@@ -30,11 +30,32 @@ def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
         + (f" ({', '.join(sorted(report.errors))})" if report.errors else ""),
         f"alerts sent {delivery.sent}",
     ]
+    parts[5:5] = search_parts(report)
     if delivery.retrying:
         parts.append(f"alerts pending {delivery.retrying}")
     if delivery.failed:
         parts.append(f"alerts failed {delivery.failed}")
     return " · ".join(parts)
+
+
+def search_parts(report: CycleReport) -> list[str]:
+    """``searches 2 (1 new, 0 now matching, 1 no longer matching)`` and, when any, the
+    searches over ``max_trials`` and those that failed, each named."""
+    if not report.searches:
+        return []
+    counts = (
+        f"{report.search_count('new')} new, {report.search_count('matches')} now matching, "
+        f"{report.search_count('left')} no longer matching"
+    )
+    parts = [f"searches {report.searches} ({counts})"]
+    if report.searches_over:
+        over = ", ".join(f"{name} ({count:,})" for name, count in report.searches_over.items())
+        parts.append(f"over max_trials: {over}")
+    if report.search_errors:
+        parts.append(
+            f"search errors {len(report.search_errors)} ({', '.join(report.search_errors)})"
+        )
+    return parts
 
 
 def check_json(
@@ -45,7 +66,10 @@ def check_json(
 ) -> dict[str, Any]:
     """``ctwatch check --json``: the cycle's counts, the alerts it produced, its errors."""
     return {
-        "ok": report.error is None and not report.errors and not delivery.failed,
+        "ok": report.error is None
+        and not report.errors
+        and not report.search_errors
+        and not delivery.failed,
         "mode": report.mode,
         "requests": report.requests,
         "counts": {
@@ -60,6 +84,15 @@ def check_json(
         },
         "changed": report.changed,
         "new": report.new,
+        "searches": {
+            "checked": report.searches_checked,
+            "events": [
+                {"search": search, "event": kind, "nct_id": nct}
+                for search, kind, nct in report.search_events
+            ],
+            "over_max_trials": report.searches_over,
+            "errors": {name: mask(text) for name, text in report.search_errors.items()},
+        },
         "not_found": report.not_found,
         "errors": {nct: mask(text) for nct, text in report.errors.items()},
         "cycle_error": mask(report.error) if report.error else None,

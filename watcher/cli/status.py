@@ -5,8 +5,9 @@ Why streamed: the watch list may be the whole registry. Trials come from
 written as they come, in every format, so memory and time follow what is
 printed. On a terminal a long list shows what matters first - trials with a
 problem, then the most recently changed - up to a screenful, and counts the
-rest (``--all`` lists every trial in config order). Every error text passes
-the secret mask.
+rest (``--all`` lists every trial in config order). Searches follow the
+trials: members, last check, last event, and a search refused for matching
+more than its ``max_trials``. Every error text passes the secret mask.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from datetime import timedelta
 from typing import Any, Literal, TextIO
 
 from watcher.alerts.routing import Follow
+from watcher.alerts.search_routes import SearchSpec
 from watcher.cli.output import subscription_groups
 from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
 from watcher.core.text import terminal_safe
-from watcher.store import Store
+from watcher.store import SearchState, Store
 from watcher.store.overview import Order, StatusFilter, StatusRow
 from watcher.timeutil import iso, utc_now
 
@@ -58,6 +60,7 @@ class StatusWriter:
     out: TextIO
     follows: Sequence[Follow] = ()
     mask: Callable[[str], str] = str
+    searches: Sequence[SearchSpec] = ()
 
     def write(self, options: StatusOptions) -> None:
         if options.fmt == "json":
@@ -90,6 +93,7 @@ class StatusWriter:
             write(("," if index else "") + "\n  " + json.dumps(asdict(row), ensure_ascii=False))
         write("\n],\n")
         rest = {
+            "searches": self._searches(),
             "subscriptions": subscription_groups(self.follows),
             "alerts": self.store.outbox.counts(),
             "alert_problems": self._alert_problems(),
@@ -148,6 +152,11 @@ class StatusWriter:
             outcome = f"FAILED: {cycle['error']}" if cycle["error"] else f"ok ({cycle['mode']})"
             requests = f"{cycle['requests']} registry request(s)"
             say(f"\nLast cycle: {cycle['finished_at']}, {requests}, {outcome}")
+        searches = self._searches()
+        if searches:
+            say("Searches")
+            for search in searches:
+                say(f"  {_search_line(search)}")
         groups = subscription_groups(self.follows)
         if groups:
             say("Subscriptions (Slack channels)")
@@ -179,6 +188,30 @@ class StatusWriter:
         if len(problems) > MAX_PROBLEM_LINES:
             say(f"  … and {len(problems) - MAX_PROBLEM_LINES} more: ctwatch outbox lists them all")
 
+    def _searches(self) -> list[dict[str, Any]]:
+        """Each search with what its last check found (``--json`` key ``searches``)."""
+        states = self.store.searches.states([s.name for s in self.searches])
+        out = []
+        for spec in self.searches:
+            state = states.get(spec.name) or SearchState(spec.name, spec.query.fingerprint)
+            out.append(
+                {
+                    "name": spec.name,
+                    "source": spec.source,
+                    "follow": spec.follow,
+                    "query": spec.query.mapping,
+                    "members": state.members if state.baseline_at is not None else 0,
+                    "baseline_at": state.baseline_at,
+                    "max_trials": spec.max_trials,
+                    "over_max_trials": state.over_count,
+                    "last_check": state.last_check_at,
+                    "last_event": state.last_event_at,
+                    "error": self.mask(state.last_error) if state.last_error else None,
+                    "destinations": [d.describe() for d in spec.destinations],
+                }
+            )
+        return out
+
     def _mutes(self) -> list[dict[str, Any]]:
         """Mutes set from alert buttons that still hold."""
         return [asdict(m) for m in self.store.mutes.active(iso(utc_now()))]
@@ -206,6 +239,26 @@ class StatusWriter:
             }
             for p in self.store.outbox.problems()
         ]
+
+
+def _search_line(search: dict[str, Any]) -> str:
+    """``rectal-io (config, follow): 37 trials · last check … · last event …`` or its trouble."""
+    tags = ", ".join([search["source"], *(["follow"] if search["follow"] else [])])
+    if search["last_check"] is None:
+        return f"{search['name']} ({tags}): not checked yet"
+    over = search["over_max_trials"]
+    if over is not None:
+        limit = search["max_trials"]
+        state = f"OVER max_trials: {over:,} trials match (max {limit:,}); not followed"
+    elif search["baseline_at"] is None:
+        state = "members not recorded yet"
+    else:
+        state = f"{search['members']:,} trial{'s' if search['members'] != 1 else ''}"
+    parts = [state, f"last check {search['last_check']}"]
+    parts.append(f"last event {search['last_event'] or 'none yet'}")
+    if search["error"]:
+        parts.append(f"last check FAILED: {search['error']}")
+    return f"{search['name']} ({tags}): " + " · ".join(parts)
 
 
 def _cell(value: str | None) -> str:

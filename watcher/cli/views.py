@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time
 import click
 
 from watcher.alerts.routing import channel_follows, watched_trials
+from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.cli.main import Context, main, open_app, require_database, require_watch
 from watcher.cli.status import Format, StatusOptions, StatusWriter
 from watcher.cli.table import DEFAULT_WIDTH
@@ -42,7 +43,8 @@ def status(
     problems: bool,
     show_all: bool,
 ) -> None:
-    """Show the watched trials: status, last update, last change, last check, errors.
+    """Show the watched trials (status, last update, last change, last check, errors) and
+    the searches (members, last check, last event).
 
     On a terminal, a long watch list shows the trials that matter first
     (problems, then recent changes) and counts the rest; --all lists every
@@ -71,8 +73,10 @@ def status(
     )
     with open_app(config) as app:
         subscriptions = app.subscriptions()
-        watched = watched_trials(config, subscriptions)
+        searches = current_searches(config, app.store)
+        watched = watched_trials(config, subscriptions, followed_now(app.store, searches))
         if watch_name is not None:
             watched = next(w.trials for w in config.watch if w.name == watch_name)
         follows = channel_follows(config, subscriptions)
-        StatusWriter(app.store, watched, sys.stdout, follows, obj.redactor).write(options)
+        writer = StatusWriter(app.store, watched, sys.stdout, follows, obj.redactor, searches)
+        writer.write(options)

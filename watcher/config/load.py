@@ -27,6 +27,7 @@ from watcher.config.problems import (
     in_file_order,
     validation_problems,
 )
+from watcher.config.tables import SearchConfig, WatchConfig
 
 DEFAULT_CONFIG = Path("config/ctwatch.toml")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -162,20 +163,28 @@ def _expand(
 def cross_reference_problems(config: Config) -> list[Problem]:
     """Mistakes between sections: duplicate names, destinations without their section."""
     problems = []
-    names: set[str] = set()
-    for i, watch in enumerate(config.watch):
-        if watch.name in names:
-            problems.append(Problem(f"watch[{i}].name", f"duplicate watch name {watch.name!r}"))
-        names.add(watch.name)
-        if watch.slack and config.slack is None:
+    if not config.watch and not config.search:
+        problems.append(
+            Problem("watch", "required key is missing (a [[watch]] with trials, or a [[search]])")
+        )
+    names: dict[str, str] = {}
+    tables: list[tuple[str, int, WatchConfig | SearchConfig]]
+    tables = [("watch", i, t) for i, t in enumerate(config.watch)]
+    tables += [("search", i, t) for i, t in enumerate(config.search)]
+    for kind, i, table in tables:
+        where = f"{kind}[{i}]"
+        if table.name in names:
+            first = names[table.name]
+            also = "" if first == kind else f" (a {first} has it already)"
+            problems.append(Problem(f"{where}.name", f"duplicate {kind} name {table.name!r}{also}"))
+        names.setdefault(table.name, kind)
+        if table.slack and config.slack is None:
             problems.append(
-                Problem(f"watch[{i}].slack", "names Slack channels but there is no [slack] section")
+                Problem(f"{where}.slack", "names Slack channels but there is no [slack] section")
             )
-        if watch.email and config.email is None:
+        if table.email and config.email is None:
             problems.append(
-                Problem(
-                    f"watch[{i}].email", "names email addresses but there is no [email] section"
-                )
+                Problem(f"{where}.email", "names email addresses but there is no [email] section")
             )
     slack = config.slack
     if (

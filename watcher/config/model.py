@@ -11,14 +11,13 @@ from __future__ import annotations
 import zoneinfo
 from base64 import b64encode
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watcher.config.crontab import cron_trigger
-from watcher.config.destinations import DestinationKeys
-from watcher.config.problems import shown_value
 from watcher.config.server import ServerConfig, check_app_token, listen_conflict
+from watcher.config.tables import SearchConfig, WatchConfig
 from watcher.config.types import (
     WEBHOOK_SECRET_PREFIX,
     Duration,
@@ -27,12 +26,9 @@ from watcher.config.types import (
     check_no_control,
     check_webhook_secret,
     format_duration,
-    normalise_nct_id,
     parse_listen,
 )
 from watcher.core.destination import Destination
-from watcher.core.fieldnames import find_field
-from watcher.core.fields import field_table
 from watcher.redact import url_credentials
 
 SECRET_KEYS = frozenset(
@@ -278,68 +274,6 @@ class AlertsConfig(_Strict):
     """Consecutive failed cycles before the destinations are told, once."""
 
 
-class WatchConfig(DestinationKeys):
-    """A named list of trials and where their alerts go (``slack``, ``email``, ``teams``,
-    ``webhook``: see :class:`DestinationKeys`)."""
-
-    name: str = Field(min_length=1)
-    trials: tuple[str, ...] = Field(min_length=1)
-    fields: tuple[str, ...] | None = None
-
-    @field_validator("trials", mode="before")
-    @classmethod
-    def _trials(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            seen: dict[str, None] = {}
-            bad = []
-            for item in value:
-                try:
-                    if not isinstance(item, str):
-                        raise ValueError(item)
-                    seen[normalise_nct_id(item)] = None
-                except ValueError:
-                    bad.append(item)
-            if bad:
-                shown = ", ".join(shown_value(b, 40) for b in bad[:10])
-                more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-                verb = "is not an NCT ID" if len(bad) == 1 else "are not NCT IDs"
-                raise ValueError(f"{shown}{more} {verb} (NCT followed by 8 digits)")
-            return tuple(seen)
-        return value
-
-    @field_validator("fields")
-    @classmethod
-    def _fields(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        if value is None:
-            return None
-        if not value:
-            raise ValueError("is empty (leave it out to alert on every field)")
-        out: list[str] = []
-        unknown = []
-        for name in value:
-            info = find_field(name)  # AmbiguousField is a ValueError naming the candidates
-            if info is None:
-                unknown.append(name)
-            elif info.piece not in out:
-                out.append(info.piece)
-        if unknown:
-            shown = ", ".join(repr(n) for n in unknown)
-            raise ValueError(
-                f"{shown} {'is not a field' if len(unknown) == 1 else 'are not fields'} of "
-                "ClinicalTrials.gov (use a piece name like OverallStatus or a label like "
-                "'Overall Status'; `ctwatch fields WORD` lists them)"
-            )
-        return tuple(out)
-
-    @property
-    def field_paths(self) -> tuple[str, ...] | None:
-        """The dotted paths the ``fields`` filter selects, or None for all."""
-        if self.fields is None:
-            return None
-        table = field_table()
-        return tuple(table.by_piece[p].path for p in self.fields)
-
-
 class Config(_Strict):
     """The whole validated configuration."""
 
@@ -353,7 +287,8 @@ class Config(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     alerts: AlertsConfig = AlertsConfig()
     server: ServerConfig | None = None
-    watch: tuple[WatchConfig, ...] = Field(min_length=1)
+    watch: tuple[WatchConfig, ...] = ()
+    search: tuple[SearchConfig, ...] = ()
 
     @model_validator(mode="after")
     def _one_address(self) -> Config:
@@ -394,5 +329,5 @@ class Config(_Strict):
 
     def destination_urls(self) -> dict[Destination, str]:
         """Every Teams and webhook destination with its URL: how notifiers resolve references."""
-        pairs = (pair for watch in self.watch for pair in watch.url_destinations())
-        return dict(pairs)
+        tables = (*self.watch, *self.search)
+        return dict(pair for table in tables for pair in table.url_destinations())

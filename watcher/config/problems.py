@@ -75,8 +75,19 @@ def validation_problems(
             continue
         if any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs):
             continue  # a list or table that failed because of an item named on its own line
-        problems.append(_problem(err, loc, data, secret_keys))
+        several = _several(err)
+        if several:  # one line per part (every unknown parameter of a search URL)
+            problems += [Problem(dotted(loc), message) for message in several]
+        else:
+            problems.append(_problem(err, loc, data, secret_keys))
     return problems
+
+
+def _several(err: ErrorDetails) -> list[str]:
+    """The parts of a ValueError that lists several problems (``problems``), if it does."""
+    error = (err.get("ctx") or {}).get("error")
+    parts = getattr(error, "problems", None)
+    return [str(p) for p in parts] if isinstance(parts, list) and len(parts) > 1 else []
 
 
 def _loc(err: ErrorDetails) -> tuple[str | int, ...]:

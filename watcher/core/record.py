@@ -59,3 +59,10 @@ def last_update_posted(record: Any) -> str | None:
 def last_update_submitted(record: Any) -> str | None:
     """``lastUpdateSubmitDate``: the submission date the registry's version list shows."""
     return _text(_dig(record, "protocolSection", "statusModule", "lastUpdateSubmitDate"))
+
+
+def first_posted(record: Any) -> str | None:
+    """``studyFirstPostDateStruct.date``: when the registry first showed the trial."""
+    return _text(
+        _dig(record, "protocolSection", "statusModule", "studyFirstPostDateStruct", "date")
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from watcher.core.describe import NONE, display_value
 from watcher.core.diff import FieldChange
+from watcher.core.search_card import SearchEvent
 from watcher.core.text import one_line
 
 GROUP_OVER = 3
@@ -70,6 +71,8 @@ class Alert:
     """The outbox row it was read from; None for a test alert (never queued)."""
     compare: tuple[int, int] | None = None
     """The registry's numbers of the versions before and after, when both are known."""
+    search: SearchEvent | None = None
+    """A search's news about this trial (``changes``: what explains a departure)."""
 
     @property
     def history_url(self) -> str:
@@ -95,6 +98,8 @@ class Alert:
             return "test alert"
         if self.notice is not None:
             return self.notice.headline
+        if self.search is not None:
+            return self.search.headline
         lines = change_lines(self.changes)
         if not lines:
             return "record updated"
@@ -233,26 +238,31 @@ def _set_summary(path: str, old: list[object], new: list[object]) -> str:
 
 
 def digest_headline(alerts: Sequence[Alert]) -> str:
-    """A digest's title: how many trials changed, or, when notices ride along, how many
-    alerts and how many of them are notices (a notice is not a changed trial)."""
+    """A digest's title: how many trials changed, or, when notices or search news ride
+    along, how many alerts and of which kinds (neither is a changed trial)."""
     notices = sum(1 for a in alerts if a.notice is not None)
-    if not notices:
+    searches = sum(1 for a in alerts if a.search is not None)
+    if not notices and not searches:
         return f"ctwatch: {len(alerts)} trials changed"
-    plural = "s" if notices != 1 else ""
-    return f"ctwatch: {len(alerts)} alerts ({notices} notice{plural})"
+    kinds = ((notices, "notice"), (searches, "search alert"))
+    parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in kinds if n]
+    return f"ctwatch: {len(alerts)} alerts ({', '.join(parts)})"
 
 
 def console_text(alert: Alert) -> str:
     """The block printed to standard output for one changed trial (or a notice)."""
     if alert.notice is not None:
         return notice_text(alert, alert.notice)
-    head = f"{alert.nct_id} — {alert.title or '(untitled)'}"
+    if alert.search is not None:
+        return search_text(alert, alert.search)
+    head = f"{alert.nct_id} — {alert.title or '(untitled)'}" if alert.nct_id else alert.title
     if alert.test:
         head = f"[TEST] {head}"
     body = [f"  {line.text()}" for line in change_lines(alert.changes)]
     if alert.test:
         body = ["  This is a test alert from ctwatch; no field changed."]
-    return "\n".join([head, *body, f"  {alert.history_url}", ""])
+    link = [f"  {alert.history_url}"] if alert.nct_id else []  # a search's test: no trial
+    return "\n".join([head, *body, *link, ""])
 
 
 def notice_text(alert: Alert, notice: Notice) -> str:
@@ -260,4 +270,46 @@ def notice_text(alert: Alert, notice: Notice) -> str:
     lines = [f"ctwatch: {notice.headline}", f"  {notice.body}"]
     if alert.nct_id:
         lines.append(f"  {alert.history_url}")
+    return "\n".join([*lines, ""])
+
+
+def card_lines(alert: Alert, event: SearchEvent, limit: int = 300) -> list[tuple[str, str]]:
+    """``(label, words)`` a search alert lists: the card's facts; for a trial that no
+    longer matches, the changes that explain it (when recorded), then its status."""
+    if event.kind != "left":
+        return event.card.facts(limit)
+    lines = [(line.label, _words(line, limit)) for line in change_lines(alert.changes, limit)]
+    told = any(line[0] == "Overall Status" for line in lines)  # the status, once
+    kept = ("Registry",) if told else ("Overall status", "Registry")
+    return lines + [fact for fact in event.card.facts(limit) if fact[0] in kept]
+
+
+def _words(line: ChangeLine, limit: int) -> str:
+    return line.text(limit).removeprefix(f"{line.label}: ")
+
+
+def search_link(alert: Alert, event: SearchEvent) -> tuple[str, str]:
+    """``(url, label)``: the record for a trial that matches, its history for one that left."""
+    if event.kind == "left":
+        return alert.history_url, "View history"
+    return alert.study_url, "View record"
+
+
+def trial_heading(alert: Alert) -> str:
+    """``NCT… — Title``, or the NCT ID alone when the title is not known (a trial that
+    left a search and the registry no longer returns), or the title alone without a trial."""
+    if not alert.nct_id or not alert.title:
+        return alert.nct_id or alert.title
+    return f"{alert.nct_id} — {alert.title}"
+
+
+def search_text(alert: Alert, event: SearchEvent) -> str:
+    """A search alert as plain text (console, email, feeds): what happened, the trial, its
+    card, the link."""
+    lines = [
+        f"{event.headline}",
+        trial_heading(alert),
+        *(f"  {label}: {words}" for label, words in card_lines(alert, event)),
+        f"  {search_link(alert, event)[0]}",
+    ]
     return "\n".join([*lines, ""])

@@ -26,13 +26,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from watcher.alerts.routing import Route, Routes, outbox_rows
+from watcher.alerts.search_routes import SearchSpec
 from watcher.core import record as rec
 from watcher.core.diff import diff_records
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
-from watcher.cycle.report import CycleReport, Interrupted, Outcome
+from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
+from watcher.cycle.searches import SearchRound
 from watcher.cycle.stored import stored_changes
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
@@ -48,12 +50,6 @@ ProgressFactory = Callable[[int], AbstractContextManager[Callable[[int], None] |
 
 
 INTERRUPTED = "interrupted before it finished"
-
-
-def describe_failure(exc: BaseException) -> str:
-    """``unexpected KeyError: 'x'`` - one line, no traceback (``--log-level debug`` has it)."""
-    text = " ".join(str(exc).split())[:300]
-    return f"unexpected {exc.__class__.__name__}" + (f": {text}" if text else "")
 
 
 @dataclass(frozen=True)
@@ -83,6 +79,9 @@ class Pipeline:
     queue_history: bool = False
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
 
+    def __post_init__(self) -> None:
+        self.searching = SearchRound(self.store, self.registry, self.clock)
+
     def run_cycle(
         self,
         trials: Sequence[str],
@@ -90,15 +89,17 @@ class Pipeline:
         should_stop: Callable[[], bool] = lambda: False,
         *,
         full: bool = False,
+        searches: Sequence[SearchSpec] = (),
     ) -> CycleReport:
-        """Check ``trials`` once and record what changed.
+        """Check ``trials`` and ``searches`` once and record what changed.
 
         The planner decides what needs fetching (see :mod:`watcher.registry.planner`);
-        trials it rules out are counted as checked, unchanged. Raises
-        Interrupted (after closing the run record) when ``should_stop`` turns
-        true or a pacing sleep is cut short by a shutdown, and StoreError when
-        the database itself cannot be used; every other failure is recorded
-        in the report and the run.
+        trials it rules out are counted as checked, unchanged. The searches follow
+        the trials (:mod:`watcher.cycle.searches`), sharing the planner's listing.
+        Raises Interrupted (after closing the run record) when ``should_stop``
+        turns true or a pacing sleep is cut short by a shutdown, and StoreError
+        when the database itself cannot be used; every other failure is
+        recorded in the report and the run.
         """
         report = CycleReport()
         run_id = self.store.runs.start(iso(self.clock()))
@@ -106,16 +107,10 @@ class Pipeline:
         before, bytes_before = stats.requests, stats.bytes_received
         stamp: str | None = None
         settled = False  # True once the cycle's outcome is known; anything else is interrupted
+        scope = list(trials)
         try:
-            plan = self.planner.plan(trials, self._memory(trials), self.clock(), full=full)
-            stamp, report.mode = plan.data_timestamp, plan.mode
-            log.info("cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason)
-            batches, failed, first = self._fetch_and_record(plan, routes, report, should_stop)
-            report.checked += len(trials) - len(plan.fetch)
-            if failed == batches and batches:
-                report.registry_down, report.registry_error = True, first
-            elif failed:  # the cycle completes (those trials are fetched again), told as trouble
-                report.registry_error = f"{failed} of {batches} registry requests failed: {first}"
+            stamp, members = self._check(trials, routes, searches, report, should_stop, full=full)
+            scope += members
             settled = True
         except RegistryError as exc:
             report.registry_down, report.registry_error = True, str(exc)
@@ -136,9 +131,38 @@ class Pipeline:
                 report.failure, report.mode = INTERRUPTED, "interrupted"
             report.requests = self.registry.stats.requests - before
             report.bytes = self.registry.stats.bytes_received - bytes_before
-            self._finish(run_id, report, trials, stamp)
+            self._finish(run_id, report, scope, stamp)
         self._tell_trouble(report, routes)
         return report
+
+    def _check(
+        self,
+        trials: Sequence[str],
+        routes: Routes,
+        searches: Sequence[SearchSpec],
+        report: CycleReport,
+        should_stop: Callable[[], bool],
+        *,
+        full: bool,
+    ) -> tuple[str | None, list[str]]:
+        """Plan, fetch and record the trials, then the searches: the registry's data
+        timestamp, and the search members that join the cycle's scope."""
+        memory = self._memory(trials)
+        members = self.searching.members_of(searches) if searches else ()
+        plan = self.planner.plan(trials, memory, self.clock(), full=full, members=members)
+        report.mode = plan.mode
+        log.info("cycle plan: %s, %d to fetch (%s)", plan.mode, len(plan.fetch), plan.reason)
+        batches, failed, first = self._fetch_and_record(plan, routes, report, should_stop)
+        report.checked += len(trials) - len(plan.fetch)
+        if failed == batches and batches:
+            report.registry_down, report.registry_error = True, first
+            return plan.data_timestamp, []
+        if failed:  # the cycle completes (those trials are fetched again), told as trouble
+            report.registry_error = f"{failed} of {batches} registry requests failed: {first}"
+        if not searches:
+            return plan.data_timestamp, []
+        joined = self._searches(searches, plan, memory, routes, report, should_stop)
+        return plan.data_timestamp, joined
 
     def _finish(
         self, run_id: int, report: CycleReport, trials: Sequence[str], stamp: str | None
@@ -148,6 +172,24 @@ class Pipeline:
             self.store.runs.set_scope(trials)
         final = replace(counts, data_timestamp=stamp if counts.complete else None, mode=report.mode)
         self.store.runs.finish(run_id, final, iso(self.clock()))
+
+    def _searches(  # noqa: PLR0917 - the cycle's state, passed as _fetch_and_record takes it
+        self,
+        searches: Sequence[SearchSpec],
+        plan: Plan,
+        memory: Memory,
+        routes: Routes,
+        report: CycleReport,
+        should_stop: Callable[[], bool],
+    ) -> list[str]:
+        """Ask, baseline new members of followed searches, record; the trials followed now."""
+        found = self.searching.ask(searches, plan, memory, report, should_stop)
+        follow = self.searching.follow_needs(found)
+        if follow:  # baseline on entry, before the events (their cards read the new versions)
+            joining = replace(plan, fetch=tuple(follow), listed={}, reason="followed by a search")
+            self._fetch_and_record(joining, routes, report, should_stop)
+        self.searching.record(found, report, should_stop)
+        return follow
 
     def _memory(self, trials: Sequence[str]) -> Memory:
         """What the store remembers that the planner needs."""

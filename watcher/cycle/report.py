@@ -12,6 +12,12 @@ from enum import Enum
 from watcher.store.rows import RunCounts
 
 
+def describe_failure(exc: BaseException) -> str:
+    """``unexpected KeyError: 'x'`` - one line, no traceback (``--log-level debug`` has it)."""
+    text = " ".join(str(exc).split())[:300]
+    return f"unexpected {exc.__class__.__name__}" + (f": {text}" if text else "")
+
+
 class Interrupted(Exception):
     """The process is stopping; the cycle ends between two trials."""
 
@@ -41,6 +47,17 @@ class CycleReport:
     failure: str | None = None
     """An unexpected fault that ended the cycle (never recorded as complete)."""
     mode: str | None = None
+    searches: int = 0
+    """Searches this cycle was asked to keep up to date (checked or not)."""
+    searches_checked: list[str] = field(default_factory=list)
+    search_events: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(search, kind, nct_id)`` for each event recorded: ``new``, ``matches``, ``left``."""
+    searches_over: dict[str, int] = field(default_factory=dict)
+    """Searches refused for matching more than their ``max_trials``, with the count."""
+    search_errors: dict[str, str] = field(default_factory=dict)
+
+    def search_count(self, kind: str) -> int:
+        return sum(1 for _, k, _ in self.search_events if k == kind)
 
     @property
     def error(self) -> str | None:

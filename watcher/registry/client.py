@@ -52,6 +52,14 @@ class FetchResult:
         return [*self.records, *self.missing, *self.failed]
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a ``/studies`` answer: its studies, and ``totalCount`` on the first."""
+
+    studies: list[Any]
+    total: int | None = None
+
+
 class RegistryClient:
     """Reads studies from the API v2. One instance per process; close it."""
 
@@ -158,8 +166,8 @@ class RegistryClient:
             "pageSize": str(MAX_PAGE_SIZE),
         }
         studies: list[dict[str, Any]] = []
-        for page in self._pages(params):
-            studies.extend(s for s in page if isinstance(s, dict))
+        for page in self.pages(params):
+            studies.extend(s for s in page.studies if isinstance(s, dict))
         return studies
 
     # ---- internals -----------------------------------------------------------
@@ -182,23 +190,24 @@ class RegistryClient:
         wanted = set(batch)
         found: dict[str, dict[str, Any]] = {}
         nameless = 0
-        for page in self._pages(params):
-            for study in page:
+        for page in self.pages(params):
+            for study in page.studies:
                 key = requested_id(study, wanted)
                 if key is None:
                     nameless += rec.nct_id(study) is None
                 elif key not in found or _newer(study, found[key]):
                     found[key] = study
             if on_progress is not None:
-                on_progress(len(page))
+                on_progress(len(page.studies))
         absent = [n for n in batch if n not in found]
         if nameless and absent:
             reason = f"the registry returned {nameless} record(s) without an NCT ID"
             return FetchResult(records=found, failed=dict.fromkeys(absent, reason))
         return FetchResult(records=found, missing=absent)
 
-    def _pages(self, params: dict[str, str]) -> Iterator[list[Any]]:
-        """Each page's ``studies``, following ``nextPageToken`` with the same parameters.
+    def pages(self, params: dict[str, str]) -> Iterator[Page]:
+        """Each page of a ``/studies`` query, following ``nextPageToken`` with the same
+        parameters (a search's queries go through here too).
 
         The first page asks for ``totalCount``; more pages than it allows, a
         token seen before, or a token that is not a string end the paging
@@ -209,6 +218,7 @@ class RegistryClient:
         limit = MAX_PAGES
         seen: set[str] = set()
         token: str | None = None
+        total: int | None = None
         for number in range(1, MAX_PAGES + 1):
             first = token is None
             extra = {"countTotal": "true"} if token is None else {"pageToken": token}
@@ -217,11 +227,14 @@ class RegistryClient:
             studies = body.get("studies")
             if not isinstance(studies, list):
                 raise RegistryUnavailable("registry answered without a 'studies' list")
-            total = body.get("totalCount")
-            if first and isinstance(total, int) and total >= 0:
-                per_page = len(studies) or page_size  # the server may serve fewer than asked
-                limit = min(MAX_PAGES, -(-total // max(per_page, 1)) + 1)
-            yield studies
+            if first:
+                raw = body.get("totalCount")
+                ok = isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0
+                total = raw if ok else None
+                if total is not None:
+                    per_page = len(studies) or page_size  # the server may serve fewer than asked
+                    limit = min(MAX_PAGES, -(-total // max(per_page, 1)) + 1)
+            yield Page(studies, total if first else None)
             next_token = body.get("nextPageToken")
             if next_token is None or next_token == "":
                 return

@@ -80,6 +80,11 @@ class Plan:
     reason: str
     listed: Mapping[str, str | None] = field(default_factory=dict)
     """The post date the listing gave each trial it fetches (to spot stale copies)."""
+    listing: Mapping[str, str | None] | None = None
+    """Everything the listing found posted since its day - watched trials and search
+    members alike (None: no listing was made this cycle)."""
+    since: str | None = None
+    """The day the listing started from (the last processed refresh minus the look-back)."""
 
 
 def since_clause(day: str) -> str:
@@ -107,9 +112,19 @@ class Planner:
     policy: FetchPolicy
 
     def plan(
-        self, trials: Sequence[str], memory: Memory, now: datetime, *, full: bool = False
+        self,
+        trials: Sequence[str],
+        memory: Memory,
+        now: datetime,
+        *,
+        full: bool = False,
+        members: Sequence[str] = (),
     ) -> Plan:
-        """Probe the registry and decide; RegistryError when it cannot be read."""
+        """Probe the registry and decide; RegistryError when it cannot be read.
+
+        ``members`` (search members not watched as trials) join the listing only:
+        the searches learn which of them moved from the same requests.
+        """
         if not self.policy.incremental:
             return Plan("full", tuple(trials), None, "incremental fetching is off")
         raw = self.registry.data_timestamp()
@@ -129,13 +144,21 @@ class Planner:
             return Plan("skipped" if not fresh else "incremental", fresh, stamp, reason)
         day = memory.last_complete_day
         since = (date.fromisoformat(day) - self.policy.lookback).isoformat()
-        listed = self._listed_since(trials, since)
-        stored = memory.stored_posted(list(listed))
-        moved = {n: d for n, d in listed.items() if d is None or d != stored.get(n) or d >= day}
+        every = list(dict.fromkeys([*trials, *members])) if members else trials
+        listed = self._listed_since(every, since)
+        if members:
+            mine = set(trials)
+            listed_trials = {n: d for n, d in listed.items() if n in mine}
+        else:
+            listed_trials = listed
+        stored = memory.stored_posted(list(listed_trials))
+        moved = {
+            n: d for n, d in listed_trials.items() if d is None or d != stored.get(n) or d >= day
+        }
         wanted = set(moved) | set(fresh)
         ordered = tuple(t for t in trials if t in wanted)
         reason = f"{len(moved)} posted since {day} (listed from {since})"
-        return Plan("incremental", ordered, stamp, reason, moved)
+        return Plan("incremental", ordered, stamp, reason, moved, listed, since)
 
     def _listed_since(self, trials: Sequence[str], day: str) -> dict[str, str | None]:
         """Watched trials posted on or after ``day``, with the post date listed."""

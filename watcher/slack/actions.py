@@ -1,4 +1,5 @@
-"""What the buttons on an alert do: *Mute 7 days* and *Unwatch* (transport-independent).
+"""What the buttons on an alert do: *Mute 7 days*, *Unwatch* and, on a search's alert,
+*Watch trial* (transport-independent).
 
 Why apart from the Bolt wiring: like :mod:`watcher.slack.commands`, this is
 meaning, not transport - the same click arrives over Socket Mode or as a
@@ -7,9 +8,10 @@ to is the channel Slack says the message is in (``channel.id`` of the
 verified payload); a button's value carries only the NCT ID, which is checked
 like one typed into ``/ctwatch``, so no crafted value can reach another channel.
 
-*Unwatch* is the ``/ctwatch unwatch`` command run for the clicker in that
-channel (same allow-list, same words); the message is updated only when
-something changed, and the clicker always hears the command's reply.
+*Unwatch* and *Watch trial* are the ``/ctwatch unwatch`` and ``watch``
+commands run for the clicker in that channel (same allow-list, same registry
+lookup, same words); the message is updated only when something changed, and
+the clicker always hears the command's reply.
 """
 
 from __future__ import annotations
@@ -140,6 +142,19 @@ class Actions:
             note = f"{click.who} unwatched *{click.nct_id}* in this channel."
             return Outcome(note=note, reply=answer.reply.text)
         return Outcome(reply=answer.reply.text)
+
+    def watch(self, click: Click) -> Outcome:
+        """``/ctwatch watch NCT…`` for the clicker, in the message's channel (a trial a
+        search found: from now on its changes are posted here too)."""
+        before = self._subscribed(click)
+        answer = Commands(self.config, self.store, self.lookup, self.clock).handle(
+            click.as_command(f"watch {click.nct_id}")
+        )
+        reply = answer.later() if answer.later is not None else answer.reply
+        if not before and self._subscribed(click):
+            note = f":eyes: {click.who} now watches *{click.nct_id}* in this channel."
+            return Outcome(note=note, reply=reply.text)
+        return Outcome(reply=reply.text)
 
     def _subscribed(self, click: Click) -> bool:
         subs = self.store.subscriptions.list(click.channel_id)

@@ -14,7 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.core.render import Alert, Notice, change_lines, digest_headline
+from watcher.core.render import (
+    Alert,
+    Notice,
+    card_lines,
+    change_lines,
+    digest_headline,
+    search_link,
+    trial_heading,
+)
+from watcher.core.search_card import SearchEvent
 from watcher.core.text import truncate
 
 MAX_BLOCKS = 50
@@ -25,7 +34,10 @@ ACTIONS_BLOCK = "ctwatch_actions"
 HISTORY_ACTION = "ctwatch_history"
 MUTE_ACTION = "ctwatch_mute"
 UNWATCH_ACTION = "ctwatch_unwatch"
+WATCH_ACTION = "ctwatch_watch"
 MUTE_DAYS = 7
+MAX_FIELDS = 10
+MAX_FIELD = 2000
 
 Block = dict[str, Any]
 
@@ -115,6 +127,8 @@ def alert_message(alert: Alert, *, actions: bool = False) -> tuple[str, list[Blo
         return test_message(alert)
     if alert.notice is not None:
         return notice_message(alert, alert.notice, actions=actions)
+    if alert.search is not None:
+        return search_message(alert, alert.search, actions=actions)
     lines = change_lines(alert.changes)
     history = _link(alert.history_url, alert.history_label)
     header = f"{alert.nct_id} · {alert.headline}"
@@ -136,6 +150,42 @@ def _line(label: str, before: str | None, after: str | None, summary: str | None
     if summary is not None:
         return f"*{escape(label)}:* {escape(summary)}"
     return f"*{escape(label)}:* {escape(before or '(none)')} → {escape(after or '(none)')}"
+
+
+def search_actions_block(alert: Alert, event: SearchEvent) -> Block:
+    """*View record* (or *View history* for a trial that left), *Watch trial* for one that
+    matches (so a channel can follow it field by field) and *Mute 7 days*."""
+    url, label = search_link(alert, event)
+    elements = [_button(HISTORY_ACTION, label, url=url)]
+    if event.kind != "left":
+        elements.append(_button(WATCH_ACTION, "Watch trial", value=alert.nct_id))
+    elements.append(_button(MUTE_ACTION, f"Mute {MUTE_DAYS} days", value=alert.nct_id))
+    return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
+
+
+def search_message(
+    alert: Alert, event: SearchEvent, *, actions: bool = False
+) -> tuple[str, list[Block]]:
+    """A search's news: what happened and in which search, the trial (linked), its card."""
+    url, label = search_link(alert, event)
+    facts = card_lines(alert, event, limit=MAX_FIELD // 2)
+    title = truncate(trial_heading(alert), 500)
+    blocks = [
+        _header(f"{event.words} · {event.search}"),
+        _section(f"*{_link(alert.study_url, title)}*"),
+    ]
+    rendered = [truncate(f"*{escape(name)}:* {escape(words)}", MAX_FIELD) for name, words in facts]
+    if event.kind != "left" and rendered:
+        fields = [{"type": "mrkdwn", "text": text} for text in rendered[:MAX_FIELDS]]
+        blocks.append({"type": "section", "fields": fields})
+    else:
+        blocks += _pack(rendered, MAX_BLOCKS - 3 - int(actions), f"See {_link(url, label)}.")
+    blocks.append(_context(f"Search “{escape(event.search)}” · {_link(url, label)}"))
+    if actions:
+        blocks.append(search_actions_block(alert, event))
+    summary = "; ".join(f"{name}: {words}" for name, words in facts)
+    text = f"{event.headline}: {alert.nct_id} — {alert.title}. {summary}"
+    return escape(truncate(text, MAX_TEXT)), blocks
 
 
 def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
@@ -163,15 +213,25 @@ def _digest_summary(alert: Alert) -> str:
 
 
 def _digest_entry(alert: Alert) -> str:
-    """A trial's linked heading and its first changes; or a notice, headline and body."""
+    """A trial's linked heading and its first lines; or a notice, headline and body."""
     if alert.notice is not None:
         return f"*ctwatch · {escape(alert.notice.headline)}*\n{escape(alert.notice.body)}"
+    url = search_link(alert, alert.search)[0] if alert.search else alert.history_url
+    title = _link(url, truncate(f"{alert.nct_id} — {alert.title}", 300))
+    return "\n".join([f"*{title}*", *(f"• {s}" for s in _digest_lines(alert))])
+
+
+def _digest_lines(alert: Alert) -> list[str]:
+    """A digest entry's first three lines: changes, or what a search found and its facts."""
+    if alert.search is not None:
+        facts = card_lines(alert, alert.search, limit=200)[:3]
+        head = f"_{escape(alert.search.headline)}_"
+        return [head, *(f"*{escape(name)}:* {escape(words)}" for name, words in facts)]
     lines = change_lines(alert.changes)
     shown = [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
     if len(lines) > 3:
         shown.append(f"_+{len(lines) - 3} more changes_")
-    title = _link(alert.history_url, truncate(f"{alert.nct_id} — {alert.title}", 300))
-    return "\n".join([f"*{title}*", *(f"• {s}" for s in shown)])
+    return shown
 
 
 def test_message(alert: Alert) -> tuple[str, list[Block]]:

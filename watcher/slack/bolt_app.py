@@ -44,7 +44,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from watcher.config import Config
 from watcher.slack.actions import Actions, Click, Outcome
-from watcher.slack.blocks import HISTORY_ACTION, MUTE_ACTION, UNWATCH_ACTION
+from watcher.slack.blocks import HISTORY_ACTION, MUTE_ACTION, UNWATCH_ACTION, WATCH_ACTION
 from watcher.slack.client import slack_client
 from watcher.slack.commands import (
     BadRequest,
@@ -54,6 +54,7 @@ from watcher.slack.commands import (
     Reply,
     split_command,
 )
+from watcher.slack.search_commands import SearchPreviewer
 from watcher.store import Store, StoreError
 from watcher.store.pool import StorePool
 from watcher.timeutil import Clock, utc_now
@@ -66,6 +67,8 @@ STOP_WAIT = 5.0
 CurrentConfig = Callable[[], Config]
 LookupFactory = Callable[[Config], Lookup]
 """Builds a registry lookup for a config (the composition root supplies it)."""
+PreviewFactory = Callable[[Config], SearchPreviewer]
+"""Builds a search preview for a config (``/ctwatch watch <search URL>``)."""
 
 
 class _Clock(SlackClock):
@@ -178,12 +181,14 @@ class SlackService:
         clock: Callable[[], float] = time.time,
         now: Clock = utc_now,
         client: WebClient | None = None,
+        preview: PreviewFactory | None = None,
     ) -> None:
         config = current()
         if config.slack is None:
             raise ValueError("no [slack] section")
         self._current = current
         self._lookup = lookup
+        self._preview = preview
         self._pool = pool
         self._now = now
         self._executor = _DaemonExecutor()
@@ -204,6 +209,7 @@ class SlackService:
         self.bolt.command(re.compile(r"^/"))(self._command_listener())
         self.bolt.action(MUTE_ACTION)(self._action_listener(Actions.mute))
         self.bolt.action(UNWATCH_ACTION)(self._action_listener(Actions.unwatch))
+        self.bolt.action(WATCH_ACTION)(self._action_listener(Actions.watch))
         self.bolt.action(HISTORY_ACTION)(_ack_only)  # a link button: Slack opens the URL
 
     def dispatch(self, body: bytes, headers: dict[str, str]) -> BoltResponse:
@@ -259,7 +265,9 @@ class SlackService:
             )  # never the whole text: it is user input
             config = self._current()
             try:
-                commands = Commands(config, self._store(config), self._lookup(config), self._now)
+                preview = self._preview(config) if self._preview is not None else None
+                store, lookup = self._store(config), self._lookup(config)
+                commands = Commands(config, store, lookup, self._now, preview)
                 answer = commands.handle(request)
             except StoreError as exc:
                 log.error("a slash command could not use the database: %s", exc)

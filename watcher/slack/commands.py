@@ -4,8 +4,9 @@ Why apart from the HTTP endpoint (:mod:`watcher.slash`): the endpoint's job is
 trust (signatures, sizes, time limits); this module's is meaning. Slack gives
 a slash command three seconds, so :meth:`Commands.handle` answers at once from
 the store, and hands back the one slow step - asking the registry whether the
-trials of a ``watch`` exist - as ``later`` work whose reply the endpoint posts
-to ``response_url``.
+trials of a ``watch`` exist, or how many trials a search matches - as ``later``
+work whose reply the endpoint posts to ``response_url``. Searches (``watch
+<search URL>``, ``unwatch <name>``) are worded by :mod:`watcher.slack.search_commands`.
 
 Everything a user typed or a sponsor wrote is escaped before it reaches Slack,
 so neither can ping ``@channel`` or forge a link. Subscriptions live in the
@@ -30,11 +31,11 @@ from watcher.core.render import change_lines
 from watcher.core.text import truncate
 from watcher.registry.client import FetchResult
 from watcher.slack.blocks import MAX_TEXT, escape
+from watcher.slack.search_commands import SearchCommands, SearchPreviewer, about_a_search
 from watcher.store import Store, Subscription
 from watcher.timeutil import Clock, iso, utc_now
 
 LOOKUP_FIELDS = ("NCTId", "BriefTitle", "OverallStatus")
-LOOKUP_RETRIES = 2  # a person is waiting: fail fast rather than back off for minutes
 MAX_IDS = 20
 MAX_LISTED = 50
 MAX_CHANGE_LINES = 5
@@ -104,6 +105,8 @@ class Commands:
     store: Store
     lookup: Lookup
     clock: Clock = utc_now
+    preview: SearchPreviewer | None = None
+    """Asks the registry for a search's count (``watch <search URL>``)."""
 
     def handle(self, request: CommandRequest) -> Answer:
         """Answer one command; never raises on bad input (the user gets told why)."""
@@ -116,6 +119,8 @@ class Commands:
             return Answer(Reply(f"I don't know the command `{shown}`.\n\n" + help_text(name)))
         if verb == "list":
             return Answer(self.channel_list(request))
+        if verb in ("watch", "unwatch") and about_a_search(verb, rest):
+            return self._search(name, verb, request, rest)
         ids, bad = parse_ids(rest)
         problem = _id_problem(name, verb, ids, bad)
         if problem is not None:
@@ -129,6 +134,17 @@ class Commands:
             return Answer(self.unwatch(request, ids))
         checking = f"Checking {', '.join(ids)} in the registry…"
         return Answer(Reply(checking), later=partial(self.watch, request, ids))
+
+    def _search(self, name: str, verb: str, request: CommandRequest, rest: str) -> Answer:
+        """``watch``/``unwatch`` of a search (see :mod:`watcher.slack.search_commands`)."""
+        refusal = self._refusal(name, verb, request)
+        if refusal is not None:
+            return Answer(refusal)
+        searches = self._searching(request)
+        if verb == "unwatch":
+            return Answer(Reply(searches.unwatch(request, rest)))
+        text, later = searches.watch(request, rest)
+        return Answer(Reply(text), later=None if later is None else lambda: Reply(later()))
 
     # ---- the commands --------------------------------------------------------
 
@@ -201,8 +217,13 @@ class Commands:
             for f in channel_follows(self.config, subs)
             if f.in_channel(request.channel_id, request.channel_name)
         ]
+        name = escape(request.command or "/ctwatch")
+        search_lines = self._searching(request).lines(request)
+        if search_lines:
+            search_lines.insert(0, f"This channel watches {len(search_lines)} search(es):")
         if not follows:
-            name = escape(request.command or "/ctwatch")
+            if search_lines:
+                return Reply("\n".join(search_lines))
             return Reply(f"This channel watches no trials yet. Try `{name} watch NCT06850103`.")
         by_trial: dict[str, list[Follow]] = {}
         for follow in follows:
@@ -215,7 +236,7 @@ class Commands:
             lines.append(f"• {trial} — {'; '.join(_source(f) for f in sources)}")
         if len(by_trial) > MAX_LISTED:
             lines.append(f"…and {len(by_trial) - MAX_LISTED} more (`ctwatch status` lists all).")
-        return Reply("\n".join(lines))
+        return Reply("\n".join([*lines, *search_lines]))
 
     def status(self, ids: Sequence[str]) -> Reply:
         """What the store knows: status, last update posted, last change seen."""
@@ -246,6 +267,10 @@ class Commands:
         return Reply("\n\n".join(blocks))
 
     # ---- helpers -----------------------------------------------------------
+
+    def _searching(self, request: CommandRequest) -> SearchCommands:
+        command = request.command or "/ctwatch"
+        return SearchCommands(self.config, self.store, self.preview, self.clock, command)
 
     def _last_changes(self, nct: str) -> list[str]:
         lines = [line.text(200) for line in change_lines(self.store.versions.last_changes(nct))]
@@ -307,8 +332,10 @@ def help_text(name: str) -> str:
         [
             "*ctwatch* follows ClinicalTrials.gov records and posts what changed, field by field.",
             f"• `{name} watch NCT06850103 [NCT…]` — alert this channel when these trials change",
-            f"• `{name} unwatch NCT…` — stop (subscriptions made in Slack; the config file's "
-            "watches stay)",
+            f"• `{name} watch <registry search URL>` — alert this channel about new trials and "
+            "trials that start or stop matching a search on ClinicalTrials.gov",
+            f"• `{name} unwatch NCT…` (or a search's name or URL) — stop (subscriptions made in "
+            "Slack; the config file's watches stay)",
             f"• `{name} list` — the trials this channel watches, from the config file and Slack",
             f"• `{name} status NCT…` — overall status, last update posted, last change seen",
             f"• `{name} help` — this message",

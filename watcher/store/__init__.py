@@ -1,4 +1,5 @@
-"""All SQL: the SQLite memory of every version seen, the outbox, runs, subscriptions."""
+"""All SQL: the SQLite memory of every version seen, the outbox, runs, subscriptions,
+searches."""
 
 from watcher.store.base import StoreError
 from watcher.store.lock import Busy
@@ -12,6 +13,9 @@ from watcher.store.rows import (
     RunCounts,
     RunInfo,
     RunRecord,
+    SearchEventRow,
+    SearchState,
+    SearchSubscription,
     ServiceState,
     StoredVersion,
     Subscription,
@@ -32,6 +36,9 @@ __all__ = [
     "RunCounts",
     "RunInfo",
     "RunRecord",
+    "SearchEventRow",
+    "SearchState",
+    "SearchSubscription",
     "ServiceState",
     "Store",
     "StoreError",

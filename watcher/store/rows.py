@@ -72,8 +72,6 @@ class OutboxClaim:
     paths: tuple[str, ...] | None
     attempts: int
     created_at: str = ""
-    age_from: str = ""
-    """Where ``give_up_after`` counts from: ``created_at``, or the last manual retry."""
     kind: str = "change"
     payload: dict[str, Any] | None = None
     title: str = ""
@@ -82,6 +80,8 @@ class OutboxClaim:
     """The website's number of the version the alert is about, when known."""
     previous_registry_version: int | None = None
     """... and of the version before it: both known, the alert links to the comparison."""
+    age_from: str = ""
+    """Where ``give_up_after`` counts from: ``created_at``, or the last manual retry."""
 
 
 @dataclass(frozen=True)
@@ -267,3 +267,52 @@ class ChangedVersion:
     fetched_at: str
     last_update_posted: str | None
     title: str | None
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """What the store remembers of one search (see migration ``0010_searches``)."""
+
+    name: str
+    query: str
+    """The canonical JSON of its API parameters when it was last checked."""
+    baseline_at: str | None = None
+    """When its members were recorded for ``query`` (None: a silent baseline is due)."""
+    data_timestamp: str | None = None
+    """The registry refresh its last good check processed."""
+    last_check_at: str | None = None
+    last_event_at: str | None = None
+    over_count: int | None = None
+    """Matches found by a check that refused it (over ``max_trials``); None otherwise."""
+    last_error: str | None = None
+    members: int = 0
+
+
+@dataclass(frozen=True)
+class SearchSubscription:
+    """A Slack channel following a search because someone typed ``/ctwatch watch URL``.
+
+    ``name`` is the search's name (a config search's, when the query was the same);
+    ``url`` what was pasted; ``query`` the canonical JSON of its API parameters.
+    """
+
+    channel_id: str
+    name: str
+    url: str
+    query: str
+    channel_name: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class SearchEventRow:
+    """One member event as recorded: ``kind`` is ``new``, ``matches`` or ``left``."""
+
+    id: int
+    search: str
+    nct_id: str
+    kind: str
+    at: str
+    payload: dict[str, Any]

@@ -284,6 +284,65 @@ def _m0008_scope_digest(db: Database) -> None:
     )
 
 
+@migration("0010_searches")
+def _m0010_searches(db: Database) -> None:
+    """Searches and their members (issue 10).
+
+    ``searches``: one row per search name - the query its members belong to
+    (canonical JSON of the API parameters; another query means a new silent
+    baseline), when that baseline was recorded, the ``dataTimestamp`` its last
+    good check processed, the last check and event, ``over_count`` when that
+    check found more than ``max_trials`` matches (members then unknown), the
+    last error. ``search_members``: who matches, first and last seen.
+    ``search_events``: every new / now-matching / no-longer-matching trial with
+    the facts of its card (what feeds and ``status`` read; the outbox holds the
+    deliveries). ``search_subscriptions``: searches a Slack channel follows.
+    """
+    _script(
+        db,
+        """
+        CREATE TABLE searches (
+            name TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            baseline_at TEXT,
+            data_timestamp TEXT,
+            last_check_at TEXT,
+            last_event_at TEXT,
+            over_count INTEGER,
+            last_error TEXT
+        );
+        CREATE TABLE search_members (
+            search TEXT NOT NULL,
+            nct_id TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (search, nct_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX search_members_by_trial ON search_members(nct_id);
+        CREATE TABLE search_events (
+            id INTEGER PRIMARY KEY,
+            search TEXT NOT NULL,
+            nct_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            payload TEXT NOT NULL
+        );
+        CREATE INDEX search_events_by_search ON search_events(search, id);
+        CREATE TABLE search_subscriptions (
+            channel_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            url TEXT NOT NULL,
+            query TEXT NOT NULL,
+            channel_name TEXT,
+            team_id TEXT,
+            user_id TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, name)
+        )
+        """,
+    )
+
+
 @migration("0011_slack_actions")
 def _m0011_slack_actions(db: Database) -> None:
     """Mutes set from an alert's button, the state of long-lived connections (Socket

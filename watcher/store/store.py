@@ -10,8 +10,9 @@ table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 ``status`` lists), :mod:`subscriptions <watcher.store.subscriptions>`,
 :mod:`histories <watcher.store.history>` (imported registry history, its queue),
 :mod:`mutes <watcher.store.mutes>`, :mod:`service_state
-<watcher.store.service_state>`, and the readers :mod:`stats <watcher.store.stats>`
-and :mod:`recent <watcher.store.recent>`.
+<watcher.store.service_state>`, :mod:`searches <watcher.store.searches>` (their
+members and events) and the readers :mod:`stats <watcher.store.stats>` and
+:mod:`recent <watcher.store.recent>`.
 Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
 
@@ -34,9 +35,10 @@ from watcher.store.overview import Overview
 from watcher.store.recent import Recent
 from watcher.store.runs import Runs
 from watcher.store.schema import NewerDatabase, migrate
+from watcher.store.searches import Searches
 from watcher.store.service_state import ServiceStates
 from watcher.store.stats import Stats
-from watcher.store.subscriptions import Subscriptions
+from watcher.store.subscriptions import SearchSubscriptions, Subscriptions
 from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions
 
@@ -75,6 +77,8 @@ class Store:
         self.service_state = ServiceStates(self.conn)
         self.stats = Stats(self.conn)
         self.recent = Recent(self.conn)
+        self.searches = Searches(self.conn)
+        self.search_subscriptions = SearchSubscriptions(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))
 
     @classmethod

@@ -1,7 +1,8 @@
-"""Slack subscriptions: channels that follow trials because someone typed ``/ctwatch``.
+"""Slack subscriptions: channels that follow trials (or searches) because someone typed
+``/ctwatch``.
 
-Kept in the database (not the config file) so a channel can follow a trial
-without anyone editing files; the next cycle routes alerts to them.
+Kept in the database (not the config file) so a channel can follow a trial or
+a search without anyone editing files; the next cycle routes alerts to them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from watcher.store.base import Connection
-from watcher.store.rows import Subscription, from_row
+from watcher.store.rows import SearchSubscription, Subscription, from_row
 
 
 class Subscriptions:
@@ -62,3 +63,39 @@ class Subscriptions:
         sql = f"""SELECT channel_id, nct_id, channel_name, team_id, user_id, created_at
                   FROM subscriptions {where} ORDER BY created_at, channel_id, nct_id"""  # noqa: S608 - fixed fragments
         return [from_row(Subscription, r) for r in self._conn.rows(sql, {"channel": channel_id})]
+
+
+class SearchSubscriptions:
+    """Reads and writes ``search_subscriptions`` (``/ctwatch watch <search URL>``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, sub: SearchSubscription) -> bool:
+        """Store a channel's search (idempotent); True when it was new."""
+        with self._conn.atomic() as db:
+            cursor = db.execute(
+                """INSERT OR IGNORE INTO search_subscriptions (channel_id, name, url, query,
+                       channel_name, team_id, user_id, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [sub.channel_id, sub.name, sub.url, sub.query, sub.channel_name, sub.team_id,
+                 sub.user_id, sub.created_at],
+            )  # fmt: skip
+        return bool(cursor.rowcount)
+
+    def remove(self, channel_id: str, name: str) -> bool:
+        """Delete a channel's subscription to a search; True when there was one."""
+        with self._conn.atomic() as db:
+            cursor = db.execute(
+                "DELETE FROM search_subscriptions WHERE channel_id = ? AND name = ?",
+                [channel_id, name],
+            )
+        return bool(cursor.rowcount)
+
+    def list(self, channel_id: str | None = None) -> list[SearchSubscription]:
+        """Every search subscription (or one channel's), oldest first."""
+        where = "" if channel_id is None else "WHERE channel_id = :channel"
+        sql = f"""SELECT channel_id, name, url, query, channel_name, team_id, user_id, created_at
+                  FROM search_subscriptions {where} ORDER BY created_at, channel_id, name"""  # noqa: S608 - fixed fragments
+        rows = self._conn.rows(sql, {"channel": channel_id})
+        return [from_row(SearchSubscription, r) for r in rows]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -283,6 +283,22 @@ class Versions:
             grouped.setdefault(row["version_id"], []).append(_change(row))
         return {vid: tuple(items) for vid, items in grouped.items()}
 
+    def changes_since(self, nct_id: str, after: str) -> tuple[FieldChange, ...]:
+        """What changed in the versions observed after ``after``, one change per field:
+        the oldest value before, the newest after (what explains a trial leaving a search)."""
+        rows = self._conn.rows(
+            """SELECT c.path, c.label, c.kind, c.old, c.new FROM changes c
+               JOIN versions v ON v.id = c.version_id
+               WHERE v.nct_id = ? AND v.fetched_at > ? AND v.source = 'observed'
+               ORDER BY v.position, c.id""",
+            [nct_id, after],
+        )
+        merged: dict[str, FieldChange] = {}
+        for latest in (_change(r) for r in rows):
+            first = merged.get(latest.path)
+            merged[latest.path] = latest if first is None else _spanning(first, latest)
+        return tuple(c for c in merged.values() if c.old != c.new)
+
     def last_changes(self, nct_id: str) -> tuple[FieldChange, ...]:
         """The changes of the newest version that had any (one query)."""
         rows = self._conn.rows(
@@ -293,6 +309,13 @@ class Versions:
             [nct_id],
         )
         return tuple(_change(r) for r in rows)
+
+
+def _spanning(first: FieldChange, latest: FieldChange) -> FieldChange:
+    """One change from the value before ``first`` to the value after ``latest``."""
+    if first.old is None:
+        return replace(latest, old=None, kind="added")
+    return replace(latest, old=first.old, kind="removed" if latest.new is None else "changed")
 
 
 def _upsert_trial(

@@ -10,10 +10,11 @@ What it imitates (see ../shared/ctgov/API_FACTS.md, sections 1, 2, 3 and 5):
 
 - ``GET /api/v2/version`` with a settable ``dataTimestamp``;
 - ``GET /api/v2/studies`` with ``filter.ids`` (matched against ``nctId`` and
-  ``nctIdAliases``), ``filter.advanced`` (only
-  ``AREA[LastUpdatePostDate]RANGE[from,to]``), ``fields`` (piece names or dotted
-  paths, nesting kept), ``pageSize``, opaque ``pageToken`` bound to the other
-  parameters, and ``countTotal``;
+  ``nctIdAliases``), ``filter.advanced`` (date ranges ANDed), the search
+  parameters - ``query.*``, ``filter.overallStatus``, ``aggFilters`` - with the
+  simple rules of :mod:`watcher.testing.registry_search`, ``fields`` (piece
+  names or dotted paths, nesting kept), ``pageSize``, opaque ``pageToken``
+  bound to the other parameters, and ``countTotal``; any other parameter is a 400;
 - ``GET /api/v2/studies/{nctId}`` with 200, 301 for an alias, 400 and 404;
 - plain-text error bodies, 414 for an over-long request line, an nginx-style
   HTML 404 for any other path; canned faults (``fail_next``);
@@ -34,8 +35,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -45,10 +45,11 @@ from watcher.testing.registry_history import PREFIX as HISTORY_PREFIX
 from watcher.testing.registry_history import HistoryEndpoints
 from watcher.testing.registry_query import (
     ID_RE,
+    LAST_UPDATE_PATH,
     MAX_PAGE_SIZE,
     MISSING,
     BadRequest,
-    DateRange,
+    Clause,
     PageTokens,
     Trie,
     build_trie,
@@ -61,6 +62,13 @@ from watcher.testing.registry_query import (
     parse_page_size,
     project,
     split_list,
+)
+from watcher.testing.registry_search import Criteria, SearchIndex, check_params, parse_criteria
+from watcher.testing.registry_traffic import (
+    RecordedRequest,
+    Response,
+    TrafficRecorder,
+    text_answer,
 )
 
 __all__ = ["API_VERSION", "RecordedRequest", "RegistryDouble"]
@@ -86,48 +94,15 @@ _NGINX_404 = (
 )
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request the double answered, kept so tests can assert on traffic.
-
-    ``path`` excludes the query string, which is decoded into ``params`` (last
-    value wins for a repeated name). ``bytes_sent`` counts the response body only.
-    """
-
-    method: str
-    path: str
-    params: dict[str, str]
-    status: int
-    bytes_sent: int
-    user_agent: str = ""
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    body: bytes
-    content_type: str
-    headers: tuple[tuple[str, str], ...] = ()
-    delay: float = 0.0
-
-
-@dataclass
-class _Fault:
-    response: _Response
-    path_prefix: str
-    remaining: int
-    when: Callable[[Mapping[str, str]], bool] | None = None
-
-
-def _text(status: int, message: str) -> _Response:
-    return _Response(status, message.encode("utf-8"), _TEXT)
+_Query = tuple[tuple[str, ...] | None, tuple[Clause, ...] | None, Criteria | None]
+"""``filter.ids``, ``filter.advanced`` clauses and search criteria: one cached answer each."""
 
 
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class RegistryDouble(LoopbackDouble):
+class RegistryDouble(TrafficRecorder, LoopbackDouble):
     """A ClinicalTrials.gov API v2 double served over HTTP on 127.0.0.1.
 
     Use it as a context manager (``with RegistryDouble(studies) as reg:``) and point
@@ -146,7 +121,7 @@ class RegistryDouble(LoopbackDouble):
     ) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._answered = threading.Condition(self._lock)
+        self._traffic_init(self._lock, _STUDIES)
         self._data_timestamp = data_timestamp
         self._max_url_length = max_url_length
         self._max_page_size = max_page_size
@@ -161,10 +136,8 @@ class RegistryDouble(LoopbackDouble):
         self._order: list[str] = []  # canonical nctIds, sorted
         self._tries: dict[tuple[str, ...], Trie] = {}
         self._projected: dict[tuple[str, ...], dict[str, str]] = {}
-        self._matches: dict[tuple[tuple[str, ...] | None, DateRange | None], list[str]] = {}
-        self._faults: list[_Fault] = []
-        self._requests: list[RecordedRequest] = []
-        self._bytes_sent = 0
+        self._matches: dict[_Query, list[str]] = {}
+        self._index = SearchIndex()
         self.history = HistoryEndpoints()
         """The trials' registry histories (``/api/int``), set by tests and the demo."""
         for study in studies:
@@ -193,6 +166,7 @@ class RegistryDouble(LoopbackDouble):
         updated_date = dig(updated, "date")
         with self._lock:
             self._forget(nct_id)
+            self._index.forget(nct_id)
             self._matches.clear()  # a new study can answer cached queries too
             self._full[nct_id] = body
             self._updated[nct_id] = updated_date if isinstance(updated_date, str) else None
@@ -249,106 +223,30 @@ class RegistryDouble(LoopbackDouble):
             rendered.pop(nct_id, None)
         self._matches.clear()
 
-    # -- faults and traffic ----------------------------------------------------
-
-    def fail_next(
-        self,
-        status: int,
-        body: str | bytes = "",
-        *,
-        times: int = 1,
-        content_type: str = "text/plain",
-        headers: Mapping[str, str] | None = None,
-        path_prefix: str = _STUDIES,
-        when: Callable[[Mapping[str, str]], bool] | None = None,
-        delay: float = 0.0,
-    ) -> None:
-        """Answer the next ``times`` requests under ``path_prefix`` with a canned response.
-
-        Faults queue in order and are served before normal handling, e.g.
-        ``fail_next(429, "slow down", headers={"Retry-After": "0"})``,
-        ``fail_next(200, "<html>…", content_type="text/html")`` or a truncated
-        JSON body with ``content_type="application/json"``. Faulted requests are
-        recorded like any other; only an over-long request line is answered 414
-        before a fault is consumed, as a front proxy would. ``when`` limits the
-        fault to requests whose parameters it accepts (say, only full fetches);
-        ``delay`` holds the answer back that many seconds (a slow server).
-        """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        raw = body.encode("utf-8") if isinstance(body, str) else body
-        response = _Response(status, raw, content_type, tuple((headers or {}).items()), delay)
-        with self._lock:
-            self._faults.append(_Fault(response, path_prefix, times, when))
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request answered since the last ``reset_requests``, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def bytes_sent(self) -> int:
-        """Response body bytes sent since the last ``reset_requests``."""
-        with self._lock:
-            return self._bytes_sent
-
-    def wait_for_request(
-        self, predicate: Callable[[RecordedRequest], bool], timeout: float, start: int = 0
-    ) -> RecordedRequest | None:
-        """Block until a request matching ``predicate`` has been answered.
-
-        Only requests from index ``start`` on are considered. Lets a test wait on
-        a separate process (``ctwatch run``) without sleeping: it wakes on every
-        answered request. Returns None on time-out. ``predicate`` runs under the
-        double's lock, so it must not call back into the double.
-        """
-        with self._answered:
-            seen = start
-            deadline = time.monotonic() + timeout
-            while True:
-                for request in self._requests[seen:]:
-                    if predicate(request):
-                        return request
-                seen = len(self._requests)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._answered.wait(remaining):
-                    return next((r for r in self._requests[seen:] if predicate(r)), None)
-
-    def reset_requests(self) -> None:
-        """Forget recorded traffic (e.g. between a warm-up and a measured run)."""
-        with self._lock:
-            self._requests.clear()
-            self._bytes_sent = 0
-
     # -- request handling (called from server threads) -------------------------
 
     def _dispatch(
         self, method: str, target: str, line_length: int, user_agent: str = ""
-    ) -> _Response:
+    ) -> Response:
         """Answer one request and record it before any byte is written."""
         split = urlsplit(target)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         with self._lock:
             response = self._route(split.path, split.query, params, line_length)
-            size = len(response.body)
-            self._requests.append(
-                RecordedRequest(method, split.path, params, response.status, size, user_agent)
-            )
-            self._bytes_sent += size
-            self._answered.notify_all()
+            self._recorded(RecordedRequest(method, split.path, params, response.status,
+                                           len(response.body), user_agent))  # fmt: skip
         return response
 
-    def _route(self, path: str, query: str, params: dict[str, str], line_length: int) -> _Response:
+    def _route(self, path: str, query: str, params: dict[str, str], line_length: int) -> Response:
         if line_length > self._max_url_length:
-            return _text(414, "URI Too Long")
+            return text_answer(414, "URI Too Long")
         fault = self._take_fault(path, params)
         if fault is not None:
             return fault
         try:
             if path == _VERSION:
                 body = _dumps({"apiVersion": API_VERSION, "dataTimestamp": self._data_timestamp})
-                return _Response(200, body.encode("utf-8"), _JSON)
+                return Response(200, body.encode("utf-8"), _JSON)
             if path == _STUDIES:
                 return self._search(params)
             nct_id = path.removeprefix(_STUDY_PREFIX)
@@ -356,45 +254,40 @@ class RegistryDouble(LoopbackDouble):
                 return self._one(nct_id, query, params)
             answer = self.history.answer(path) if path.startswith(HISTORY_PREFIX) else None
             if answer is not None:
-                return _Response(*answer)
+                return Response(*answer)
         except BadRequest as exc:
-            return _text(400, str(exc))
-        return _Response(404, _NGINX_404, _HTML)
+            return text_answer(400, str(exc))
+        return Response(404, _NGINX_404, _HTML)
 
-    def _take_fault(self, path: str, params: Mapping[str, str]) -> _Response | None:
-        for index, fault in enumerate(self._faults):
-            if path.startswith(fault.path_prefix) and (fault.when is None or fault.when(params)):
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    del self._faults[index]
-                return fault.response
-        return None
-
-    def _one(self, raw_id: str, query: str, params: Mapping[str, str]) -> _Response:
+    def _one(self, raw_id: str, query: str, params: Mapping[str, str]) -> Response:
         if not ID_RE.fullmatch(raw_id):
             raise BadRequest("nctId has incorrect format")
         check_format(params)
         spec = self._fields(params.get("fields"))
         nct_id = raw_id.upper()
         if nct_id in self._full:
-            return _Response(200, self._render(nct_id, spec).encode("utf-8"), _JSON)
+            return Response(200, self._render(nct_id, spec).encode("utf-8"), _JSON)
         canonical = self._aliases.get(nct_id)
         if canonical is not None:
             location = f"{_STUDY_PREFIX}{canonical}" + (f"?{query}" if query else "")
-            return _Response(301, b"", _TEXT, (("Location", location),))
-        return _text(404, f"NCT number {raw_id} not found")
+            return Response(301, b"", _TEXT, (("Location", location),))
+        return text_answer(404, f"NCT number {raw_id} not found")
 
-    def _search(self, params: Mapping[str, str]) -> _Response:
+    def _search(self, params: Mapping[str, str]) -> Response:
         check_format(params)
+        check_params(params)
         page_size = min(parse_page_size(params.get("pageSize")), self._max_page_size)
         count_total = parse_bool("countTotal", params.get("countTotal"))
-        ids = parse_ids(params.get("filter.ids"))
-        date_range = parse_advanced(params.get("filter.advanced"))
+        query = (
+            parse_ids(params.get("filter.ids")),
+            parse_advanced(params.get("filter.advanced")),
+            parse_criteria(params),
+        )
         spec = self._fields(params.get("fields"))
         bound_to = _dumps(sorted((k, v) for k, v in params.items() if k not in _PAGING_PARAMS))
         token = params.get("pageToken") or None
         offset = 0 if token is None else self._tokens.offset(token, bound_to)
-        matches = self._match(ids, date_range)
+        matches = self._match(query)
         end = offset + page_size
         parts = [
             f'{{"totalCount":{len(matches)},' if count_total and token is None else "{",
@@ -405,14 +298,14 @@ class RegistryDouble(LoopbackDouble):
         if end < len(matches):
             parts.append(f',"nextPageToken":"{self._tokens.issue(end, bound_to)}"')
         parts.append("}")
-        return _Response(200, "".join(parts).encode("utf-8"), _JSON)
+        return Response(200, "".join(parts).encode("utf-8"), _JSON)
 
-    def _match(self, ids: tuple[str, ...] | None, date_range: DateRange | None) -> list[str]:
+    def _match(self, query: _Query) -> list[str]:
         """Canonical nctIds answering a query, sorted; cached until the data changes."""
-        if ids is None and date_range is None:
+        ids, clauses, criteria = query
+        if ids is None and clauses is None and criteria is None:
             return self._order
-        key = (ids, date_range)
-        cached = self._matches.get(key)
+        cached = self._matches.get(query)
         if cached is not None:
             return cached
         if ids is None:
@@ -420,18 +313,23 @@ class RegistryDouble(LoopbackDouble):
         else:
             found = {i if i in self._full else self._aliases.get(i, i) for i in ids}
             candidates = sorted(found & self._full.keys())
-        if date_range is not None:
-            low, high = date_range
-            candidates = [
+        rest = []
+        for path, low, high in clauses or ():
+            if path != LAST_UPDATE_PATH:
+                rest.append((path, low, high))
+                continue
+            candidates = [  # from the date kept at put: no parsing (whole-registry listings)
                 nct_id
                 for nct_id in candidates
                 if (day := self._updated[nct_id]) is not None
                 and (low is None or day >= low)
                 and (high is None or day <= high)
             ]
+        if rest or criteria is not None:
+            candidates = self._index.select(candidates, self._full, rest, criteria)
         if len(self._matches) >= _CACHE_LIMIT:
             self._matches.clear()
-        self._matches[key] = candidates
+        self._matches[query] = candidates
         return candidates
 
     def _fields(self, raw: str | None) -> tuple[str, ...] | None:

@@ -25,12 +25,14 @@ MAX_PAGE_SIZE = 1000
 LAST_UPDATE_PATH = "protocolSection.statusModule.lastUpdatePostDateStruct.date"
 ID_RE = re.compile(r"[Nn][Cc][Tt][0-9]{8}")
 LIST_SEP = re.compile(r"[,|]")
-DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+PARTIAL_DATE_RE = re.compile(r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?")
 RANGE_RE = re.compile(r"\s*AREA\[([^\]]*)\]\s*RANGE\[([^,\]]*),([^\]]*)\]\s*", re.IGNORECASE)
+AND_RE = re.compile(r"\s+AND\s+")
 
 # A projection tree: key -> subtree, or None for "the whole value under this key".
 Trie: TypeAlias = "dict[str, Trie | None]"
-DateRange: TypeAlias = tuple[str | None, str | None]
+Clause: TypeAlias = tuple[str, str | None, str | None]
+"""A date range on one field: ``(dotted path, low, high)``; None is open."""
 
 
 class BadRequest(Exception):
@@ -55,35 +57,60 @@ def parse_ids(raw: str | None) -> tuple[str, ...] | None:
 
 
 def parse_bound(text: str, open_word: str) -> str | None:
+    """A RANGE bound: ``MIN``/``MAX`` (open), or a date ``YYYY[-MM[-DD]]``.
+
+    A partial date is widened to the whole year or month it names: a low bound
+    from its first day, a high bound to its last (``2025`` up to ``2025-99-99``,
+    which sorts after every real day of 2025).
+    """
     bound = text.strip()
     if bound.upper() == open_word:
         return None
-    if DATE_RE.fullmatch(bound):
+    if PARTIAL_DATE_RE.fullmatch(bound):
         with contextlib.suppress(ValueError):
-            return date.fromisoformat(bound).isoformat()
+            date.fromisoformat((bound + "-01-01")[:10])
+            fill = "-99-99" if open_word == "MAX" else "-01-01"
+            return (bound + fill[len(bound) - 4 :])[:10]
     raise BadRequest(f"Error parsing query in filter.advanced: invalid RANGE bound `{bound}`")
 
 
-def parse_advanced(raw: str | None) -> DateRange | None:
-    """Parse the one Essie form the client uses: a LastUpdatePostDate range."""
+def parse_advanced(raw: str | None) -> tuple[Clause, ...] | None:
+    """Date ranges ANDed: ``AREA[<date field>]RANGE[from,to]`` clauses joined with ``AND``,
+    each optionally in parentheses (as ctwatch ANDs a search's own ``filter.advanced``)."""
     if raw is None:
         return None
-    match = RANGE_RE.fullmatch(raw)
-    if match is None:
-        raise BadRequest(
-            f"Error parsing query in filter.advanced: unsupported expression `{raw}` "
-            "(the registry double supports only AREA[LastUpdatePostDate]RANGE[from,to])"
-        )
-    area = match.group(1).strip()
-    info = field_table().resolve(area)
-    if info is None:
-        raise BadRequest(f"Error parsing query in filter.advanced: Unknown area name: `{area}`")
-    if info.path != LAST_UPDATE_PATH:
-        raise BadRequest(
-            f"Error parsing query in filter.advanced: area `{area}` is not supported "
-            "by the registry double"
-        )
-    return (parse_bound(match.group(2), "MIN"), parse_bound(match.group(3), "MAX"))
+    clauses = []
+    for part in AND_RE.split(raw):
+        text = part.strip()
+        while text.startswith("(") and text.endswith(")"):
+            text = text[1:-1].strip()
+        match = RANGE_RE.fullmatch(text)
+        if match is None:
+            raise BadRequest(
+                f"Error parsing query in filter.advanced: unsupported expression `{raw}` "
+                "(the registry double supports only AREA[<date field>]RANGE[from,to] "
+                "clauses joined with AND)"
+            )
+        area = match.group(1).strip()
+        info = field_table().resolve(area)
+        if info is None:
+            raise BadRequest(f"Error parsing query in filter.advanced: Unknown area name: `{area}`")
+        if not info.type.endswith("Date"):
+            raise BadRequest(
+                f"Error parsing query in filter.advanced: area `{area}` is not a date; "
+                "the registry double supports date ranges only"
+            )
+        low, high = parse_bound(match.group(2), "MIN"), parse_bound(match.group(3), "MAX")
+        clauses.append((info.path, low, high))
+    return tuple(clauses)
+
+
+def in_range(day: str | None, low: str | None, high: str | None) -> bool:
+    """A record's date within a clause's bounds; a partial date counts as its first day."""
+    if day is None:
+        return False
+    full = (day + "-01-01")[:10] if len(day) < 10 else day
+    return (low is None or full >= low) and (high is None or full <= high)
 
 
 def parse_page_size(raw: str | None) -> int:

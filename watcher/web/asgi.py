@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from watcher.alerts.routing import watched_trials
+from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.config import Config, serving
 from watcher.daemon.health import service_health
 from watcher.store import Store, StoreError, Subscription
@@ -132,7 +133,10 @@ class _Routes:
         if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
             return PlainTextResponse("wrong feed token", 403)
         store = self._context.store(config)
-        scope = feeds.resolve(config, self._subscriptions(config, store), name)
+        sources = feeds.Sources(
+            config, self._subscriptions(config, store), current_searches(config, store)
+        )
+        scope = feeds.resolve(sources, name)
         if scope is None:
             return PlainTextResponse("no such feed", 404)
         return Response(feeds.build(store, scope, self._context.clock()), media_type=ATOM)
@@ -154,9 +158,14 @@ class _Routes:
         store = self._context.store(config)
         now = self._context.clock()
         socket_mode = serving(config).socket_mode
+        searches = current_searches(config, store)
+        followed = followed_now(store, searches)
+        states = store.searches.states([s.name for s in searches])
+        watched = watched_trials(config, self._subscriptions(config, store), followed)
         return Reading(
             totals=store.stats.totals(iso(now)),
-            trials_watched=len(watched_trials(config, self._subscriptions(config, store))),
+            trials_watched=len(watched),
+            searches={s.name: states.get(s.name) for s in searches},
             now=now,
             socket_mode=store.service_state.get(SOCKET_MODE) if socket_mode else None,
             socket_mode_configured=socket_mode,

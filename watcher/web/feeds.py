@@ -12,9 +12,10 @@ One entry per version and feed: its id is a UUID derived from the trial, the
 version's content hash and time, and the feed, so it is the same on every
 request and never the same for two feeds. Newest first, at most 100.
 
-Feeds are named ``all``, ``watch/<name>`` and ``slack/<channel>`` (a channel
-ID or name); searches (issue 10) plug in as one more entry in
-:data:`RESOLVERS`.
+Feeds are named ``all``, ``watch/<name>``, ``slack/<channel>`` (a channel
+ID or name) and ``search/<name>``: a search's feed carries its news (new,
+now-matching and no-longer-matching trials, read from ``search_events``) and,
+when it follows its members, their changes - newest first, together.
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from watcher.alerts.routing import channel_follows, path_matches, same_channel
+from watcher.alerts.search_routes import SearchSpec
 from watcher.config import Config
 from watcher.core.diff import FieldChange
-from watcher.core.render import Alert, change_lines
-from watcher.store import ChangedVersion, Store, Subscription
+from watcher.core.render import (
+    Alert,
+    card_lines,
+    change_lines,
+    search_link,
+    search_text,
+    trial_heading,
+)
+from watcher.core.search_card import read_payload
+from watcher.store import ChangedVersion, SearchEventRow, Store, Subscription
 from watcher.timeutil import iso
 from watcher.web.atom import AtomEntry, AtomFeed, html_fragment, render
 
@@ -42,14 +52,26 @@ Fields = tuple[str, ...] | None
 
 @dataclass(frozen=True)
 class FeedScope:
-    """What one feed covers: ``trials`` maps NCT ID -> fields (None: every trial, all)."""
+    """What one feed covers: ``trials`` maps NCT ID -> fields (None: every trial, all);
+    ``search``, a search whose news it carries (and, if it follows them, its members')."""
 
     key: str
     title: str
     trials: Mapping[str, Fields] | None
+    search: SearchSpec | None = None
 
 
-def _watch(config: Config, subs: Sequence[Subscription], name: str) -> FeedScope | None:
+@dataclass(frozen=True)
+class Sources:
+    """What feeds are resolved from: the config, Slack subscriptions, the searches."""
+
+    config: Config
+    subscriptions: Sequence[Subscription] = ()
+    searches: Sequence[SearchSpec] = ()
+
+
+def _watch(sources: Sources, name: str) -> FeedScope | None:
+    config = sources.config
     watch = next((w for w in config.watch if w.name == name), None)
     if watch is None:
         return None
@@ -57,12 +79,13 @@ def _watch(config: Config, subs: Sequence[Subscription], name: str) -> FeedScope
     return FeedScope(f"watch/{name}", f"ctwatch · watch “{name}”", trials)
 
 
-def _channel(config: Config, subs: Sequence[Subscription], name: str) -> FeedScope | None:
+def _channel(sources: Sources, name: str) -> FeedScope | None:
     """A Slack channel by ID or name: the trials it follows and the fields it gets."""
+    config = sources.config
     fields_of = {w.name: w.field_paths for w in config.watch}
     trials: dict[str, Fields] = {}
     label = None
-    for follow in channel_follows(config, subs):
+    for follow in channel_follows(config, sources.subscriptions):
         sub = follow.subscription
         if sub is not None:
             here = sub.channel_id == name or (sub.channel_name or "").lower() == name.lower()
@@ -88,25 +111,35 @@ def _merge(trials: Mapping[str, Fields], nct: str, wanted: Fields) -> Fields:
     return tuple(dict.fromkeys([*previous, *wanted]))
 
 
-Resolver = Callable[[Config, Sequence[Subscription], str], FeedScope | None]
-RESOLVERS: dict[str, Resolver] = {"watch": _watch, "slack": _channel}
-"""Feed kinds besides ``all``; a search feed (issue 10) is one more resolver here."""
+def _search(sources: Sources, name: str) -> FeedScope | None:
+    """A search by name: its news, and its members' changes when it follows them."""
+    spec = next((s for s in sources.searches if s.name == name), None)
+    if spec is None:
+        return None
+    return FeedScope(f"search/{name}", f"ctwatch · search “{name}”", {}, spec)
 
 
-def resolve(config: Config, subs: Sequence[Subscription], name: str) -> FeedScope | None:
-    """``all``, ``watch/NAME`` or ``slack/CHANNEL`` (a bare NAME is a watch), or None."""
+Resolver = Callable[[Sources, str], FeedScope | None]
+RESOLVERS: dict[str, Resolver] = {"watch": _watch, "slack": _channel, "search": _search}
+"""Feed kinds besides ``all``."""
+
+
+def resolve(sources: Sources, name: str) -> FeedScope | None:
+    """``all``, ``watch/NAME``, ``slack/CHANNEL`` or ``search/NAME`` (a bare NAME is a
+    watch), or None."""
     if name == "all":
         return FeedScope("all", "ctwatch · every change", None)
     kind, sep, rest = name.partition("/")
     if not sep:
         kind, rest = "watch", name
     resolver = RESOLVERS.get(kind)
-    return resolver(config, subs, rest) if resolver is not None and rest else None
+    return resolver(sources, rest) if resolver is not None and rest else None
 
 
 def feed_names(config: Config) -> list[str]:
-    """Examples for an error message: ``all`` and every watch's feed."""
-    return ["all", *(f"watch/{w.name}" for w in config.watch)]
+    """Examples for an error message: ``all``, every watch's feed and every search's."""
+    watches = (f"watch/{w.name}" for w in config.watch)
+    return ["all", *watches, *(f"search/{s.name}" for s in config.search)]
 
 
 def build(store: Store, scope: FeedScope, now: datetime) -> bytes:
@@ -115,7 +148,12 @@ def build(store: Store, scope: FeedScope, now: datetime) -> bytes:
     The feed's id is derived from the database file and the feed's name: the
     same feed of the same installation keeps it.
     """
+    scope = _with_members(store, scope)
     entries = [_entry(version, changes, scope) for version, changes in _recent(store, scope)]
+    if scope.search is not None:
+        events = store.searches.events(scope.search.name, MAX_ENTRIES)
+        entries += [_event_entry(event, scope) for event in events]
+        entries = sorted(entries, key=lambda e: e.updated, reverse=True)[:MAX_ENTRIES]
     updated = entries[0].updated if entries else iso(now)
     feed_id = _uuid(f"{store.path}/{scope.key}")
     return render(AtomFeed(feed_id, scope.title, updated, entries))
@@ -142,6 +180,40 @@ def _recent(store: Store, scope: FeedScope) -> list[tuple[ChangedVersion, tuple[
             if kept:
                 out.append((version, kept))
     return out[:MAX_ENTRIES]
+
+
+def _with_members(store: Store, scope: FeedScope) -> FeedScope:
+    """A followed search's feed covers its members as they are now, in its fields."""
+    spec = scope.search
+    if spec is None or not spec.follow:
+        return scope
+    members = store.searches.members([spec.name])[spec.name]
+    return replace(scope, trials=dict.fromkeys(members, spec.field_paths))
+
+
+def _event_entry(row: SearchEventRow, scope: FeedScope) -> AtomEntry:
+    """One search event: what happened and the trial's card."""
+    event, changes = read_payload(row.payload)
+    card = event.card
+    alert = Alert(row.nct_id, card.title, changes, card.last_update_posted, search=event)
+    url, _ = search_link(alert, event)
+    root = ET.Element("div")
+    link = ET.SubElement(ET.SubElement(root, "p"), "a", href=alert.study_url)
+    link.text = trial_heading(alert)
+    items = ET.SubElement(root, "ul")
+    for name, words in card_lines(alert, event):
+        item = ET.SubElement(items, "li")
+        label = ET.SubElement(item, "b")
+        label.text = f"{name}:"
+        label.tail = f" {words}"
+    return AtomEntry(
+        id=_uuid(f"event/{row.id}/{row.at}/{scope.key}"),
+        title=f"{event.words}: {trial_heading(alert)}",
+        updated=row.at,
+        link=url,
+        summary=search_text(alert, event),
+        html=html_fragment(root),
+    )
 
 
 def _uuid(key: str) -> str:

@@ -9,8 +9,8 @@ are sums over stored rows, so a restart never resets them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client.core import (
@@ -22,7 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from watcher.core.destination import KINDS
-from watcher.store import ServiceState
+from watcher.store import SearchState, ServiceState
 from watcher.store.stats import Totals
 from watcher.timeutil import parse_iso
 
@@ -37,6 +37,8 @@ class Reading:
     totals: Totals
     trials_watched: int
     now: datetime
+    searches: Mapping[str, SearchState | None] = field(default_factory=dict)
+    """Every search kept up to date, with what its last check found (None: not yet)."""
     socket_mode: ServiceState | None = None
     socket_mode_configured: bool = False
     backfill_queued: int = 0
@@ -81,9 +83,34 @@ class StoreCollector(Collector):
             value=totals.bytes,
         )
         yield _gauge(
-            "ctwatch_trials_watched", "Trials watched (config and Slack).", reading.trials_watched
+            "ctwatch_trials_watched",
+            "Trials watched (config, Slack and followed searches).",
+            reading.trials_watched,
         )
+        yield from self._searches(reading)
         yield from self._alerts(reading)
+
+    def _searches(self, reading: Reading) -> Iterator[Metric]:
+        searches = reading.searches
+        yield _gauge(
+            "ctwatch_searches", "Searches kept up to date (config and Slack).", len(searches)
+        )
+        members = GaugeMetricFamily(
+            "ctwatch_search_members",
+            "Trials matching each search at its last good check (0 when unknown).",
+            labels=["search"],
+        )
+        over = 0
+        for name, state in searches.items():
+            known = state is not None and state.baseline_at is not None
+            members.add_metric([name], state.members if state is not None and known else 0)
+            over += state is not None and state.over_count is not None
+        yield members
+        yield _gauge(
+            "ctwatch_searches_over_max_trials",
+            "Searches refused at their last check for matching more than max_trials.",
+            over,
+        )
 
     def _alerts(self, reading: Reading) -> Iterator[Metric]:
         totals = reading.totals

@@ -1,0 +1,162 @@
+"""Searches from Slack, over signed HTTP: ``/ctwatch watch <search URL>``, ``list``,
+``unwatch``, the alerts in the channel and their *Watch trial* button."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.search_setup import DAY1, DAY2, trial
+from tests.test_buttons import click, signed, web
+from tests.test_slash import ENV, OTHER, command, commands_config, endpoint, follow_up, form
+from watcher.slack.blocks import WATCH_ACTION
+from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.slack_blockkit import block_errors
+from watcher.testing.slack_double import SlackDouble
+from watcher.web.asgi import COMMANDS_PATH, INTERACTIONS_PATH
+
+A, B, D = "NCT00000001", "NCT00000002", "NCT00000004"
+URL = "https://clinicaltrials.gov/search?cond=rectal%20cancer&aggFilters=status:rec"
+AS_SLACK_SENDS = f"<{URL.replace('&', '&amp;')}>"  # a pasted link, escaped by Slack
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackDouble]:
+    with SlackDouble(channels=("#trial-alerts", "#oncology", "#lab")) as double:
+        yield double
+
+
+@pytest.fixture
+def reg() -> Iterator[RegistryDouble]:
+    studies = [trial(A, "Trial A"), trial(B, "Trial B"), trial(OTHER, "Other", condition="Lung")]
+    with RegistryDouble(studies, data_timestamp=DAY1) as double:
+        yield double
+
+
+def subscribed(tmp_path: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(tmp_path / "ctwatch.db") as db:
+        return db.execute(
+            "SELECT channel_id, name, url FROM search_subscriptions ORDER BY channel_id"
+        ).fetchall()
+
+
+def check(config: Path) -> str:
+    result = run_cli(config, "check", env=ENV)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_a_channel_watches_a_search_and_hears_its_news_with_buttons(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(tmp_path, reg, slack, trials=(OTHER,), watch_extra="")
+    with endpoint(config) as server:
+        ack = command(server, slack, f"watch {AS_SLACK_SENDS}", channel="#lab")
+        assert ack["text"] == "Checking that search in the registry…"
+        text = follow_up(slack)
+    assert text.startswith(
+        "This channel now watches the search *rectal-cancer* "
+        "(`aggFilters=status:rec · query.cond=rectal cancer`): 2 trial(s) match today "
+        "(the registry's count). e.g. NCT00000001 (Trial A), NCT00000002 (Trial B)."
+    )
+    assert "`/ctwatch unwatch rectal-cancer` stops it." in text
+    lab = slack.channel_id("#lab")
+    assert subscribed(tmp_path) == [(lab, "rectal-cancer", URL)]
+    assert "alerts sent 0" in check(config)  # a silent baseline
+    reg.put(trial(D, "Trial <!channel> D", first="2026-01-05", last="2026-01-05"))
+    reg.set_data_timestamp(DAY2)
+    assert "1 new, 0 now matching" in check(config)
+    (message,) = slack.messages
+    assert message.channel_id == lab and block_errors(message.blocks) == []
+    assert message.blocks[0]["text"]["text"] == "New trial · rectal-cancer"
+    assert "<!channel>" not in json.dumps(message.blocks)
+    with web(config) as origin:
+        answer = signed(origin + INTERACTIONS_PATH, click(slack, message, WATCH_ACTION, value=D))
+        assert answer.status_code == 200
+        reply = slack.wait_for_responses(2)[1]["text"]
+    assert f"• *{D}* — Trial &lt;!channel&gt; D (Recruiting) — now watched in this channel" in reply
+    (update,) = slack.updates
+    assert (
+        update.blocks[-1]["elements"][0]["text"]
+        == f":eyes: <@U0ALICE> now watches *{D}* in this channel."
+    )
+
+
+def test_list_unwatch_by_name_and_url_and_a_shared_search(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(tmp_path, reg, slack, trials=(OTHER,), watch_extra="")
+    with endpoint(config) as server:
+        command(server, slack, f"watch {AS_SLACK_SENDS}", channel="#lab")
+        follow_up(slack, 1)
+        command(server, slack, f"watch {URL}", channel="#oncology")  # the same query
+        assert "the search *rectal-cancer*" in follow_up(slack, 2)
+        check(config)
+        listed = command(server, slack, "list", channel="#lab")["text"]
+        assert "• search *rectal-cancer* — 2 trial(s) match — Slack (by <@U0ALICE>" in listed
+        gone = command(server, slack, "unwatch rectal-cancer", channel="#lab")["text"]
+        assert (
+            gone == "• Search *rectal-cancer*: unwatched; this channel gets no more of its alerts."
+        )
+        again = command(server, slack, f"unwatch {AS_SLACK_SENDS}", channel="#oncology")["text"]
+        assert again.startswith("• Search *rectal-cancer*: unwatched")
+        never = command(server, slack, "unwatch rectal-cancer", channel="#lab")["text"]
+        assert never == "• This channel was not watching the search *rectal-cancer*."
+    assert subscribed(tmp_path) == []
+
+
+def test_bad_urls_are_named_and_big_searches_refused_nothing_stored(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(tmp_path, reg, slack, trials=(OTHER,), watch_extra="")
+    with endpoint(config) as server:
+        bad = command(server, slack, "watch https://clinicaltrials.gov/search?cond=x&foo=1")
+        assert bad["text"] == (
+            "That search URL cannot be followed; nothing was changed:\n"
+            "• unknown URL parameter 'foo'"
+        )
+        assert reg.requests == []
+        huge = {"totalCount": 41_237, "studies": []}
+        reg.fail_next(200, json.dumps(huge), content_type="application/json")
+        command(server, slack, "watch https://clinicaltrials.gov/search?cond=cancer")
+        assert follow_up(slack).startswith(
+            "That search matches 41,237 trials, more than ctwatch follows for one search (5,000)."
+        )
+    assert not (tmp_path / "ctwatch.db").exists() or subscribed(tmp_path) == []
+
+
+def test_a_config_search_posting_here_is_not_subscribed_twice(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(tmp_path, reg, slack, trials=(OTHER,), watch_extra="")
+    text = config.read_text() + f'\n[[search]]\nname = "ci"\nurl = "{URL}"\nslack = ["#lab"]\n'
+    config.write_text(text)
+    with endpoint(config) as server:
+        command(server, slack, f"watch {AS_SLACK_SENDS}", channel="#lab")
+        assert (
+            follow_up(slack)
+            == "The config file's search “ci” already posts here; nothing was changed."
+        )
+        refused = command(server, slack, "unwatch ci", channel="#lab")["text"]
+        assert "the config file posts it here; Slack cannot remove that" in refused
+        command(server, slack, f"watch {AS_SLACK_SENDS}", channel="#oncology")
+        assert "now watches the search *ci*" in follow_up(slack, 2)  # joins the config search
+    assert [name for _, name, _ in subscribed(tmp_path)] == ["ci"]
+
+
+def test_watching_a_search_obeys_the_allow_list(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(
+        tmp_path, reg, slack, trials=(OTHER,), watch_extra="",
+        commands='allowed_channels = ["#trial-alerts"]',
+    )  # fmt: skip
+    with web(config) as origin:
+        answer = signed(origin + COMMANDS_PATH, form(slack, f"watch {URL}", channel="#lab"))
+        assert "is not enabled in this channel" in answer.json()["text"]
+    assert not (tmp_path / "ctwatch.db").exists() or subscribed(tmp_path) == []

@@ -1,0 +1,116 @@
+"""Which searches a cycle checks, where their news goes, and whose members are followed.
+
+Why here, next to :mod:`watcher.alerts.routing`: a search is routed like a
+watch. Config searches come first; a Slack channel that typed ``/ctwatch watch
+<search URL>`` joins the search of that name (one membership, one set of
+registry queries, however many channels follow it), and a channel the config
+already names is one destination, so it gets one message per event. The
+outbox stores the result: delivery never needs the config again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from watcher.alerts.routing import FollowedSearch, same_channel
+from watcher.config import DEFAULT_MAX_TRIALS, Config
+from watcher.core.destination import Destination
+from watcher.core.diff import FieldChange
+from watcher.core.search_card import SearchEvent, event_payload
+from watcher.core.search_url import SearchQuery, SearchQueryError
+from watcher.store import OutboxRow, SearchSubscription, Store
+from watcher.store.searches import MemberEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """One search as a cycle checks it."""
+
+    name: str
+    query: SearchQuery
+    destinations: tuple[Destination, ...]
+    follow: bool = False
+    field_paths: tuple[str, ...] | None = None
+    max_trials: int = DEFAULT_MAX_TRIALS
+    source: Literal["config", "slack"] = "config"
+    subscribers: tuple[SearchSubscription, ...] = ()
+    """The Slack channels that subscribed to it."""
+
+    def member_event(
+        self, nct_id: str, event: SearchEvent, changes: Sequence[FieldChange] = ()
+    ) -> MemberEvent:
+        """The event about member ``nct_id`` (as the search returned it, which a merged
+        record's card may name otherwise) with one outbox row per destination."""
+        payload = event_payload(event, changes)
+        kind = event.outbox_kind
+        rows = tuple(
+            OutboxRow(d, kind=kind, payload=payload, nct_id=nct_id) for d in self.destinations
+        )
+        return MemberEvent(nct_id, event.kind, payload, rows)
+
+
+def search_specs(config: Config, subscriptions: Iterable[SearchSubscription]) -> list[SearchSpec]:
+    """The config's searches, then searches that exist only as Slack subscriptions.
+
+    A subscription names its search: a config search of that name takes the
+    channel as one more destination (the config's spelling of the channel, if
+    it names it already). A subscription whose stored query no longer reads
+    (a newer ctwatch wrote it) is skipped with a warning.
+    """
+    specs: dict[str, SearchSpec] = {
+        s.name: SearchSpec(s.name, s.query, s.destinations, s.follow, s.field_paths, s.max_trials)
+        for s in config.search
+    }
+    for sub in subscriptions:
+        spec = specs.get(sub.name)
+        if spec is None:
+            try:
+                query = SearchQuery.from_fingerprint(sub.query)
+            except (SearchQueryError, ValueError) as exc:
+                log.warning("Slack search %r in %s skipped: %s", sub.name, sub.channel_id, exc)
+                continue
+            spec = SearchSpec(sub.name, query, (), source="slack")
+        here = next(
+            (
+                d
+                for d in spec.destinations
+                if d.kind == "slack" and same_channel(d.target, sub.channel_id, sub.channel_name)
+            ),
+            None,
+        )
+        added = () if here else (Destination.slack(sub.channel_id),)
+        destinations = (*spec.destinations, *added)
+        specs[sub.name] = replace(
+            spec, destinations=destinations, subscribers=(*spec.subscribers, sub)
+        )
+    return list(specs.values())
+
+
+def followed_searches(
+    specs: Sequence[SearchSpec], members: Mapping[str, Mapping[str, str]]
+) -> list[FollowedSearch]:
+    """The searches with ``follow = true``, with their current members (for routing)."""
+    return [
+        FollowedSearch(s.name, s.destinations, s.field_paths, tuple(members.get(s.name, {})))
+        for s in specs
+        if s.follow
+    ]
+
+
+def current_searches(config: Config, store: Store) -> list[SearchSpec]:
+    """The searches to keep up to date now: the config's and (with ``[slack]``, which
+    delivers them) the channels' - read from the store each time, since ``/ctwatch``
+    adds them from another thread or process."""
+    subscriptions = store.search_subscriptions.list() if config.slack is not None else []
+    return search_specs(config, subscriptions)
+
+
+def followed_now(store: Store, specs: Sequence[SearchSpec]) -> list[FollowedSearch]:
+    """The followed searches among ``specs``, with their members as stored."""
+    names = [s.name for s in specs if s.follow]
+    return followed_searches(specs, store.searches.members(names)) if names else []

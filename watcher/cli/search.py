@@ -1,0 +1,84 @@
+"""``ctwatch search URL``: what a registry search becomes and matches, recording nothing.
+
+Why: a translation is only trustworthy once seen. Before pasting a search
+URL into ``[[search]]``, a user checks the API parameters it becomes, the
+registry's own count, and a few matches - one request, no database.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import click
+
+from watcher.app import registry_preview
+from watcher.cli.main import EXIT_FAILED, EXIT_USAGE, Context, fail, main, say
+from watcher.config import DEFAULT_MAX_TRIALS, Config
+from watcher.core.describe import STATUS_PATH, display_value
+from watcher.core.search_url import SearchQuery, SearchQueryError, from_url, looks_like_url
+from watcher.core.text import one_line
+from watcher.registry.errors import RegistryError
+
+
+@main.command()
+@click.argument("target", metavar="URL|NAME")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.pass_obj
+def search(obj: Context, target: str, as_json: bool) -> None:
+    """Preview a registry search: its API parameters, the registry's count, the first 10
+    matches (records nothing).
+
+    URL is a search URL copied from clinicaltrials.gov (quote it: it contains &);
+    NAME a [[search]] of the config. Without a config file the registry's
+    default address is used. Exit 2 for a URL ctwatch cannot translate (each
+    mistake named), 1 when the registry cannot be read.
+
+    \b
+    Example:
+      ctwatch search 'https://clinicaltrials.gov/search?cond=Rectal%20Cancer&intr=PD-1'
+    """
+    config = obj.load() if obj.config_path.exists() else Config()
+    query, limit = _query(config, target)
+    try:
+        preview = registry_preview(config)(query)
+    except RegistryError as exc:
+        fail(f"the registry could not be read: {exc}", EXIT_FAILED)
+    rows = [{"nct_id": r.nct_id, "status": r.status, "title": r.title} for r in preview.rows]
+    if as_json:
+        data = {"params": query.mapping, "count": preview.total, "max_trials": limit,
+                "matches": rows}  # fmt: skip
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    say("API parameters:")
+    for key, value in query.params:
+        say(f"  {key} = {value}")
+    say(_count_line(preview.total, limit))
+    width = shutil.get_terminal_size().columns
+    for row in rows:
+        status = display_value(STATUS_PATH, row["status"]) if row["status"] else "—"
+        head = f"  {row['nct_id']}  {status:<24} "
+        say(head + one_line(row["title"] or "(untitled)", max(width - len(head), 20)))
+
+
+def _query(config: Config, target: str) -> tuple[SearchQuery, int]:
+    """The query a URL or a config search's name stands for, and its ``max_trials``."""
+    if looks_like_url(target):
+        try:
+            return from_url(target), DEFAULT_MAX_TRIALS
+        except SearchQueryError as exc:
+            fail("\n".join(f"URL: {problem}" for problem in exc.problems), EXIT_USAGE)
+    for table in config.search:
+        if table.name == target:
+            return table.query, table.max_trials
+    names = ", ".join(s.name for s in config.search) or "none in the config"
+    fail(f"{target!r} is neither a registry search URL nor a [[search]] ({names})", EXIT_USAGE)
+
+
+def _count_line(total: int | None, limit: int) -> str:
+    if total is None:
+        return "The registry did not say how many trials match."
+    line = f"The registry counts {total:,} matching trial{'s' if total != 1 else ''}"
+    if total > limit:
+        return f"{line}: over max_trials ({limit:,}), a [[search]] would be refused."
+    return f"{line} (max_trials {limit:,}); the first {min(total, 10)}:" if total else f"{line}."
