@@ -23,6 +23,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_cli, write_config
+from tests.search_setup import DAY1 as SEARCH_DAY1
+from tests.search_setup import DAY2 as SEARCH_DAY2
+from tests.search_setup import RECTAL, refresh, search_config, trial
+from tests.search_setup import check as search_check
 from watcher.app import App
 from watcher.config import load_config
 from watcher.registry.client import RegistryClient
@@ -375,3 +379,42 @@ def test_one_batch_failing_while_others_are_read_is_registry_trouble(tmp_path: P
         assert "cannot be checked" not in result.stdout  # the request failed, not the trial
         complete, error, _ = runs(tmp_path)[-1]
         assert complete == 1 and error is not None and error.startswith("1 of 3 registry")
+
+
+def test_ctrl_c_in_the_searches_after_a_failed_batch_is_not_complete(tmp_path: Path) -> None:
+    """A batch failed (the run carries a registry error), then Ctrl-C lands while a followed
+    search's joining member is fetched: the run is interrupted, never complete."""
+
+    @contextmanager
+    def ctrl_c(total: int) -> Iterator[Callable[[int], None] | None]:
+        def advance(count: int) -> None:
+            if total == 1:  # the joining member's baseline fetch
+                raise KeyboardInterrupt
+
+        yield advance
+
+    a, b, c, w, w2 = (f"NCT0000000{i}" for i in (1, 2, 3, 5, 6))
+    lung = {"condition": "Lung"}
+    listed = [trial(a, "A"), trial(b, "B"), trial(c, "C", **lung), trial(w, "W", **lung)]
+    with RegistryDouble([*listed, trial(w2, "W2", **lung)], data_timestamp=SEARCH_DAY1) as reg:
+        watch = f'[[watch]]\nname = "w"\ntrials = ["{w}", "{w2}"]\n'
+        follow = f'url = "{RECTAL}"\nfollow = true'
+        path = search_config(tmp_path, reg, follow, watch=watch, extra="batch_size = 1")
+        search_check(path)
+        late = {"last": "2026-01-05"}
+        refresh(
+            reg,
+            SEARCH_DAY2,
+            trial(c, "C", condition="Rectal cancer", **late),
+            trial(w, "W", status="SUSPENDED", **lung, **late),
+            trial(w2, "W2", status="SUSPENDED", **lung, **late),
+        )
+        reg.fail_next(
+            503, "down", times=3, when=lambda p: "fields" not in p and p.get("filter.ids") == w
+        )
+        app = App.build(load_config(path, {}), out=io.StringIO(), progress=ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            app.check()
+        app.close()
+        complete, error, stamp = runs(tmp_path)[-1]
+        assert (complete, error, stamp) == (0, "interrupted before it finished", None)

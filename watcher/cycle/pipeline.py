@@ -127,7 +127,7 @@ class Pipeline:
             log.debug("the cycle failed", exc_info=True)
             settled = True
         finally:
-            if not settled and report.error is None:  # Interrupted, Ctrl-C, SystemExit…
+            if not settled and report.failure is None:  # Interrupted, Ctrl-C, SystemExit…
                 report.failure, report.mode = INTERRUPTED, "interrupted"
             report.requests = self.registry.stats.requests - before
             report.bytes = self.registry.stats.bytes_received - bytes_before

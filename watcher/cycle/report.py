@@ -62,7 +62,7 @@ class CycleReport:
     @property
     def error(self) -> str | None:
         """Why the cycle as a whole failed, or None."""
-        return self.registry_error or self.failure
+        return self.failure or self.registry_error  # an interruption outranks a failed batch
 
     @property
     def counts(self) -> RunCounts:
