@@ -17,12 +17,17 @@ from watcher.testing.samples import changed, make_study
 
 NCT = "NCT00000101"
 EVIL = "Alpha \x1b]0;owned\x07\x1b[2J\x1b[1;31mFAKE: all sent\x1b[0m\r\x9b8m\x08 end"
-CONTROLS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n"]
+BIDI = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+CONTROLS = [
+    *(chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n"),
+    *BIDI,
+]
 
 
 def test_terminal_safe_keeps_text_tabs_and_newlines_only() -> None:
     assert terminal_safe(EVIL) == "Alpha ]0;owned[2J[1;31mFAKE: all sent[0m8m end"
     assert terminal_safe("Étude\tphase 2\nüñí 试验 — ok") == "Étude\tphase 2\nüñí 试验 — ok"
+    assert terminal_safe("دراسة \u202eevil\u202c עברית") == "دراسة evil עברית"  # RTL stays
     assert terminal_safe("".join(CONTROLS)) == ""
 
 

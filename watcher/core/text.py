@@ -14,8 +14,13 @@ from __future__ import annotations
 
 ELLIPSIS = "…"
 
-# C0 controls but tab and newline, DEL, and C1 controls (0x9B is a one-byte CSI)
-_CONTROLS = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if chr(c) not in "\t\n"}
+# C0 controls but tab and newline, DEL, C1 controls (0x9B is a one-byte CSI), and the
+# explicit bidirectional embeddings, overrides and isolates, which can make a line read
+# backwards (implicit right-to-left text needs none of them)
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_CONTROLS = {
+    c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0), *_BIDI) if chr(c) not in "\t\n"
+}
 
 
 def truncate(text: str, limit: int) -> str:
