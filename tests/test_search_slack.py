@@ -120,6 +120,10 @@ def test_bad_urls_are_named_and_big_searches_refused_nothing_stored(
             "That search URL cannot be followed; nothing was changed:\n"
             "• unknown URL parameter 'foo'"
         )
+        unsplittable = "https://[clinicaltrials.gov/search?cond=x"  # urlsplit refuses it
+        for verb in ("watch", "unwatch"):
+            answer = command(server, slack, f"{verb} {unsplittable}")["text"]
+            assert "is not a registry search URL (Invalid IPv6 URL;" in answer, answer
         assert reg.requests == []
         huge = {"totalCount": 41_237, "studies": []}
         reg.fail_next(200, json.dumps(huge), content_type="application/json")
