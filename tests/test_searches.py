@@ -345,6 +345,21 @@ def test_confirming_many_members_halves_a_request_the_registry_finds_too_long() 
         assert sorted(n for r in sent for n in r.params["filter.ids"].split(",")) == members
 
 
+def test_an_unusable_data_timestamp_keeps_the_watermark_and_new_stays_new(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg)
+    check(config)
+    reg.set_data_timestamp("not-a-timestamp")  # a registry that lies once
+    check(config)
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY1,)]
+    refresh(reg, DAY2, trial(D, "Trial D", first="2026-01-06", last="2026-01-06"))
+    out = check(config)
+    assert "1 new, 0 now matching" in out and "New trial · search “rectal”" in out
+    assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY2,)]
+
+
 def test_applying_the_same_check_twice_tells_nobody_twice(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "ctwatch.db")
     row = OutboxRow(Destination.console(), kind="search.new", payload={"x": 1}, nct_id=D)

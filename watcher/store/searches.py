@@ -47,6 +47,7 @@ class SearchUpdate:
     query: str
     now: str
     stamp: str | None
+    """The refresh this check processed; None (unusable) keeps the stored one."""
     baseline: tuple[str, ...] | None = None
     """Every member, recorded silently (replaces the members of another query)."""
     entered: tuple[MemberEvent, ...] = ()
@@ -161,12 +162,19 @@ class Searches:
 def _upsert(
     db: Database, name: str, query: str, now: str, *, stamp: str | None, over: int | None = None
 ) -> None:
-    """The search's row after a check that read the registry (good, or over the limit)."""
+    """The search's row after a check that read the registry (good, or over the limit).
+
+    A check made while the registry's ``dataTimestamp`` was unusable (``stamp``
+    None) keeps the watermark it had: an older watermark only widens the next
+    "posted since" window, while none at all would make every new trial a mere
+    "now matches" (new means posted since the refresh a check processed).
+    """
     db.execute(
         """INSERT INTO searches (name, query, data_timestamp, last_check_at, over_count)
            VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(name) DO UPDATE SET query = excluded.query,
-               data_timestamp = excluded.data_timestamp, last_check_at = excluded.last_check_at,
+               data_timestamp = COALESCE(excluded.data_timestamp, searches.data_timestamp),
+               last_check_at = excluded.last_check_at,
                over_count = excluded.over_count, last_error = NULL""",
         [name, query, stamp, now, over],
     )
