@@ -112,3 +112,21 @@ def test_a_joining_trial_whose_record_cannot_be_read_is_told_once_later(
     check(config)
     assert rows(db, "SELECT kind, nct_id FROM search_events") == [("matches", C)]
     assert rows(db, f"SELECT COUNT(*) FROM versions WHERE nct_id = '{C}'") == [(1,)]
+
+
+def test_a_search_over_max_trials_follows_nothing_meanwhile(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg, f"{FOLLOW}\nmax_trials = 2")
+    check(config)
+    refresh(reg, DAY2, trial("NCT00000009", "Trial N", first="2026-01-05", last="2026-01-05"))
+    assert "over max_trials: rectal (3)" in check(config)
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT COUNT(*) FROM search_members") == [(0,)]  # members unknown
+    changed = trial(A, "Trial A", last="2026-01-06")
+    changed["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 7
+    refresh(reg, DAY3, changed)
+    reg.reset_requests()
+    out = check(config)
+    assert "NCT00000001" not in out and "alerts sent 0" in out  # not followed: not told
+    assert all(A not in r.params.get("filter.ids", "") for r in reg.requests)  # nor fetched

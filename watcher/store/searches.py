@@ -133,10 +133,13 @@ class Searches:
 
     def over(self, name: str, query: str, count: int, stamp: str | None, now: str) -> None:
         """A check found more than ``max_trials`` matches: nothing else is recorded, and
-        the members are unknown until a new (silent) baseline."""
+        the members are unknown until a new (silent) baseline - so they are dropped,
+        and a followed search follows nothing meanwhile (its old members would
+        otherwise go on being routed as if it still held them)."""
         with self._conn.atomic() as db:
             _upsert(db, name, query, now, stamp=stamp, over=count)
             db.execute("UPDATE searches SET baseline_at = NULL WHERE name = ?", [name])
+            db.execute("DELETE FROM search_members WHERE search = ?", [name])
 
     def failed(self, name: str, query: str, error: str, now: str) -> None:
         """A check that could not be made: its (masked) reason; everything else stays."""
