@@ -98,3 +98,15 @@ def trial_checked_again(destinations: Iterable[Destination], nct_id: str) -> lis
         f"ctwatch checked {nct_id} again; any change made meanwhile is alerted as usual.",
         nct_id,
     )
+
+
+def search_renamed(
+    destinations: Iterable[Destination], old: str, new: str, query: str
+) -> list[OutboxRow]:
+    return _rows(
+        destinations,
+        f"search “{old}” is now called “{new}”",
+        f"The config file now gives the name “{old}” to another search, so this channel's "
+        f"search ({query}) is called “{new}” from now on. It is checked as before and "
+        f"nothing was missed; unwatch it by its new name.",
+    )

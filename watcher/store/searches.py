@@ -69,6 +69,10 @@ class Searches:
         rows = self._conn.rows_in(_STATE, "s.name", names)
         return {r["name"]: from_row(SearchState, r) for r in rows}
 
+    def names(self) -> list[str]:
+        """Every search the store has a row of (configured or not, any longer)."""
+        return [r["name"] for r in self._conn.rows("SELECT name FROM searches ORDER BY name")]
+
     def members(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         """``search -> {nct_id: last_seen}`` for each named search (empty when none)."""
         out: dict[str, dict[str, str]] = {name: {} for name in names}
