@@ -360,6 +360,37 @@ def test_an_unusable_data_timestamp_keeps_the_watermark_and_new_stays_new(
     assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY2,)]
 
 
+def test_a_search_failing_check_after_check_is_told_once_and_once_when_it_works(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    mail = '[email]\nhost = "127.0.0.1"\nsender = "ctwatch@example.org"\n'
+    secret = {"SMTP_PASSWORD": "pw-search-42"}
+    mail += 'username = "bot"\npassword = "${SMTP_PASSWORD}"\n'
+    config = search_config(tmp_path, reg, watch=mail)
+    check(config, env=secret)
+    outs = []
+    for day in range(6, 10):  # four refreshes, the search refused at each
+        reg.set_data_timestamp(f"2026-01-{day:02d}T09:00:06")
+        reg.fail_next(400, "unknown parameter near pw-search-42",
+                      when=lambda p: "query.cond" in p)  # fmt: skip
+        outs.append(check(config, env=secret))  # exit 0: the cycle completes
+    assert all("search errors 1 (rectal)" in out for out in outs)
+    told = [out for out in outs if "cannot be checked" in out]
+    assert len(told) == 1 and "alerts sent 1" in outs[2]  # after the third, once
+    assert (
+        "ctwatch: search “rectal” cannot be checked\n  The last 3 checks of the search “rectal” "
+        "failed: registry answered HTTP 400: unknown parameter near ***"
+    ) in told[0]
+    assert "pw-search-42" not in "".join(outs)
+    back = check(config, env=secret)
+    assert "ctwatch: search “rectal” is checked again" in back and "search errors" not in back
+    reg.set_data_timestamp("2026-01-12T09:00:06")
+    assert "alerts sent 0" in check(config, env=secret)  # told once
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'notice'") == [(2,)]
+    assert rows(db, "SELECT consecutive_errors FROM searches") == [(0,)]
+
+
 def test_applying_the_same_check_twice_tells_nobody_twice(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "ctwatch.db")
     row = OutboxRow(Destination.console(), kind="search.new", payload={"x": 1}, nct_id=D)

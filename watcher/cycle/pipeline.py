@@ -80,7 +80,7 @@ class Pipeline:
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
 
     def __post_init__(self) -> None:
-        self.searching = SearchRound(self.store, self.registry, self.clock)
+        self.searching = SearchRound(self.store, self.registry, self.clock, self.trouble_after)
 
     def run_cycle(
         self,

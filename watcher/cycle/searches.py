@@ -35,6 +35,7 @@ from typing import Literal
 
 from watcher.alerts.search_routes import SearchSpec
 from watcher.core.search_card import EventKind, SearchEvent, TrialCard
+from watcher.cycle import notices
 from watcher.cycle.report import CycleReport, Interrupted, describe_failure
 from watcher.registry.client import RegistryClient
 from watcher.registry.errors import RegistryError
@@ -95,6 +96,8 @@ class SearchRound:
     store: Store
     registry: RegistryClient
     clock: Clock
+    trouble_after: int = 3
+    """Failed checks in a row before a search's destinations are told, once."""
 
     def __post_init__(self) -> None:
         self.reader = SearchReader(self.registry)
@@ -247,6 +250,8 @@ class SearchRound:
             spec.name, spec.query.fingerprint, iso(self.clock()), check.stamp,
             baseline=tuple(sorted(check.matched)) if check.how == "baseline" else None,
             entered=tuple(entered), left=tuple(left), seen=tuple(check.seen),
+            trouble=notices.search_failing_key(spec.name),
+            recovered=tuple(notices.search_checked_again(spec.destinations, spec.name)),
         )  # fmt: skip
         self.store.searches.apply(update)
         report.searches_checked.append(spec.name)
@@ -262,7 +267,13 @@ class SearchRound:
         self.store.searches.over(spec.name, spec.query.fingerprint, count, stamp, now)
 
     def _failed(self, spec: SearchSpec, reason: str, report: CycleReport) -> None:
+        """Keep the reason; after ``trouble_after`` failures in a row, tell the search's
+        destinations once (the cycle completes: nothing else would ever say so)."""
         log.error("search %s could not be checked: %s", spec.name, reason)
         report.search_errors[spec.name] = reason
         now = iso(self.clock())
-        self.store.searches.failed(spec.name, spec.query.fingerprint, reason, now)
+        failures = self.store.searches.failed(spec.name, spec.query.fingerprint, reason, now)
+        if failures >= self.trouble_after:
+            masked = self.store.conn.masked(reason)
+            rows = notices.search_failing(spec.destinations, spec.name, failures, masked)
+            self.store.troubles.tell(notices.search_failing_key(spec.name), rows, now)

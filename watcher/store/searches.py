@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from watcher.store import troubles
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import OutboxRow, SearchEventRow, SearchState, from_row
 
 _STATE = """SELECT s.name, s.query, s.baseline_at, s.data_timestamp, s.last_check_at,
-                   s.last_event_at, s.over_count, s.last_error,
+                   s.last_event_at, s.over_count, s.last_error, s.consecutive_errors,
                    (SELECT COUNT(*) FROM search_members m WHERE m.search = s.name) AS members
             FROM searches s"""
 
@@ -54,6 +55,10 @@ class SearchUpdate:
     left: tuple[MemberEvent, ...] = ()
     seen: tuple[str, ...] = field(default=(), repr=False)
     """Members the registry confirmed this time (their ``last_seen`` moves)."""
+    trouble: str | None = None
+    """The key under which the search's failing checks were told, if they were: a good
+    check ends it and queues ``recovered`` (in the same transaction)."""
+    recovered: tuple[OutboxRow, ...] = ()
 
 
 class Searches:
@@ -133,6 +138,8 @@ class Searches:
                    WHERE name = ?""",
                 [update.baseline is not None, now, written > 0, now, update.name],
             )
+            if update.trouble is not None:
+                troubles.end(db, update.trouble, list(update.recovered), now)
         return written
 
     def over(self, name: str, query: str, count: int, stamp: str | None, now: str) -> None:
@@ -145,16 +152,23 @@ class Searches:
             db.execute("UPDATE searches SET baseline_at = NULL WHERE name = ?", [name])
             db.execute("DELETE FROM search_members WHERE search = ?", [name])
 
-    def failed(self, name: str, query: str, error: str, now: str) -> None:
-        """A check that could not be made: its (masked) reason; everything else stays."""
+    def failed(self, name: str, query: str, error: str, now: str) -> int:
+        """A check that could not be made: its (masked) reason, one more failure in a
+        row; everything else stays. Returns how many checks have failed in a row."""
         with self._conn.atomic() as db:
             db.execute(
-                """INSERT INTO searches (name, query, last_check_at, last_error)
-                   VALUES (?, ?, ?, ?)
+                """INSERT INTO searches (name, query, last_check_at, last_error,
+                                         consecutive_errors)
+                   VALUES (?, ?, ?, ?, 1)
                    ON CONFLICT(name) DO UPDATE SET last_check_at = excluded.last_check_at,
-                       last_error = excluded.last_error""",
+                       last_error = excluded.last_error,
+                       consecutive_errors = searches.consecutive_errors + 1""",
                 [name, query, now, self._conn.masked(error)],
             )
+            row = db.execute(
+                "SELECT consecutive_errors FROM searches WHERE name = ?", [name]
+            ).fetchone()
+        return int(row[0])
 
     def _event(self, db: Database, update: SearchUpdate, event: MemberEvent) -> int:
         db.execute(
@@ -182,6 +196,7 @@ def _upsert(
            ON CONFLICT(name) DO UPDATE SET query = excluded.query,
                data_timestamp = COALESCE(excluded.data_timestamp, searches.data_timestamp),
                last_check_at = excluded.last_check_at,
-               over_count = excluded.over_count, last_error = NULL""",
+               over_count = excluded.over_count, last_error = NULL,
+               consecutive_errors = 0""",
         [name, query, stamp, now, over],
     )
