@@ -391,6 +391,19 @@ def test_a_search_failing_check_after_check_is_told_once_and_once_when_it_works(
     assert rows(db, "SELECT consecutive_errors FROM searches") == [(0,)]
 
 
+def test_a_trial_no_longer_watched_entering_a_search_is_carded_as_it_is_now(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    watch = f'[[watch]]\nname = "w"\ntrials = ["{C}"]\n'
+    check(search_config(tmp_path, reg, watch=watch))  # C's versions stay when the watch goes
+    config = search_config(tmp_path, reg)
+    moved = trial(C, "Trial C (rectal arm)", condition="Rectal Cancer", last="2026-01-05")
+    refresh(reg, DAY2, moved)
+    out = check(config)
+    assert "Now matches · search “rectal”\nNCT00000003 — Trial C (rectal arm)\n" in out
+    assert "  Conditions: Rectal Cancer, Adenocarcinoma\n" in out
+
+
 def test_applying_the_same_check_twice_tells_nobody_twice(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "ctwatch.db")
     row = OutboxRow(Destination.console(), kind="search.new", payload={"x": 1}, nct_id=D)

@@ -184,11 +184,11 @@ class Pipeline:
     ) -> list[str]:
         """Ask, baseline new members of followed searches, record; the trials followed now."""
         found = self.searching.ask(searches, plan, memory, report, should_stop)
-        follow = self.searching.follow_needs(found)
+        follow = self.searching.follow_needs(found, routes)
         if follow:  # baseline on entry, before the events (their cards read the new versions)
             joining = replace(plan, fetch=tuple(follow), listed={}, reason="followed by a search")
             self._fetch_and_record(joining, routes, report, should_stop)
-        self.searching.record(found, report, should_stop)
+        self.searching.record(found, report, should_stop, watched=routes, joined=follow)
         return follow
 
     def _memory(self, trials: Sequence[str]) -> Memory:
