@@ -75,9 +75,10 @@ def search_specs(
         s.name: SearchSpec(s.name, s.query, s.destinations, s.follow, s.field_paths, s.max_trials)
         for s in config.search
     }
-    names = slack_names(config, subscriptions) if renamed is None else renamed
+    subs = list(subscriptions)
+    names = slack_names(config, subs) if renamed is None else renamed
     spelled = config_channels(config)
-    for sub in subscriptions:
+    for sub in subs:
         name = names.get((sub.name, sub.query), sub.name)
         spec = specs.get(name)
         if spec is None:
