@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -146,6 +147,18 @@ def test_connection_refused_is_unavailable() -> None:
         with pytest.raises(RegistryUnavailable, match="cannot reach the registry"):
             c.data_timestamp()
     assert result.all_failed
+
+
+def test_a_short_answer_fails_the_trials_it_left_out_never_not_found() -> None:
+    wanted = ids(2)
+    with RegistryDouble(studies(wanted)) as reg, client(reg.url, retries=1) as c:
+        short = {"totalCount": 2, "studies": [reg.get(wanted[0])]}
+        reg.fail_next(200, json.dumps(short), content_type="application/json")
+        result = c.fetch_studies(wanted)
+    assert list(result.records) == [wanted[0]] and result.missing == []
+    assert result.failed == {
+        wanted[1]: "the registry counted 2 result(s) but served 1 distinct trial(s)"
+    }
 
 
 def test_too_long_requests_halve_the_batch() -> None:

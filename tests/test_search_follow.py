@@ -11,6 +11,7 @@ from tests.search_setup import DAY1, DAY2, DAY3, RECTAL, check, refresh, rows, s
 from watcher.testing.registry_double import RegistryDouble
 
 A, B, C = "NCT00000001", "NCT00000002", "NCT00000003"
+DAY4 = "2026-01-08T09:00:06"
 FOLLOW = f'url = "{RECTAL}"\nfollow = true\nfields = ["OverallStatus", "EnrollmentCount"]'
 
 
@@ -112,3 +113,53 @@ def test_a_joining_trial_whose_record_cannot_be_read_is_told_once_later(
     check(config)
     assert rows(db, "SELECT kind, nct_id FROM search_events") == [("matches", C)]
     assert rows(db, f"SELECT COUNT(*) FROM versions WHERE nct_id = '{C}'") == [(1,)]
+
+
+def test_a_search_over_max_trials_follows_nothing_until_it_is_back_under(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg, f"{FOLLOW}\nmax_trials = 2")
+    check(config)
+    refresh(reg, DAY2, trial("NCT00000009", "Trial N", first="2026-01-05", last="2026-01-05"))
+    assert "over max_trials: rectal (3)" in check(config)
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT COUNT(*) FROM search_members") == [(0,)]  # members unknown
+    changed = trial(A, "Trial A", last="2026-01-06")
+    changed["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 7
+    refresh(reg, DAY3, changed)
+    reg.reset_requests()
+    out = check(config)
+    assert "NCT00000001" not in out and "alerts sent 0" in out  # not followed: not told
+    assert all(A not in r.params.get("filter.ids", "") for r in reg.requests)  # nor fetched
+    reg.remove("NCT00000009")
+    refresh(reg, DAY4)
+    out = check(config)  # back under: a silent baseline, A read afresh (not followed meanwhile)
+    assert "alerts sent 0" in out and "NCT00000001" not in out
+    again = trial(A, "Trial A", last="2026-01-08")
+    again["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 9
+    refresh(reg, "2026-01-09T09:00:06", again)
+    assert "Enrollment: 7 → 9" in check(config)  # never a diff against the version before
+
+
+def test_a_member_coming_back_is_carded_and_baselined_from_its_fresh_record(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg, FOLLOW)
+    check(config)
+    refresh(reg, DAY2, trial(B, "Trial B", status="SUSPENDED", last="2026-01-05"))
+    assert "No longer matches · search “rectal”\nNCT00000002" in check(config)
+    back = trial(B, "Trial B (amended)", last="2026-01-06")  # recruiting again, amended
+    back["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 999
+    refresh(reg, DAY3, back)
+    out = check(config)
+    assert "Now matches · search “rectal”\nNCT00000002 — Trial B (amended)\n" in out
+    assert "  Overall status: Recruiting\n" in out and "  Enrollment: 999 (estimated)\n" in out
+    assert "alerts sent 1" in out  # the card tells of the join: no change alert for the gap
+    refresh(reg, DAY4)
+    out = check(config)
+    assert "NCT00000002" not in out and "alerts sent 0" in out  # nor one cycle later
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, f"SELECT kind FROM outbox WHERE nct_id = '{B}' ORDER BY id") == [
+        ("change",), ("search.left",), ("search.matches",),
+    ]  # fmt: skip
+    assert rows(db, f"SELECT COUNT(*) FROM versions WHERE nct_id = '{B}'") == [(3,)]

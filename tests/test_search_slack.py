@@ -20,7 +20,7 @@ from watcher.testing.slack_blockkit import block_errors
 from watcher.testing.slack_double import SlackDouble
 from watcher.web.asgi import COMMANDS_PATH, INTERACTIONS_PATH
 
-A, B, D = "NCT00000001", "NCT00000002", "NCT00000004"
+A, B, C, D = "NCT00000001", "NCT00000002", "NCT00000003", "NCT00000004"
 URL = "https://clinicaltrials.gov/search?cond=rectal%20cancer&aggFilters=status:rec"
 AS_SLACK_SENDS = f"<{URL.replace('&', '&amp;')}>"  # a pasted link, escaped by Slack
 
@@ -120,6 +120,10 @@ def test_bad_urls_are_named_and_big_searches_refused_nothing_stored(
             "That search URL cannot be followed; nothing was changed:\n"
             "• unknown URL parameter 'foo'"
         )
+        unsplittable = "https://[clinicaltrials.gov/search?cond=x"  # urlsplit refuses it
+        for verb in ("watch", "unwatch"):
+            answer = command(server, slack, f"{verb} {unsplittable}")["text"]
+            assert "is not a registry search URL (Invalid IPv6 URL;" in answer, answer
         assert reg.requests == []
         huge = {"totalCount": 41_237, "studies": []}
         reg.fail_next(200, json.dumps(huge), content_type="application/json")
@@ -160,3 +164,70 @@ def test_watching_a_search_obeys_the_allow_list(
         answer = signed(origin + COMMANDS_PATH, form(slack, f"watch {URL}", channel="#lab"))
         assert "is not enabled in this channel" in answer.json()["text"]
     assert not (tmp_path / "ctwatch.db").exists() or subscribed(tmp_path) == []
+
+
+def test_a_channel_hears_a_followed_trial_once_when_a_watch_also_posts_there(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(tmp_path, reg, slack, trials=(A,), watch_extra='slack = ["#lab"]')
+    search = f'[[search]]\nname = "rectal"\nurl = "{URL}"\nfollow = true\nslack = ["#oncology"]\n'
+    config.write_text(config.read_text() + search)
+    with endpoint(config) as server:  # #lab joins the followed search from Slack (by its ID)
+        command(server, slack, f"watch {AS_SLACK_SENDS}", channel="#lab")
+        assert "now watches the search *rectal*" in follow_up(slack)
+    check(config)
+    changed = trial(A, "Trial A", last="2026-01-05")
+    changed["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 7
+    reg.put(changed)
+    reg.set_data_timestamp(DAY2)
+    assert "changed 1" in check(config)
+    lab = [m for m in slack.messages if m.channel_id == slack.channel_id("#lab")]
+    assert len(lab) == 1 and "Enrollment" in lab[0].text  # the watch's #lab and the search's ID
+    oncology = [m for m in slack.messages if m.channel_id == slack.channel_id("#oncology")]
+    assert len(oncology) == 1
+
+
+def test_a_config_search_taking_a_channels_search_name_never_swaps_its_query(
+    tmp_path: Path, reg: RegistryDouble, slack: SlackDouble
+) -> None:
+    config = commands_config(tmp_path, reg, slack, trials=(OTHER,), watch_extra="")
+    with endpoint(config) as server:
+        command(server, slack, f"watch {AS_SLACK_SENDS}", channel="#lab")
+        assert "now watches the search *rectal-cancer*" in follow_up(slack)
+    check(config)  # the channel's baseline: A and B, recruiting
+    completed = "https://clinicaltrials.gov/search?cond=rectal%20cancer&aggFilters=status:com"
+    taken = f'[[search]]\nname = "rectal-cancer"\nurl = "{completed}"\n'  # another question
+    config.write_text(config.read_text() + taken)
+    reg.put(trial(C, "Done C", status="COMPLETED"))
+    reg.reset_requests()
+    out = check(config)
+    assert "searches 2 (0 new, 0 now matching, 0 no longer matching)" in out
+    asked = [r.params["aggFilters"] for r in reg.requests if "query.cond" in r.params]
+    assert asked == ["status:com", "status:rec"]  # the channel's search keeps its own query
+    lab = slack.channel_id("#lab")
+    assert subscribed(tmp_path) == [(lab, "rectal-cancer-2", URL)]
+    db = tmp_path / "ctwatch.db"
+    with sqlite3.connect(db) as conn:
+        members = conn.execute("SELECT search, nct_id FROM search_members ORDER BY 1, 2").fetchall()
+    assert members == [("rectal-cancer", C), ("rectal-cancer-2", A), ("rectal-cancer-2", B)]
+    (told,) = slack.messages
+    assert told.channel_id == lab
+    assert "search “rectal-cancer” is now called “rectal-cancer-2”" in told.text
+    reg.put(trial(D, "Trial D", first="2026-01-05", last="2026-01-05"))
+    reg.put(
+        trial("NCT00000009", "Done N", status="COMPLETED", first="2026-01-05", last="2026-01-05")
+    )
+    reg.set_data_timestamp(DAY2)
+    out = check(config)
+    assert "searches 2 (2 new, 0 now matching, 0 no longer matching)" in out
+    news = [m for m in slack.messages if m.channel_id == lab][1:]
+    assert [m.blocks[0]["text"]["text"] for m in news] == ["New trial · rectal-cancer-2"]
+    assert D in news[0].text and "NCT00000009" not in news[0].text
+    assert "New trial · search “rectal-cancer”\nNCT00000009" in out  # the config's, on console
+    check(config)
+    assert len(slack.messages) == 2  # renamed once, told once
+    with endpoint(config) as server:  # the new name is the one the channel uses
+        listed = command(server, slack, "list", channel="#lab")["text"]
+        assert "• search *rectal-cancer-2* — " in listed
+        gone = command(server, slack, "unwatch rectal-cancer-2", channel="#lab")["text"]
+        assert gone.startswith("• Search *rectal-cancer-2*: unwatched")

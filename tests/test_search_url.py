@@ -132,12 +132,22 @@ def test_every_mistake_is_named_at_once() -> None:
         "ftp://clinicaltrials.gov/search?cond=x",
         "https://clinicaltrials.gov/study/NCT06850103",
         "https://clinicaltrials.gov.evil.example/search?cond=x",
+        "https://[clinicaltrials.gov/search?cond=x",  # urlsplit itself refuses it
     ],
 )
 def test_only_registry_search_urls_are_read(url: str) -> None:
     with pytest.raises(SearchQueryError) as caught:
         from_url(url)
     assert "is not a registry search URL" in str(caught.value)
+
+
+def test_a_url_python_cannot_split_is_named_not_a_crash() -> None:
+    with pytest.raises(SearchQueryError) as caught:
+        from_url("https://[clinicaltrials.gov/search?cond=x")
+    assert caught.value.problems == [
+        "'https://[clinicaltrials.gov/search?cond=x' is not a registry search URL "
+        "(Invalid IPv6 URL; copy it from https://clinicaltrials.gov/search?… after searching)"
+    ]
 
 
 def test_the_site_without_scheme_www_and_the_expert_page_are_searches() -> None:

@@ -55,6 +55,12 @@ def test_search_names_mistakes_and_registry_trouble(tmp_path: Path, reg: Registr
     assert bad.stderr == (
         "ctwatch: URL: unknown URL parameter 'foo'\nctwatch: URL: unknown URL parameter 'bar'\n"
     )
+    unsplittable = run_cli(config, "search", "https://[clinicaltrials.gov/search?cond=x")
+    assert unsplittable.exit_code == 2, unsplittable.stderr
+    assert unsplittable.stderr.startswith(
+        "ctwatch: URL: 'https://[clinicaltrials.gov/search?cond=x' is not a registry search URL"
+    )
+    assert len(unsplittable.stderr.splitlines()) == 1
     unknown = run_cli(config, "search", "nope")
     assert (
         unknown.exit_code == 2

@@ -23,6 +23,10 @@ from tests.search_setup import (
     trial,
 )
 from watcher.core.destination import Destination
+from watcher.core.search_url import from_url
+from watcher.registry.client import RegistryClient
+from watcher.registry.http import HttpPolicy
+from watcher.registry.searches import SearchReader
 from watcher.store import OutboxRow, Store
 from watcher.store.searches import MemberEvent, SearchUpdate
 from watcher.testing.registry_double import RegistryDouble
@@ -282,6 +286,122 @@ def test_a_search_answer_without_ids_fails_the_check_never_empties_it(
     assert "search errors 1 (rectal)" in out and "no longer matching" in out
     assert "0 new, 0 now matching, 0 no longer matching" in out
     assert status_json(config)["searches"][0]["members"] == 2
+
+
+def test_a_short_answer_fails_the_check_never_empties_it(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg)
+    check(config)
+    short = {"totalCount": 2, "studies": [reg.get(A)]}  # says 2, serves 1, no next page
+    reg.fail_next(200, json.dumps(short), content_type="application/json",
+                  when=lambda p: "query.cond" in p)  # fmt: skip
+    out = check(config, "--full")
+    assert "search errors 1 (rectal)" in out
+    assert "0 new, 0 now matching, 0 no longer matching" in out and "alerts sent 0" in out
+    (search,) = status_json(config)["searches"]
+    assert search["members"] == 2
+    assert "the registry counted 2 result(s) but served 1 distinct trial(s)" in search["error"]
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY1,)]  # the watermark stays
+    out = check(config, "--full")  # a whole answer: nothing moved, nothing told
+    assert "search errors" not in out and "0 new, 0 now matching, 0 no longer matching" in out
+    assert rows(db, "SELECT COUNT(*) FROM search_events") == [(0,)]
+
+
+def test_a_short_confirmation_never_calls_a_member_gone(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg)
+    check(config)
+    moved = trial(B, "Trial B", last="2026-01-05")  # changed, still recruiting: still a member
+    moved["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 80
+    refresh(reg, DAY2, moved)
+    empty = {"totalCount": 0, "studies": []}  # the "posted since" answer misses B
+    reg.fail_next(200, json.dumps(empty), content_type="application/json",
+                  when=lambda p: "query.cond" in p and "filter.advanced" in p)  # fmt: skip
+    short = {"totalCount": 1, "studies": []}  # the confirmation counts B but serves nothing
+    reg.fail_next(200, json.dumps(short), content_type="application/json",
+                  when=lambda p: "query.cond" in p and "filter.ids" in p)  # fmt: skip
+    out = check(config)
+    assert "search errors 1 (rectal)" in out and "No longer matches" not in out
+    out = check(config)  # the same refresh, asked again in full: B is still there
+    assert "0 new, 0 now matching, 0 no longer matching" in out
+    assert rows(tmp_path / "ctwatch.db", "SELECT COUNT(*) FROM search_events") == [(0,)]
+
+
+def test_confirming_many_members_halves_a_request_the_registry_finds_too_long() -> None:
+    members = [f"NCT{n:08d}" for n in range(1, 41)]
+    studies = [trial(n, f"Trial {n}") for n in members]
+    query = from_url(RECTAL)
+    with (
+        RegistryDouble(studies, max_url_length=400) as reg,
+        RegistryClient(reg.url, HttpPolicy(pace=0.0, retries=1, backoff=0.0)) as client,
+    ):
+        assert SearchReader(client).still_matching(query, members) == set(members)
+        sent = [r for r in reg.requests if r.status == 200]
+        assert 414 in [r.status for r in reg.requests]
+        assert all(r.params["aggFilters"] == "status:rec" for r in sent)
+        assert sorted(n for r in sent for n in r.params["filter.ids"].split(",")) == members
+
+
+def test_an_unusable_data_timestamp_keeps_the_watermark_and_new_stays_new(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg)
+    check(config)
+    reg.set_data_timestamp("not-a-timestamp")  # a registry that lies once
+    check(config)
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY1,)]
+    refresh(reg, DAY2, trial(D, "Trial D", first="2026-01-06", last="2026-01-06"))
+    out = check(config)
+    assert "1 new, 0 now matching" in out and "New trial · search “rectal”" in out
+    assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY2,)]
+
+
+def test_a_search_failing_check_after_check_is_told_once_and_once_when_it_works(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    mail = '[email]\nhost = "127.0.0.1"\nsender = "ctwatch@example.org"\n'
+    secret = {"SMTP_PASSWORD": "pw-search-42"}
+    mail += 'username = "bot"\npassword = "${SMTP_PASSWORD}"\n'
+    config = search_config(tmp_path, reg, watch=mail)
+    check(config, env=secret)
+    outs = []
+    for day in range(6, 10):  # four refreshes, the search refused at each
+        reg.set_data_timestamp(f"2026-01-{day:02d}T09:00:06")
+        reg.fail_next(400, "unknown parameter near pw-search-42",
+                      when=lambda p: "query.cond" in p)  # fmt: skip
+        outs.append(check(config, env=secret))  # exit 0: the cycle completes
+    assert all("search errors 1 (rectal)" in out for out in outs)
+    told = [out for out in outs if "cannot be checked" in out]
+    assert len(told) == 1 and "alerts sent 1" in outs[2]  # after the third, once
+    assert (
+        "ctwatch: search “rectal” cannot be checked\n  The last 3 checks of the search “rectal” "
+        "failed: registry answered HTTP 400: unknown parameter near ***"
+    ) in told[0]
+    assert "pw-search-42" not in "".join(outs)
+    back = check(config, env=secret)
+    assert "ctwatch: search “rectal” is checked again" in back and "search errors" not in back
+    reg.set_data_timestamp("2026-01-12T09:00:06")
+    assert "alerts sent 0" in check(config, env=secret)  # told once
+    db = tmp_path / "ctwatch.db"
+    assert rows(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'notice'") == [(2,)]
+    assert rows(db, "SELECT consecutive_errors FROM searches") == [(0,)]
+
+
+def test_a_trial_no_longer_watched_entering_a_search_is_carded_as_it_is_now(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    watch = f'[[watch]]\nname = "w"\ntrials = ["{C}"]\n'
+    check(search_config(tmp_path, reg, watch=watch))  # C's versions stay when the watch goes
+    config = search_config(tmp_path, reg)
+    moved = trial(C, "Trial C (rectal arm)", condition="Rectal Cancer", last="2026-01-05")
+    refresh(reg, DAY2, moved)
+    out = check(config)
+    assert "Now matches · search “rectal”\nNCT00000003 — Trial C (rectal arm)\n" in out
+    assert "  Conditions: Rectal Cancer, Adenocarcinoma\n" in out
 
 
 def test_applying_the_same_check_twice_tells_nobody_twice(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from watcher.core.search_url import SearchQuery
 from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
 from watcher.cycle.pipeline import Pipeline, ProgressFactory
 from watcher.cycle.report import CycleReport
+from watcher.cycle.search_names import rename_taken
 from watcher.redact import Redactor
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.configured import quick_client, registry_client
@@ -138,6 +139,7 @@ class App:
         the lock longer than ``wait`` (default ``lock_wait``) seconds.
         """
         with self.store.lock.held(self.lock_wait if wait is None else wait):
+            rename_taken(self.config, self.store, iso(self.pipeline.clock()))
             searches = current_searches(self.config, self.store)
             followed = followed_now(self.store, searches)
             routes = build_routes(self.config, self.subscriptions(), followed)

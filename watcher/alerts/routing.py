@@ -39,6 +39,22 @@ def same_channel(entry: str, channel_id: str, channel_name: str | None) -> bool:
     return bool(channel_name) and entry.removeprefix("#").lower() == str(channel_name).lower()
 
 
+def channel_destination(
+    channel_id: str, channel_name: str | None, known: Iterable[Destination]
+) -> Destination:
+    """The destination among ``known`` that is this Slack channel (by ID or by name, as
+    :func:`same_channel` tells), else the channel by its ID: one channel, one spelling,
+    so the outbox merges what reaches it into one message."""
+    return next(
+        (
+            d
+            for d in known
+            if d.kind == "slack" and same_channel(d.target, channel_id, channel_name)
+        ),
+        Destination.slack(channel_id),
+    )
+
+
 class Routes(Mapping[str, tuple[Route, ...]]):
     """``nct_id -> routes``, held per watch rather than per trial.
 
@@ -130,16 +146,8 @@ def build_routes(
     subscribed: dict[str, list[Route]] = {}
     for sub in subscriptions:
         trial_routes = subscribed.setdefault(sub.nct_id, [])
-        known = (*routes.from_config(sub.nct_id), *trial_routes)
-        destination = next(
-            (
-                r.destination
-                for r in known
-                if r.destination.kind == "slack"
-                and same_channel(r.destination.target, sub.channel_id, sub.channel_name)
-            ),
-            Destination.slack(sub.channel_id),
-        )
+        known = (r.destination for r in (*routes.from_config(sub.nct_id), *trial_routes))
+        destination = channel_destination(sub.channel_id, sub.channel_name, known)
         origin = f"slack subscription in {sub.channel_id}"
         trial_routes.append(Route(origin, destination, None))
     return Routes(by_watch, watches_of, {n: tuple(r) for n, r in subscribed.items()})

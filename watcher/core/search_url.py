@@ -152,8 +152,11 @@ def looks_like_url(text: str) -> bool:
 def from_url(url: str) -> SearchQuery:
     """The API parameters of a website search URL (or an API ``/studies`` URL)."""
     text = url.strip()
-    parts = urlsplit(text if "://" in text else "https://" + text)
-    host = (parts.hostname or "").lower()
+    try:  # urlsplit refuses some texts outright: a '[' in the host (an unclosed IPv6 form)
+        parts = urlsplit(text if "://" in text else "https://" + text)
+        host = (parts.hostname or "").lower()
+    except ValueError as exc:
+        raise SearchQueryError([_not_a_search(text, f"{exc}; ")]) from None
     path = parts.path.rstrip("/") or "/"
     if parts.scheme not in ("http", "https") or host not in SITE_HOSTS:
         raise SearchQueryError([_not_a_search(text)])
@@ -231,11 +234,11 @@ def suggested_name(query: SearchQuery, taken: Iterable[str] = ()) -> str:
     return name
 
 
-def _not_a_search(url: str) -> str:
+def _not_a_search(url: str, why: str = "") -> str:
     shown = url if len(url) <= 80 else url[:79] + "…"
     return (
         f"{shown!r} is not a registry search URL "
-        "(copy it from https://clinicaltrials.gov/search?… after searching)"
+        f"({why}copy it from https://clinicaltrials.gov/search?… after searching)"
     )
 
 

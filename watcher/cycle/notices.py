@@ -8,7 +8,8 @@ from the registry (withdrawn from view, merged into another record) is told
 to its own destinations at once, and again if it returns. A trial that
 cannot be checked (an odd record, a stale copy served again and again) is
 told to its destinations after ``trouble_after`` failures in a row: the other
-trials' cycles complete, so nothing else would ever say so. The words live
+trials' cycles complete, so nothing else would ever say so; a search that
+cannot be checked likewise, to the search's destinations. The words live
 here; the store makes sure each is queued once.
 """
 
@@ -28,6 +29,10 @@ def gone_key(nct_id: str) -> str:
 
 def failing_key(nct_id: str) -> str:
     return f"failing:{nct_id}"
+
+
+def search_failing_key(name: str) -> str:
+    return f"search:{name}"
 
 
 def _rows(
@@ -97,4 +102,36 @@ def trial_checked_again(destinations: Iterable[Destination], nct_id: str) -> lis
         f"{nct_id} is checked again",
         f"ctwatch checked {nct_id} again; any change made meanwhile is alerted as usual.",
         nct_id,
+    )
+
+
+def search_renamed(
+    destinations: Iterable[Destination], old: str, new: str, query: str
+) -> list[OutboxRow]:
+    return _rows(
+        destinations,
+        f"search “{old}” is now called “{new}”",
+        f"The config file now gives the name “{old}” to another search, so this channel's "
+        f"search ({query}) is called “{new}” from now on. It is checked as before and "
+        f"nothing was missed; unwatch it by its new name.",
+    )
+
+
+def search_failing(
+    destinations: Iterable[Destination], name: str, failures: int, error: str
+) -> list[OutboxRow]:
+    return _rows(
+        destinations,
+        f"search “{name}” cannot be checked",
+        f"The last {failures} checks of the search “{name}” failed: {error}. Everything "
+        "else is checked as usual; ctwatch keeps trying this search and will tell you when "
+        "it works (a trial that entered or left it meanwhile is told then).",
+    )
+
+
+def search_checked_again(destinations: Iterable[Destination], name: str) -> list[OutboxRow]:
+    return _rows(
+        destinations,
+        f"search “{name}” is checked again",
+        f"ctwatch read the search “{name}” from the registry again and tells its news as usual.",
     )

@@ -80,7 +80,7 @@ class Pipeline:
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
 
     def __post_init__(self) -> None:
-        self.searching = SearchRound(self.store, self.registry, self.clock)
+        self.searching = SearchRound(self.store, self.registry, self.clock, self.trouble_after)
 
     def run_cycle(
         self,
@@ -184,11 +184,11 @@ class Pipeline:
     ) -> list[str]:
         """Ask, baseline new members of followed searches, record; the trials followed now."""
         found = self.searching.ask(searches, plan, memory, report, should_stop)
-        follow = self.searching.follow_needs(found)
+        follow = self.searching.follow_needs(found, routes)
         if follow:  # baseline on entry, before the events (their cards read the new versions)
             joining = replace(plan, fetch=tuple(follow), listed={}, reason="followed by a search")
             self._fetch_and_record(joining, routes, report, should_stop)
-        self.searching.record(found, report, should_stop)
+        self.searching.record(found, report, should_stop, watched=routes, joined=follow)
         return follow
 
     def _memory(self, trials: Sequence[str]) -> Memory:

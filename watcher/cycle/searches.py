@@ -19,22 +19,28 @@ holds the trials' incremental watermark back. *New trial* means first posted
 on or after the day of that refresh - registry dates, never the local clock.
 
 The records of entering and leaving trials are read once for all searches
-(the stored version when ctwatch watches the trial, else one ``filter.ids``
-fetch), and a search whose cards cannot be read is not recorded: it is asked
-again next cycle, so its events are late, never lost. Members of a followed
-search that ctwatch has no version of get their baseline through the pipeline
-(:meth:`SearchRound.follow_needs`) before their search's events are recorded.
+(the stored version when it is current - the trial is watched and was checked
+this cycle - else one ``filter.ids`` fetch: a version kept from when ctwatch
+last watched it would show the trial as it was then), and a search whose cards
+cannot be read is not recorded: it is asked again next cycle, so its events
+are late, never lost. Members joining a followed search get a fresh baseline
+through the pipeline (:meth:`SearchRound.follow_needs`) before their search's
+events are recorded: a trial ctwatch never saw, and one it saw long ago (it
+left the search, or a watch) whose fresh record becomes its current version
+silently - the "Now matches" card tells of the join, and no change alert
+reports the gap against an old version.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from watcher.alerts.search_routes import SearchSpec
 from watcher.core.search_card import EventKind, SearchEvent, TrialCard
+from watcher.cycle import notices
 from watcher.cycle.report import CycleReport, Interrupted, describe_failure
 from watcher.registry.client import RegistryClient
 from watcher.registry.errors import RegistryError
@@ -95,6 +101,8 @@ class SearchRound:
     store: Store
     registry: RegistryClient
     clock: Clock
+    trouble_after: int = 3
+    """Failed checks in a row before a search's destinations are told, once."""
 
     def __post_init__(self) -> None:
         self.reader = SearchReader(self.registry)
@@ -137,21 +145,41 @@ class SearchRound:
                 found.append(check)
         return found
 
-    def follow_needs(self, found: Sequence[Found]) -> list[str]:
-        """New members of followed searches that ctwatch has no version of yet."""
-        wanted = [
-            nct
-            for check in found
-            if check.spec.follow
-            for nct in (check.matched if check.how == "baseline" else check.entering)
-        ]
-        hashes = self.store.versions.latest_hashes(list(dict.fromkeys(wanted)))
-        return [nct for nct in dict.fromkeys(wanted) if hashes.get(nct) is None]
+    def follow_needs(self, found: Sequence[Found], watched: Container[str]) -> list[str]:
+        """New members of followed searches whose current version ctwatch does not hold:
+        never recorded, or recorded once but not watched this cycle (it left, or was
+        in a watch no more) - their stored version is old, and a join is a fresh
+        baseline, never a diff against what ctwatch saw long ago."""
+        wanted = list(
+            dict.fromkeys(
+                nct
+                for check in found
+                if check.spec.follow
+                for nct in (check.matched if check.how == "baseline" else check.entering)
+            )
+        )
+        hashes = self.store.versions.latest_hashes(wanted)
+        return [nct for nct in wanted if nct not in watched or hashes.get(nct) is None]
 
-    def record(self, found: Sequence[Found], report: CycleReport,
-               should_stop: Callable[[], bool]) -> None:  # fmt: skip
-        """Record each search in its own transaction: members, events, outbox rows."""
-        cards, unread = self._cards([n for check in found for n in check.telling])
+    def record(
+        self,
+        found: Sequence[Found],
+        report: CycleReport,
+        should_stop: Callable[[], bool],
+        *,
+        watched: Container[str] = (),
+        joined: Collection[str] = (),
+    ) -> None:
+        """Record each search in its own transaction: members, events, outbox rows.
+
+        A card is read from the stored version only when that version is this
+        cycle's: the trial is ``watched`` (checked this cycle) or ``joined`` just
+        now, and was read; any other card is read from the registry.
+        """
+        telling = list(dict.fromkeys(n for check in found for n in check.telling))
+        unread_now, joining = {*report.errors, *report.not_found}, set(joined)
+        current = {n for n in telling if (n in watched or n in joining) and n not in unread_now}
+        cards, unread = self._cards(telling, current)
         for check in found:
             if should_stop():
                 raise Interrupted
@@ -205,11 +233,15 @@ class SearchRound:
             log.warning("searches: the registry's dataTimestamp could not be read (%s)", exc)
             return None
 
-    def _cards(self, ids: Sequence[str]) -> tuple[dict[str, TrialCard], dict[str, str]]:
-        """Cards for ``ids``: from the stored version when there is one, else fetched."""
+    def _cards(
+        self, ids: Sequence[str], current: Collection[str]
+    ) -> tuple[dict[str, TrialCard], dict[str, str]]:
+        """Cards for ``ids``: from the stored version when it is ``current``, else fetched
+        (a version ctwatch kept from long ago would show a trial as it was then)."""
         cards: dict[str, TrialCard] = {}
         wanted = list(dict.fromkeys(ids))
-        for nct, digest in self.store.versions.latest_hashes(wanted).items():
+        stored = [n for n in wanted if n in current]
+        for nct, digest in self.store.versions.latest_hashes(stored).items():
             record = self.store.versions.latest_record(nct) if digest else None
             if record is not None:
                 cards[nct] = TrialCard.of(record, nct)
@@ -247,6 +279,8 @@ class SearchRound:
             spec.name, spec.query.fingerprint, iso(self.clock()), check.stamp,
             baseline=tuple(sorted(check.matched)) if check.how == "baseline" else None,
             entered=tuple(entered), left=tuple(left), seen=tuple(check.seen),
+            trouble=notices.search_failing_key(spec.name),
+            recovered=tuple(notices.search_checked_again(spec.destinations, spec.name)),
         )  # fmt: skip
         self.store.searches.apply(update)
         report.searches_checked.append(spec.name)
@@ -262,7 +296,13 @@ class SearchRound:
         self.store.searches.over(spec.name, spec.query.fingerprint, count, stamp, now)
 
     def _failed(self, spec: SearchSpec, reason: str, report: CycleReport) -> None:
+        """Keep the reason; after ``trouble_after`` failures in a row, tell the search's
+        destinations once (the cycle completes: nothing else would ever say so)."""
         log.error("search %s could not be checked: %s", spec.name, reason)
         report.search_errors[spec.name] = reason
         now = iso(self.clock())
-        self.store.searches.failed(spec.name, spec.query.fingerprint, reason, now)
+        failures = self.store.searches.failed(spec.name, spec.query.fingerprint, reason, now)
+        if failures >= self.trouble_after:
+            masked = self.store.conn.masked(reason)
+            rows = notices.search_failing(spec.destinations, spec.name, failures, masked)
+            self.store.troubles.tell(notices.search_failing_key(spec.name), rows, now)

@@ -7,8 +7,9 @@ deadlines). What comes back is checked before it is believed:
 
 * a page that never ends (a ``nextPageToken`` that repeats, or more pages
   than ``totalCount`` allows) is an error, never an endless loop;
-* a study without an NCT ID cannot be attributed, so the trials of its batch
-  that did not come back are *failed* (retried next cycle), never "not found";
+* a study without an NCT ID cannot be attributed, and an answer with fewer
+  trials than its own ``totalCount`` is short, so the trials of its batch that
+  did not come back are *failed* (retried next cycle), never "not found";
 * a study that appears twice keeps its newest copy (by last update posted).
 
 Errors are described in :mod:`watcher.registry.errors`.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,16 +133,27 @@ class RegistryClient:
         *,
         fields: Sequence[str] | None = None,
         advanced: str | None = None,
+        search: Mapping[str, str] | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> Iterator[FetchResult]:
         """Like :meth:`fetch_studies`, one result per batch, so callers can
-        record and drop each batch: memory stays at one batch of records."""
+        record and drop each batch: memory stays at one batch of records.
+
+        ``search`` (a search's own parameters) is ANDed with each batch's
+        ``filter.ids``: which of these trials still match it. A request the
+        registry finds too long (414) is sent again in halves.
+        """
         pending = list(dict.fromkeys(nct_ids))
         start = 0  # an index, not a shrinking list: no copy of the rest per batch
+        base = {**(search or {})}
+        if fields:
+            base["fields"] = ",".join(fields)
+        if advanced:
+            base["filter.advanced"] = advanced
         while start < len(pending):
             batch = pending[start : start + self.batch_size]
             try:
-                result = self._fetch_batch(batch, fields, advanced, on_progress)
+                result = self._fetch_batch(batch, base, on_progress)
             except RequestTooLong as exc:
                 if len(batch) > 1:
                     self.batch_size = max(1, len(batch) // 2)
@@ -175,33 +187,28 @@ class RegistryClient:
     def _fetch_batch(
         self,
         batch: list[str],
-        fields: Sequence[str] | None,
-        advanced: str | None,
+        base: Mapping[str, str],
         on_progress: Callable[[int], None] | None,
     ) -> FetchResult:
         params: dict[str, str] = {
+            **base,
             "filter.ids": ",".join(batch),
             "pageSize": str(min(MAX_PAGE_SIZE, max(len(batch), 1))),
         }
-        if fields:
-            params["fields"] = ",".join(fields)
-        if advanced:
-            params["filter.advanced"] = advanced
         wanted = set(batch)
         found: dict[str, dict[str, Any]] = {}
-        nameless = 0
+        served = Served()
         for page in self.pages(params):
+            served.add(page)
             for study in page.studies:
                 key = requested_id(study, wanted)
-                if key is None:
-                    nameless += rec.nct_id(study) is None
-                elif key not in found or _newer(study, found[key]):
+                if key is not None and (key not in found or _newer(study, found[key])):
                     found[key] = study
             if on_progress is not None:
                 on_progress(len(page.studies))
         absent = [n for n in batch if n not in found]
-        if nameless and absent:
-            reason = f"the registry returned {nameless} record(s) without an NCT ID"
+        reason = served.doubt()
+        if reason is not None and absent:
             return FetchResult(records=found, failed=dict.fromkeys(absent, reason))
         return FetchResult(records=found, missing=absent)
 
@@ -247,6 +254,42 @@ class RegistryClient:
             seen.add(next_token)
             token = next_token
         raise RegistryUnavailable(f"registry kept paging past {MAX_PAGES} pages")
+
+
+@dataclass
+class Served:
+    """What a paged answer served against what it counted, for :meth:`doubt`.
+
+    Why: a study without an NCT ID cannot be attributed, and an answer that
+    serves fewer distinct trials than its own ``totalCount`` left some out; in
+    both cases a trial that did not come back may well be there, so its absence
+    means nothing (never "not found", never "no longer matches").
+    """
+
+    total: int | None = None
+    ids: set[str] = field(default_factory=set)
+    nameless: int = 0
+
+    def add(self, page: Page) -> None:
+        if page.total is not None:
+            self.total = page.total
+        for study in page.studies:
+            nct = rec.nct_id(study)
+            if nct is None:
+                self.nameless += 1
+            else:
+                self.ids.add(nct.upper())
+
+    def doubt(self) -> str | None:
+        """Why the answer cannot be taken as complete, or None."""
+        if self.nameless:
+            return f"the registry returned {self.nameless} record(s) without an NCT ID"
+        if self.total is not None and len(self.ids) < self.total:
+            return (
+                f"the registry counted {self.total:,} result(s) but served "
+                f"{len(self.ids):,} distinct trial(s)"
+            )
+        return None
 
 
 def requested_id(study: Any, wanted: set[str]) -> str | None:

@@ -18,7 +18,9 @@ Every answer is read defensively: ``totalCount`` over ``max_trials`` stops at
 the first page (:class:`TooManyMatches`), and so does a count that grows past
 it while paging; a trial returned twice counts once; paging is bounded by
 :meth:`~watcher.registry.client.RegistryClient.pages`; a record without an
-NCT ID fails the query (a member could otherwise be taken for gone).
+NCT ID, or fewer distinct trials than the answer's own ``totalCount`` (a short
+answer), fails the query - a member could otherwise be taken for gone, and
+told "No longer matches" one sweep and "Now matches" the next.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from watcher.core import record as rec
 from watcher.core.search_url import SearchQuery
-from watcher.registry.client import MAX_PAGE_SIZE, RegistryClient, requested_id
+from watcher.registry.client import MAX_PAGE_SIZE, RegistryClient, Served
 from watcher.registry.errors import RegistryUnavailable
 from watcher.registry.planner import since_clause
 
@@ -92,15 +94,13 @@ class SearchReader:
         return {nct: rec.first_posted(s) for nct, s in self._collect(params, limit).items()}
 
     def still_matching(self, query: SearchQuery, ids: Sequence[str]) -> set[str]:
-        """Which of ``ids`` the search still matches (a thousand IDs per request)."""
+        """Which of ``ids`` the search still matches (batched like trial fetches, so a
+        request the registry finds too long is sent again in halves)."""
         found: set[str] = set()
-        for start in range(0, len(ids), MAX_PAGE_SIZE):
-            batch = list(ids[start : start + MAX_PAGE_SIZE])
-            params = query_params(query, MEMBER_FIELDS) | {"filter.ids": ",".join(batch)}
-            wanted = set(batch)
-            for page in self.registry.pages(params):
-                keys = (requested_id(study, wanted) for study in page.studies)
-                found.update(key for key in keys if key is not None)
+        for batch in self.registry.iter_batches(ids, fields=MEMBER_FIELDS, search=query.mapping):
+            if batch.failed:  # an absence proves nothing: no member is called gone on it
+                raise RegistryUnavailable(next(iter(batch.failed.values())))
+            found.update(batch.records)
         return found
 
     def preview(self, query: SearchQuery, rows: int = PREVIEW_ROWS) -> Preview:
@@ -115,22 +115,21 @@ class SearchReader:
         return Preview(page.total, shown)
 
     def _collect(self, params: dict[str, str], limit: int) -> dict[str, Any]:
-        """Distinct studies by NCT ID, at most ``limit`` of them."""
+        """Distinct studies by NCT ID, at most ``limit`` of them; an answer that is not
+        whole (a record without an NCT ID, fewer trials than its ``totalCount``) fails."""
         found: dict[str, Any] = {}
-        nameless = 0
+        served = Served()
         for page in self.registry.pages(params):
             if page.total is not None and page.total > limit:
                 raise TooManyMatches(page.total)  # the first page says so: stop here
+            served.add(page)
             for study in page.studies:
                 nct = rec.nct_id(study)
-                if nct is None:
-                    nameless += 1
-                else:
+                if nct is not None:
                     found.setdefault(nct.upper(), study)
             if len(found) > limit:  # the count grew while paging
                 raise TooManyMatches(len(found))
-        if nameless:
-            raise RegistryUnavailable(
-                f"the registry returned {nameless} record(s) without an NCT ID for a search"
-            )
+        doubt = served.doubt()
+        if doubt is not None:
+            raise RegistryUnavailable(f"{doubt} for a search; read again next cycle")
         return found

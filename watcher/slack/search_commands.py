@@ -20,6 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from watcher.alerts.routing import same_channel
+from watcher.alerts.search_routes import slack_names
 from watcher.config import DEFAULT_MAX_TRIALS, Config, SearchConfig
 from watcher.core.search_url import (
     SearchQuery,
@@ -183,9 +184,10 @@ class SearchCommands:
             if search.query.fingerprint == fingerprint:
                 return search.name, search
         subs = self.store.search_subscriptions.list()
+        renamed = slack_names(self.config, subs, self.store.searches.names())
         for sub in subs:
             if sub.query == fingerprint:
-                return sub.name, None
+                return renamed.get((sub.name, sub.query), sub.name), None
         taken = [w.name for w in self.config.watch] + [s.name for s in self.config.search]
         return suggested_name(query, [*taken, *(s.name for s in subs)]), None
 

@@ -285,6 +285,8 @@ class SearchState:
     over_count: int | None = None
     """Matches found by a check that refused it (over ``max_trials``); None otherwise."""
     last_error: str | None = None
+    consecutive_errors: int = 0
+    """Checks that failed in a row (0 after one that read the registry)."""
     members: int = 0
 
 

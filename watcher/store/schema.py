@@ -419,3 +419,10 @@ def _m0013_outbox_age(db: Database) -> None:
     made from it and a receiver deduplicates on that id. NULL: from ``created_at``.
     """
     _script(db, "ALTER TABLE outbox ADD COLUMN age_from TEXT")
+
+
+@migration("0014_search_failures")
+def _m0014_search_failures(db: Database) -> None:
+    """How many checks of a search failed in a row (0 after a check that read it): after
+    ``alerts.trouble_after`` of them its destinations are told, as for a trial."""
+    _script(db, "ALTER TABLE searches ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0")

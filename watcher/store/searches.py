@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from watcher.store import troubles
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import OutboxRow, SearchEventRow, SearchState, from_row
 
 _STATE = """SELECT s.name, s.query, s.baseline_at, s.data_timestamp, s.last_check_at,
-                   s.last_event_at, s.over_count, s.last_error,
+                   s.last_event_at, s.over_count, s.last_error, s.consecutive_errors,
                    (SELECT COUNT(*) FROM search_members m WHERE m.search = s.name) AS members
             FROM searches s"""
 
@@ -47,12 +48,17 @@ class SearchUpdate:
     query: str
     now: str
     stamp: str | None
+    """The refresh this check processed; None (unusable) keeps the stored one."""
     baseline: tuple[str, ...] | None = None
     """Every member, recorded silently (replaces the members of another query)."""
     entered: tuple[MemberEvent, ...] = ()
     left: tuple[MemberEvent, ...] = ()
     seen: tuple[str, ...] = field(default=(), repr=False)
     """Members the registry confirmed this time (their ``last_seen`` moves)."""
+    trouble: str | None = None
+    """The key under which the search's failing checks were told, if they were: a good
+    check ends it and queues ``recovered`` (in the same transaction)."""
+    recovered: tuple[OutboxRow, ...] = ()
 
 
 class Searches:
@@ -67,6 +73,10 @@ class Searches:
         """What the store knows of each named search (known ones only)."""
         rows = self._conn.rows_in(_STATE, "s.name", names)
         return {r["name"]: from_row(SearchState, r) for r in rows}
+
+    def names(self) -> list[str]:
+        """Every search the store has a row of (configured or not, any longer)."""
+        return [r["name"] for r in self._conn.rows("SELECT name FROM searches ORDER BY name")]
 
     def members(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
         """``search -> {nct_id: last_seen}`` for each named search (empty when none)."""
@@ -128,25 +138,37 @@ class Searches:
                    WHERE name = ?""",
                 [update.baseline is not None, now, written > 0, now, update.name],
             )
+            if update.trouble is not None:
+                troubles.end(db, update.trouble, list(update.recovered), now)
         return written
 
     def over(self, name: str, query: str, count: int, stamp: str | None, now: str) -> None:
         """A check found more than ``max_trials`` matches: nothing else is recorded, and
-        the members are unknown until a new (silent) baseline."""
+        the members are unknown until a new (silent) baseline - so they are dropped,
+        and a followed search follows nothing meanwhile (its old members would
+        otherwise go on being routed as if it still held them)."""
         with self._conn.atomic() as db:
             _upsert(db, name, query, now, stamp=stamp, over=count)
             db.execute("UPDATE searches SET baseline_at = NULL WHERE name = ?", [name])
+            db.execute("DELETE FROM search_members WHERE search = ?", [name])
 
-    def failed(self, name: str, query: str, error: str, now: str) -> None:
-        """A check that could not be made: its (masked) reason; everything else stays."""
+    def failed(self, name: str, query: str, error: str, now: str) -> int:
+        """A check that could not be made: its (masked) reason, one more failure in a
+        row; everything else stays. Returns how many checks have failed in a row."""
         with self._conn.atomic() as db:
             db.execute(
-                """INSERT INTO searches (name, query, last_check_at, last_error)
-                   VALUES (?, ?, ?, ?)
+                """INSERT INTO searches (name, query, last_check_at, last_error,
+                                         consecutive_errors)
+                   VALUES (?, ?, ?, ?, 1)
                    ON CONFLICT(name) DO UPDATE SET last_check_at = excluded.last_check_at,
-                       last_error = excluded.last_error""",
+                       last_error = excluded.last_error,
+                       consecutive_errors = searches.consecutive_errors + 1""",
                 [name, query, now, self._conn.masked(error)],
             )
+            row = db.execute(
+                "SELECT consecutive_errors FROM searches WHERE name = ?", [name]
+            ).fetchone()
+        return int(row[0])
 
     def _event(self, db: Database, update: SearchUpdate, event: MemberEvent) -> int:
         db.execute(
@@ -161,12 +183,20 @@ class Searches:
 def _upsert(
     db: Database, name: str, query: str, now: str, *, stamp: str | None, over: int | None = None
 ) -> None:
-    """The search's row after a check that read the registry (good, or over the limit)."""
+    """The search's row after a check that read the registry (good, or over the limit).
+
+    A check made while the registry's ``dataTimestamp`` was unusable (``stamp``
+    None) keeps the watermark it had: an older watermark only widens the next
+    "posted since" window, while none at all would make every new trial a mere
+    "now matches" (new means posted since the refresh a check processed).
+    """
     db.execute(
         """INSERT INTO searches (name, query, data_timestamp, last_check_at, over_count)
            VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(name) DO UPDATE SET query = excluded.query,
-               data_timestamp = excluded.data_timestamp, last_check_at = excluded.last_check_at,
-               over_count = excluded.over_count, last_error = NULL""",
+               data_timestamp = COALESCE(excluded.data_timestamp, searches.data_timestamp),
+               last_check_at = excluded.last_check_at,
+               over_count = excluded.over_count, last_error = NULL,
+               consecutive_errors = 0""",
         [name, query, stamp, now, over],
     )

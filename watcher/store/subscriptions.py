@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from watcher.store.base import Connection
-from watcher.store.rows import SearchSubscription, Subscription, from_row
+from watcher.store.outbox import insert_rows
+from watcher.store.rows import OutboxRow, SearchSubscription, Subscription, from_row
 
 
 class Subscriptions:
@@ -91,6 +92,26 @@ class SearchSubscriptions:
                 [channel_id, name],
             )
         return bool(cursor.rowcount)
+
+    def rename(self, old: str, query: str, new: str, rows: Sequence[OutboxRow], now: str) -> bool:
+        """Call the channels' search ``old`` (of ``query``) ``new``, with its members, events
+        and watermark when the stored search is that query, and queue ``rows`` (telling
+        its channels) - all in one transaction, once: False when nothing was renamed."""
+        with self._conn.atomic() as db:
+            cursor = db.execute(
+                "UPDATE search_subscriptions SET name = ? WHERE name = ? AND query = ?",
+                [new, old, query],
+            )
+            if not cursor.rowcount:
+                return False
+            moved = db.execute(
+                "UPDATE searches SET name = ? WHERE name = ? AND query = ?", [new, old, query]
+            )
+            if moved.rowcount:  # the state is the channels' search's: it goes with it
+                db.execute("UPDATE search_members SET search = ? WHERE search = ?", [new, old])
+                db.execute("UPDATE search_events SET search = ? WHERE search = ?", [new, old])
+            insert_rows(db, rows, now)
+        return True
 
     def list(self, channel_id: str | None = None) -> list[SearchSubscription]:
         """Every search subscription (or one channel's), oldest first."""
