@@ -34,7 +34,7 @@ from watcher.core.render import (
     trial_heading,
 )
 from watcher.core.search_card import SearchEvent
-from watcher.core.text import one_line, truncate
+from watcher.core.text import counted, one_line, truncate
 
 MAX_BYTES = 24 * 1024
 """The budget for one request: the documented ~28 KB less room for the flow's own wrapping."""
@@ -167,7 +167,7 @@ def _change_card(alert: Alert, lines: list[ChangeLine], shown: int, limit: int) 
         *(_row(line, limit) for line in lines[:shown]),
     ]
     if shown < len(lines):
-        more = f"…and {_count(len(lines) - shown, 'more change')}; see the history"
+        more = f"…and {counted(len(lines) - shown, 'more change')}; see the history"
         body.append(rich(run(more, italic=True)))
     body.append(_subtle(f"Last update posted {alert.last_update_posted or '—'}"))
     return message(body, _links(alert))
@@ -197,7 +197,7 @@ def _search_card(
         *(_fact(name, words) for name, words in facts[:shown]),
     ]
     if shown < len(facts):
-        body.append(rich(run(f"…and {_count(len(facts) - shown, 'more line')}", italic=True)))
+        body.append(rich(run(f"…and {counted(len(facts) - shown, 'more line')}", italic=True)))
     body.append(_subtle(f"Search “{event.search}” · ClinicalTrials.gov"))
     links = [open_url(label, url)]
     if url != alert.study_url:
@@ -228,13 +228,9 @@ def shortened_card(alert: Alert) -> Payload:
     body = [
         _header(f"{alert.nct_id} · {alert.headline}"),
         _title(alert, alert.study_url, truncate(alert.title or alert.nct_id, 200)),
-        rich(run(f"{_count(count, 'change')}: too long to show here; see the history.")),
+        rich(run(f"{counted(count, 'change')}: too long to show here; see the history.")),
     ]
     return message(body, _links(alert))
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def digest_card(alerts: Sequence[Alert], limit: int = MAX_BYTES) -> Payload:

@@ -17,6 +17,7 @@ from watcher.config import Config, ConfigError, SearchConfig, normalise_nct_id
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
 from watcher.config.edit import write_atomically as write_file
 from watcher.core.fieldnames import search_fields
+from watcher.core.text import counted
 from watcher.redact import redact
 
 
@@ -147,7 +148,7 @@ def list_watches(obj: Context) -> None:
     config = obj.load()
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
-        count = f"{len(watch.trials)} trial{'s' if len(watch.trials) != 1 else ''}"
+        count = counted(len(watch.trials), "trial")
         say(f"watch “{watch.name}” → {where} ({count})")
         if watch.fields is not None:
             say(f"  only fields: {', '.join(watch.fields)}")

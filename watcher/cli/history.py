@@ -32,6 +32,7 @@ from watcher.core.diff import FieldChange, diff_records
 from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
+from watcher.core.text import counted
 from watcher.store import VersionRow
 
 _SOURCE = {IMPORTED: "imported", "observed": "observed"}
@@ -141,7 +142,7 @@ def history(
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     order = "oldest first" if oldest_first else "newest first"
-    count = f"{len(versions)} version{'' if len(versions) == 1 else 's'}"
+    count = counted(len(versions), "version")
     say(f"{nct} — {title} · {count}, {order}")
     first_seen = next((v for v in versions if v.source != IMPORTED), None)
     blocks = []

@@ -27,6 +27,7 @@ from watcher.cli.main import main as root
 from watcher.config import Config
 from watcher.core.destination import Destination
 from watcher.core.search_card import WORDS
+from watcher.core.text import counted
 from watcher.store import OutboxProblem, Store
 from watcher.timeutil import iso, utc_now
 
@@ -61,7 +62,7 @@ def _line(alert: OutboxProblem, obj: Context) -> str:
     error = f": {obj.redactor(alert.last_error)}" if alert.last_error else ""
     return (
         f"{alert.status:<8} {what} → {alert.destination.describe()} "
-        f"({alert.attempts} attempt{'s' if alert.attempts != 1 else ''}, queued "
+        f"({counted(alert.attempts, 'attempt')}, queued "
         f"{alert.created_at}{when}){error}"
     )
 

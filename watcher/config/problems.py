@@ -21,6 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from watcher.core.text import counted
+
 MAX_PROBLEMS = 20
 """More than this many problems: the rest are counted, not listed."""
 
@@ -162,7 +164,7 @@ def _words(err: ErrorDetails) -> str:
         return f"should be at least {_number(ctx.get('ge', ctx.get('gt')))}"
     if kind == "too_short":
         count = ctx.get("min_length", 1)
-        return f"should list at least {count} item{'s' if count != 1 else ''}"
+        return f"should list at least {counted(count, 'item')}"
     if kind == "too_long":
         return f"should list at most {ctx.get('max_length')} items"
     if kind == "literal_error":
@@ -232,5 +234,5 @@ def capped(problems: Sequence[Problem]) -> list[Problem]:
     if len(problems) <= MAX_PROBLEMS:
         return list(problems)
     rest = len(problems) - MAX_PROBLEMS
-    more = Problem("", f"... and {rest} more problem{'s' if rest != 1 else ''}")
+    more = Problem("", f"... and {counted(rest, 'more problem')}")
     return [*problems[:MAX_PROBLEMS], more]

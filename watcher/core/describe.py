@@ -14,7 +14,7 @@ from typing import Any
 
 from watcher.core.fields import field_table
 from watcher.core.richtext import readable
-from watcher.core.text import one_line
+from watcher.core.text import counted, one_line
 
 # Labels the registry's website uses, keyed by schema path (list keys stripped).
 _LABELS = {
@@ -155,7 +155,7 @@ def display_value(path: str, value: Any, limit: int = TEXT_LIMIT) -> str:
     if isinstance(value, list):
         if all(isinstance(v, str | int | float) for v in value):
             return one_line(", ".join(display_value(path, v, limit) for v in value), limit)
-        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        return counted(len(value), "item")
     if isinstance(value, dict):
         return one_line(readable(summarise_dict(value)), limit)
     return one_line(str(value), limit)
@@ -176,7 +176,7 @@ def summarise_dict(value: dict[str, Any]) -> str:
         kind = value.get("type")
         return f"{value['date']} ({str(kind).lower()})" if kind else value["date"]
     count = len(value)
-    return f"{count} field{'s' if count != 1 else ''}"
+    return counted(count, "field")
 
 
 MAX_STORED_VALUE = 16_384

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from watcher.core.describe import NONE, display_value
 from watcher.core.diff import FieldChange
 from watcher.core.search_card import SearchEvent
-from watcher.core.text import one_line
+from watcher.core.text import counted, one_line
 
 GROUP_OVER = 3
 HISTORY_URL = "https://clinicaltrials.gov/study/{nct}?tab=history"
@@ -245,7 +245,7 @@ def digest_headline(alerts: Sequence[Alert]) -> str:
     if not notices and not searches:
         return f"ctwatch: {len(alerts)} trials changed"
     kinds = ((notices, "notice"), (searches, "search alert"))
-    parts = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in kinds if n]
+    parts = [counted(n, what) for n, what in kinds if n]
     return f"ctwatch: {len(alerts)} alerts ({', '.join(parts)})"
 
 

@@ -37,6 +37,11 @@ def one_line(text: str, limit: int) -> str:
     return truncate(" ".join(text.split()), limit)
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 change``, ``3 changes``: a count with its noun, plural when it is not one."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
 def terminal_safe(text: str) -> str:
     """``text`` without control characters (tab and newline stay): nothing in a trial's
     title or a server's answer can move the cursor, recolour, retitle or clear a

@@ -33,6 +33,7 @@ from watcher.core.history import (
 )
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import Snapshot, take_snapshot
+from watcher.core.text import counted
 from watcher.cycle.report import Interrupted
 from watcher.cycle.stored import stored_changes
 from watcher.registry.errors import RegistryError
@@ -89,7 +90,7 @@ class TrialBackfill:
 
 
 def _versions(count: int) -> str:
-    return f"{count} registry version{'' if count == 1 else 's'}"
+    return counted(count, "registry version")
 
 
 def _span(numbers: Sequence[int]) -> str:
