@@ -68,6 +68,14 @@ def page(*items: Any, token: str | None = None, total: int | None = None) -> str
     return json.dumps(body)
 
 
+def publish_past_a_stale_copy(reg: RegistryDouble) -> dict[str, Any]:
+    """The second trial completes (posted 2026-01-05); returns its old copy, which a
+    stale replica would still serve."""
+    stale = make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15")
+    reg.put(changed(stale, status="COMPLETED", last_update="2026-01-05"))
+    return stale
+
+
 def full_fetch(params: Any) -> bool:
     """A request for whole records (no ``fields``): the fetch after the listing."""
     return "fields" not in params
@@ -253,11 +261,8 @@ def test_a_stale_copy_is_not_taken_and_is_fetched_again(tmp_path: Path) -> None:
     with RegistryDouble(studies(), data_timestamp=DAY1) as reg:
         config = config_for(tmp_path, reg.url)
         run_cli(config, "check")
-        fresh = changed(make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15"),
-                        status="COMPLETED", last_update="2026-01-05")  # fmt: skip
-        reg.put(fresh)
+        stale = publish_past_a_stale_copy(reg)
         reg.set_data_timestamp(DAY2)
-        stale = make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15")
         reg.fail_next(200, page(stale), content_type="application/json", when=full_fetch)
         first = run_cli(config, "check")
         assert "changed 0" in first.stdout and "errors 1 (NCT00000002)" in first.stdout
@@ -344,10 +349,7 @@ def test_one_trial_failing_for_good_costs_no_full_fetch_and_is_told_once(
     with RegistryDouble(studies(), data_timestamp=DAY1) as reg:
         config = config_for(tmp_path, reg.url)
         run_cli(config, "check")
-        fresh = changed(make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15"),
-                        status="COMPLETED", last_update="2026-01-05")  # fmt: skip
-        reg.put(fresh)
-        stale = make_study(TRIALS[1], f"Trial {TRIALS[1]}", last_update="2025-12-15")
+        stale = publish_past_a_stale_copy(reg)
         reg.fail_next(200, page(stale), content_type="application/json", when=full_fetch, times=4)
         outs = []
         for day in range(2, 6):

@@ -284,11 +284,7 @@ class Pipeline:
         routes = context.routes.get(nct, ())
         destinations = [r.destination for r in routes]
         if nct in fetched.failed:
-            if fetched.all_failed:  # the request failed, not this trial: registry trouble
-                report.errors[nct] = fetched.failed[nct]
-                batch.record_error(nct, fetched.failed[nct], now)
-            else:
-                self._trial_failed(context, nct, state, fetched.failed[nct])
+            self._trial_failed(context, nct, state, fetched.failed[nct])
             return
         record = fetched.records.get(nct)
         if record is None:
@@ -319,11 +315,13 @@ class Pipeline:
     ) -> None:
         """Keep the reason; after ``trouble_after`` failures in a row, tell the trial's
         destinations once. The cycle still completes: a failing trial is fetched in
-        full every cycle until it is recorded, so no change of it can slip past."""
+        full every cycle until it is recorded, so no change of it can slip past. A
+        request that failed for its whole batch is registry trouble, told to everyone
+        (:meth:`_tell_trouble`), not once per trial."""
         context.report.errors[nct] = message
         context.batch.record_error(nct, message, context.now)
         failures = (state.consecutive_errors if state is not None else 0) + 1
-        if failures >= self.trouble_after:
+        if failures >= self.trouble_after and not context.fetched.all_failed:
             destinations = [r.destination for r in context.routes.get(nct, ())]
             masked = self.store.conn.masked(message)
             rows = notices.trial_failing(destinations, nct, failures, masked)

@@ -20,10 +20,10 @@ _COLUMNS = """SELECT v.id, v.nct_id, v.content_hash, v.fetched_at, v.last_update
 # A feed carries what ctwatch saw change: not versions imported from the registry's
 # history, and not the first observed version, whose changes (once history is
 # imported) are relative to a version ctwatch never saw as current.
-_SEEN_CHANGING = """v.change_count > 0 AND v.source = 'observed' AND EXISTS (
+_SEEN_CHANGING = """v.change_count > 0 AND v.source = ? AND EXISTS (
     SELECT 1 FROM versions p
-    WHERE p.nct_id = v.nct_id AND p.source = 'observed' AND p.position < v.position)"""
-assert f"'{OBSERVED}'" in _SEEN_CHANGING  # the name the history module writes
+    WHERE p.nct_id = v.nct_id AND p.source = ? AND p.position < v.position)"""
+_SEEN = [OBSERVED, OBSERVED]  # its parameters
 
 
 class Recent:
@@ -45,7 +45,7 @@ class Recent:
             rows = self._conn.rows(
                 f"""{_COLUMNS} WHERE {_SEEN_CHANGING} AND v.id < ? AND v.nct_id IN ({marks})
                     ORDER BY v.id DESC LIMIT ?""",
-                [before, *nct_ids, limit],
+                [*_SEEN, before, *nct_ids, limit],
             )
             return [from_row(ChangedVersion, r) for r in rows]
         wanted = None if nct_ids is None else set(nct_ids)
@@ -53,7 +53,7 @@ class Recent:
         while len(out) < limit:
             rows = self._conn.rows(
                 f"{_COLUMNS} WHERE {_SEEN_CHANGING} AND v.id < ? ORDER BY v.id DESC LIMIT ?",
-                [before, CHUNK],
+                [*_SEEN, before, CHUNK],
             )
             if not rows:
                 break
