@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from watcher.alerts.digests import Digester
 from watcher.alerts.notifier import DeliveryError, Notifier, PartialOutcome
 from watcher.alerts.routing import same_channel
 from watcher.config.types import format_duration
@@ -29,6 +30,7 @@ from watcher.core.diff import FieldChange
 from watcher.core.render import Alert, Notice, Queued
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
+from watcher.store.digests import DIGEST_KIND
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,17 @@ class Deliverer:
     notifiers: Mapping[str, Notifier]
     clock: Clock = utc_now
     give_up_after: timedelta = GIVE_UP_AFTER
+    digester: Digester | None = None
+    """Holds rows for digests and quiet hours and writes the digests that are due."""
 
     def deliver(self, *, force: bool = False) -> DeliveryReport:
-        """Send what is due; ``force`` also sends rows still in backoff."""
+        """Send what is due; ``force`` also sends rows still in backoff.
+
+        Held rows are never forced: ``force`` is about retries, not schedules.
+        """
         report = DeliveryReport()
+        if self.digester is not None:
+            self.digester.run()
         owner = self.store.lock.owner
         mutes = self.store.mutes.active(iso(self.clock()))
         for destination in self.store.outbox.due_destinations(iso(self.clock()), force=force):
@@ -108,6 +117,12 @@ class Deliverer:
             return
         # alerts are built inside the guarded send: a failure reading one back from
         # the store is retried like any other, never leaving claimed rows stranded
+        digests = [c for c in group if c.kind == DIGEST_KIND]
+        for claim in digests:
+            self._send([claim], partial(self._send_scheduled, notifier, destination, claim), report)
+        group = [c for c in group if c.kind != DIGEST_KIND]
+        if not group:
+            return
         limit = notifier.digest_over
         if limit is not None and len(group) > limit:
 
@@ -121,6 +136,13 @@ class Deliverer:
 
     def _send_one(self, notifier: Notifier, destination: Destination, claim: OutboxClaim) -> None:
         notifier.send(destination, self.alerts_for([claim])[0])
+
+    def _send_scheduled(
+        self, notifier: Notifier, destination: Destination, claim: OutboxClaim
+    ) -> None:
+        """A digest row: its members, read back as alerts, in one message."""
+        members, _already = self.store.digests.members(claim.id)
+        notifier.send_digest(destination, self.alerts_for(self.store.outbox.claims_of(members)))
 
     def alerts_for(self, claims: Sequence[OutboxClaim]) -> list[Alert]:
         """Rebuild alerts from the stored versions and each row's field selection.

@@ -99,22 +99,23 @@ class DigestOverride(DestinationKeys, TimingKeys):
         return self
 
 
-class TimingTable(TimingKeys):
-    """What ``[[watch]]`` and ``[[search]]`` inherit: the keys plus ``digests`` overrides."""
+class TimingTable(DestinationKeys, TimingKeys):
+    """What ``[[watch]]`` and ``[[search]]`` inherit: where alerts go and when, with
+    ``digests`` overrides for some of those destinations."""
 
     digests: tuple[DigestOverride, ...] = ()
     """``[[watch.digests]]``: destinations of this table with a timing of their own."""
 
     @field_validator("digests", mode="before")
     @classmethod
-    def _a_list(cls, value: Any, info: ValidationInfo) -> Any:
+    def _digests_a_list(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, dict):
             raise ValueError(f"must be an array of tables: write [[watch.{info.field_name}]]")
         return value
 
     @model_validator(mode="after")
     def _own_destinations(self) -> TimingTable:
-        if self.digests and isinstance(self, DestinationKeys):
+        if self.digests:
             strangers = unknown_override_destinations(self.destinations, self.digests)
             if strangers:
                 raise ValueError(
@@ -125,7 +126,7 @@ class TimingTable(TimingKeys):
 
     def timings(self, default_timezone: str) -> dict[Destination, Timing]:
         """Each destination of this table with its timing (overrides win)."""
-        own = self.destinations if isinstance(self, DestinationKeys) else ()
+        own = self.destinations
         base = self.timing(default_timezone)
         out = dict.fromkeys(own, base)
         for override in self.digests:

@@ -16,7 +16,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watcher.config.crontab import cron_trigger
-from watcher.config.destinations import DestinationKeys
 from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.tables import SearchConfig, WatchConfig
 from watcher.config.types import (
@@ -330,5 +329,5 @@ class Config(_Strict):
 
     def destination_urls(self) -> dict[Destination, str]:
         """Every Teams and webhook destination with its URL: how notifiers resolve references."""
-        tables: tuple[DestinationKeys, ...] = (*self.watch, *self.search)
+        tables = (*self.watch, *self.search)
         return dict(pair for table in tables for pair in table.url_destinations())

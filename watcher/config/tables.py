@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from watcher.config.destinations import DestinationKeys
 from watcher.config.digest_keys import TimingTable
 from watcher.config.problems import shown_value
 from watcher.config.types import normalise_nct_id
@@ -67,7 +66,7 @@ class FieldFilter(BaseModel):
         return tuple(table.by_piece[p].path for p in self.fields)
 
 
-class WatchConfig(DestinationKeys, FieldFilter, TimingTable):
+class WatchConfig(TimingTable, FieldFilter):
     """A named list of trials and where their alerts go (``slack``, ``email``, ``teams``,
     ``webhook``: see :class:`DestinationKeys`; ``fields``: see :class:`FieldFilter`)."""
 
@@ -96,7 +95,7 @@ class WatchConfig(DestinationKeys, FieldFilter, TimingTable):
         return value
 
 
-class SearchConfig(DestinationKeys, FieldFilter, TimingTable):
+class SearchConfig(TimingTable, FieldFilter):
     """A registry search whose matches are watched: ``url`` (a website search URL) or
     ``params`` (API v2 parameters), translated and checked by
     :mod:`watcher.registry.search_url`; destinations as in ``[[watch]]``."""

@@ -426,3 +426,32 @@ def _m0014_search_failures(db: Database) -> None:
     """How many checks of a search failed in a row (0 after a check that read it): after
     ``alerts.trouble_after`` of them its destinations are told, as for a trial."""
     _script(db, "ALTER TABLE searches ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0")
+
+
+@migration("0018_digests")
+def _m0018_digests(db: Database) -> None:
+    """Digests and quiet hours: alerts that wait, and when each destination's digest last went.
+
+    ``outbox.held``: the timing (digest schedule, quiet window) a row waits for, while its
+    status is ``held``; ``digest_id``: the digest row that carried it (status ``digested``);
+    ``urgent``: sent at once although its destination digests (counted as already sent).
+    ``digest_state``: per destination and timing, when it started counting (first loaded:
+    no slot from before it is ever sent) and the last slot sent.
+    """
+    _script(
+        db,
+        """
+        ALTER TABLE outbox ADD COLUMN held TEXT;
+        ALTER TABLE outbox ADD COLUMN digest_id INTEGER;
+        ALTER TABLE outbox ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX outbox_held ON outbox(destination, held) WHERE status = 'held';
+        CREATE TABLE digest_state (
+            destination TEXT NOT NULL,
+            timing TEXT NOT NULL,
+            since TEXT NOT NULL,
+            last_slot TEXT,
+            last_sent_at TEXT,
+            PRIMARY KEY (destination, timing)
+        )
+        """,
+    )
