@@ -27,6 +27,7 @@ from watcher.alerts.routing import same_channel
 from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
+from watcher.core.digest import Digest
 from watcher.core.render import Alert, Notice, Queued
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
@@ -127,7 +128,7 @@ class Deliverer:
         if limit is not None and len(group) > limit:
 
             def digest() -> None:
-                notifier.send_digest(destination, self.alerts_for(group))
+                notifier.send_digest(destination, Digest(tuple(self.alerts_for(group))))
 
             self._send(group, digest, report)
             return
@@ -141,8 +142,20 @@ class Deliverer:
         self, notifier: Notifier, destination: Destination, claim: OutboxClaim
     ) -> None:
         """A digest row: its members, read back as alerts, in one message."""
-        members, _already = self.store.digests.members(claim.id)
-        notifier.send_digest(destination, self.alerts_for(self.store.outbox.claims_of(members)))
+        notifier.send_digest(destination, self.digest_of(claim))
+
+    def digest_of(self, claim: OutboxClaim) -> Digest:
+        """A digest row read back: its members and the urgent rows it counts, as alerts."""
+        members, already = self.store.digests.members(claim.id)
+        payload = claim.payload or {}
+        return Digest(
+            tuple(self.alerts_for(self.store.outbox.claims_of(members))),
+            reason=str(payload.get("reason") or "digest"),
+            already_sent=tuple(self.alerts_for(self.store.outbox.claims_of(already))),
+            period_from=payload.get("period_from"),
+            slot=payload.get("slot"),
+            queued=Queued(claim.id, claim.created_at),
+        )
 
     def alerts_for(self, claims: Sequence[OutboxClaim]) -> list[Alert]:
         """Rebuild alerts from the stored versions and each row's field selection.

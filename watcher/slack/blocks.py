@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from watcher.core.digest import Digest
 from watcher.core.render import (
     Alert,
     Notice,
@@ -188,22 +189,34 @@ def search_message(
     return escape(truncate(text, MAX_TEXT)), blocks
 
 
-def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
-    """One message for many changed trials (a busy day on a big portfolio)."""
-    header = digest_headline(alerts)
+def digest_message(
+    alerts: Sequence[Alert], *, digest: Digest | None = None
+) -> tuple[str, list[Block]]:
+    """One message for many changed trials (a busy day on a big portfolio, a scheduled
+    digest); what does not fit in Block Kit's 50 blocks is folded into a count, linked
+    to the whole list when the web UI's address is known."""
+    header = digest.headline if digest is not None else digest_headline(alerts)
+    notes = digest.notes if digest is not None else ()
+    more_url = digest.more_url if digest is not None else None
     blocks: list[Block] = [_header(header)]
-    room = MAX_BLOCKS - 2
+    room = MAX_BLOCKS - 2 - len(notes)
     for index, alert in enumerate(alerts):
         if len(blocks) == room:
-            rest = ", ".join(a.nct_id or a.headline for a in alerts[index:])
-            blocks.append(
-                _section(truncate(f"…and {len(alerts) - index} more: {rest}", MAX_SECTION))
-            )
+            blocks.append(_section(_folded(alerts[index:], more_url)))
             break
         blocks.append(_section(truncate(_digest_entry(alert), MAX_SECTION)))
+    blocks += [_context(escape(truncate(note, MAX_SECTION))) for note in notes]
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
     text = header + ": " + "; ".join(_digest_summary(a) for a in alerts)
     return escape(truncate(text, MAX_TEXT)), blocks
+
+
+def _folded(rest: Sequence[Alert], more_url: str | None) -> str:
+    """``…and 33 more``: linked to the whole list when it can be, else naming them."""
+    if more_url is not None:
+        return truncate(f"{_link(more_url, f'…and {len(rest)} more')}", MAX_SECTION)
+    names = ", ".join(a.nct_id or a.headline for a in rest)
+    return truncate(f"…and {len(rest)} more: {names}", MAX_SECTION)
 
 
 def _digest_summary(alert: Alert) -> str:
