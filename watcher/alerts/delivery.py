@@ -157,6 +157,24 @@ class Deliverer:
             queued=Queued(claim.id, claim.created_at),
         )
 
+    def preview(self, destination: Destination, timing: str) -> Digest:
+        """What ``destination``'s digest would say now (nothing is written or sent)."""
+        held = self.store.digests.held(destination, timing)
+        state = self.store.digests.state(destination, timing)
+        period_from = (state.last_slot or state.since) if state is not None else None
+        return Digest(
+            tuple(self.alerts_for(self.store.outbox.claims_of([r.id for r in held]))),
+            reason="digest",
+            already_sent=tuple(
+                self.alerts_for(
+                    self.store.outbox.claims_of(
+                        self.store.digests.urgent_since(destination, period_from)
+                    )
+                )
+            ),
+            period_from=period_from,
+        )
+
     def alerts_for(self, claims: Sequence[OutboxClaim]) -> list[Alert]:
         """Rebuild alerts from the stored versions and each row's field selection.
 

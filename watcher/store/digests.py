@@ -171,6 +171,11 @@ class Digests:
             }
             return _write_digest(db, destination, payload, members, now)
 
+    def urgent_since(self, destination: Destination, since: str | None) -> list[int]:
+        """Rows told at once (urgent) to ``destination`` since ``since``."""
+        with self._conn.atomic() as db:
+            return _urgent_since(db, destination, since)
+
     def release(self, ids: Sequence[int], now: str) -> None:
         """Rows that stop waiting and go as ordinary alerts (due now)."""
         with self._conn.atomic() as db:

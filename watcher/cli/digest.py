@@ -1,0 +1,163 @@
+"""``ctwatch digest``: each destination's schedule, what waits for it, and sending it now.
+
+Why a command of its own: a digest is a promise ("every morning at 08:00"), and
+people want to see it kept — when the next one goes, how many changes wait —
+and to see or send one before its time (``preview`` writes nothing; ``send``
+writes the digest row and sends it like any alert, so it is never sent twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from watcher.alerts.digests import next_digest
+from watcher.cli.main import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    Context,
+    Group,
+    fail,
+    open_app,
+    require_database,
+    require_watch,
+    say,
+    wait_option,
+)
+from watcher.cli.main import main as root
+from watcher.config import Config
+from watcher.config.digest_keys import Timing
+from watcher.config.timings import destination_timings
+from watcher.core.destination import Destination
+from watcher.core.digest import digest_text
+from watcher.core.text import counted
+from watcher.store import Store
+from watcher.timeutil import utc_now
+
+
+def table_timings(config: Config, name: str) -> dict[Destination, Timing]:
+    """The destinations of watch or search ``name`` that wait, with their timing."""
+    zone = config.schedule.timezone
+    tables = [w for w in config.watch if w.name == name] + [
+        s for s in config.search if s.name == name
+    ]
+    return {d: t for table in tables for d, t in table.timings(zone).items() if not t.immediate}
+
+
+def timing_words(timing: Timing) -> str:
+    """``digest daily 08:00 (Europe/Paris), quiet 20:00-08:00 (…), urgent high``."""
+    parts = []
+    if timing.digest is not None:
+        parts.append(f"digest {timing.digest.describe()}")
+    if timing.quiet is not None:
+        parts.append(f"quiet {timing.quiet.describe()}")
+    if timing.urgent is not None:
+        parts.append(f"urgent {timing.urgent} and up")
+    if timing.send_empty:
+        parts.append("sent when empty")
+    return ", ".join(parts)
+
+
+def schedule_lines(config: Config, store: Store | None, now: datetime) -> Iterator[str]:
+    """One line per destination that waits: its timing, what waits, when it goes next."""
+    waiting = {(w.destination, w.timing): w.count for w in store.digests.waiting()} if store else {}
+    for destination, timing in destination_timings(config).items():
+        count = waiting.get((destination, timing.key), 0)
+        upcoming = next_digest(timing, now)
+        when = f"; next {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming is not None else ""
+        yield (
+            f"{destination.describe()}: {timing_words(timing)} "
+            f"({counted(count, 'alert')} waiting{when})"
+        )
+
+
+@root.group(cls=Group, invoke_without_command=True)
+@click.pass_context
+def digest(ctx: click.Context) -> None:
+    """Show each destination's digest and quiet hours, what waits, and the next digest.
+
+    \b
+    Example:
+      ctwatch digest && ctwatch digest preview --watch rectal-cancer
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    config = obj.load()
+    lines = []
+    if _has_database(config):
+        with open_app(config) as app:
+            lines = list(schedule_lines(config, app.store, utc_now()))
+    else:
+        lines = list(schedule_lines(config, None, utc_now()))
+    if not lines:
+        say("no destination has a digest or quiet hours (every alert goes at once)")
+    for line in lines:
+        say(line)
+
+
+def _has_database(config: Config) -> bool:
+    return Path(config.database.path).exists()
+
+
+def _chosen(config: Config, watch: str) -> dict[Destination, Timing]:
+    require_watch(config, watch, searches=True)
+    timings = table_timings(config, watch)
+    if not timings:
+        fail(f"--watch: {watch!r} has no digest or quiet_hours (its alerts go at once)", EXIT_USAGE)
+    return timings
+
+
+@digest.command()
+@click.option("--watch", metavar="NAME", required=True, help="The watch or search.")
+@click.pass_obj
+def preview(obj: Context, watch: str) -> None:
+    """Print what the digest of a watch's destinations would say now (sends nothing).
+
+    \b
+    Example:
+      ctwatch digest preview --watch rectal-cancer
+    """
+    config = obj.load()
+    timings = _chosen(config, watch)
+    require_database(config)
+    with open_app(config) as app:
+        for destination, timing in timings.items():
+            say(f"── {destination.describe()} ({timing_words(timing)})")
+            say(digest_text(app.deliverer.preview(destination, timing.key)))
+
+
+@digest.command()
+@click.option("--watch", metavar="NAME", required=True, help="The watch or search.")
+@wait_option
+@click.pass_obj
+def send(obj: Context, watch: str, wait: float) -> None:
+    """Send the digest of a watch's destinations now, whatever their schedule.
+
+    What waits goes as one message per destination; the next scheduled digest
+    covers what comes after. Exit 1 when a destination did not take it (it is
+    retried like any alert).
+
+    \b
+    Example:
+      ctwatch digest send --watch rectal-cancer
+    """
+    config = obj.load()
+    timings = _chosen(config, watch)
+    require_database(config)
+    with open_app(config) as app, app.store.lock.held(wait):
+        assert app.deliverer.digester is not None
+        made = app.deliverer.digester.run(only=list(timings), force=True)
+        report = app.deliverer.deliver(force=False)
+    if not made.digests:
+        say("nothing waiting: no digest sent")
+        return
+    say(f"{counted(len(made.digests), 'digest')} written; {report.sent} alert(s) sent")
+    for error in report.errors:
+        say(f"ctwatch: {obj.redactor(error)}", err=True)
+    if report.failed or report.retrying:
+        raise SystemExit(EXIT_FAILED)
