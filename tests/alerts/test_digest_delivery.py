@@ -14,14 +14,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.hook_setup import hook_config
 from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import Config, load_config
+from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
 from watcher.testing.webhook_receiver import WebhookReceiver
+from watcher.timeutil import iso
+from watcher.web.metrics import Reading
+from watcher.web.metrics import registry as metrics_registry
 
 ENV = {"HOOK_URL": ""}
 T0 = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # a Monday
@@ -65,6 +71,18 @@ def statuses(tmp_path: Path) -> list[tuple[str, str]]:
         return conn.execute("SELECT kind, status FROM outbox ORDER BY id").fetchall()
 
 
+def scrape(tmp_path: Path, now: datetime) -> tuple[float, float]:
+    """``ctwatch_digests_sent_total`` and ``ctwatch_alerts_waiting`` as /metrics reports them."""
+    store = Store.open(tmp_path / "ctwatch.db")
+    try:
+        totals = store.stats.totals(iso(now))
+    finally:
+        store.close()
+    text = generate_latest(metrics_registry(lambda: Reading(totals, 1, now))).decode()
+    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    return samples["ctwatch_digests_sent_total"], samples["ctwatch_alerts_waiting"]
+
+
 def publish(registry: RegistryDouble, **edits: str) -> None:
     registry.put(changed(seed_study(), **edits))
 
@@ -81,6 +99,7 @@ def test_daily_digest_holds_changes_and_sends_them_once_at_its_time(
     cycle(config, clock).close()
     assert receiver.deliveries == []
     assert statuses(tmp_path) == [("change", "held")]
+    assert scrape(tmp_path, clock.now) == (0.0, 1.0)
     clock.now = datetime(2026, 12, 7, 7, 59, tzinfo=UTC)
     cycle(config, clock).close()
     assert receiver.deliveries == []
@@ -88,6 +107,7 @@ def test_daily_digest_holds_changes_and_sends_them_once_at_its_time(
     cycle(config, clock).close()
     assert len(receiver.deliveries) == 1
     assert statuses(tmp_path) == [("change", "digested"), ("digest", "sent")]
+    assert scrape(tmp_path, clock.now) == (1.0, 0.0)
     clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     cycle(config, clock).close()
     assert len(receiver.ids) == 1  # nothing more: the slot went once
