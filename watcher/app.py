@@ -19,7 +19,7 @@ import httpx
 
 from watcher.alerts.console import ConsoleNotifier
 from watcher.alerts.delivery import Deliverer, DeliveryReport
-from watcher.alerts.digests import Digester
+from watcher.alerts.digests import Digester, all_timings
 from watcher.alerts.email import EmailNotifier
 from watcher.alerts.notifier import DeliveryError, Notifier
 from watcher.alerts.routing import build_routes
@@ -27,7 +27,6 @@ from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.alerts.teams import TeamsNotifier
 from watcher.alerts.webhook import WebhookNotifier
 from watcher.config import Config, RegistryConfig, serving
-from watcher.config.timings import destination_timings
 from watcher.config.types import parse_listen
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
@@ -124,7 +123,7 @@ class App:
                 chosen,
                 clock,
                 config.delivery.give_up_after,
-                Digester(store, partial(destination_timings, config), clock=clock),
+                Digester(store, partial(all_timings, config, store), clock=clock),
             ),
             redactor=redactor,
             backfiller=backfiller,

@@ -80,6 +80,8 @@ def test_send_and_preview_name_a_bad_watch(
     config.write_text(
         config.read_text().replace('name = "test"', 'name = "plain"'), encoding="utf-8"
     )
+    registry.put(seed_study())
+    assert run_cli(config, "check").exit_code == 0
     result = run_cli(config, *args)
     assert result.exit_code == 2
     assert words in result.stderr

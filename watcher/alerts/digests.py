@@ -19,8 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from watcher.config.digest import LEVELS
+from watcher.alerts.routing import channel_destination
+from watcher.config import Config
+from watcher.config.digest import LEVELS, parse_digest, parse_quiet_hours
 from watcher.config.digest_keys import Timing
+from watcher.config.timings import destination_timings
 from watcher.core.destination import Destination
 from watcher.store import Store
 from watcher.store.digests import WaitingRow
@@ -176,6 +179,33 @@ class Digester:
 
 def _notice(row: WaitingRow) -> bool:
     return row.kind in NOTICE_KINDS
+
+
+def all_timings(config: Config, store: Store) -> dict[Destination, Timing]:
+    """The config's timings, and the Slack channels' own (``/ctwatch digest``, ``quiet``).
+
+    A channel's Slack-made setting wins over the config file's for that channel: its
+    members asked for it last. It keeps the config's ``urgent`` level, if any.
+    """
+    timings = destination_timings(config)
+    known = [d for d in timings if d.kind == "slack"] + [
+        d for table in (*config.watch, *config.search) for d in table.destinations
+    ]
+    for channel in store.channel_timings.list():
+        destination = channel_destination(channel.channel_id, channel.channel_name, known)
+        zone = channel.timezone or config.schedule.timezone
+        before = timings.get(destination)
+        try:
+            timing = Timing(
+                parse_digest(channel.digest, zone) if channel.digest else None,
+                parse_quiet_hours(channel.quiet_hours, zone) if channel.quiet_hours else None,
+                before.urgent if before is not None else None,
+            )
+        except ValueError:  # stored by an older ctwatch with other rules: the config's stands
+            log.warning("ignoring the stored timing of Slack channel %s", channel.channel_id)
+            continue
+        timings[destination] = timing
+    return {d: t for d, t in timings.items() if not t.immediate}
 
 
 def next_digest(timing: Timing, now: datetime) -> datetime | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from watcher.alerts.digests import next_digest
+from watcher.alerts.digests import all_timings, next_digest
 from watcher.cli.main import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -38,13 +38,14 @@ from watcher.store import Store
 from watcher.timeutil import utc_now
 
 
-def table_timings(config: Config, name: str) -> dict[Destination, Timing]:
-    """The destinations of watch or search ``name`` that wait, with their timing."""
-    zone = config.schedule.timezone
+def table_timings(config: Config, store: Store, name: str) -> dict[Destination, Timing]:
+    """The destinations of watch or search ``name`` that wait, with their timing (the
+    config's, or a Slack channel's own)."""
     tables = [w for w in config.watch if w.name == name] + [
         s for s in config.search if s.name == name
     ]
-    return {d: t for table in tables for d, t in table.timings(zone).items() if not t.immediate}
+    mine = {d for table in tables for d in table.destinations}
+    return {d: t for d, t in all_timings(config, store).items() if d in mine}
 
 
 def timing_words(timing: Timing) -> str:
@@ -64,7 +65,8 @@ def timing_words(timing: Timing) -> str:
 def schedule_lines(config: Config, store: Store | None, now: datetime) -> Iterator[str]:
     """One line per destination that waits: its timing, what waits, when it goes next."""
     waiting = {(w.destination, w.timing): w.count for w in store.digests.waiting()} if store else {}
-    for destination, timing in destination_timings(config).items():
+    timings = all_timings(config, store) if store is not None else destination_timings(config)
+    for destination, timing in timings.items():
         count = waiting.get((destination, timing.key), 0)
         upcoming = next_digest(timing, now)
         when = f"; next {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming is not None else ""
@@ -104,9 +106,8 @@ def _has_database(config: Config) -> bool:
     return Path(config.database.path).exists()
 
 
-def _chosen(config: Config, watch: str) -> dict[Destination, Timing]:
-    require_watch(config, watch, searches=True)
-    timings = table_timings(config, watch)
+def _chosen(config: Config, store: Store, watch: str) -> dict[Destination, Timing]:
+    timings = table_timings(config, store, watch)
     if not timings:
         fail(f"--watch: {watch!r} has no digest or quiet_hours (its alerts go at once)", EXIT_USAGE)
     return timings
@@ -123,9 +124,10 @@ def preview(obj: Context, watch: str) -> None:
       ctwatch digest preview --watch rectal-cancer
     """
     config = obj.load()
-    timings = _chosen(config, watch)
+    require_watch(config, watch, searches=True)
     require_database(config)
     with open_app(config) as app:
+        timings = _chosen(config, app.store, watch)
         for destination, timing in timings.items():
             say(f"── {destination.describe()} ({timing_words(timing)})")
             say(digest_text(app.deliverer.preview(destination, timing.key)))
@@ -147,9 +149,10 @@ def send(obj: Context, watch: str, wait: float) -> None:
       ctwatch digest send --watch rectal-cancer
     """
     config = obj.load()
-    timings = _chosen(config, watch)
+    require_watch(config, watch, searches=True)
     require_database(config)
     with open_app(config) as app, app.store.lock.held(wait):
+        timings = _chosen(config, app.store, watch)
         assert app.deliverer.digester is not None
         made = app.deliverer.digester.run(only=list(timings), force=True)
         report = app.deliverer.deliver(force=False)

@@ -436,7 +436,8 @@ def _m0018_digests(db: Database) -> None:
     status is ``held``; ``digest_id``: the digest row that carried it (status ``digested``);
     ``urgent``: sent at once although its destination digests (counted as already sent).
     ``digest_state``: per destination and timing, when it started counting (first loaded:
-    no slot from before it is ever sent) and the last slot sent.
+    no slot from before it is ever sent) and the last slot sent. ``channel_timings``: what
+    ``/ctwatch digest`` and ``/ctwatch quiet`` set for a Slack channel.
     """
     _script(
         db,
@@ -452,6 +453,16 @@ def _m0018_digests(db: Database) -> None:
             last_slot TEXT,
             last_sent_at TEXT,
             PRIMARY KEY (destination, timing)
+        );
+        CREATE TABLE channel_timings (
+            channel_id TEXT PRIMARY KEY,
+            channel_name TEXT,
+            team_id TEXT,
+            digest TEXT,
+            timezone TEXT,
+            quiet_hours TEXT,
+            user_id TEXT,
+            updated_at TEXT NOT NULL
         )
         """,
     )

@@ -27,6 +27,7 @@ from sqlite_utils import Database
 from watcher.redact import redact
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec
+from watcher.store.channel_timings import ChannelTimings
 from watcher.store.digests import Digests
 from watcher.store.history import Histories
 from watcher.store.lock import ProcessLock
@@ -70,6 +71,7 @@ class Store:
         self.versions = Versions(self.conn, self.codec, readable=readable_records)
         self.outbox = Outbox(self.conn)
         self.digests = Digests(self.conn)
+        self.channel_timings = ChannelTimings(self.conn)
         self.runs = Runs(self.conn)
         self.overview = Overview(self.conn)
         self.troubles = Troubles(self.conn)
