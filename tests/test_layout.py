@@ -33,6 +33,7 @@ RANKS = {
     "watcher.daemon": 6,
     "watcher.web": 7,
     "watcher.testing": 7,
+    "watcher.channels": 7,
     "watcher.app": 8,
     "watcher.cli": 9,
     "watcher.__main__": 10,
@@ -50,7 +51,7 @@ ADAPTERS = (
     "watcher.web.server",
     "watcher.testing",
 )
-ROOT_USERS = ("watcher.app", "watcher.cli")
+ROOT_USERS = ("watcher.app", "watcher.channels", "watcher.cli")
 
 
 def module_name(path: Path) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Answer, Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
 from watcher.alerts.teams_card import (
@@ -30,6 +31,8 @@ from watcher.alerts.teams_card import (
     shortened_card,
     shortened_digest,
 )
+from watcher.config import Config
+from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
 from watcher.redact import redact
@@ -99,3 +102,19 @@ class TeamsNotifier:
             if wait > 0:
                 self._sleep(wait)
         self._last_post[where] = self._monotonic()
+
+
+def _notifier(config: Config, deps: ChannelDeps) -> TeamsNotifier:
+    """Always built: with no URL configured, its queued alerts fail as no longer configured."""
+    teams = config.teams
+    return TeamsNotifier(
+        urls_of(config, "teams"),
+        teams.digest_over,
+        teams.timeout.total_seconds(),
+        deps.mask,
+        sleep=deps.sleep,
+    )
+
+
+TEAMS = ChannelKind("teams", _notifier, DestinationKeys.channel_keys()["teams"], "teams")
+"""``teams = ["${TEAMS_URL}", …]``: Workflows URLs, secrets, by reference; ``[teams]``."""

@@ -26,9 +26,12 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
+from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
 from watcher.alerts.webhook_payload import build_payload, encode, message_id
+from watcher.config import Config
+from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
 from watcher.redact import redact
@@ -97,3 +100,19 @@ class WebhookNotifier:
         if self._signer is not None:
             headers["webhook-signature"] = self._signer.sign(msg_id, now, body)
         return headers
+
+
+def _notifier(config: Config, deps: ChannelDeps) -> WebhookNotifier:
+    """Always built: with no URL configured, its queued alerts fail as no longer configured."""
+    hooks = config.webhooks
+    return WebhookNotifier(
+        urls_of(config, "webhook"),
+        secret.get_secret_value() if (secret := hooks.secret) else None,
+        hooks.timeout.total_seconds(),
+        mask=deps.mask,
+        clock=deps.clock,
+    )
+
+
+WEBHOOK = ChannelKind("webhook", _notifier, DestinationKeys.channel_keys()["webhook"], "webhooks")
+"""``webhook = ["${HOOK_URL}", …]``: signed JSON events, URLs by reference; ``[webhooks]``."""
