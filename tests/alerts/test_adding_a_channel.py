@@ -13,7 +13,9 @@ URL, and a config without the kind registered refuses the key.
 
 from __future__ import annotations
 
+import importlib
 import io
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -175,3 +177,24 @@ def test_its_mistakes_are_listed_with_the_table_s_other_mistakes(
     found = {p.key for p in caught.value.problems}
     assert {"watch[0].ntfy", "watch[0].slack", "watch[0].feilds"} <= found, str(caught.value)
     assert "s3cr3t" not in str(caught.value)
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture" / "adding-a-channel.md"
+
+
+def test_the_walk_through_names_real_modules_and_names() -> None:
+    """Every path the page names exists (but the one it adds), and its imports import."""
+    text = DOC.read_text(encoding="utf-8")
+    root = DOC.parents[2]
+    paths = set(re.findall(r"`((?:watcher|tests)/[\w/]+\.py)`", text))
+    assert "watcher/channels.py" in paths and "watcher/alerts/channel.py" in paths
+    missing = [p for p in paths if not (root / p).exists() and "ntfy" not in p]
+    assert missing == []
+    imports = re.findall(r"^from (watcher[\w.]*) import (.+)$", text, re.MULTILINE)
+    assert len(imports) >= 8
+    for module, names in imports:
+        if module == "watcher.alerts.ntfy":
+            continue
+        loaded = importlib.import_module(module)
+        for name in names.split(","):
+            assert hasattr(loaded, name.strip()), f"{module}.{name.strip()}"
