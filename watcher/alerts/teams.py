@@ -31,7 +31,7 @@ from watcher.alerts.teams_card import (
     shortened_card,
     shortened_digest,
 )
-from watcher.config import Config
+from watcher.config import Config, TeamsConfig
 from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
@@ -47,17 +47,18 @@ class TeamsNotifier:
 
     def __init__(
         self,
+        section: TeamsConfig,
         urls: Mapping[Destination, str],
-        digest_over: int,
-        timeout: float,
         mask: Mask = redact,
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``section``: ``[teams]`` (digest threshold, time-out); ``urls``: each
+        destination's Workflows URL, by reference (:func:`urls_of`)."""
         self._urls = dict(urls)
-        self.digest_over: int | None = digest_over
-        self._timeout = timeout
+        self.digest_over: int | None = section.digest_over
+        self._timeout = section.timeout.total_seconds()
         self._mask = mask
         self._sleep = sleep
         self._monotonic = monotonic
@@ -106,14 +107,7 @@ class TeamsNotifier:
 
 def _notifier(config: Config, deps: ChannelDeps) -> TeamsNotifier:
     """Always built: with no URL configured, its queued alerts fail as no longer configured."""
-    teams = config.teams
-    return TeamsNotifier(
-        urls_of(config, "teams"),
-        teams.digest_over,
-        teams.timeout.total_seconds(),
-        deps.mask,
-        sleep=deps.sleep,
-    )
+    return TeamsNotifier(config.teams, urls_of(config, "teams"), deps.mask, sleep=deps.sleep)
 
 
 TEAMS = ChannelKind("teams", _notifier, DestinationKeys.channel_keys()["teams"], "teams")

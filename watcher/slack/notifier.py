@@ -16,7 +16,7 @@ from slack_sdk.web import SlackResponse
 
 from watcher.alerts.channel import ChannelDeps, ChannelKind
 from watcher.alerts.notifier import DeliveryError
-from watcher.config import Config, serving
+from watcher.config import Config, SlackConfig, serving
 from watcher.config.destinations import SLACK_KEY
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
@@ -54,17 +54,12 @@ PERMANENT = frozenset(
 class SlackNotifier:
     """Posts alerts to Slack channels."""
 
-    def __init__(
-        self,
-        client: WebClient,
-        digest_over: int,
-        deadline: float = 120.0,
-        *,
-        actions: bool = False,
-    ) -> None:
+    def __init__(self, client: WebClient, section: SlackConfig, *, actions: bool = False) -> None:
+        """``section``: ``[slack]`` (digest threshold; time-out and retries bound each post);
+        ``client``: a WebClient for it (:func:`slack_client`)."""
         self._client = client
-        self.digest_over: int | None = digest_over
-        self._deadline = deadline
+        self.digest_over: int | None = section.digest_over
+        self._deadline = section.timeout.total_seconds() * (section.retries + 1)
         self._actions = actions
         """Buttons on alerts: only when a click can reach ctwatch (Socket Mode or HTTP)."""
 
@@ -128,8 +123,7 @@ def _notifier(config: Config, deps: ChannelDeps) -> SlackNotifier | None:
     if slack is None:
         return None
     client = slack_client(slack, retry_interval=deps.slack_retry_interval, sleep=deps.sleep)
-    deadline = slack.timeout.total_seconds() * (slack.retries + 1)
-    return SlackNotifier(client, slack.digest_over, deadline, actions=serving(config).interactive)
+    return SlackNotifier(client, slack, actions=serving(config).interactive)
 
 
 SLACK = ChannelKind("slack", _notifier, SLACK_KEY, "slack")
