@@ -32,6 +32,7 @@ from watcher.config import Config, ConfigError, load_config
 from watcher.config.destinations import by_reference
 from watcher.core.destination import Destination
 from watcher.core.render import Alert, console_text
+from watcher.daemon.scheduler import ConfigSource
 from watcher.testing.http_sink import Reply, Request, SinkDouble
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
@@ -198,3 +199,17 @@ def test_the_walk_through_names_real_modules_and_names() -> None:
         loaded = importlib.import_module(module)
         for name in names.split(","):
             assert hasattr(loaded, name.strip()), f"{module}.{name.strip()}"
+
+
+def test_the_daemon_reloads_a_config_naming_a_registered_kind(
+    tmp_path: Path, registry: RegistryDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ctwatch run`` re-reads the file with the registry's keys (ConfigSource's channels)."""
+    monkeypatch.setenv("NTFY_URL", "https://ntfy.example.org/topic-a")
+    path = ntfy_config(tmp_path, registry, '["${NTFY_URL}"]')
+    source = ConfigSource(path, channels=CHANNELS.with_kind(NTFY).config_keys())
+    config = source.read_if_changed()
+    assert config is not None
+    assert [d.kind for d in config.watch[0].destinations] == ["ntfy"]
+    with pytest.raises(ConfigError, match="unknown key"):
+        ConfigSource(path).read_if_changed()

@@ -45,6 +45,12 @@ def test_a_kind_registered_twice_is_refused() -> None:
         CHANNELS.with_kind(ChannelKind("console", CONSOLE.notifier))
 
 
+@pytest.mark.parametrize("name", ["trials", "url", "fields", "Discord", "google-chat", ""])
+def test_a_kind_named_like_a_table_key_or_unstorable_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="cannot name a channel kind"):
+        CHANNELS.with_kind(ChannelKind(name, CONSOLE.notifier))
+
+
 def test_only_enabled_kinds_get_a_notifier(tmp_path: Path) -> None:
     """Console, Teams and webhooks always exist; Slack and email only with their section."""
     notifiers = default_notifiers(Config(), io.StringIO())

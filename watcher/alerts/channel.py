@@ -32,8 +32,9 @@ from typing import TextIO
 
 from watcher.alerts.notifier import Notifier
 from watcher.config import Config
-from watcher.config.destinations import ChannelKey
-from watcher.core.destination import Destination
+from watcher.config.destinations import ChannelKey, DestinationKeys
+from watcher.config.tables import SearchConfig, WatchConfig
+from watcher.core.destination import KIND_RE, Destination
 from watcher.redact import redact
 from watcher.timeutil import Clock, utc_now
 
@@ -71,9 +72,17 @@ class Channels:
     kinds: tuple[ChannelKind, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        """Refuse a kind that could never work: named twice, a name the outbox cannot
+        store, or a ``[[watch]]`` key the tables already use for something else."""
         names = [k.kind for k in self.kinds]
         if len(set(names)) != len(names):
             raise ValueError(f"a channel kind is registered twice: {names}")
+        taken = (WatchConfig.model_fields.keys() | SearchConfig.model_fields.keys()) - set(
+            DestinationKeys.channel_keys()
+        )
+        for name in names:
+            if not KIND_RE.match(name) or name in taken:
+                raise ValueError(f"{name!r} cannot name a channel kind (taken, or not [a-z0-9_])")
 
     def __iter__(self) -> Iterator[ChannelKind]:
         return iter(self.kinds)
