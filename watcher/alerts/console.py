@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
+from watcher.alerts.channel import ChannelKind
 from watcher.core.destination import Destination
 from watcher.core.render import Alert, console_text
 from watcher.core.text import terminal_safe
@@ -31,3 +32,7 @@ class ConsoleNotifier:
     def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             self.send(destination, alert)
+
+
+CONSOLE = ChannelKind("console", lambda config, deps: ConsoleNotifier(deps.out))
+"""Always there: where a table that names no destination sends its alerts."""

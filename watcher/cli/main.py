@@ -28,6 +28,7 @@ import click
 
 from watcher import __version__
 from watcher.app import App
+from watcher.channels import CHANNELS
 from watcher.config import Config, ConfigError, load_config, resolve_config_path
 from watcher.core.text import terminal_safe
 from watcher.cycle.pipeline import ProgressFactory
@@ -66,7 +67,7 @@ class Context:
     def load(self, default_level: str = "warning") -> Config:
         """Load the config (exit 2 with one line on error) and set up logging."""
         try:
-            config = load_config(self.config_path)
+            config = load_config(self.config_path, channels=CHANNELS.config_keys())
         except ConfigError as exc:
             fail(str(exc), 2)
         self.redactor.update(config.secrets())

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watcher.config.crontab import cron_trigger
+from watcher.config.destinations import DestinationKeys
 from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.tables import SearchConfig, WatchConfig
 from watcher.config.types import (
@@ -38,13 +39,13 @@ SECRET_KEYS = frozenset(
         "username",
         "signing_secret",
         "secret",
-        "teams",
-        "webhook",
         "app_token",
         "feed_token",
+        *(name for name, key in DestinationKeys.channel_keys().items() if key.secret),
     }
 )
-"""Keys whose values are never repeated in an error (a key anywhere on the path counts)."""
+"""Keys whose values are never repeated in an error (a key anywhere on the path counts;
+destination keys whose values are secret URLs, ``teams`` and ``webhook``, included)."""
 URL_PART_MIN = 8
 """A URL's path and query are masked on their own too when at least this long."""
 

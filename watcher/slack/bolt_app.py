@@ -247,10 +247,7 @@ class SlackService:
         return authorize
 
     def _store(self, config: Config) -> Store:
-        database = config.database
-        return self._pool.get(
-            database.path, config.secrets(), database.busy_timeout.total_seconds()
-        )
+        return self._pool.get(config.database, config.secrets())
 
     def _command_listener(self) -> Callable[..., None]:
         def command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
