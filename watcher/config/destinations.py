@@ -29,7 +29,10 @@ class DestinationKeys(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     slack: tuple[str, ...] = ()
+    """Slack channels (``"#name"`` or an ID such as ``"C0123ABCD"``); needs ``[slack]``."""
     email: tuple[str, ...] = ()
+    """Email addresses, all in one message; needs ``[email]``. With no destination at all,
+    alerts print on the console."""
     teams: tuple[str, ...] = ()
     """Power Automate Workflows webhook URLs (secrets: write them as ``${VAR}``)."""
     webhook: tuple[str, ...] = ()
