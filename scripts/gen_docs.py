@@ -274,7 +274,7 @@ as a number and a unit: `"90s"`, `"30m"`, `"6h"`, `"1d"` (at most a year). Keys 
 *secret* should come from the environment as `"${{VAR}}"`; their values are never repeated in
 an error, a log line or the database.
 
-| table | |
+| table | what it is for |
 |---|---|
 {index}
 """
@@ -381,7 +381,7 @@ Every command also accepts `--config PATH` after its name (`ctwatch status --con
 
 {exit_codes}
 
-| command | |
+| command | what it does |
 |---|---|
 {index}
 """

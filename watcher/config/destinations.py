@@ -34,9 +34,11 @@ class DestinationKeys(BaseModel):
     """Email addresses, all in one message; needs ``[email]``. With no destination at all,
     alerts print on the console."""
     teams: tuple[str, ...] = ()
-    """Power Automate Workflows webhook URLs (secrets: write them as ``${VAR}``)."""
+    """Power Automate Workflows webhook URLs (secrets: write them as ``${VAR}``); https only
+    (plain http only to 127.0.0.1)."""
     webhook: tuple[str, ...] = ()
-    """Receiver URLs for signed JSON webhooks."""
+    """Receiver URLs for signed JSON webhooks (write them as ``${VAR}``: they may carry a
+    secret); https only (plain http only to 127.0.0.1)."""
 
     @field_validator("slack", "email", "teams", "webhook", mode="before")
     @classmethod

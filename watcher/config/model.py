@@ -328,7 +328,9 @@ class AlertsConfig(_Strict):
     """Alerts about ctwatch's own trouble (the registry unreadable, a trial gone)."""
 
     trouble_after: int = Field(default=3, ge=1, le=1000)
-    """Consecutive failed cycles before the destinations are told, once."""
+    """Consecutive failed cycles before every destination is told, once (and once more when
+    checks work again); also failed checks of one trial, or of one search, before its
+    destinations are told."""
 
 
 class Config(_Strict):
