@@ -50,7 +50,7 @@ Exit codes: 0 done; 1 the registry, a destination or the cycle failed
 ctwatch is using the database."""
 
 COMPLETION = """\b
-Shell completion (bash; zsh and fish alike, see the README):
+Shell completion (bash; zsh and fish: see the docs, "The command line"):
   eval "$(_CTWATCH_COMPLETE=bash_source ctwatch)"
 """
 
@@ -213,7 +213,13 @@ class Group(click.Group):
     help="Config file (default: $CTWATCH_CONFIG, else ./config/ctwatch.toml).",
 )
 @click.option("--log-level", type=click.Choice(LEVELS), default=None, help="Log verbosity.")
-@click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or as JSON for a log shipper (e.g. --log-format json).",
+)
 @click.version_option(__version__, prog_name="ctwatch")
 @click.pass_context
 def main(

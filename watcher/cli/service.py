@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 NOTHING_TO_SERVE = (
     "nothing to serve: slash commands need [slack] with signing_secret and a [slack.commands] "
     "section (or [server]), Socket Mode needs [slack] app_token, and feeds, /metrics and "
-    "/healthz need [server] (see the README, 'Subscribe from Slack')"
+    "/healthz need [server] (see docs/setup/slack-socket-mode.md and docs/setup/feeds.md)"
 )
 
 

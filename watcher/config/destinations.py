@@ -146,11 +146,16 @@ class DestinationKeys(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     slack: Annotated[SlackChannels, SLACK_KEY] = ()
+    """Slack channels (``"#name"`` or an ID such as ``"C0123ABCD"``); needs ``[slack]``."""
     email: Annotated[EmailAddresses, EMAIL_KEY] = ()
+    """Email addresses, all in one message; needs ``[email]``. With no destination at all,
+    alerts print on the console."""
     teams: Annotated[SecretUrls, by_reference("teams")] = ()
-    """Power Automate Workflows webhook URLs (secrets: write them as ``${VAR}``)."""
+    """Power Automate Workflows webhook URLs (secrets: write them as ``${VAR}``); https only
+    (plain http only to 127.0.0.1)."""
     webhook: Annotated[SecretUrls, by_reference("webhook")] = ()
-    """Receiver URLs for signed JSON webhooks."""
+    """Receiver URLs for signed JSON webhooks (write them as ``${VAR}``: they may carry a
+    secret); https only (plain http only to 127.0.0.1)."""
 
     _more: dict[str, tuple[ChannelKey, Values]] = PrivateAttr(default_factory=dict)
 

@@ -119,7 +119,7 @@ class _Verification(RequestVerification):
 
 class _QuietStart(logging.Filter):
     """Drops Bolt's start-up notes that ``SLACK_BOT_TOKEN`` in the environment (the name
-    the README uses) is not used: the token comes from the config, by design."""
+    the docs use) is not used: the token comes from the config, by design."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
