@@ -1,4 +1,4 @@
-"""The database people can query: the views, and the README's three queries run as written."""
+"""The database people can query: the views, and the docs' three queries run as written."""
 
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ OTHER = "NCT01234567"
 TODAY = date.today().isoformat()
 
 
-def readme_queries() -> list[str]:
-    """The SQL blocks of the README's database section, in order."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("## The database: query it yourself", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sql\n(.*?)```", section, re.S)
+def docs_queries() -> list[str]:
+    """The SQL blocks of the database page (``docs/database.md``), in order."""
+    text = (REPO / "docs" / "database.md").read_text(encoding="utf-8")
+    return re.findall(r"```sql\n(.*?)```", text, re.S)
 
 
 def history_of_changes(tmp_path: Path, registry: RegistryDouble, extra: str = "") -> Path:
@@ -58,9 +57,9 @@ def count(db: Path, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def test_the_readme_queries_run_and_answer(tmp_path: Path, registry: RegistryDouble) -> None:
+def test_the_docs_queries_run_and_answer(tmp_path: Path, registry: RegistryDouble) -> None:
     db = history_of_changes(tmp_path, registry)
-    status_changes, slippage, recruiting = readme_queries()
+    status_changes, slippage, recruiting = docs_queries()
     assert rows(db, status_changes) == [
         (
             SEED_NCT,

@@ -37,8 +37,8 @@ def test_dockerfile_matches_the_docs() -> None:
     assert "CTWATCH_CONFIG=/config/ctwatch.toml" in text
     assert "pip install ." in text
     assert {"run", "health"} <= set(main.commands)  # what the image runs exists
-    readme = (REPO / "README.md").read_text()
-    assert "-v ctwatch-data:/data" in readme and '-v "$PWD/config:/config:ro"' in readme
+    page = (REPO / "docs" / "service" / "docker.md").read_text()
+    assert "-v ctwatch-data:/data" in page and '-v "$PWD/config:/config:ro"' in page
 
 
 def test_example_config_in_the_image_puts_the_database_on_the_volume(tmp_path: Path) -> None:

@@ -694,5 +694,6 @@ def test_example_config_documents_the_endpoint(tmp_path: Path) -> None:
     assert config.slack.signing_secret.get_secret_value() == SECRET
     assert config.server is not None and config.server.listen == "127.0.0.1:8080"
     assert config.slack.app_token is None  # documented, still commented out
-    readme = (repo / "README.md").read_text()
-    assert "## Subscribe from Slack" in readme and "https://your-host/slack/commands" in readme
+    assert "(docs/setup/slack-http.md)" in (repo / "config" / "ctwatch.toml").read_text()
+    page = (repo / "docs" / "setup" / "slack-http.md").read_text()  # the page the comment names
+    assert "## Set up HTTP mode" in page and "https://your-host/slack/commands" in page

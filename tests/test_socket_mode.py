@@ -265,9 +265,9 @@ def test_serve_over_socket_mode_as_a_process_stops_on_sigterm(
     assert "Traceback" not in stderr and APP_TOKEN not in stderr and TOKEN not in stderr
 
 
-def test_the_readmes_socket_mode_config_is_socket_mode(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Set up Socket Mode", 1)[1]
+def test_the_docs_socket_mode_config_is_socket_mode(tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[1] / "docs" / "setup" / "slack-socket-mode.md"
+    section = page.read_text(encoding="utf-8").split("## Set up Socket Mode", 1)[1]
     snippet = section.split("```toml\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "ctwatch.toml"
     path.write_text(snippet + '\n[[watch]]\nname = "t"\ntrials = ["NCT06850103"]\n')

@@ -19,6 +19,7 @@ from tests.hook_setup import (
 )
 from watcher.alerts.teams import PACE, TeamsNotifier
 from watcher.alerts.teams_card import MAX_BYTES
+from watcher.config import TeamsConfig
 from watcher.core.destination import Destination
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
@@ -235,7 +236,8 @@ def test_posts_to_one_url_are_paced_under_the_workflows_throttle(teams: TeamsDou
 
     destination, other = Destination.teams(teams.url()), Destination.teams(teams.url("b"))
     urls = {destination: teams.url(), other: teams.url("b")}
-    notifier = TeamsNotifier(urls, 10, 5.0, sleep=sleep, monotonic=lambda: now[0])
+    section = TeamsConfig(timeout=timedelta(seconds=5))
+    notifier = TeamsNotifier(section, urls, sleep=sleep, monotonic=lambda: now[0])
     alert = CASES["status_change"]()
     notifier.send(destination, alert)
     notifier.send(destination, alert)  # at once: waits

@@ -1,6 +1,6 @@
-"""The README's webhook documentation stays true: its receiver works, its example has the shape.
+"""The webhook docs page stays true: its receiver works, its example has the shape.
 
-The receiver is taken from the README as written, run as its own process, and
+The receiver is taken from ``docs/setup/webhooks.md`` as written, run as its own process, and
 sent a real event by ``ctwatch test-alert``; the example body must have
 exactly the keys ctwatch sends.
 """
@@ -27,12 +27,12 @@ from watcher.core.render import Alert, Queued
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "setup" / "webhooks.md"
 
 
-def readme_block(marker: str, language: str) -> str:
-    """The fenced block that follows ``marker`` (or the one starting with it) in the README."""
-    text = README.read_text(encoding="utf-8")
+def docs_block(marker: str, language: str) -> str:
+    """The fenced block that follows ``marker`` (or the one starting with it) on the page."""
+    text = PAGE.read_text(encoding="utf-8")
     start = text.index(marker)
     match = re.compile(rf"```{language}\n(.*?)```", re.S).search(text, start)
     assert match is not None, f"no {language} block after {marker!r}"
@@ -40,10 +40,10 @@ def readme_block(marker: str, language: str) -> str:
 
 
 @pytest.fixture
-def readme_receiver(tmp_path: Path) -> Iterator[tuple[str, queue.Queue[str]]]:
-    """The README's receiver on a free port: its URL and the lines it prints."""
+def docs_receiver(tmp_path: Path) -> Iterator[tuple[str, queue.Queue[str]]]:
+    """The docs' receiver on a free port: its URL and the lines it prints."""
     script = tmp_path / "receiver.py"
-    script.write_text(readme_block("<!-- receiver -->", "python"), encoding="utf-8")
+    script.write_text(docs_block("<!-- receiver -->", "python"), encoding="utf-8")
     env = {"CTWATCH_WEBHOOK_SECRET": SECRET, "PORT": "0", "PATH": "/usr/bin:/bin"}
     process = subprocess.Popen(  # the receiver is its own program, as a user would run it
         [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True
@@ -66,10 +66,10 @@ def readme_receiver(tmp_path: Path) -> Iterator[tuple[str, queue.Queue[str]]]:
         process.wait(timeout=10)
 
 
-def test_the_readme_receiver_verifies_ctwatch_events(
-    tmp_path: Path, registry: RegistryDouble, readme_receiver: tuple[str, queue.Queue[str]]
+def test_the_docs_receiver_verifies_ctwatch_events(
+    tmp_path: Path, registry: RegistryDouble, docs_receiver: tuple[str, queue.Queue[str]]
 ) -> None:
-    url, lines = readme_receiver
+    url, lines = docs_receiver
     extra = '\n[webhooks]\nsecret = "${CTWATCH_WEBHOOK_SECRET}"\n'
     config = hook_config(tmp_path, registry, [SEED_NCT], 'webhook = ["${HOOK_URL}"]', extra)
     env = {"HOOK_URL": url, "CTWATCH_WEBHOOK_SECRET": SECRET}
@@ -81,7 +81,7 @@ def test_the_readme_receiver_verifies_ctwatch_events(
         content=b'{"type": "trial.changed"}',
         headers={"webhook-id": "msg_x", "webhook-timestamp": "1", "webhook-signature": "v1,AA=="},
     )
-    assert forged.status_code == 401  # what the README promises a receiver does
+    assert forged.status_code == 401  # what the docs promise a receiver does
 
 
 def keys(value: Any) -> Any:
@@ -93,14 +93,14 @@ def keys(value: Any) -> Any:
     return None
 
 
-def test_the_readme_example_body_has_the_shape_ctwatch_sends() -> None:
-    example = json.loads(readme_block("The body (schema version 1", "json"))
+def test_the_docs_example_body_has_the_shape_ctwatch_sends() -> None:
+    example = json.loads(docs_block("The body (schema version 1", "json"))
     alert = status_change()
     queued = Alert(alert.nct_id, alert.title, alert.changes[:1], alert.last_update_posted,
                    queued=Queued(42, "2026-11-25T14:30:00Z"))  # fmt: skip
     sent = build_payload(queued, "msg_42_20261125T143000Z", NOW)
     assert keys(example) == keys(sent)
     assert example["data"]["changes"] == sent["data"]["changes"]
-    readme = README.read_text(encoding="utf-8")
+    page = PAGE.read_text(encoding="utf-8")
     for field in sent["data"]:
-        assert f"data.{field}" in readme  # every field is in the schema table
+        assert f"data.{field}" in page  # every field is in the schema table

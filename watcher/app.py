@@ -17,15 +17,13 @@ from typing import TextIO
 
 import httpx
 
-from watcher.alerts.console import ConsoleNotifier
+from watcher.alerts.channel import ChannelDeps, Channels
 from watcher.alerts.delivery import Deliverer, DeliveryReport
 from watcher.alerts.digests import Digester, all_timings
-from watcher.alerts.email import EmailNotifier
 from watcher.alerts.notifier import DeliveryError, Notifier
 from watcher.alerts.routing import build_routes
 from watcher.alerts.search_routes import current_searches, followed_now
-from watcher.alerts.teams import TeamsNotifier
-from watcher.alerts.webhook import WebhookNotifier
+from watcher.channels import CHANNELS
 from watcher.config import Config, RegistryConfig, serving
 from watcher.config.types import parse_listen
 from watcher.core.destination import Destination
@@ -42,9 +40,7 @@ from watcher.registry.history import HistoryClient
 from watcher.registry.planner import FetchPolicy, Planner
 from watcher.registry.searches import Preview, SearchReader
 from watcher.slack.bolt_app import SlackService
-from watcher.slack.client import slack_client
 from watcher.slack.commands import LOOKUP_FIELDS, Lookup
-from watcher.slack.notifier import SlackNotifier
 from watcher.slack.search_commands import SearchPreviewer
 from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
 from watcher.store import Store, Subscription
@@ -85,9 +81,10 @@ class App:
         slack_retry_interval: float = 1.0,
         progress: ProgressFactory | None = None,
         lock_wait: float = 0.0,
+        channels: Channels = CHANNELS,
     ) -> App:
         redactor = Redactor(config.secrets())
-        store = open_store(config, redactor)
+        store = Store.open_from(config.database, redactor)
         reg = config.registry
         registry = registry_client(reg, transport=transport, sleep=sleep)
         # the history adapter shares the v2 client's JsonGetter: one pace for both
@@ -102,6 +99,7 @@ class App:
                 sleep=sleep,
                 slack_retry_interval=slack_retry_interval,
                 mask=redactor,
+                channels=channels,
             )
         )
         return cls(
@@ -263,17 +261,6 @@ def settle_memory(config: Config) -> bool:
     return True
 
 
-def open_store(config: Config, redactor: Redactor) -> Store:
-    """The store ``[database]`` names, masking with ``redactor``; StoreError if unusable."""
-    database = config.database
-    return Store.open(
-        database.path,
-        redactor,
-        database.busy_timeout.total_seconds(),
-        readable_records=database.readable_records,
-    )
-
-
 def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
     """The planner's tunables from ``[registry]``."""
     return FetchPolicy(
@@ -317,41 +304,21 @@ def default_notifiers(
     sleep: Callable[[float], None] = time.sleep,
     slack_retry_interval: float = 1.0,
     mask: Callable[[str], str] | None = None,
+    channels: Channels = CHANNELS,
 ) -> dict[str, Notifier]:
-    """The notifiers a config asks for; console, Teams and webhooks always exist.
+    """The notifier of every registered channel kind the config enables, by kind.
 
-    Teams and webhook notifiers resolve destination references to the
-    config's URLs; with none configured, their queued alerts fail as no
-    longer configured. ``mask`` hides secrets in their error messages.
+    Each kind builds its own (:mod:`watcher.channels`); console, Teams and
+    webhooks always exist. ``mask`` hides secrets in their error messages.
     """
-    mask = mask or Redactor(config.secrets())
-    urls = config.destination_urls()
-    notifiers: dict[str, Notifier] = {
-        "console": ConsoleNotifier(out),
-        "teams": TeamsNotifier(
-            {d: u for d, u in urls.items() if d.kind == "teams"},
-            config.teams.digest_over,
-            config.teams.timeout.total_seconds(),
-            mask,
-            sleep=sleep,
-        ),
-        "webhook": WebhookNotifier(
-            {d: u for d, u in urls.items() if d.kind == "webhook"},
-            secret.get_secret_value() if (secret := config.webhooks.secret) else None,
-            config.webhooks.timeout.total_seconds(),
-            mask=mask,
-            clock=clock,
-        ),
-    }
-    if config.slack is not None:
-        client = slack_client(config.slack, retry_interval=slack_retry_interval, sleep=sleep)
-        deadline = config.slack.timeout.total_seconds() * (config.slack.retries + 1)
-        notifiers["slack"] = SlackNotifier(
-            client, config.slack.digest_over, deadline, actions=serving(config).interactive
-        )
-    if config.email is not None:
-        notifiers["email"] = EmailNotifier(config.email, clock)
-    return notifiers
+    deps = ChannelDeps(
+        out,
+        clock=clock,
+        sleep=sleep,
+        mask=mask or Redactor(config.secrets()),
+        slack_retry_interval=slack_retry_interval,
+    )
+    return channels.notifiers(config, deps)
 
 
 @dataclass
@@ -405,15 +372,14 @@ def build_services(
         )
     if plan.listen is not None:
         dispatch = services.slack.dispatch if services.slack is not None else None
-        app = build_app(WebContext(current, pool, dispatch, limits, now))
+        app = build_app(WebContext(current, pool, dispatch, limits, now, CHANNELS.names))
         services.web = WebServer(app, parse_listen(plan.listen), limits)
     token = config.slack.app_token if config.slack is not None else None
     if services.slack is not None and token is not None:
 
         def record(up: bool, detail: str | None) -> None:
             latest = current()
-            database = latest.database
-            store = pool.get(database.path, latest.secrets(), database.busy_timeout.total_seconds())
+            store = pool.get(latest.database, latest.secrets())
             store.service_state.record(SOCKET_MODE, up, iso(now()), detail)
 
         services.socket_mode = SocketMode(

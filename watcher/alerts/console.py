@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from watcher.alerts.channel import ChannelKind
 from watcher.core.destination import Destination
 from watcher.core.digest import Digest, digest_text
 from watcher.core.render import Alert, console_text
@@ -35,3 +36,7 @@ class ConsoleNotifier:
             return
         self._stream.write(terminal_safe(digest_text(digest)) + "\n")
         self._stream.flush()
+
+
+CONSOLE = ChannelKind("console", lambda config, deps: ConsoleNotifier(deps.out))
+"""Always there: where a table that names no destination sends its alerts."""

@@ -15,9 +15,11 @@ import smtplib
 import ssl
 from email.utils import parseaddr
 
+from watcher.alerts.channel import ChannelDeps, ChannelKind
 from watcher.alerts.email_message import build_digest, build_message
 from watcher.alerts.notifier import DeliveryError, PartialOutcome
-from watcher.config import EmailConfig
+from watcher.config import Config, EmailConfig
+from watcher.config.destinations import EMAIL_KEY
 from watcher.core.destination import Destination
 from watcher.core.digest import Digest
 from watcher.core.render import Alert
@@ -143,3 +145,11 @@ def _reply(code: int, text: bytes | str) -> str:
 
 def _address(sender: str) -> str:
     return parseaddr(sender)[1] or sender
+
+
+def _notifier(config: Config, deps: ChannelDeps) -> EmailNotifier | None:
+    return EmailNotifier(config.email, deps.clock) if config.email is not None else None
+
+
+EMAIL = ChannelKind("email", _notifier, EMAIL_KEY, "email")
+"""``email = ["a@x.org", …]`` with an ``[email]`` section: one message to all of them."""

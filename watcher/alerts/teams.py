@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Answer, Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
 from watcher.alerts.teams_card import (
@@ -30,6 +31,8 @@ from watcher.alerts.teams_card import (
     shortened_card,
     shortened_digest,
 )
+from watcher.config import Config, TeamsConfig
+from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
 from watcher.core.digest import Digest
 from watcher.core.render import Alert
@@ -45,17 +48,18 @@ class TeamsNotifier:
 
     def __init__(
         self,
+        section: TeamsConfig,
         urls: Mapping[Destination, str],
-        digest_over: int,
-        timeout: float,
         mask: Mask = redact,
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``section``: ``[teams]`` (digest threshold, time-out); ``urls``: each
+        destination's Workflows URL, by reference (:func:`urls_of`)."""
         self._urls = dict(urls)
-        self.digest_over: int | None = digest_over
-        self._timeout = timeout
+        self.digest_over: int | None = section.digest_over
+        self._timeout = section.timeout.total_seconds()
         self._mask = mask
         self._sleep = sleep
         self._monotonic = monotonic
@@ -105,3 +109,12 @@ class TeamsNotifier:
             if wait > 0:
                 self._sleep(wait)
         self._last_post[where] = self._monotonic()
+
+
+def _notifier(config: Config, deps: ChannelDeps) -> TeamsNotifier:
+    """Always built: with no URL configured, its queued alerts fail as no longer configured."""
+    return TeamsNotifier(config.teams, urls_of(config, "teams"), deps.mask, sleep=deps.sleep)
+
+
+TEAMS = ChannelKind("teams", _notifier, DestinationKeys.channel_keys()["teams"], "teams")
+"""``teams = ["${TEAMS_URL}", …]``: Workflows URLs, secrets, by reference; ``[teams]``."""

@@ -26,9 +26,12 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
+from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
 from watcher.alerts.webhook_payload import build_digest_payload, build_payload, encode, message_id
+from watcher.config import Config, WebhooksConfig
+from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
 from watcher.core.digest import Digest
 from watcher.core.render import Alert
@@ -50,17 +53,19 @@ class WebhookNotifier:
 
     def __init__(
         self,
+        section: WebhooksConfig,
         urls: Mapping[Destination, str],
-        secret: str | None,
-        timeout: float,
         *,
         mask: Mask = redact,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = fresh_message_id,
     ) -> None:
+        """``section``: ``[webhooks]`` (signing secret, time-out); ``urls``: each
+        destination's receiver URL, by reference (:func:`urls_of`)."""
+        secret = section.secret
         self._urls = dict(urls)
-        self._signer = Webhook(secret) if secret is not None else None
-        self._timeout = timeout
+        self._signer = Webhook(secret.get_secret_value()) if secret is not None else None
+        self._timeout = section.timeout.total_seconds()
         self._mask = mask
         self._clock = clock
         self._new_id = new_id
@@ -108,3 +113,13 @@ class WebhookNotifier:
         if self._signer is not None:
             headers["webhook-signature"] = self._signer.sign(msg_id, now, body)
         return headers
+
+
+def _notifier(config: Config, deps: ChannelDeps) -> WebhookNotifier:
+    """Always built: with no URL configured, its queued alerts fail as no longer configured."""
+    urls = urls_of(config, "webhook")
+    return WebhookNotifier(config.webhooks, urls, mask=deps.mask, clock=deps.clock)
+
+
+WEBHOOK = ChannelKind("webhook", _notifier, DestinationKeys.channel_keys()["webhook"], "webhooks")
+"""``webhook = ["${HOOK_URL}", …]``: signed JSON events, URLs by reference; ``[webhooks]``."""

@@ -6,7 +6,7 @@ body is versioned (``"version": 1``; a field is only ever added within a
 version), typed (``type``), identified (``id``, the ``webhook-id`` header:
 the same on every retry, for deduplication) and carries both the raw values
 and the words people read (the same words as Slack, email and the console,
-from :func:`watcher.core.render.change_lines`). The README documents it.
+from :func:`watcher.core.render.change_lines`). docs/setup/webhooks.md documents it.
 
 ``type`` is one of :data:`EVENT_TYPES`: ``search.new``, ``search.matches``
 and ``search.left`` carry a search's news with the trial's card (``data.card``,

@@ -166,7 +166,7 @@ def run_demo(out: TextIO, pause: float = 1.5, keep: Path | None = None) -> None:
             )
     say(
         "\nThat was all local. Next: `ctwatch init` writes a starter config, `ctwatch add "
-        "NCT… --watch NAME` adds your trials, then `ctwatch check`; see the README for "
+        "NCT… --watch NAME` adds your trials, then `ctwatch check`; see docs/ for "
         "Slack, email and running as a service."
     )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from watcher.channels import CHANNELS
 from watcher.cli.main import EXIT_USAGE, Context, Group, fail, main, say
 from watcher.config import Config, ConfigError, SearchConfig, normalise_nct_id
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
@@ -70,7 +71,7 @@ def _edit(obj: Context, change: str, ids: list[str], watch: str | None) -> None:
             else editor.remove(ids, watch)
         )
         if report.done:
-            editor.validate()
+            editor.validate(channels=CHANNELS.config_keys())
             editor.save()
     except ConfigError as exc:
         fail(f"not saved, the result would be invalid:\n{exc}", EXIT_USAGE)

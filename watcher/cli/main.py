@@ -28,6 +28,7 @@ import click
 
 from watcher import __version__
 from watcher.app import App
+from watcher.channels import CHANNELS
 from watcher.config import Config, ConfigError, load_config, resolve_config_path
 from watcher.core.text import terminal_safe
 from watcher.cycle.pipeline import ProgressFactory
@@ -49,7 +50,7 @@ Exit codes: 0 done; 1 the registry, a destination or the cycle failed
 ctwatch is using the database."""
 
 COMPLETION = """\b
-Shell completion (bash; zsh and fish alike, see the README):
+Shell completion (bash; zsh and fish: see the docs, "The command line"):
   eval "$(_CTWATCH_COMPLETE=bash_source ctwatch)"
 """
 
@@ -66,7 +67,7 @@ class Context:
     def load(self, default_level: str = "warning") -> Config:
         """Load the config (exit 2 with one line on error) and set up logging."""
         try:
-            config = load_config(self.config_path)
+            config = load_config(self.config_path, channels=CHANNELS.config_keys())
         except ConfigError as exc:
             fail(str(exc), 2)
         self.redactor.update(config.secrets())
@@ -212,7 +213,13 @@ class Group(click.Group):
     help="Config file (default: $CTWATCH_CONFIG, else ./config/ctwatch.toml).",
 )
 @click.option("--log-level", type=click.Choice(LEVELS), default=None, help="Log verbosity.")
-@click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Log lines as text, or as JSON for a log shipper (e.g. --log-format json).",
+)
 @click.version_option(__version__, prog_name="ctwatch")
 @click.pass_context
 def main(

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from watcher.app import App, Services, build_services
+from watcher.channels import CHANNELS
 from watcher.cli.main import Context, fail, main, open_app, say
 from watcher.config import Config, serving
 from watcher.daemon.health import service_health
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 NOTHING_TO_SERVE = (
     "nothing to serve: slash commands need [slack] with signing_secret and a [slack.commands] "
     "section (or [server]), Socket Mode needs [slack] app_token, and feeds, /metrics and "
-    "/healthz need [server] (see the README, 'Subscribe from Slack')"
+    "/healthz need [server] (see docs/setup/slack-socket-mode.md and docs/setup/feeds.md)"
 )
 
 
@@ -42,7 +43,7 @@ def run(obj: Context) -> None:
       ctwatch --config /etc/ctwatch/ctwatch.toml run --log-format json
     """
     config = obj.load(default_level="info")
-    source = ConfigSource(obj.config_path)
+    source = ConfigSource(obj.config_path, channels=CHANNELS.config_keys())
     source.read_if_changed()  # remember what was loaded
 
     def build(new_config: Config, sleep: Callable[[float], None]) -> App:

@@ -26,6 +26,7 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Array, Table
 
+from watcher.config.destinations import ChannelKey
 from watcher.config.load import ConfigError, parse_config, read_config_text
 from watcher.config.model import Config
 from watcher.config.types import normalise_nct_id
@@ -134,10 +135,17 @@ class ConfigEditor:
             )
         return report
 
-    def validate(self, environ: Mapping[str, str] | None = None) -> Config:
-        """The edited text through the real loader; ConfigError lists what is wrong."""
+    def validate(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        channels: Mapping[str, ChannelKey] | None = None,
+    ) -> Config:
+        """The edited text through the real loader (with the registered ``channels``' keys);
+        ConfigError lists what is wrong."""
         env = os.environ if environ is None else environ
-        return parse_config(self.doc.as_string(), self.path, _AnyVariable(env))
+        text = self.doc.as_string()
+        return parse_config(text, self.path, _AnyVariable(env), channels=channels)
 
     def save(self) -> None:
         """Write atomically; EditError when the file changed on disk meanwhile."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from watcher.config.destinations import CHANNEL_KEYS, ChannelKey
 from watcher.config.model import SECRET_KEYS, Config
 from watcher.config.problems import (
     Problem,
@@ -88,17 +89,35 @@ def read_config_text(path: Path) -> str:
         raise ConfigError(path, "", f"cannot read file ({exc.strerror or exc})") from None
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, expand and validate ``path``; raise ConfigError on any problem."""
-    return parse_config(read_config_text(path), path, environ)
+def load_config(
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    channels: Mapping[str, ChannelKey] | None = None,
+) -> Config:
+    """Read, expand and validate ``path``; raise ConfigError on any problem.
+
+    ``channels``: the destination keys of the registered channels
+    (:meth:`watcher.alerts.channel.Channels.config_keys`); the built-in ones are
+    known without it.
+    """
+    return parse_config(read_config_text(path), path, environ, channels=channels)
 
 
-def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    text: str,
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    channels: Mapping[str, ChannelKey] | None = None,
+) -> Config:
     """Validate config ``text`` as if read from ``path`` (relative paths resolve there).
 
     Every problem found is reported at once: expansion, validation and
     cross-reference mistakes together, in file order as far as possible.
     """
+    channels = channels or {}
+    secret_keys = SECRET_KEYS | {name for name, key in channels.items() if key.secret}
     env = os.environ if environ is None else environ
     try:
         raw = tomllib.loads(text)
@@ -109,13 +128,13 @@ def parse_config(text: str, path: Path, environ: Mapping[str, str] | None = None
     problems: list[Problem] = []
     try:
         data = _expand(raw, (), env, problems)
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={CHANNEL_KEYS: channels})
     except RecursionError:
         raise ConfigError(path, "", "is nested too deeply to be a ctwatch config") from None
     except ValidationError as exc:
         expanded = {p.key for p in problems}
         problems += [
-            p for p in validation_problems(exc, data, Config, SECRET_KEYS) if p.key not in expanded
+            p for p in validation_problems(exc, data, Config, secret_keys) if p.key not in expanded
         ]
         raise ConfigError(path, problems=in_file_order(problems, raw)) from None
     problems += cross_reference_problems(config)
@@ -178,14 +197,14 @@ def cross_reference_problems(config: Config) -> list[Problem]:
             also = "" if first == kind else f" (a {first} has it already)"
             problems.append(Problem(f"{where}.name", f"duplicate {kind} name {table.name!r}{also}"))
         names.setdefault(table.name, kind)
-        if table.slack and config.slack is None:
-            problems.append(
-                Problem(f"{where}.slack", "names Slack channels but there is no [slack] section")
-            )
-        if table.email and config.email is None:
-            problems.append(
-                Problem(f"{where}.email", "names email addresses but there is no [email] section")
-            )
+        for name, key, values in table.channel_values():
+            if values and key.section is not None and getattr(config, key.section, None) is None:
+                problems.append(
+                    Problem(
+                        f"{where}.{name}",
+                        f"names {key.names} but there is no [{key.section}] section",
+                    )
+                )
     slack = config.slack
     if (
         slack is not None

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watcher.config.crontab import cron_trigger
+from watcher.config.destinations import DestinationKeys
 from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.tables import SearchConfig, WatchConfig
 from watcher.config.types import (
@@ -38,13 +39,13 @@ SECRET_KEYS = frozenset(
         "username",
         "signing_secret",
         "secret",
-        "teams",
-        "webhook",
         "app_token",
         "feed_token",
+        *(name for name, key in DestinationKeys.channel_keys().items() if key.secret),
     }
 )
-"""Keys whose values are never repeated in an error (a key anywhere on the path counts)."""
+"""Keys whose values are never repeated in an error (a key anywhere on the path counts;
+destination keys whose values are secret URLs, ``teams`` and ``webhook``, included)."""
 URL_PART_MIN = 8
 """A URL's path and query are masked on their own too when at least this long."""
 
@@ -57,22 +58,47 @@ class RegistryConfig(_Strict):
     """Where and how politely to read ClinicalTrials.gov."""
 
     url: str = "https://clinicaltrials.gov/api/v2"
+    """The registry's API v2 base URL."""
     timeout: Duration = timedelta(seconds=30)
+    """The longest silence while connecting or reading."""
     deadline: Duration = timedelta(seconds=120)
+    """The longest whole request, body included (a trickling server is cut off)."""
     pace: float = Field(
-        default=1.0, ge=0, le=60, allow_inf_nan=False, description="seconds between requests"
+        default=1.0,
+        ge=0,
+        le=60,
+        allow_inf_nan=False,
+        description="The minimum seconds between requests (the registry asks for politeness).",
     )
     retries: int = Field(default=4, ge=0, le=20)
+    """Retries on 429, 5xx, time-outs, connection errors and bodies that are not JSON."""
     backoff: float = Field(
-        default=2.0, ge=0, le=600, allow_inf_nan=False, description="first retry wait, seconds"
+        default=2.0,
+        ge=0,
+        le=600,
+        allow_inf_nan=False,
+        description="The first retry wait in seconds, doubling and jittered; a Retry-After "
+        "up to 60 s wins (a longer wish ends the attempt: the next cycle tries again).",
     )
     contact: str | None = None
+    """An e-mail address added to the User-Agent, so the registry can reach you."""
     user_agent: str | None = None
+    """Replaces the User-Agent (``ctwatch/… (…) python-httpx/…``); keep a
+    ``python-httpx/<version>`` token: the registry's edge refuses httpx clients without it
+    (HTTP 403)."""
     batch_size: int = Field(default=1000, ge=1, le=1000)
+    """NCT IDs per request (halved automatically on HTTP 414 or 431)."""
     incremental: bool = True
+    """Probe the registry's data version and fetch only what was posted since the last
+    complete cycle; ``false`` fetches every record every cycle."""
     registry_wide_over: int = Field(default=5000, ge=1, le=100_000_000)
+    """Above this many watched trials, list the registry's daily changes instead of asking
+    in ID batches."""
     full_sweep: Duration = timedelta(days=7)
+    """How often every record is fetched, whatever the version probe says."""
     lookback: Duration = timedelta(days=3)
+    """The incremental listing starts this long before the last processed refresh
+    (records sometimes appear late, with an older post date)."""
     backfill: bool = False
     """Queue the registry history of every newly watched trial (imported by the daemon)."""
     backfill_per_cycle: int = Field(default=300, ge=1, le=100_000)
@@ -93,6 +119,7 @@ class DatabaseConfig(_Strict):
     """Where the SQLite memory lives (relative paths: next to the config file)."""
 
     path: str = "data/ctwatch.db"
+    """The SQLite file; a relative path resolves against the config file's folder."""
     busy_timeout: Duration = timedelta(seconds=30)
     """How long a write waits for another program's transaction on the file."""
     readable_records: bool = True
@@ -104,9 +131,13 @@ class ScheduleConfig(_Strict):
     """How often ``ctwatch run`` checks: ``every`` or ``cron`` (+ ``timezone``)."""
 
     every: Duration | None = None
+    """The interval between checks (``"6h"`` when neither ``every`` nor ``cron`` is set)."""
     cron: str | None = None
+    """A crontab expression instead of ``every``, e.g. ``"30 14 * * 1-5"``."""
     timezone: str = "UTC"
+    """The time zone ``cron`` is read in (an IANA name such as ``"Europe/Paris"``)."""
     jitter: Duration | None = None
+    """A random delay, up to this long, added to each scheduled run."""
 
     @field_validator("timezone")
     @classmethod
@@ -158,7 +189,11 @@ class SlackCommandsConfig(_Strict):
     """The ``/ctwatch`` slash-command endpoint."""
 
     listen: ListenAddress = "127.0.0.1:8080"
+    """The older name of ``[server] listen``: this section alone also starts the web
+    server (Slack's HTTP mode); if both are set they must agree."""
     allowed_channels: tuple[str, ...] = ()
+    """Channel names or IDs where ``watch`` and ``unwatch`` (commands and buttons) are
+    allowed; empty: every channel."""
 
     @field_validator("allowed_channels")
     @classmethod
@@ -177,11 +212,24 @@ class SlackConfig(_Strict):
     """Slack Web API access (a bot token with ``chat:write``)."""
 
     token: SecretStr
+    """The bot token (``xoxb-…``; scope ``chat:write``, and ``commands`` for ``/ctwatch``)."""
     api_url: str = "https://slack.com/api/"
+    """The Web API base URL; every Slack call goes there, ``apps.connections.open`` too."""
     digest_over: int = Field(default=10, ge=1, le=1000)
+    """More alerts than this for one channel in one check arrive as one digest message."""
     timeout: Duration = timedelta(seconds=30)
-    retries: int = Field(default=2, ge=0, le=10, description="quick in-place retries per post")
+    """The longest Slack call; a post with its quick retries never takes longer than
+    ``timeout × (retries + 1)``."""
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Quick in-place retries of a post (5xx, a short 429) before the outbox "
+        "takes over.",
+    )
     signing_secret: SecretStr | None = None
+    """The app's Signing Secret: Slack over HTTP; required by ``[slack.commands]`` unless
+    ``app_token`` is set."""
     app_token: SecretStr | None = None
     """``xapp-…`` (connections:write): Socket Mode, an outbound connection, no public URL."""
     commands: SlackCommandsConfig | None = None
@@ -209,12 +257,19 @@ class EmailConfig(_Strict):
     """SMTP submission settings."""
 
     host: str
+    """The SMTP server's host name."""
     port: int = Field(default=587, ge=1, le=65535)
+    """587 with ``starttls``, 465 with ``tls``, 25 with ``none``."""
     security: Literal["none", "starttls", "tls"] = "starttls"
+    """How the connection is protected."""
     username: SecretStr | None = None
+    """The SMTP login (optional)."""
     password: SecretStr | None = None
+    """The SMTP password (optional)."""
     sender: str
+    """The From address, e.g. ``"ctwatch <ctwatch@example.org>"``."""
     timeout: Duration = timedelta(seconds=30)
+    """The longest whole SMTP transaction."""
 
     @field_validator("sender", "host")
     @classmethod
@@ -241,6 +296,7 @@ class TeamsConfig(_Strict):
     """
 
     digest_over: int = Field(default=10, ge=1, le=1000)
+    """More alerts than this for one Workflows URL in one go arrive as one digest card."""
     timeout: Duration = timedelta(seconds=30)
     """The longest whole POST, answer included."""
 
@@ -265,13 +321,17 @@ class DeliveryConfig(_Strict):
     """How long an alert is retried before it is given up."""
 
     give_up_after: Duration = timedelta(days=5)
+    """A pending alert is given up (marked failed) once it is this old, however many
+    tries that took."""
 
 
 class AlertsConfig(_Strict):
     """Alerts about ctwatch's own trouble (the registry unreadable, a trial gone)."""
 
     trouble_after: int = Field(default=3, ge=1, le=1000)
-    """Consecutive failed cycles before the destinations are told, once."""
+    """Consecutive failed cycles before every destination is told, once (and once more when
+    checks work again); also failed checks of one trial, or of one search, before its
+    destinations are told."""
 
 
 class Config(_Strict):

@@ -5,7 +5,7 @@ whole config - the address (``[server] listen``, or the older
 ``[slack.commands] listen`` it replaces), whether Slack comes in over HTTP or
 over an outbound Socket Mode connection, whether feeds are on - so ``run``,
 ``serve``, the notifier (buttons only when clicks can reach us) and the
-README agree.
+docs agree.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class ServerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: ListenAddress = DEFAULT_LISTEN
+    """Where the web server of ``ctwatch run`` and ``ctwatch serve`` listens: Slack's HTTP
+    mode, feeds, ``/metrics``, ``/healthz`` (keep it on loopback, behind a proxy)."""
     feed_token: SecretStr | None = None
     """``?token=`` for ``/feeds/…``; without it feeds are off (404)."""
 
@@ -80,7 +82,7 @@ class Serving:
 
 
 def serving(config: Config) -> Serving:
-    """What ``config`` asks to serve (see the README, *Run as a service*)."""
+    """What ``config`` asks to serve (see docs/service/index.md)."""
     slack, server = config.slack, config.server
     commands = slack.commands if slack is not None else None
     if server is not None:

@@ -32,6 +32,10 @@ class FieldFilter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     fields: tuple[str, ...] | None = None
+    """Alert only on changes of these fields: piece names as in the API's ``fields``
+    parameter (``OverallStatus``, any case), dotted paths, or the labels alerts print
+    (``"Overall Status"``); ``ctwatch fields WORD`` lists them. Default: every field. In a
+    ``[[search]]``, only with ``follow = true``."""
 
     @field_validator("fields")
     @classmethod
@@ -67,11 +71,16 @@ class FieldFilter(BaseModel):
 
 
 class WatchConfig(TimingTable, FieldFilter):
-    """A named list of trials and where their alerts go (``slack``, ``email``, ``teams``,
-    ``webhook``: see :class:`DestinationKeys`; ``fields``: see :class:`FieldFilter`)."""
+    """A named list of trials and where their alerts go.
+
+    Destinations (``slack``, ``email``, ``teams``, ``webhook``) come from
+    :class:`DestinationKeys`, ``fields`` from :class:`FieldFilter`.
+    """
 
     name: str = Field(min_length=1)
+    """Unique among watches and searches."""
     trials: tuple[str, ...] = Field(min_length=1)
+    """NCT IDs (lower case accepted)."""
 
     @field_validator("trials", mode="before")
     @classmethod
@@ -96,13 +105,20 @@ class WatchConfig(TimingTable, FieldFilter):
 
 
 class SearchConfig(TimingTable, FieldFilter):
-    """A registry search whose matches are watched: ``url`` (a website search URL) or
-    ``params`` (API v2 parameters), translated and checked by
-    :mod:`watcher.registry.search_url`; destinations as in ``[[watch]]``."""
+    """A registry search whose matching trials are watched; destinations as in ``[[watch]]``.
+
+    ``url`` (a website search URL) or ``params`` (API v2 parameters) are
+    translated and checked by :mod:`watcher.core.search_url`.
+    """
 
     name: str = Field(min_length=1)
+    """Unique among searches and watches."""
     url: str | None = None
+    """A search URL copied from ``https://clinicaltrials.gov/search?…`` (or an API URL);
+    set this or ``params``."""
     params: dict[str, str] | None = None
+    """The API's own parameters instead of ``url``, e.g.
+    ``{ "query.cond" = "asthma", "filter.overallStatus" = "RECRUITING" }``."""
     follow: bool = False
     """Also alert the field changes of every member, like a ``[[watch]]``."""
     max_trials: int = Field(default=DEFAULT_MAX_TRIALS, ge=1, le=1_000_000)

@@ -13,19 +13,32 @@ the URL's host and the first 12 hex digits of its SHA-256
 The store, logs and ``status`` see only that; the notifier looks the URL up
 in the current config, and a reference the config no longer has fails
 visibly instead of guessing.
+
+Why the kind is a plain string: the kinds are the channel registry's
+(:mod:`watcher.channels`), not this module's. A destination of a kind this
+process has no notifier for (a channel removed from the registry, a row
+written by a newer ctwatch) still reads back from the store and fails as "no
+longer configured" instead of breaking delivery. So everything here is the
+same for every kind: the key is ``kind:target[,target…]``, a target shaped
+like a reference is shown as ``host (digest)``, and the name shown is the kind
+(with a capital where the kind is a proper noun, :data:`PROPER_NAMES`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from typing import Literal, get_args
 from urllib.parse import urlsplit
 
-DestinationKind = Literal["console", "slack", "email", "teams", "webhook"]
-KINDS: tuple[str, ...] = get_args(DestinationKind)
+DestinationKind = str
+"""A channel kind's name (``slack``, ``teams``, …): the registry's, see :mod:`watcher.channels`."""
+KIND_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 REFERENCE_DIGITS = 12
-_NAMES = {"slack": "Slack", "email": "email", "teams": "Teams", "webhook": "webhook"}
+REFERENCE_RE = re.compile(rf"^[^/\s]+/[0-9a-f]{{{REFERENCE_DIGITS}}}$")
+PROPER_NAMES = {"slack": "Slack", "teams": "Teams"}
+"""How :meth:`Destination.describe` names a kind that is a product name; any other kind is
+named as it is spelled (``email``, ``webhook``, ``ntfy``)."""
 
 
 def url_reference(url: str) -> str:
@@ -70,14 +83,19 @@ class Destination:
         return cls("email", tuple(sorted(set(addresses))))
 
     @classmethod
+    def reference(cls, kind: DestinationKind, url: str) -> Destination:
+        """A destination whose URL is a secret, by reference (see the module's docstring)."""
+        return cls(kind, (url_reference(url),))
+
+    @classmethod
     def teams(cls, url: str) -> Destination:
         """A Teams Workflows URL, by reference (the URL itself is a secret)."""
-        return cls("teams", (url_reference(url),))
+        return cls.reference("teams", url)
 
     @classmethod
     def webhook(cls, url: str) -> Destination:
         """A webhook URL, by reference (the URL itself may carry a secret)."""
-        return cls("webhook", (url_reference(url),))
+        return cls.reference("webhook", url)
 
     @property
     def target(self) -> str:
@@ -91,20 +109,22 @@ class Destination:
 
     @classmethod
     def parse(cls, key: str) -> Destination:
-        """Inverse of :attr:`key`; ValueError for an unknown kind."""
-        kind, _, target = key.partition(":")
-        if kind not in KINDS:
+        """Inverse of :attr:`key`; ValueError for a key that is not ``kind:targets``.
+
+        The targets are split at commas: a list (email addresses) comes back as
+        its items, and a single target (a channel, a reference) holds no comma.
+        """
+        kind, colon, target = key.partition(":")
+        if not colon or not KIND_RE.match(kind):
             raise ValueError(f"unknown destination {key!r}")
-        targets = tuple(t for t in target.split(",") if t) if kind == "email" else (target,)
-        return cls(kind, targets if target else ())  # type: ignore[arg-type]
+        return cls(kind, tuple(t for t in target.split(",") if t))
 
     def describe(self) -> str:
         """How to name it to a person (for URLs: the host and the reference, never the URL)."""
-        if self.kind == "console":
-            return "console"
-        if self.kind == "email":
-            return f"email {', '.join(self.targets)}"
-        if self.kind in ("teams", "webhook"):
+        name = PROPER_NAMES.get(self.kind, self.kind)
+        if not self.targets:
+            return name
+        if len(self.targets) == 1 and REFERENCE_RE.match(self.target):
             host, _, digest = self.target.rpartition("/")
-            return f"{_NAMES[self.kind]} {host} ({digest})"
-        return f"{_NAMES[self.kind]} {self.target}"
+            return f"{name} {host} ({digest})"
+        return f"{name} {', '.join(self.targets)}"

@@ -25,8 +25,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -39,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
+from watcher.config.destinations import ChannelKey
 from watcher.cycle.backfill import QueueReport
 from watcher.cycle.report import CycleReport, Interrupted
 from watcher.store import Busy, StoreError
@@ -94,6 +95,8 @@ class ConfigSource:
 
     path: Path
     fingerprint: str = ""
+    channels: Mapping[str, ChannelKey] = field(default_factory=dict)
+    """The registered channels' destination keys (:func:`load_config`'s ``channels``)."""
 
     def read_if_changed(self) -> Config | None:
         """A new Config when the file changed, else None; ConfigError on a bad edit."""
@@ -101,7 +104,7 @@ class ConfigSource:
         fingerprint = hashlib.sha256(data).hexdigest()
         if fingerprint == self.fingerprint:
             return None
-        config = load_config(self.path)
+        config = load_config(self.path, channels=self.channels)
         self.fingerprint = fingerprint
         return config
 

@@ -119,7 +119,7 @@ class _Verification(RequestVerification):
 
 class _QuietStart(logging.Filter):
     """Drops Bolt's start-up notes that ``SLACK_BOT_TOKEN`` in the environment (the name
-    the README uses) is not used: the token comes from the config, by design."""
+    the docs use) is not used: the token comes from the config, by design."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -247,10 +247,7 @@ class SlackService:
         return authorize
 
     def _store(self, config: Config) -> Store:
-        database = config.database
-        return self._pool.get(
-            database.path, config.secrets(), database.busy_timeout.total_seconds()
-        )
+        return self._pool.get(config.database, config.secrets())
 
     def _command_listener(self) -> Callable[..., None]:
         def command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

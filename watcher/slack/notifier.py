@@ -13,7 +13,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from watcher.alerts.channel import ChannelDeps, ChannelKind
 from watcher.alerts.notifier import DeliveryError
+from watcher.config import Config, SlackConfig, serving
+from watcher.config.destinations import SLACK_KEY
 from watcher.core.destination import Destination
 from watcher.core.digest import Digest
 from watcher.core.render import Alert
@@ -22,6 +25,7 @@ from watcher.deadline import DeadlineExceeded, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.redact import Redactor
 from watcher.slack.blocks import Block, alert_message, digest_message
+from watcher.slack.client import slack_client
 from watcher.timeutil import parse_retry_after
 
 PERMANENT = frozenset(
@@ -50,17 +54,12 @@ PERMANENT = frozenset(
 class SlackNotifier:
     """Posts alerts to Slack channels."""
 
-    def __init__(
-        self,
-        client: WebClient,
-        digest_over: int,
-        deadline: float = 120.0,
-        *,
-        actions: bool = False,
-    ) -> None:
+    def __init__(self, client: WebClient, section: SlackConfig, *, actions: bool = False) -> None:
+        """``section``: ``[slack]`` (digest threshold; time-out and retries bound each post);
+        ``client``: a WebClient for it (:func:`slack_client`)."""
         self._client = client
-        self.digest_over: int | None = digest_over
-        self._deadline = deadline
+        self.digest_over: int | None = section.digest_over
+        self._deadline = section.timeout.total_seconds() * (section.retries + 1)
         self._actions = actions
         """Buttons on alerts: only when a click can reach ctwatch (Socket Mode or HTTP)."""
 
@@ -117,3 +116,15 @@ def _classify(channel: str, exc: SlackApiError, mask: Redactor) -> DeliveryError
         detail = f" ({truncate(mask('; '.join(str(m) for m in messages)), 300)})"
     said = f"Slack {channel}: {truncate(mask(error), 100)}{detail}"
     return DeliveryError(said, permanent=error in PERMANENT)
+
+
+def _notifier(config: Config, deps: ChannelDeps) -> SlackNotifier | None:
+    slack = config.slack
+    if slack is None:
+        return None
+    client = slack_client(slack, retry_interval=deps.slack_retry_interval, sleep=deps.sleep)
+    return SlackNotifier(client, slack, actions=serving(config).interactive)
+
+
+SLACK = ChannelKind("slack", _notifier, SLACK_KEY, "slack")
+"""``slack = ["#alerts", "C0123…"]`` with a ``[slack]`` section (a bot token)."""

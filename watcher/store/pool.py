@@ -10,24 +10,31 @@ a reload never pulls a connection from under a request in flight.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from watcher.redact import Redactor
 from watcher.store.store import Store
 
+if TYPE_CHECKING:
+    from watcher.config.model import DatabaseConfig
+
 
 class StorePool:
-    """``get(path, ...)`` opens once per path; ``close()`` closes them all."""
+    """``get(database, secrets)`` opens once per path; ``close()`` closes them all."""
 
     def __init__(self) -> None:
         self._stores: dict[str, Store] = {}
         self._lock = threading.Lock()
 
-    def get(self, path: str, secrets: list[str], busy_timeout: float) -> Store:
-        """The Store for ``path`` (StoreError when it cannot be opened)."""
+    def get(self, database: DatabaseConfig, secrets: Sequence[str]) -> Store:
+        """The Store for ``database.path``, masking ``secrets`` (StoreError when it cannot be
+        opened). The first call for a path decides its settings until :meth:`close`."""
         with self._lock:
-            store = self._stores.get(path)
+            store = self._stores.get(database.path)
             if store is None:
-                store = self._stores[path] = Store.open(path, Redactor(secrets), busy_timeout)
+                opened = Store.open_from(database, Redactor(secrets))
+                store = self._stores[database.path] = opened
             return store
 
     def close(self) -> None:

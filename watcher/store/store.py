@@ -21,6 +21,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
@@ -43,6 +44,9 @@ from watcher.store.stats import Stats
 from watcher.store.subscriptions import SearchSubscriptions, Subscriptions
 from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions
+
+if TYPE_CHECKING:
+    from watcher.config.model import DatabaseConfig
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
 PAGE_SIZE = 16384
@@ -120,6 +124,21 @@ class Store:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StoreError(f"cannot open {path} ({reason})") from None
         return cls(db, str(path), masked, readable_records=readable_records)
+
+    @classmethod
+    def open_from(cls, database: DatabaseConfig, masked: Callable[[str], str] = redact) -> Store:
+        """The store a ``[database]`` section names (path, busy timeout, readable records).
+
+        Why from the section: every process and server opens the file the same
+        way, and a setting added to ``[database]`` is read here once, not by
+        each caller unpacking the section by hand.
+        """
+        return cls.open(
+            database.path,
+            masked,
+            database.busy_timeout.total_seconds(),
+            readable_records=database.readable_records,
+        )
 
     def close(self) -> None:
         self.conn.close()

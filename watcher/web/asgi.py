@@ -67,10 +67,11 @@ class WebContext:
     slack: Dispatch | None = None
     limits: Limits = DEFAULT_LIMITS
     clock: Clock = utc_now
+    kinds: tuple[str, ...] = ()
+    """The channel registry's kinds (``/metrics`` reports each, 0 when it has no alerts)."""
 
     def store(self, config: Config) -> Store:
-        database = config.database
-        return self.pool.get(database.path, config.secrets(), database.busy_timeout.total_seconds())
+        return self.pool.get(config.database, config.secrets())
 
 
 def build_app(context: WebContext) -> Starlette:
@@ -170,6 +171,7 @@ class _Routes:
             socket_mode=store.service_state.get(SOCKET_MODE) if socket_mode else None,
             socket_mode_configured=socket_mode,
             backfill_queued=store.histories.queued(),
+            kinds=self._context.kinds,
         )
 
     @staticmethod

@@ -21,7 +21,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from watcher.core.destination import KINDS
 from watcher.store import SearchState, ServiceState
 from watcher.store.stats import Totals
 from watcher.timeutil import parse_iso
@@ -42,6 +41,8 @@ class Reading:
     socket_mode: ServiceState | None = None
     socket_mode_configured: bool = False
     backfill_queued: int = 0
+    kinds: tuple[str, ...] = ()
+    """The registered channel kinds: each is reported, with 0 when it has no alerts."""
 
 
 class StoreCollector(Collector):
@@ -119,7 +120,7 @@ class StoreCollector(Collector):
             "Alerts in the outbox by destination kind and state.",
             labels=["destination_kind", "state"],
         )
-        kinds = dict.fromkeys([*KINDS, *(kind for kind, _ in totals.alerts)])
+        kinds = dict.fromkeys([*reading.kinds, *(kind for kind, _ in totals.alerts)])
         for kind in kinds:
             for state in dict.fromkeys([*STATES, *(s for k, s in totals.alerts if k == kind)]):
                 alerts.add_metric([kind, state], totals.alerts.get((kind, state), 0))
