@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -122,3 +123,39 @@ def test_a_digests_table_must_name_the_watchs_own_destinations(
     assert result.exit_code == 2
     assert "b@example.org" in result.stderr
     assert "which this table does not send to" in result.stderr
+
+
+def test_status_and_list_show_schedule_and_next_digest(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    config = held_change(tmp_path, registry, 'digest = "daily 08:00"\nquiet_hours = "20:00-08:00"')
+    status = run_cli(config, "status")
+    assert status.exit_code == 0, status.stderr
+    assert "Digests and quiet hours" in status.stdout
+    assert "console: digest daily 08:00 (UTC), quiet 20:00-08:00 (UTC) (1 alert waiting; next " in (
+        status.stdout
+    )
+    as_json = run_cli(config, "status", "--json")
+    (row,) = json.loads(as_json.stdout)["digests"]
+    assert row["digest"] == "daily 08:00 (UTC)" and row["waiting"] == 1
+    assert row["next_digest"].endswith("T08:00:00Z")
+    listed = run_cli(config, "list")
+    assert "  console: digest daily 08:00 (UTC), quiet 20:00-08:00 (UTC), next " in listed.stdout
+
+
+def test_config_check_says_when_two_watches_time_one_destination_differently(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    config = write_config(tmp_path, registry.url, [SEED_NCT], watch_extra='digest = "daily 08:00"')
+    config.write_text(
+        config.read_text()
+        + '\n[[watch]]\nname = "other"\ntrials = ["NCT01234567"]\ndigest = "hourly"\n',
+        encoding="utf-8",
+    )
+    result = run_cli(config, "config", "check")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        'warning: console: watch "other" sets another digest or quiet hours than '
+        'watch "test"; the first one applies'
+    ) in result.stdout
+    assert "    console: digest daily 08:00 (UTC), next " in result.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,13 +30,13 @@ from watcher.cli.main import (
 )
 from watcher.cli.main import main as root
 from watcher.config import Config
-from watcher.config.digest_keys import Timing
+from watcher.config.digest_keys import Timing, TimingTable
 from watcher.config.timings import destination_timings
 from watcher.core.destination import Destination
 from watcher.core.digest import digest_text
 from watcher.core.text import counted
 from watcher.store import Store
-from watcher.timeutil import utc_now
+from watcher.timeutil import iso, utc_now
 
 
 def table_timings(config: Config, store: Store, name: str) -> dict[Destination, Timing]:
@@ -62,18 +63,50 @@ def timing_words(timing: Timing) -> str:
     return ", ".join(parts)
 
 
-def schedule_lines(config: Config, store: Store | None, now: datetime) -> Iterator[str]:
-    """One line per destination that waits: its timing, what waits, when it goes next."""
+def timing_lines(table: TimingTable, zone: str, now: datetime) -> Iterator[str]:
+    """``ctwatch list``: each destination of a table that waits, and its next digest."""
+    for destination, timing in table.timings(zone).items():
+        if timing.immediate:
+            continue
+        upcoming = next_digest(timing, now)
+        when = f", next {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming is not None else ""
+        yield f"{destination.describe()}: {timing_words(timing)}{when}"
+
+
+def schedule_rows(config: Config, store: Store | None, now: datetime) -> list[dict[str, Any]]:
+    """Each destination that waits: its timing, how many alerts wait, the next digest
+    (``status --json`` key ``digests``)."""
     waiting = {(w.destination, w.timing): w.count for w in store.digests.waiting()} if store else {}
     timings = all_timings(config, store) if store is not None else destination_timings(config)
+    rows = []
     for destination, timing in timings.items():
-        count = waiting.get((destination, timing.key), 0)
         upcoming = next_digest(timing, now)
-        when = f"; next {upcoming:%Y-%m-%d %H:%M %Z}" if upcoming is not None else ""
-        yield (
-            f"{destination.describe()}: {timing_words(timing)} "
-            f"({counted(count, 'alert')} waiting{when})"
+        rows.append(
+            {
+                "destination": destination.describe(),
+                "digest": timing.digest.describe() if timing.digest else None,
+                "quiet_hours": timing.quiet.describe() if timing.quiet else None,
+                "urgent": timing.urgent,
+                "waiting": waiting.get((destination, timing.key), 0),
+                "next_digest": iso(upcoming) if upcoming is not None else None,
+                "next_local": f"{upcoming:%Y-%m-%d %H:%M %Z}" if upcoming is not None else None,
+                "words": timing_words(timing),
+            }
         )
+    return rows
+
+
+def schedule_line(row: dict[str, Any]) -> str:
+    """``#alerts: digest daily 08:00 (UTC) (2 alerts waiting; next 2026-12-08 08:00 UTC)``."""
+    when = f"; next {row['next_local']}" if row["next_local"] else ""
+    waiting = counted(row["waiting"], "alert")
+    return f"{row['destination']}: {row['words']} ({waiting} waiting{when})"
+
+
+def schedule_lines(config: Config, store: Store | None, now: datetime) -> Iterator[str]:
+    """One line per destination that waits: its timing, what waits, when it goes next."""
+    for row in schedule_rows(config, store, now):
+        yield schedule_line(row)
 
 
 @root.group(cls=Group, invoke_without_command=True)

@@ -13,13 +13,16 @@ from pathlib import Path
 import click
 
 from watcher.channels import CHANNELS
+from watcher.cli.digest import timing_lines
 from watcher.cli.main import EXIT_USAGE, Context, Group, fail, main, say
 from watcher.config import Config, ConfigError, SearchConfig, normalise_nct_id
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
 from watcher.config.edit import write_atomically as write_file
+from watcher.config.timings import timing_conflicts
 from watcher.core.fieldnames import search_fields
 from watcher.core.text import counted
 from watcher.redact import redact
+from watcher.timeutil import utc_now
 
 
 @main.command()
@@ -153,6 +156,8 @@ def list_watches(obj: Context) -> None:
         say(f"watch “{watch.name}” → {where} ({count})")
         if watch.fields is not None:
             say(f"  only fields: {', '.join(watch.fields)}")
+        for line in timing_lines(watch, config.schedule.timezone, utc_now()):
+            say(f"  {line}")
         for nct in watch.trials:
             say(f"  {nct}")
     for search in config.search:
@@ -219,11 +224,13 @@ def describe_config(path: Path, config: Config) -> list[str]:
         where = ", ".join(d.describe() for d in watch.destinations)
         only = f"; only {', '.join(watch.fields)}" if watch.fields is not None else ""
         lines.append(f"  “{watch.name}”: {len(watch.trials)} trial(s) → {where}{only}")
+        lines += [f"    {t}" for t in timing_lines(watch, config.schedule.timezone, utc_now())]
     if config.search:
         lines.append(f"{len(config.search)} search(es):")
         for search in config.search:
             lines.append("  " + _search_line(search).removeprefix("search "))
             lines.append(f"    {search.query.describe(1000)}")
+    lines += [f"warning: {conflict}" for conflict in timing_conflicts(config)]
     return lines
 
 

@@ -13,11 +13,12 @@ import click
 
 from watcher.alerts.routing import channel_follows, watched_trials
 from watcher.alerts.search_routes import current_searches, followed_now
+from watcher.cli.digest import schedule_rows
 from watcher.cli.main import Context, main, open_app, require_database, require_watch
 from watcher.cli.status import Format, StatusOptions, StatusWriter
 from watcher.cli.table import DEFAULT_WIDTH
 from watcher.store.overview import StatusFilter
-from watcher.timeutil import iso
+from watcher.timeutil import iso, utc_now
 
 
 @main.command()
@@ -78,5 +79,8 @@ def status(
         if watch_name is not None:
             watched = next(w.trials for w in config.watch if w.name == watch_name)
         follows = channel_follows(config, subscriptions)
-        writer = StatusWriter(app.store, watched, sys.stdout, follows, obj.redactor, searches)
+        digests = schedule_rows(config, app.store, utc_now())
+        writer = StatusWriter(
+            app.store, watched, sys.stdout, follows, obj.redactor, searches, digests
+        )
         writer.write(options)
