@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import generate_latest
@@ -271,3 +272,32 @@ def test_routes_are_unchanged_for_immediate_destinations(
     app.close()
     assert len(receiver.deliveries) == 1
     assert statuses(tmp_path) == [("change", "sent")]
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2026, 3, 27, 0, 0, tzinfo=UTC),  # Paris springs forward on 29 March
+        datetime(2026, 10, 23, 0, 0, tzinfo=UTC),  # and falls back on 25 October
+    ],
+)
+def test_a_daily_digest_goes_once_per_local_day_across_a_clock_change(
+    tmp_path: Path, registry: RegistryDouble, receiver: WebhookReceiver, start: datetime
+) -> None:
+    timing = 'digest = "daily 08:00"\ntimezone = "Europe/Paris"\nsend_empty = true'
+    config = setup(tmp_path, registry, receiver, timing)
+    clock = Clock(start)
+    registry.put(seed_study())
+    cycle(config, clock).close()
+    app = App.build(config, out=io.StringIO(), clock=clock)
+    for _ in range(5 * 24 * 4):  # every 15 minutes for five days
+        clock.now += timedelta(minutes=15)
+        app.deliver()
+    app.close()
+    paris = ZoneInfo("Europe/Paris")
+    sent = [
+        datetime.fromisoformat(d.payload["data"]["slot"]).astimezone(paris)
+        for d in receiver.deliveries
+    ]
+    assert [s.hour for s in sent] == [8] * 5
+    assert len({s.date() for s in sent}) == 5  # one per local day, the change day too
