@@ -126,11 +126,13 @@ def test_a_daemon_down_at_the_slot_sends_the_missed_digest_once_on_start(
     cycle(config, clock).close()
     # down for three days: three 08:00 slots pass; one digest covers them
     clock.now = T0 + timedelta(days=3, hours=6)
+    asked = len(registry.requests)
     app = App.build(config, out=io.StringIO(), clock=clock)
     app.deliver()
     app.deliver()
     app.close()
     assert len(receiver.ids) == 1
+    assert len(registry.requests) == asked  # deciding and sending asked the registry nothing
 
 
 def test_nothing_is_sent_for_an_empty_period_unless_asked(

@@ -159,3 +159,20 @@ def test_config_check_says_when_two_watches_time_one_destination_differently(
         'watch "test"; the first one applies'
     ) in result.stdout
     assert "    console: digest daily 08:00 (UTC), next " in result.stdout
+
+
+def test_the_docs_example_is_a_valid_config(tmp_path: Path, registry: RegistryDouble) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "digests.md").read_text(encoding="utf-8")
+    example = page.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    config.write_text(
+        config.read_text().split("[[watch]]")[0]
+        + '[email]\nhost = "127.0.0.1"\nsender = "ctwatch@example.org"\n'
+        + '[slack]\ntoken = "xoxb-not-used"\n'
+        + example,
+        encoding="utf-8",
+    )
+    result = run_cli(config, "config", "check")
+    assert result.exit_code == 0, result.stderr
+    assert "#trial-alerts: digest daily 08:00 (Europe/Paris), quiet 20:00-08:00" in result.stdout
+    assert "clinops@example.org: digest weekly mon 08:00 (Europe/Paris)" in result.stdout

@@ -27,7 +27,7 @@ from watcher.alerts.routing import same_channel
 from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
-from watcher.core.digest import Digest
+from watcher.core.digest import Digest, by_trial
 from watcher.core.render import Alert, Notice, Queued
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
@@ -149,7 +149,7 @@ class Deliverer:
         members, already = self.store.digests.members(claim.id)
         payload = claim.payload or {}
         return Digest(
-            tuple(self.alerts_for(self.store.outbox.claims_of(members))),
+            by_trial(self.alerts_for(self.store.outbox.claims_of(members))),
             reason=str(payload.get("reason") or "digest"),
             already_sent=tuple(self.alerts_for(self.store.outbox.claims_of(already))),
             period_from=payload.get("period_from"),
@@ -163,7 +163,7 @@ class Deliverer:
         state = self.store.digests.state(destination, timing)
         period_from = (state.last_slot or state.since) if state is not None else None
         return Digest(
-            tuple(self.alerts_for(self.store.outbox.claims_of([r.id for r in held]))),
+            by_trial(self.alerts_for(self.store.outbox.claims_of([r.id for r in held]))),
             reason="digest",
             already_sent=tuple(
                 self.alerts_for(

@@ -125,12 +125,14 @@ class TimingTable(DestinationKeys, TimingKeys):
         return self
 
     def timings(self, default_timezone: str) -> dict[Destination, Timing]:
-        """Each destination of this table with its timing (overrides win)."""
-        own = self.destinations
-        base = self.timing(default_timezone)
-        out = dict.fromkeys(own, base)
+        """Each destination of this table with its timing (overrides win; a key an override
+        leaves out is the table's, its time zone above all)."""
+        out = dict.fromkeys(self.destinations, self.timing(default_timezone))
+        keys = set(TimingKeys.model_fields)
+        inherited = {key: getattr(self, key) for key in keys}
         for override in self.digests:
-            timing = override.timing(default_timezone)
+            given = override.model_dump(include=override.model_fields_set & keys)
+            timing = TimingKeys.model_validate(inherited | given).timing(default_timezone)
             for destination in override.destinations:
                 out[destination] = timing
         return out

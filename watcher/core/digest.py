@@ -10,7 +10,8 @@ so Slack, email, Teams, webhooks and the console say the same thing.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from watcher.core.render import Alert, Queued, console_text, digest_headline
 from watcher.core.text import counted
@@ -75,6 +76,37 @@ class Digest:
         if self.reason == "quiet hours ended":
             notes.append("Held during quiet hours.")
         return tuple(notes)
+
+
+def by_trial(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
+    """One alert per trial: a trial that changed twice in the period reads as one entry
+    whose changes are the versions' changes in order (a field that moved twice shows both
+    steps); the compare link spans the first and the last version. Notices and search news
+    stay as they are, in place."""
+    merged: dict[str, Alert] = {}
+    out: list[Alert | str] = []
+    for alert in alerts:
+        if alert.notice is not None or alert.search is not None or not alert.nct_id:
+            out.append(alert)
+            continue
+        first = merged.get(alert.nct_id)
+        if first is None:
+            merged[alert.nct_id] = alert
+            out.append(alert.nct_id)
+            continue
+        span = (
+            (first.compare[0], alert.compare[1])
+            if first.compare is not None and alert.compare is not None
+            else None
+        )
+        merged[alert.nct_id] = replace(
+            first,
+            title=alert.title or first.title,
+            changes=first.changes + alert.changes,
+            last_update_posted=alert.last_update_posted,
+            compare=span,
+        )
+    return tuple(merged[x] if isinstance(x, str) else x for x in out)
 
 
 def _kind(alert: Alert) -> str:
