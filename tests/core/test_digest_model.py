@@ -11,7 +11,7 @@ from watcher.core.render import Alert, Notice
 
 def test_a_trial_that_changed_twice_is_one_entry_with_both_steps() -> None:
     first = replace(status_change(), compare=(3, 4))
-    second = replace(termination(), compare=(4, 5))
+    second = replace(termination(), nct_id=first.nct_id, compare=(4, 5))
     notice = Alert("", "ctwatch", (), notice=Notice("checks failing", "the registry is down"))
     merged = by_trial([first, notice, second])
     assert [a.nct_id for a in merged] == [first.nct_id, ""]
@@ -23,7 +23,7 @@ def test_a_trial_that_changed_twice_is_one_entry_with_both_steps() -> None:
 def test_headline_counts_trials_notices_and_already_sent() -> None:
     alerts = (status_change(), replace(status_change(), nct_id="NCT01234567"))
     notice = Alert("", "ctwatch", (), notice=Notice("checks failing", "down"))
-    digest = Digest(alerts + (notice,), reason="digest", already_sent=(termination(),))
+    digest = Digest((*alerts, notice), reason="digest", already_sent=(termination(),))
     assert digest.headline == "ctwatch digest: 2 trials changed · 1 notice · 1 already sent"
     assert Digest((), reason="digest").headline == "ctwatch digest: no changes"
     assert Digest(alerts).headline == "ctwatch: 2 trials changed"  # a busy cycle, as before
