@@ -95,9 +95,13 @@ class DatabaseConfig(_Strict):
     path: str = "data/ctwatch.db"
     busy_timeout: Duration = timedelta(seconds=30)
     """How long a write waits for another program's transaction on the file."""
-    readable_records: bool = True
-    """Keep each trial's current record as JSON text for the ``latest`` view (it costs
-    about the record's size per trial; turn it off for whole-registry watch lists)."""
+    readable_records: Literal["json"] | bool = True
+    """What of each trial's current record the ``latest`` view can read without ctwatch:
+    ``true`` typed columns (status, phases, sponsor, enrollment, dates…; a few hundred
+    bytes a trial), ``"json"`` those and the whole record as JSON text in ``record``
+    (about the record's size per trial, as ``true`` meant before), ``false`` neither.
+    Every version stays stored, compressed, whatever this says (``ctwatch show``).
+    Example: ``readable_records = "json"``."""
 
 
 class ScheduleConfig(_Strict):

@@ -85,7 +85,12 @@ class HistoryWrite:
         return self._codec.record(self._db, row["body"]) if row else {}
 
     def insert(self, snap: Snapshot, registry_version: int, submitted: str, now: str) -> int:
-        """An imported version (placed by :meth:`reorder`); no outbox rows, ever."""
+        """An imported version (placed by :meth:`reorder`); no outbox rows, ever.
+
+        It gets no ``number``: ctwatch numbers the versions it observed, and an
+        import (older than all of them) is named by its registry number instead,
+        so nothing anyone was shown is renumbered.
+        """
         cursor = self._db.execute(
             """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
                                      overall_status, change_count, body, submitted,
@@ -117,7 +122,7 @@ class HistoryWrite:
         )
 
     def reorder(self, version_ids: Sequence[int]) -> None:
-        """Number the trial's versions 1…n in this order."""
+        """Put the trial's versions in this order in time (``position`` 1…n; names stay)."""
         self._db.conn.executemany(
             "UPDATE versions SET position = ? WHERE id = ? AND nct_id = ?",
             [(index, vid, self.nct_id) for index, vid in enumerate(version_ids, start=1)],
