@@ -85,8 +85,7 @@ def test_field_timeline_by_piece_name_or_label(backfilled: Path, name: str) -> N
     assert result.stdout.splitlines()[1:] == [
         "r1 · 2025-02-20 · Not yet recruiting · imported · "
         "Primary Completion Date: 2027-06 (estimated) (first version)",
-        "r3 · 2025-06-02 · Recruiting · imported · "
-        "Primary Completion Date: 2027-06 → 2027-12",
+        "r3 · 2025-06-02 · Recruiting · imported · Primary Completion Date: 2027-06 → 2027-12",
     ]
     data = json.loads(run_cli(backfilled, "history", NCT, "--field", name, "--json").stdout)
     assert data["first"]["value"] == {"date": "2027-06", "type": "ESTIMATED"}

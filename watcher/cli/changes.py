@@ -113,13 +113,13 @@ def _text(changes: Iterable[LoggedChange]) -> int:
 
 
 def _json(changes: Iterable[LoggedChange]) -> None:
-    out = click.get_text_stream("stdout")
-    out.write("[")
+    click.echo("[", nl=False)
     first = True
     for change in changes:
-        out.write(("\n" if first else ",\n") + json.dumps(_record(change), ensure_ascii=False))
+        item = json.dumps(_record(change), ensure_ascii=False)
+        click.echo(("\n" if first else ",\n") + item, nl=False)
         first = False
-    out.write("\n]\n" if not first else "]\n")
+    click.echo("]" if first else "\n]")
 
 
 def _csv(changes: Iterable[LoggedChange]) -> None:

@@ -290,7 +290,7 @@ def _side(v: VersionRow) -> dict[str, Any]:
     help="OLD and NEW are the website's version numbers (e.g. `diff NCT… --registry 11 12`).",
 )
 @click.pass_obj
-def diff_versions(
+def diff_versions(  # noqa: PLR0917 - click passes the options by name
     obj: Context, nct_id: str, old: str, new: str, as_json: bool, registry: bool
 ) -> None:
     """Show what changed from version OLD to NEW of NCT_ID, in the words alerts use.

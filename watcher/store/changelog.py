@@ -65,10 +65,14 @@ class ChangeLog:
         self._conn = conn
 
     def stream(
-        self, *, since: str | None = None, nct_ids: Collection[str] | None = None
+        self,
+        *,
+        since: str | None = None,
+        nct_ids: Collection[str] | None = None,
+        page: int = PAGE,
     ) -> Iterator[LoggedChange]:
         """Changes of versions seen at or after ``since`` (ISO text; None: all), of
-        ``nct_ids`` (None: every trial), oldest first, a page at a time."""
+        ``nct_ids`` (None: every trial), oldest first, ``page`` rows per query."""
         if nct_ids is not None and not nct_ids:
             return
         after = (self._first_version(since) - 1, 0) if since else (0, 0)
@@ -81,7 +85,7 @@ class ChangeLog:
         sql += " ORDER BY v.id, c.id LIMIT ?"
         wanted = None if few or nct_ids is None else set(nct_ids)
         while True:
-            rows = self._conn.rows(sql, [*after, floor, *extra, PAGE])
+            rows = self._conn.rows(sql, [*after, floor, *extra, page])
             if not rows:
                 return
             after = (rows[-1]["version_id"], rows[-1]["change_id"])

@@ -482,14 +482,11 @@ def _m0016b_latest_columns(db: Database) -> None:
     """
     from watcher.core.facts import COLUMNS, facts  # noqa: PLC0415 - migration time only
     from watcher.store.bodies import BodyCodec, BodyError  # noqa: PLC0415
+    from watcher.store.versions import FACTS_INTO  # noqa: PLC0415
 
     columns = ",\n".join(f"{name} {_FACT_TYPES.get(name, 'TEXT')}" for name in COLUMNS)
     db.execute(f"CREATE TABLE trial_facts (nct_id TEXT PRIMARY KEY, {columns}) WITHOUT ROWID")
     codec = BodyCodec()
-    insert = (
-        f"INSERT INTO trial_facts (nct_id, {', '.join(COLUMNS)}) "
-        f"VALUES (?, {', '.join('?' * len(COLUMNS))})"
-    )
     newest = db.execute(
         """SELECT v.nct_id, v.body FROM trials t JOIN versions v ON v.id = (
                SELECT id FROM versions WHERE nct_id = t.nct_id ORDER BY position DESC LIMIT 1)
@@ -500,7 +497,7 @@ def _m0016b_latest_columns(db: Database) -> None:
             record = codec.record(db, row[1])
         except BodyError:
             continue  # a damaged body: the next version fills the row
-        db.execute(insert, [row[0], *facts(record)])
+        db.execute("INSERT " + FACTS_INTO, [row[0], *facts(record)])
     _latest_view(db)
 
 
@@ -534,7 +531,7 @@ def _latest_view(db: Database) -> None:
                    t.last_checked_at AS last_checked_at,
                    t.record AS record
             FROM trials t LEFT JOIN trial_facts f ON f.nct_id = t.nct_id
-            WHERE t.latest_hash IS NOT NULL"""
+            WHERE t.latest_hash IS NOT NULL"""  # noqa: S608 - fixed fragments
     )
 
 

@@ -36,7 +36,7 @@ from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_
 
 # "latest" is the last in the trial's own order, never the last inserted (imports come later)
 _LATEST_BODY = "SELECT body FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1"
-_FACTS = (
+FACTS_INTO = (  # after INSERT / INSERT OR REPLACE: the typed row of a trial's latest version
     f"INTO trial_facts (nct_id, {', '.join(FACT_COLUMNS)}) "
     f"VALUES (?, {', '.join('?' * len(FACT_COLUMNS))})"
 )
@@ -141,10 +141,13 @@ class VersionBatch:
         A trial without typed columns yet (recorded while they were off) gets them.
         """
         _upsert_trial(self._db, snap, now, keep_hash=True, copies=self._copies)
-        if self._copies != "none" and not self._db.execute(
-            "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
-        ).fetchone():
-            self._db.execute("INSERT " + _FACTS, [snap.nct_id, *facts(snap.record)])
+        if (
+            self._copies != "none"
+            and not self._db.execute(
+                "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
+            ).fetchone()
+        ):
+            self._db.execute("INSERT " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
 
     def record_version(
         self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
@@ -167,7 +170,7 @@ class VersionBatch:
         if self._copies == "none":
             db.execute("DELETE FROM trial_facts WHERE nct_id = ?", [snap.nct_id])
         else:
-            db.execute("INSERT OR REPLACE " + _FACTS, [snap.nct_id, *facts(snap.record)])
+            db.execute("INSERT OR REPLACE " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
         version_id = int(cursor.lastrowid or 0)
         self._last_version = version_id
         db.conn.executemany(
