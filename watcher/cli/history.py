@@ -112,14 +112,11 @@ def history(
 ) -> None:
     """Show every version of NCT_ID, newest first, and what changed in each.
 
-    Each version shows its name - #n for the n-th version ctwatch observed
-    (never renumbered), rN for a version imported from the registry's history
-    (its registry number) - then the registry's version number when known (as
-    the website shows it), its date (submitted, else last update posted),
-    status, source (observed or imported) and its changes. `diff` and `show
-    --version` take these names. --field NAME (a field name such as
-    PrimaryCompletionDate or the label alerts print, "Primary Completion
-    Date") prints one line per version where that field changed.
+    Each version shows its name (#n: the n-th version ctwatch observed, never
+    renumbered; rN: registry version N, imported from the registry's history),
+    which `diff` and `show --version` take, the registry's version number when
+    known, its date, status, source (observed or imported) and its changes;
+    --field NAME (PrimaryCompletionDate, "Primary Completion Date") one line a change.
 
     \b
     Example:
