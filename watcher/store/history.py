@@ -30,7 +30,7 @@ from watcher.store.base import Connection
 from watcher.store.bodies import BodyCodec
 from watcher.store.rows import ChangeRow, StoredVersion
 
-_OUTLINE = """SELECT v.id, v.position AS number, v.source, v.registry_version, v.submitted,
+_OUTLINE = """SELECT v.id, v.position, v.source, v.registry_version, v.submitted,
                      v.last_update_posted,
                      EXISTS (SELECT 1 FROM outbox o WHERE o.version_id = v.id) AS alerted,
                      CASE WHEN v.submitted IS NULL THEN v.body END AS body
@@ -55,7 +55,7 @@ def _outline(db: Database, codec: BodyCodec, rows: Sequence[Any]) -> list[Stored
         if submitted is None and row["body"] is not None:
             submitted = rec.last_update_submitted(codec.record(db, row["body"]))
         version = StoredVersion(
-            row["id"], row["number"], row["source"], row["registry_version"], submitted,
+            row["id"], row["position"], row["source"], row["registry_version"], submitted,
             row["last_update_posted"], bool(row["alerted"]),
         )  # fmt: skip
         out.append(version)

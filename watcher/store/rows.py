@@ -157,7 +157,8 @@ class StoredVersion:
     """A version's place in its trial's history, without body or changes."""
 
     id: int
-    number: int
+    position: int
+    """Its place in time among the trial's versions (an order, not its name)."""
     source: str
     registry_version: int | None
     submitted: str | None
