@@ -216,3 +216,22 @@ def test_an_unchanged_fetch_fills_missing_typed_columns(tmp_path: Path) -> None:
     assert rows(path, "SELECT lead_sponsor FROM latest") == [
         ("First Affiliated Hospital of Zhejiang University",)
     ]
+
+
+def test_the_migration_fills_typed_columns_page_by_page(tmp_path: Path) -> None:
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)
+    with store.versions.batch() as batch:
+        for n in range(1234):  # more than two of the migration's pages of 500
+            nct = f"NCT{20000000 + n:08d}"
+            record = changed(seed_study(), status="COMPLETED" if n % 2 else "RECRUITING")
+            record["protocolSection"]["identificationModule"]["nctId"] = nct
+            with batch.trial():
+                batch.record_version(take_snapshot(nct, record), [], [], NOW)
+    store.close()
+    downgrade_0016(path)
+    Store.open(path).close()
+    assert rows(path, "SELECT COUNT(*), COUNT(DISTINCT nct_id) FROM trial_facts") == [(1234, 1234)]
+    assert rows(path, "SELECT overall_status_text, COUNT(*) FROM latest GROUP BY 1") == [
+        ("Completed", 617), ("Recruiting", 617)
+    ]  # fmt: skip

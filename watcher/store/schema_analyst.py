@@ -71,17 +71,23 @@ def _m0016b_latest_columns(db: Database) -> None:
     columns = ",\n".join(f"{name} {_FACT_TYPES.get(name, 'TEXT')}" for name in COLUMNS)
     db.execute(f"CREATE TABLE trial_facts (nct_id TEXT PRIMARY KEY, {columns}) WITHOUT ROWID")
     codec = BodyCodec()
-    newest = db.execute(
-        """SELECT v.nct_id, v.body FROM trials t JOIN versions v ON v.id = (
-               SELECT id FROM versions WHERE nct_id = t.nct_id ORDER BY position DESC LIMIT 1)
-           WHERE t.latest_hash IS NOT NULL"""
-    ).fetchall()
-    for row in newest:
-        try:
-            record = codec.record(db, row[1])
-        except BodyError:
-            continue  # a damaged body: the next version fills the row
-        db.execute("INSERT " + FACTS_INTO, [row[0], *facts(record)])
+    after = ""
+    while True:  # a page of trials at a time: a whole registry's bodies never sit in memory
+        page = db.execute(
+            """SELECT t.nct_id, v.body FROM trials t JOIN versions v ON v.id = (
+                   SELECT id FROM versions WHERE nct_id = t.nct_id ORDER BY position DESC LIMIT 1)
+               WHERE t.latest_hash IS NOT NULL AND t.nct_id > ? ORDER BY t.nct_id LIMIT 500""",
+            [after],
+        ).fetchall()
+        if not page:
+            break
+        after = page[-1][0]
+        for nct, body in page:
+            try:
+                record = codec.record(db, body)
+            except BodyError:
+                continue  # a damaged body: the trial's next version fills its row
+            db.execute("INSERT " + FACTS_INTO, [nct, *facts(record)])
     _latest_view(db)
 
 
