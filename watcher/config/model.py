@@ -103,6 +103,13 @@ class DatabaseConfig(_Strict):
     Every version stays stored, compressed, whatever this says (``ctwatch show``).
     Example: ``readable_records = "json"``."""
 
+    @field_validator("readable_records", mode="before")
+    @classmethod
+    def _records(cls, value: object) -> object:
+        if isinstance(value, bool) or value == "json":
+            return value
+        raise ValueError(f'{value!r} is not true, false or "json"')
+
 
 class ScheduleConfig(_Strict):
     """How often ``ctwatch run`` checks: ``every`` or ``cron`` (+ ``timezone``)."""
