@@ -103,3 +103,20 @@ def test_trial_changes_carries_numbers_source_seen_and_watches(tmp_path: Path) -
         (2, "#2", None, "observed", "2026-11-02T09:00:00Z", "Overall Status", "Recruiting",
          "Completed", "rectal"),
     ]  # fmt: skip
+
+
+def test_a_writer_between_pages_neither_repeats_nor_loses_rows(tmp_path: Path) -> None:
+    """Each page is its own read: the daemon may record versions while a log streams."""
+    path = tmp_path / "ctwatch.db"
+    reader = Store.open(path)
+    days = ["2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"]
+    for n in range(3):
+        grow(reader, trial(n), ["RECRUITING", "COMPLETED"], days)
+    stream = reader.changelog.stream(page=1)
+    seen = [next(stream).nct_id]
+    writer = Store.open(path)  # another connection, as another process would have
+    grow(writer, trial(9), ["RECRUITING", "TERMINATED"], days)
+    writer.close()
+    seen += [c.nct_id for c in stream]
+    assert seen == [trial(0), trial(1), trial(2), trial(9)]
+    reader.close()
