@@ -12,13 +12,17 @@ registry double in a separate process, then runs three cycles, each in a fresh
     (b) no change  - the registry's dataTimestamp has not moved
     (c) 1% changed - a registry refresh that edited 1% of the trials
 
-and prints requests, MB received, wall and CPU seconds, CPU per 1,000 records
-fetched, peak RSS, database size and database bytes per trial for each; then
+and prints requests, MB received, wall and CPU seconds (the cycle's, and the whole
+process's: interpreter start, imports, config, cycle, close, as the kernel counts
+them), CPU per 1,000 records fetched, peak RSS, database size and database bytes
+per trial for each, with ctwatch's default ``[database]`` settings (typed
+``latest`` columns, compressed bodies; ``--readable-records`` picks another); then
 the wall time of ``ctwatch status`` and ``status --json`` (output to
 /dev/null) against a no-change ``ctwatch check``, each a whole fresh process.
 It also times ``json.loads`` and ``orjson.loads`` on the very JSON the double
 serves (in the double's process, in pages of 1,000 studies), so the baseline's
-CPU can be read as a multiple of merely parsing what it received. ``--naive``
+whole-process CPU can be read as a multiple of merely parsing what it received,
+and prints the database's size as a multiple of the JSON received. ``--naive``
 repeats the cycles with one request per trial and no version probe or
 incremental fetch (batch_size = 1, incremental = false). Peak RSS is compared
 between N and N/10 when both ran. The 580,000-trial run serves ~6 GB of JSON
