@@ -43,9 +43,13 @@ def test_text_groups_changes_under_their_version(logged: Path) -> None:
     result = run_cli(logged, "changes", "--watch", "second")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"{OTHER} #2 · seen ") and lines[0].endswith(
-        " · observed — Another trial"
+    assert lines[0].startswith(f"{OTHER} #2 · observed 20") and lines[0].endswith(
+        " — Another trial"
     )
+    everything = run_cli(logged, "changes").stdout.splitlines()
+    headings = [line for line in everything if line.startswith("NCT")]
+    assert all(len(line) <= 80 for line in headings)
+    assert any(line.startswith(f"{NCT} #2 · registry 5 · observed 20") for line in headings)
     assert "  Overall Status: Recruiting → Completed" in lines
     assert NCT not in result.stdout
 

@@ -29,6 +29,7 @@ FIELDS = (
     "field", "label", "kind", "old", "new",
 )  # fmt: skip
 VALUE_LIMIT = 200
+WIDTH = 80  # of a version's heading line (its title is shortened to fit)
 
 
 def _since(text: str | None, now: datetime) -> str | None:
@@ -98,15 +99,16 @@ def _text(changes: Iterable[LoggedChange]) -> int:
         if change.version_id != current:
             current = change.version_id
             registry = (
-                f" · registry version {change.registry_version}"
+                f" · registry {change.registry_version}"
                 if change.registry_version and change.number is not None
                 else ""
             )
-            say(
-                f"{'' if count == 0 else chr(10)}{change.nct_id} {change.ref}{registry}"
-                f" · seen {change.seen_at[:16].replace('T', ' ')} · {change.source}"
-                f" — {one_line(change.title or '(untitled)', 80)}"
+            head = (
+                f"{change.nct_id} {change.ref}{registry} · {change.source}"
+                f" {change.seen_at[:16].replace('T', ' ')} — "
             )
+            title = one_line(change.title or "(untitled)", max(WIDTH - len(head), 20))
+            say(f"{'' if count == 0 else chr(10)}{head}{title}")
         say(f"  {change.label}: {_words(change.old)} → {_words(change.new)}")
         count += 1
     return count
