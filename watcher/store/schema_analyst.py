@@ -60,7 +60,7 @@ def _m0016b_latest_columns(db: Database) -> None:
     ``trial_facts`` holds one row per trial with the facts of its newest
     version (:mod:`watcher.core.facts`), written in the same transaction as
     that version, so ``latest`` needs no JSON. Trials recorded before are
-    filled here from their newest stored body (about a millisecond a trial).
+    filled here from their newest stored body (0.6 s of CPU for 10,000 trials).
     ``trials.record`` (the whole record as JSON text) stays in the view; it is
     kept only with ``database.readable_records = "json"``.
     """
