@@ -75,7 +75,8 @@ def test_json_and_csv_carry_every_column(logged: Path) -> None:
 def test_filters_by_trial_and_time(logged: Path) -> None:
     only = json.loads(run_cli(logged, "changes", "--json", OTHER.lower()).stdout)
     assert {d["nct_id"] for d in only} == {OTHER}
-    assert json.loads(run_cli(logged, "changes", "--json", "--since", "7d").stdout) != []
+    for recent in ("7d", "2w", "400d", "90 m", "999999w"):
+        assert json.loads(run_cli(logged, "changes", "--json", "--since", recent).stdout) != []
     later = run_cli(logged, "changes", "--since", "2999-01-01")
     assert later.exit_code == 0 and later.stdout == "no changes recorded since 2999-01-01\n"
     assert json.loads(run_cli(logged, "changes", "--json", "--since", "2999-01-01").stdout) == []
@@ -84,7 +85,8 @@ def test_filters_by_trial_and_time(logged: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--since", "soon"), "--since: 'soon' is not a duration (7d, 12h) or a date"),
+        (("--since", "soon"), "--since: 'soon' is not a duration (7d, 12h, 2w) or a date"),
+        (("--since", "2026-13-45"), "--since: '2026-13-45' is not a duration"),
         (("--watch", "nope"), "--watch: no watch or search named 'nope' (known: test, second)"),
         (("NCT123",), "NCT123"),
     ],

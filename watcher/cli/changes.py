@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from typing import Any
 import click
 
 from watcher.cli.main import EXIT_USAGE, Context, fail, main, open_app, require_database, say
-from watcher.config import Config, normalise_nct_id, parse_duration
+from watcher.config import Config, normalise_nct_id
 from watcher.core.text import one_line
 from watcher.store.changelog import LoggedChange
 from watcher.timeutil import iso
@@ -29,6 +30,11 @@ FIELDS = (
     "field", "label", "kind", "old", "new",
 )  # fmt: skip
 VALUE_LIMIT = 200
+_AGO = re.compile(r"(\d{1,6})\s*([smhdw])")
+_UNITS = {
+    "s": timedelta(seconds=1), "m": timedelta(minutes=1), "h": timedelta(hours=1),
+    "d": timedelta(days=1), "w": timedelta(weeks=1),
+}  # fmt: skip
 WIDTH = 80  # of a version's heading line (its title is shortened to fit)
 
 
@@ -37,17 +43,19 @@ def _since(text: str | None, now: datetime) -> str | None:
     if text is None:
         return None
     raw = text.strip()
-    try:
-        return iso(now - timedelta(seconds=parse_duration(raw)))
-    except ValueError:
-        pass
+    ago = _AGO.fullmatch(raw)
+    if ago is not None:
+        try:
+            return iso(now - int(ago.group(1)) * _UNITS[ago.group(2)])
+        except OverflowError:  # before the year 1: everything
+            return None
     for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"):
         try:
             moment = datetime.strptime(raw, form).replace(tzinfo=UTC)
         except ValueError:
             continue
         return moment.date().isoformat() if form == "%Y-%m-%d" else iso(moment)
-    fail(f"--since: {text!r} is not a duration (7d, 12h) or a date (2026-12-01)", EXIT_USAGE)
+    fail(f"--since: {text!r} is not a duration (7d, 12h, 2w) or a date (2026-12-01)", EXIT_USAGE)
 
 
 def _trials(config: Config, app_members: dict[str, dict[str, str]], names: Sequence[str],
@@ -136,8 +144,8 @@ def _csv(changes: Iterable[LoggedChange]) -> None:
 @click.option(
     "--since",
     metavar="WHEN",
-    help="Only changes seen in the last 7d / 12h, or since a date (e.g. --since 7d, "
-    "--since 2026-12-01, UTC).",
+    help="Only changes seen in the last 30m / 12h / 7d / 2w, or since a date (e.g. "
+    "--since 7d, --since 2026-12-01, UTC).",
 )
 @click.option(
     "--watch",
