@@ -142,6 +142,7 @@ class App:
             followed = followed_now(self.store, searches)
             routes = build_routes(self.config, self.subscriptions(), followed)
             trials = routes.trials()
+            self.store.watches.sync({w.name: w.trials for w in self.config.watch})
             report = self.pipeline.run_cycle(
                 trials, routes, should_stop, full=full, searches=searches
             )

@@ -5,6 +5,7 @@ Importing this package registers every command on :data:`main`.
 
 from watcher.cli import (
     backfill,
+    changes,
     check,
     demo,
     edit,
@@ -19,6 +20,7 @@ from watcher.cli.main import main
 
 __all__ = [
     "backfill",
+    "changes",
     "check",
     "demo",
     "edit",

@@ -426,3 +426,8 @@ def _m0014_search_failures(db: Database) -> None:
     """How many checks of a search failed in a row (0 after a check that read it): after
     ``alerts.trouble_after`` of them its destinations are told, as for a trial."""
     _script(db, "ALTER TABLE searches ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0")
+
+
+# The analyst views and numbering steps (0016…) live in their own module, registered here,
+# after every earlier step, so they apply in order.
+from watcher.store import schema_analyst  # noqa: E402, F401
