@@ -145,7 +145,8 @@ class _Routes:
         scope = feeds.resolve(sources, name)
         if scope is None:
             return PlainTextResponse("no such feed", 404)
-        return Response(feeds.build(store, scope, self._context.clock()), media_type=ATOM)
+        site = config.server.public_url if config.server is not None else None
+        return Response(feeds.build(store, scope, self._context.clock(), site), media_type=ATOM)
 
     def healthz(self, request: Request) -> Response:
         config = self._context.current()

@@ -32,7 +32,7 @@ from watcher.core.timeline import parse_day
 from watcher.store.timeline import StoryVersion
 
 WIDTH = 720
-LEFT, RIGHT, TOP, BOTTOM = 96, 16, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 140, 16, 12, 28
 LANE = 22
 
 
@@ -108,7 +108,7 @@ def status_chart(versions: Sequence[StoryVersion], today: date) -> Markup:
         y = TOP + lane * LANE
         parts.append(
             f'<text class="label lane" x="{LEFT - 6}" y="{y + LANE / 2 + 4}" '
-            f'text-anchor="end">{_e(words[:16])}</text>'
+            f'text-anchor="end">{_e(words)}</text>'
         )
     for index, version in enumerate(versions):
         status = version.facts.status or "UNKNOWN"
@@ -168,19 +168,22 @@ def enrollment_chart(versions: Sequence[StoryVersion], today: date) -> Markup:
     for series, wanted in (("target", "ESTIMATED"), ("actual", "ACTUAL")):
         points: list[tuple[float, float]] = []
         marks = []
-        for day, version in zip(days, versions, strict=True):
+        until = x(_ordinal(end))  # held until the series stops being stated
+        for index, (day, version) in enumerate(zip(days, versions, strict=True)):
             facts = version.facts
             if facts.enrollment is None or (facts.enrollment_type or "ESTIMATED") != wanted:
                 continue
             point = (x(_ordinal(day)), y(facts.enrollment))
             points.append(point)
+            following = days[index + 1] if index + 1 < len(days) else end
+            until = x(_ordinal(following))
             tip = f"#{version.number} {version.date}: {series} {facts.enrollment:,}"
             marks.append(
                 f'<circle class="pt {series}" cx="{point[0]}" cy="{point[1]}" r="3">'
                 f"<title>{_e(tip)}</title></circle>"
             )
         if points:
-            parts.append(f'<path class="line {series}" d="{_steps(points, x(_ordinal(end)))}"/>')
+            parts.append(f'<path class="line {series}" d="{_steps(points, until)}"/>')
             parts += marks
     return _svg("enrollment", height, parts)
 
