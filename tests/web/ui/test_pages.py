@@ -192,3 +192,35 @@ def test_static_css_is_served_from_the_package(served: Served) -> None:
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/css")
     assert "svg.chart" in answer.text
     assert get(served, "/ui/static/../../asgi.py").status_code == 404
+
+
+def test_pages_render_while_a_cycle_holds_the_write_lock(served: Served) -> None:
+    """WAL: a reader never waits for a writer (a cycle mid-transaction)."""
+    writer = sqlite3.connect(served.database, isolation_level=None, timeout=1)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE trials SET last_checked_at = '2026-12-01T00:00:00Z'")
+        for path in PAGES:
+            assert get(served, path).status_code == 200, path
+        assert "2026-12-01T00:00:00Z" not in get(served, "/").text  # uncommitted: unseen
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_the_ui_writes_nothing(served: Served) -> None:
+    """``PRAGMA data_version`` moves when any other connection commits: it must not."""
+    watcher = sqlite3.connect(served.database)
+    try:
+        before = watcher.execute("PRAGMA data_version").fetchone()[0]
+        for path in [
+            *PAGES,
+            f"/trials/{HOSTILE_NCT}",
+            "/changes?format=csv",
+            "/changes?format=json",
+        ]:
+            assert get(served, path).status_code == 200
+        assert httpx.post(served.origin + "/changes").status_code == 405  # GET only
+        assert watcher.execute("PRAGMA data_version").fetchone()[0] == before
+    finally:
+        watcher.close()
