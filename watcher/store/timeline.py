@@ -303,7 +303,8 @@ class Timeline:
 
     def members(self, search: str) -> list[Member]:
         """Every trial that was a member of a search: current ones first (by when they
-        joined, newest first), then the ones that left (newest departure first)."""
+        joined, newest first), then the ones that left (newest departure first). A member
+        that left without an event of joining was in the search's baseline."""
         current = self._conn.rows(
             """SELECT m.nct_id, t.title, m.first_seen, m.last_seen FROM search_members m
                LEFT JOIN trials t ON t.nct_id = m.nct_id
@@ -312,8 +313,11 @@ class Timeline:
         )
         gone = self._conn.rows(
             """SELECT e.nct_id, MAX(e.at) AS left_at, t.title,
-                      (SELECT MAX(j.at) FROM search_events j WHERE j.search = e.search
-                       AND j.nct_id = e.nct_id AND j.kind != 'left') AS joined
+                      COALESCE(
+                          (SELECT MAX(j.at) FROM search_events j WHERE j.search = e.search
+                           AND j.nct_id = e.nct_id AND j.kind != 'left'),
+                          (SELECT s.baseline_at FROM searches s WHERE s.name = e.search)
+                      ) AS joined
                FROM search_events e LEFT JOIN trials t ON t.nct_id = e.nct_id
                WHERE e.search = ? AND e.kind = 'left' AND e.nct_id NOT IN
                      (SELECT nct_id FROM search_members WHERE search = ?)

@@ -15,6 +15,7 @@ import pytest
 from watcher.app import Services, build_services
 from watcher.config import Config, load_config
 from watcher.store import Store
+from watcher.store.searches import MemberEvent, SearchUpdate
 from watcher.testing.samples import changed, make_study
 from watcher.testing.story import import_story, record_story, slipping_records
 
@@ -22,6 +23,7 @@ LONG = "NCT01234567"
 HOSTILE_NCT = "NCT07654321"
 QUIET = "NCT05555555"
 IMPORTED_NCT = "NCT03333333"
+SEARCH = "tumor <b>search</b>"
 VERSIONS = 30
 HOSTILE_TITLE = 'Trial <script>alert("title")</script><img src=x onerror=alert(1)> & "quotes"'
 HOSTILE_WHY = "<b>Stopped</b><script>document.title='pwned'</script>"
@@ -58,6 +60,18 @@ def fill(database: Path) -> None:
             for status, day in (("NOT_YET_RECRUITING", "2024-03-01"), ("RECRUITING", "2024-09-01"))
         ]
         import_story(store, IMPORTED_NCT, imported)
+        query = '{"query.cond": "tumor"}'
+        store.searches.apply(
+            SearchUpdate(SEARCH, query, "2026-01-01T06:00:00Z", None, baseline=(LONG, QUIET))
+        )
+        joined = MemberEvent(HOSTILE_NCT, "new", {"title": HOSTILE_TITLE})
+        store.searches.apply(
+            SearchUpdate(SEARCH, query, "2026-02-01T06:00:00Z", None, entered=(joined,))
+        )
+        left = MemberEvent(QUIET, "left", {})
+        store.searches.apply(
+            SearchUpdate(SEARCH, query, "2026-03-01T06:00:00Z", None, left=(left,), seen=(LONG,))
+        )
     finally:
         store.close()
 

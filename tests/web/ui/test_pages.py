@@ -8,6 +8,7 @@ import re
 import sqlite3
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from tests.web.ui.conftest import (
     IMPORTED_NCT,
     LONG,
     QUIET,
+    SEARCH,
     VERSIONS,
     Served,
 )
@@ -173,6 +175,24 @@ def test_changes_csv_is_spreadsheet_safe_and_links_the_next_page(served: Served)
     assert 'rel="next"' in answer.headers["link"] and "format=csv" in answer.headers["link"]
     hostile = get(served, f"/changes?format=csv&trial={HOSTILE_NCT}").text
     assert HOSTILE_TITLE.replace('"', '""') in hostile
+
+
+def test_search_page_lists_members_with_joined_and_left(served: Served) -> None:
+    answer = get(served, "/searches/" + quote(SEARCH, safe=""))
+    assert answer.status_code == 200
+    rows = re.findall(
+        r'<tr class="(member|left)"><td><a href="/trials/(NCT\d+)">NCT\d+</a></td><td>.*?</td>'
+        r"<td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>",
+        answer.text,
+    )
+    assert rows == [
+        ("member", HOSTILE_NCT, "2026-02-01T06:00:00Z", "2026-02-01T06:00:00Z", ""),
+        ("member", LONG, "2026-01-01T06:00:00Z", "2026-03-01T06:00:00Z", ""),
+        ("left", QUIET, "2026-01-01T06:00:00Z", "—", "2026-03-01T06:00:00Z"),
+    ]
+    assert "tumor &lt;b&gt;search&lt;/b&gt;" in answer.text
+    scoped = get(served, "/changes?format=json&search=" + quote(SEARCH)).json()["changes"]
+    assert {c["nct_id"] for c in scoped} == {LONG, HOSTILE_NCT}  # and QUIET (no changes)
 
 
 def test_search_page_unknown_is_404(served: Served) -> None:

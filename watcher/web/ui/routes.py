@@ -86,7 +86,7 @@ def ui_routes(context: UIContext) -> list[BaseRoute]:
         ("/trials/{nct}", pages.trial),
         ("/trials/{nct}/compare", pages.compare),
         ("/changes", pages.changes),
-        ("/searches/{name}", pages.search),
+        ("/searches/{name:path}", pages.search),
     ]
     routes: list[BaseRoute] = [
         Route(path, _guard(context, page), methods=["GET"]) for path, page in guarded
