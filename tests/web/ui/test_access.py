@@ -105,11 +105,12 @@ def test_with_a_token_every_request_needs_it(tmp_path: Path, database: Path, lis
         assert page.status_code == 200 and UI_TOKEN not in page.text
         forged = httpx.get(origin + "/", cookies={COOKIE: "0" * 64}, follow_redirects=False)
         assert forged.status_code == 303
-        away = httpx.post(
-            origin + "/login", data={"token": UI_TOKEN, "next": "//evil.example/x"},
-            follow_redirects=False,
-        )  # fmt: skip
-        assert away.headers["location"] == "/"  # never an open redirect
+        for target in ("//evil.example/x", "/\t/evil.example", "/\\evil.example", "https://e.x/"):
+            away = httpx.post(
+                origin + "/login", data={"token": UI_TOKEN, "next": target},
+                follow_redirects=False,
+            )  # fmt: skip
+            assert away.headers["location"] == "/", target  # never an open redirect
         assert httpx.get(origin + "/metrics").status_code == 200  # not behind the UI token
     checked = run_cli(tmp_path / "ctwatch.toml", "config", "check", env=ENV)
     assert "token required" in checked.stdout and UI_TOKEN not in checked.stdout

@@ -29,6 +29,10 @@ from watcher.web.ui.routes import CSP
 PAGES = [
     "/",
     f"/trials/{LONG}",
+    f"/trials/{QUIET}",  # one version: nothing changed
+    f"/trials/{IMPORTED_NCT}",
+    f"/trials/{HOSTILE_NCT}",
+    f"/searches/{quote(SEARCH, safe='')}",
     f"/trials/{LONG}/compare?a=1&b={VERSIONS}",
     "/changes",
     "/changes?level=info&type=field.*&since=2019-01-01&until=2030-01-01",

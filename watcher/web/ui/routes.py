@@ -137,8 +137,12 @@ def _static(request: Request) -> Response:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path on this server (never ``//host`` or a scheme): no open redirect."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this server: no open redirect. A browser drops tabs and newlines
+    from a URL and reads a backslash as ``/``, so ``/<tab>/evil`` is ``//evil``: any
+    control character, space or backslash, or a second leading slash, means ``/``."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(ord(c) < 0x21 or c in "\\\x7f" for c in value):
         return "/"
     return value
 
