@@ -2,11 +2,13 @@
 
 Why one module: what the UI shows as "what happened" (its level, its type, its
 words) is decided here once, so the events of issue 22 plug in at one place.
-Until the ``events`` table exists every recorded field change is an *entry* of
-level ``info`` whose type is ``field.<kind>`` (``field.changed``,
-``field.added``, ``field.removed``); a level filter above ``info`` therefore
-matches nothing yet. Entries keep the words alerts use
-(:func:`watcher.core.render.change_lines`).
+Every recorded field change is an *entry* of level ``info`` whose type is
+``field.<kind>`` (``field.changed``, ``field.added``, ``field.removed``), in
+the words alerts use (:func:`watcher.core.render.change_lines`). When the
+database has an ``events`` table (``version_id``, ``type``, ``level``,
+``summary``: issue 22) a version's events come first, as entries of their own
+level and type, and the level and type filters read them too; without it a
+level filter above ``info`` matches nothing.
 
 Versions are numbered as ``ctwatch history`` prints them (:func:`number_sql`,
 the one place that says how). A version's date is the registry's
@@ -36,6 +38,8 @@ LEVELS = ("high", "medium", "low", "info")
 CHANGE_LEVEL = "info"
 """The level of a field change that no event explains (every change, until events land)."""
 CHANGE_TYPES = ("field.changed", "field.added", "field.removed")
+EVENT_COLUMNS = frozenset({"version_id", "type", "level", "summary"})
+"""What the read model needs of an ``events`` table before it shows events."""
 
 
 def number_sql(alias: str = "v") -> str:
@@ -73,13 +77,21 @@ class Entry:
         return self.line.text()
 
 
-def entries(changes: Sequence[FieldChange]) -> tuple[Entry, ...]:
-    """A version's entries: its field changes in the words alerts use, all ``info``."""
+def entries(changes: Sequence[FieldChange], events: Sequence[Entry] = ()) -> tuple[Entry, ...]:
+    """A version's entries: its events (highest level first), then its field changes in
+    the words alerts use, all ``info``."""
     kinds = {c.label: c.kind for c in changes}
-    return tuple(
+    ranked = sorted(events, key=lambda e: LEVELS.index(e.level))
+    return tuple(ranked) + tuple(
         Entry(CHANGE_LEVEL, change_type(kinds.get(line.label, "changed")), line)
         for line in change_lines(changes)
     )
+
+
+def event_entry(type_: str, level: str, summary: str) -> Entry:
+    """An event as an entry (an unknown level reads as ``info``)."""
+    shown = level if level in LEVELS else CHANGE_LEVEL
+    return Entry(shown, type_, ChangeLine(type_, summary=summary))
 
 
 def _highest(items: Sequence[Entry]) -> str:
@@ -189,10 +201,18 @@ class Timeline:
 
     def changes(self, query: ChangeQuery) -> list[ChangeSet]:
         """Up to ``query.limit`` change sets, newest version date first (then newest id)."""
-        if CHANGE_LEVEL not in levels_from(query.level):
-            return []  # no events yet: every change is info
+        events = self.has_events()
+        levels = levels_from(query.level)
+        if CHANGE_LEVEL not in levels and not events:
+            return []  # no events: every change is info
         where = ["v.change_count > 0"]
         params: list[Any] = []
+        if CHANGE_LEVEL not in levels:
+            where.append(
+                "EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id "
+                "AND e.level IN (SELECT value FROM json_each(?)))"
+            )
+            params.append(json.dumps(list(levels)))
         if query.nct_ids is not None:
             where.append("v.nct_id IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(sorted(query.nct_ids)))
@@ -209,11 +229,17 @@ class Timeline:
             where.append(f"({date_sql()} < ? OR ({date_sql()} = ? AND v.id < ?))")
             params += [query.after[0], query.after[0], query.after[1]]
         if query.type_glob is not None:
-            where.append(
+            of_event = (
+                " OR EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.type GLOB ?)"
+                if events
+                else ""
+            )
+            of_change = (
                 "EXISTS (SELECT 1 FROM changes c WHERE c.version_id = v.id "
                 "AND ('field.' || c.kind) GLOB ?)"
             )
-            params.append(query.type_glob)
+            where.append(f"({of_change}{of_event})")
+            params += [query.type_glob] * (2 if events else 1)
         rows = self._conn.rows(
             f"""{_SET_COLUMNS} WHERE {" AND ".join(where)}
                 ORDER BY date DESC, v.id DESC LIMIT ?""",
@@ -221,8 +247,29 @@ class Timeline:
         )
         return self._sets(rows)
 
+    def has_events(self) -> bool:
+        """Whether the database records events (issue 22) in a shape this reads."""
+        rows = self._conn.rows("SELECT name FROM pragma_table_info('events')")
+        return {r["name"] for r in rows} >= EVENT_COLUMNS
+
+    def _events_of(self, version_ids: Sequence[int]) -> dict[int, list[Entry]]:
+        if not version_ids or not self.has_events():
+            return {}
+        rows = self._conn.rows(
+            """SELECT version_id, type, level, summary FROM events
+               WHERE version_id IN (SELECT value FROM json_each(?)) ORDER BY rowid""",
+            [json.dumps(list(version_ids))],
+        )
+        out: dict[int, list[Entry]] = {}
+        for row in rows:
+            entry = event_entry(str(row["type"]), str(row["level"]), str(row["summary"] or ""))
+            out.setdefault(row["version_id"], []).append(entry)
+        return out
+
     def _sets(self, rows: Sequence[Any]) -> list[ChangeSet]:
-        changes = self._changes_of([r["id"] for r in rows])
+        ids = [r["id"] for r in rows]
+        changes = self._changes_of(ids)
+        events = self._events_of(ids)
         out = []
         for r in rows:
             found = changes.get(r["id"], ())
@@ -231,7 +278,7 @@ class Timeline:
                     version_id=r["id"], nct_id=r["nct_id"], title=r["title"] or "",
                     number=r["number"], date=r["date"], source=r["source"],
                     registry_version=r["registry_version"], fetched_at=r["fetched_at"],
-                    entries=entries(found), changes=found,
+                    entries=entries(found, events.get(r["id"], ())), changes=found,
                 )
             )  # fmt: skip
         return out
@@ -265,6 +312,7 @@ class Timeline:
         if trial is None or not rows:
             return None
         changes = self._changes_of([r["id"] for r in rows])
+        events = self._events_of([r["id"] for r in rows])
         versions = []
         record: dict[str, Any] = {}
         for r in rows:
@@ -273,7 +321,8 @@ class Timeline:
                 StoryVersion(
                     id=r["id"], number=r["number"], date=r["date"], source=r["source"],
                     registry_version=r["registry_version"], fetched_at=r["fetched_at"],
-                    facts=Facts.of(record), entries=entries(changes.get(r["id"], ())),
+                    facts=Facts.of(record),
+                    entries=entries(changes.get(r["id"], ()), events.get(r["id"], ())),
                 )
             )  # fmt: skip
         return TrialStory(
