@@ -117,6 +117,16 @@ def test_with_a_token_every_request_needs_it(tmp_path: Path, database: Path, lis
     assert "warning" not in checked.stdout
 
 
+def test_no_database_yet_is_503_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "none" / "ctwatch.db"
+    config = config_for(tmp_path, missing, 'listen = "127.0.0.1:0"')
+    with app_for(config) as origin:
+        answer = httpx.get(origin + "/")
+        assert answer.status_code == 503 and "no database yet" in answer.text
+        assert httpx.get(origin + "/changes?format=json").status_code == 503
+    assert not missing.exists() and not missing.parent.exists()
+
+
 def test_a_short_ui_token_is_refused_without_repeating_it(tmp_path: Path, database: Path) -> None:
     path = tmp_path / "ctwatch.toml"
     path.write_text(config_text(database, 'ui_token = "short-secret"'), encoding="utf-8")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -66,6 +67,7 @@ PAGE = 50
 EXPORT_PAGE = 200
 LATEST = 20
 MAX_LOGIN_BODY = 4096
+NO_DATABASE = "no database yet: the UI shows what a cycle has stored (run ctwatch check)\n"
 SHUT = "the web UI needs [server] ui_token when server.listen is not a loopback address; set it\n"
 
 
@@ -117,6 +119,8 @@ def _guard(
                 return _secure(PlainTextResponse("wrong UI token\n", 401))
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return _secure(RedirectResponse(f"/login?next={quote(target, safe='')}", 303))
+        if not login and not Path(config.database.path).exists():  # never create it here
+            return _secure(PlainTextResponse(NO_DATABASE, 503))
         response = _secure(page(request, config))
         elapsed = (time.perf_counter() - started) * 1000
         response.headers["Server-Timing"] = f"page;dur={elapsed:.1f}"  # what bench/ui.py reads
