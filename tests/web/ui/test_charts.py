@@ -34,6 +34,9 @@ def test_one_version_and_missing_facts_still_draw() -> None:
     ):
         assert str(svg).startswith("<svg") and "NaN" not in str(svg)
     assert 'class="pt' not in str(charts.enrollment_chart(only, today))
+    assert "Enrollment is not stated in any stored version" in str(
+        charts.enrollment_chart(only, today)
+    )
 
 
 def test_points_only_where_a_version_states_the_value() -> None:

@@ -154,6 +154,15 @@ def _steps(points: Sequence[tuple[float, float]], end_x: float) -> str:
     return "".join([*path, f"H{end_x}"])
 
 
+def _empty(what: str, height: float) -> str:
+    """A line in the middle of a chart with nothing to draw."""
+    middle = (LEFT + WIDTH - RIGHT) / 2
+    return (
+        f'<text class="label empty" x="{middle}" y="{(height - BOTTOM) / 2}" '
+        f'text-anchor="middle">{_e(what)} is not stated in any stored version</text>'
+    )
+
+
 def enrollment_chart(versions: Sequence[StoryVersion], today: date) -> Markup:
     """Target (ESTIMATED) and actual (ACTUAL) enrollment as two step lines over versions."""
     days = _days(versions)
@@ -185,6 +194,8 @@ def enrollment_chart(versions: Sequence[StoryVersion], today: date) -> Markup:
         if points:
             parts.append(f'<path class="line {series}" d="{_steps(points, until)}"/>')
             parts += marks
+    if not counts:
+        parts.append(_empty("Enrollment", height))
     return _svg("enrollment", height, parts)
 
 
@@ -247,4 +258,6 @@ def dates_chart(versions: Sequence[StoryVersion], today: date, due: date | None)
         if points:
             parts.append(f'<polyline class="line {series}" points="{" ".join(points)}"/>')
             parts += marks
+    if not planned:
+        parts.append(_empty("A completion date", height))
     return _svg("dates", height, parts)
