@@ -220,13 +220,12 @@ def dates_chart(versions: Sequence[StoryVersion], today: date, due: date | None)
     labels = [(_ordinal(date(yr, 1, 1)), str(yr)) for yr in years[::step]]
     parts = _value_axis(_ordinal(low), _ordinal(high), y, labels)
     parts += _time_axis(start, end, x, height - BOTTOM)
-    diagonal = [(max(start, low), min(end, high))]
-    for d0, d1 in diagonal:
-        if d0 < d1:
-            parts.append(
-                f'<line class="diagonal" x1="{x(_ordinal(d0))}" y1="{y(_ordinal(d0))}" '
-                f'x2="{x(_ordinal(d1))}" y2="{y(_ordinal(d1))}"/>'
-            )
+    d0, d1 = max(start, low), min(end, high)
+    if d0 < d1:
+        parts.append(
+            f'<line class="diagonal" x1="{x(_ordinal(d0))}" y1="{y(_ordinal(d0))}" '
+            f'x2="{x(_ordinal(d1))}" y2="{y(_ordinal(d1))}"/>'
+        )
     if due is not None:
         dy = y(_ordinal(due))
         parts.append(f'<line class="due" x1="{LEFT}" y1="{dy}" x2="{WIDTH - RIGHT}" y2="{dy}"/>')
@@ -235,29 +234,34 @@ def dates_chart(versions: Sequence[StoryVersion], today: date, due: date | None)
             f'text-anchor="end">results due {due.isoformat()}</text>'
         )
     for series in ("primary", "completion"):
-        points: list[str] = []
-        marks: list[str] = []
-        for day, version in zip(days, versions, strict=True):
-            value = (
-                version.facts.primary_completion
-                if series == "primary"
-                else version.facts.completion
-            )
-            planned_day = value.day if value is not None else None
-            if value is None or planned_day is None:
-                continue
-            point = (x(_ordinal(day)), y(_ordinal(planned_day)))
-            points.append(f"{point[0]},{point[1]}")
-            kind = (value.type or "").lower()
-            name = "primary completion" if series == "primary" else "completion"
-            tip = f"#{version.number} {version.date}: {name} {value.date} {kind}".strip()
-            marks.append(
-                f'<circle class="pt {series}" cx="{point[0]}" cy="{point[1]}" r="3">'
-                f"<title>{_e(tip)}</title></circle>"
-            )
-        if points:
-            parts.append(f'<polyline class="line {series}" points="{" ".join(points)}"/>')
-            parts += marks
+        parts += _planned_series(series, days, versions, x, y)
     if not planned:
         parts.append(_empty("A completion date", height))
     return _svg("dates", height, parts)
+
+
+def _planned_series(
+    series: str, days: Sequence[date], versions: Sequence[StoryVersion], x: _Linear, y: _Linear
+) -> list[str]:
+    """One planned date (``primary`` completion or ``completion``) as a line and a point
+    per version that states it."""
+    points: list[str] = []
+    marks: list[str] = []
+    name = "primary completion" if series == "primary" else "completion"
+    for day, version in zip(days, versions, strict=True):
+        facts = version.facts
+        value = facts.primary_completion if series == "primary" else facts.completion
+        planned_day = value.day if value is not None else None
+        if value is None or planned_day is None:
+            continue
+        cx, cy = x(_ordinal(day)), y(_ordinal(planned_day))
+        points.append(f"{cx},{cy}")
+        kind = (value.type or "").lower()
+        tip = f"#{version.number} {version.date}: {name} {value.date} {kind}".strip()
+        marks.append(
+            f'<circle class="pt {series}" cx="{cx}" cy="{cy}" r="3">'
+            f"<title>{_e(tip)}</title></circle>"
+        )
+    if not points:
+        return []
+    return [f'<polyline class="line {series}" points="{" ".join(points)}"/>', *marks]
