@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -64,6 +64,8 @@ class Deliverer:
     notifiers: Mapping[str, Notifier]
     clock: Clock = utc_now
     give_up_after: timedelta = GIVE_UP_AFTER
+    site: str | None = None
+    """``[server] public_url``: alerts link to the trial's page there."""
 
     def deliver(self, *, force: bool = False) -> DeliveryReport:
         """Send what is due; ``force`` also sends rows still in backoff."""
@@ -130,7 +132,8 @@ class Deliverer:
         """
         ids = [c.version_id for c in claims if c.version_id is not None]
         changes = self.store.versions.changes_of(ids)
-        return [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
+        alerts = [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
+        return [replace(a, site=self.site) for a in alerts] if self.site else alerts
 
     def _send(
         self, claims: Sequence[OutboxClaim], send: Callable[[], None], report: DeliveryReport
@@ -248,5 +251,6 @@ def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
     old, new = claim.previous_registry_version, claim.registry_version
     compare = (old, new) if old is not None and new is not None else None
     return Alert(
-        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued, compare=compare
-    )
+        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued,
+        compare=compare, change_set=claim.version_id,
+    )  # fmt: skip

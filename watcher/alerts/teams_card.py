@@ -29,6 +29,7 @@ from watcher.core.render import (
     Notice,
     card_lines,
     change_lines,
+    changes_url,
     digest_headline,
     search_link,
     trial_heading,
@@ -117,7 +118,10 @@ def _title(alert: Alert, url: str, text: str | None = None) -> Element:
 
 
 def _links(alert: Alert) -> list[Element]:
-    return [open_url("View history", alert.history_url), open_url("Open record", alert.study_url)]
+    links = [open_url("View history", alert.history_url), open_url("Open record", alert.study_url)]
+    if alert.page_url is not None:
+        links.append(open_url("Trial page", alert.page_url))
+    return links
 
 
 def fit(build: Callable[[int], Payload], count: int, limit: int) -> Payload | None:
@@ -250,7 +254,8 @@ def _digest(alerts: Sequence[Alert], shown: int) -> Payload:
         rest = ", ".join(a.nct_id or a.headline for a in alerts[shown:])
         body.append(rich(run(truncate(f"…and {len(alerts) - shown} more: {rest}", 2000))))
     body.append(_subtle("Each trial links to its history on ClinicalTrials.gov."))
-    return message(body)
+    more = changes_url(alerts[shown:]) if shown < len(alerts) else None
+    return message(body, [open_url(f"See the other {len(alerts) - shown}", more)] if more else [])
 
 
 def _digest_entry(alert: Alert) -> list[Element]:

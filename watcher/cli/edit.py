@@ -14,9 +14,10 @@ import click
 
 from watcher.channels import CHANNELS
 from watcher.cli.main import EXIT_USAGE, Context, Group, fail, main, say
-from watcher.config import Config, ConfigError, SearchConfig, normalise_nct_id
+from watcher.config import Config, ConfigError, SearchConfig, normalise_nct_id, serving
 from watcher.config.edit import ConfigEditor, EditError, EditReport, starter_text
 from watcher.config.edit import write_atomically as write_file
+from watcher.config.server import ui_token_missing
 from watcher.core.fieldnames import search_fields
 from watcher.core.text import counted
 from watcher.redact import redact
@@ -224,6 +225,24 @@ def describe_config(path: Path, config: Config) -> list[str]:
         for search in config.search:
             lines.append("  " + _search_line(search).removeprefix("search "))
             lines.append(f"    {search.query.describe(1000)}")
+    return lines + _server_lines(config)
+
+
+def _server_lines(config: Config) -> list[str]:
+    """The web UI's address and guard; a warning when it cannot be opened (no secret shown)."""
+    listen, server = serving(config).listen, config.server
+    if listen is None:
+        return []
+    token = server is not None and server.ui_token is not None
+    lines = [f"web UI: http://{listen}/ ({'token required' if token else 'no token'})"]
+    if server is not None and server.public_url is not None:
+        lines.append(f"  alerts link to {server.public_url}/trials/NCT…")
+    missing = ui_token_missing(config)
+    if missing is not None:
+        lines.append(
+            f"warning: {missing}; set server.ui_token (Slack, feeds, /metrics, "
+            "/healthz are still served)"
+        )
     return lines
 
 

@@ -41,7 +41,8 @@ def feed(obj: Context, name: str, output: str | None) -> None:
         if scope is None:
             known = ", ".join(feeds.feed_names(config))
             fail(f"no feed named {name!r} (feeds: {known}, slack/CHANNEL)", 2)
-        document = feeds.build(app.store, scope, utc_now())
+        site = config.server.public_url if config.server is not None else None
+        document = feeds.build(app.store, scope, utc_now(), site)
     if output is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()

@@ -42,6 +42,7 @@ SECRET_KEYS = frozenset(
         "app_token",
         "feed_token",
         *(name for name, key in DestinationKeys.channel_keys().items() if key.secret),
+        "ui_token",
     }
 )
 """Keys whose values are never repeated in an error (a key anywhere on the path counts;
@@ -384,8 +385,10 @@ class Config(_Strict):
             for optional in (self.slack.signing_secret, self.slack.app_token):
                 if optional is not None:
                     values.append(optional.get_secret_value())
-        if self.server is not None and self.server.feed_token is not None:
-            values.append(self.server.feed_token.get_secret_value())
+        if self.server is not None:
+            for token in (self.server.feed_token, self.server.ui_token):
+                if token is not None:
+                    values.append(token.get_secret_value())
         if self.email is not None:
             values += self.email.login_forms()
         if self.webhooks.secret is not None:

@@ -19,6 +19,7 @@ from watcher.core.render import (
     Notice,
     card_lines,
     change_lines,
+    changes_url,
     digest_headline,
     search_link,
     trial_heading,
@@ -139,7 +140,8 @@ def alert_message(alert: Alert, *, actions: bool = False) -> tuple[str, list[Blo
     rendered = [_line(line.label, line.before, line.after, line.summary) for line in lines]
     blocks += _pack(rendered, MAX_BLOCKS - 3 - int(actions), f"See {history}.")
     posted = alert.last_update_posted or "—"
-    blocks.append(_context(f"Last update posted {escape(posted)} · {history}"))
+    page = f" · {_link(alert.page_url, 'Trial page')}" if alert.page_url else ""
+    blocks.append(_context(f"Last update posted {escape(posted)} · {history}{page}"))
     if actions:
         blocks.append(actions_block(alert.nct_id, alert.history_url))
     text = f"{alert.nct_id} — {alert.title}: " + "; ".join(line.text(200) for line in lines)
@@ -196,9 +198,10 @@ def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
     for index, alert in enumerate(alerts):
         if len(blocks) == room:
             rest = ", ".join(a.nct_id or a.headline for a in alerts[index:])
-            blocks.append(
-                _section(truncate(f"…and {len(alerts) - index} more: {rest}", MAX_SECTION))
-            )
+            more = changes_url(alerts[index:])
+            see = f" ({_link(more, 'see them all')})" if more else ""
+            text = f"…and {len(alerts) - index} more{see}: {escape(rest)}"
+            blocks.append(_section(truncate(text, MAX_SECTION)))
             break
         blocks.append(_section(truncate(_digest_entry(alert), MAX_SECTION)))
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
@@ -218,7 +221,8 @@ def _digest_entry(alert: Alert) -> str:
         return f"*ctwatch · {escape(alert.notice.headline)}*\n{escape(alert.notice.body)}"
     url = search_link(alert, alert.search)[0] if alert.search else alert.history_url
     title = _link(url, truncate(f"{alert.nct_id} — {alert.title}", 300))
-    return "\n".join([f"*{title}*", *(f"• {s}" for s in _digest_lines(alert))])
+    page = f" · {_link(alert.page_url, 'trial page')}" if alert.page_url else ""
+    return "\n".join([f"*{title}*{page}", *(f"• {s}" for s in _digest_lines(alert))])
 
 
 def _digest_lines(alert: Alert) -> list[str]:

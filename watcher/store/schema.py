@@ -44,8 +44,15 @@ def _script(db: Database, sql: str) -> None:
 
 
 def migrate(db: Database) -> None:
-    """Apply pending migrations atomically; NewerDatabase for an unknown one."""
+    """Apply pending migrations atomically; NewerDatabase for an unknown one.
+
+    An up-to-date database is recognised with a plain read first: opening one
+    takes no write lock, so a reader (the web UI, ``status``) opened while a
+    cycle holds a write transaction does not wait for it (WAL).
+    """
     conn = db.conn
+    if not MIGRATIONS.pending(db) and set(KNOWN) >= {m.name for m in MIGRATIONS.applied(db)}:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         applied = [m.name for m in MIGRATIONS.applied(db)]

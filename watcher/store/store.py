@@ -13,7 +13,8 @@ table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 <watcher.store.service_state>`, :mod:`searches <watcher.store.searches>` (their
 members and events) and the readers :mod:`stats <watcher.store.stats>` and
 :mod:`recent <watcher.store.recent>`; :mod:`watches <watcher.store.watches>` (which watch
-follows which trial) and :mod:`changelog <watcher.store.changelog>` (every change, streamed).
+follows which trial), :mod:`changelog <watcher.store.changelog>` (every change, streamed)
+and :mod:`timeline <watcher.store.timeline>` (the web UI's read model).
 Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
 
@@ -42,6 +43,7 @@ from watcher.store.searches import Searches
 from watcher.store.service_state import ServiceStates
 from watcher.store.stats import Stats
 from watcher.store.subscriptions import SearchSubscriptions, Subscriptions
+from watcher.store.timeline import Timeline
 from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions, copy_mode
 from watcher.store.watches import Watches
@@ -86,6 +88,7 @@ class Store:
         self.service_state = ServiceStates(self.conn)
         self.stats = Stats(self.conn)
         self.recent = Recent(self.conn)
+        self.timeline = Timeline(self.conn, self.codec)
         self.searches = Searches(self.conn)
         self.search_subscriptions = SearchSubscriptions(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))

@@ -142,14 +142,15 @@ def feed_names(config: Config) -> list[str]:
     return ["all", *watches, *(f"search/{s.name}" for s in config.search)]
 
 
-def build(store: Store, scope: FeedScope, now: datetime) -> bytes:
+def build(store: Store, scope: FeedScope, now: datetime, site: str | None = None) -> bytes:
     """The Atom document of ``scope``'s newest changes.
 
     The feed's id is derived from the database file and the feed's name: the
-    same feed of the same installation keeps it.
+    same feed of the same installation keeps it. With ``site`` (``[server]
+    public_url``) each change entry links to the trial's page there.
     """
     scope = _with_members(store, scope)
-    entries = [_entry(version, changes, scope) for version, changes in _recent(store, scope)]
+    entries = [_entry(version, changes, scope, site) for version, changes in _recent(store, scope)]
     if scope.search is not None:
         events = store.searches.events(scope.search.name, MAX_ENTRIES)
         entries += [_event_entry(event, scope) for event in events]
@@ -221,16 +222,18 @@ def _uuid(key: str) -> str:
 
 
 def _entry(
-    version: ChangedVersion, changes: tuple[FieldChange, ...], scope: FeedScope
+    version: ChangedVersion, changes: tuple[FieldChange, ...], scope: FeedScope, site: str | None
 ) -> AtomEntry:
-    alert = Alert(version.nct_id, version.title or "", changes, version.last_update_posted)
+    alert = Alert(
+        version.nct_id, version.title or "", changes, version.last_update_posted, site=site
+    )
     lines = [line.text() for line in change_lines(changes)]
     key = f"{version.nct_id}/{version.content_hash}/{version.fetched_at}/{scope.key}"
     return AtomEntry(
         id=_uuid(key),
         title=f"{alert.nct_id} · {alert.headline}",
         updated=version.fetched_at,
-        link=alert.history_url,
+        link=alert.page_url or alert.history_url,
         summary="\n".join([alert.title or alert.nct_id, *lines, alert.history_url]),
         html=_html(alert),
     )
@@ -251,4 +254,8 @@ def _html(alert: Alert) -> str:
     footer.text = f"Last update posted {alert.last_update_posted or '—'} · "
     link = ET.SubElement(footer, "a", href=alert.history_url)
     link.text = "View history on ClinicalTrials.gov"
+    if alert.page_url is not None:
+        link.tail = " · "
+        page = ET.SubElement(footer, "a", href=alert.page_url)
+        page.text = "Trial page on ctwatch"
     return html_fragment(root)
