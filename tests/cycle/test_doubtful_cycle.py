@@ -60,7 +60,9 @@ def test_a_change_behind_a_short_answer_is_alerted_in_the_same_check(tmp_path: P
 
 def runs(db: Path) -> list[tuple[int, str | None, str | None]]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT complete, mode, data_timestamp FROM runs ORDER BY id").fetchall()
+        return conn.execute(
+            "SELECT complete, mode, data_timestamp FROM runs ORDER BY id"
+        ).fetchall()
 
 
 def listing_day(params: Mapping[str, str]) -> str | None:
@@ -80,7 +82,9 @@ def test_a_cycle_without_a_usable_stamp_never_moves_the_listing_window(tmp_path:
         assert run_cli(config, "check").exit_code == 0
         days = {listing_day(r.params) for r in reg.requests} - {None}
     assert [r[2] for r in runs(tmp_path / "ctwatch.db")] == [
-        "2025-11-20T09:00:06", None, "2025-11-21T09:00:06"
+        "2025-11-20T09:00:06",
+        None,
+        "2025-11-21T09:00:06",
     ]
     # the window starts from the last usable registry stamp (minus the 3-day look-back),
     # never from the host's clock (which is in 2026 or later)

@@ -220,7 +220,7 @@ class RegistryClient:
         doubtful = dict(result.failed)
         records, missing = dict(result.records), list(result.missing)
         size = len(doubtful) // 2
-        while size >= 2 and doubtful and budget[0] > 0:  # noqa: PLR2004 - halves, then singles
+        while size >= 2 and doubtful and budget[0] > 0:
             ids = list(doubtful)
             for start in range(0, len(ids), size):
                 if budget[0] <= 0:
