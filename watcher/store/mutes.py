@@ -33,8 +33,8 @@ class Mutes:
                        until = excluded.until, user_id = excluded.user_id,
                        created_at = excluded.created_at,
                        channel_name = COALESCE(excluded.channel_name, mutes.channel_name)""",
-                [mute.team_id, mute.channel_id, mute.channel_name, mute.nct_id, mute.until, mute.user_id,
-                 mute.created_at],
+                [mute.team_id, mute.channel_id, mute.channel_name, mute.nct_id, mute.until,
+                 mute.user_id, mute.created_at],
             )  # fmt: skip
 
     def active(self, now: str) -> list[Mute]:
