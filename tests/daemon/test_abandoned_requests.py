@@ -1,0 +1,96 @@
+"""A deadline that gives up also ends the request: no thread keeps reading, no socket
+stays open. Real sockets against a server that trickles its answer one byte at a time.
+
+Without the shutdown, every abandoned request leaves a worker thread reading
+(and a socket open on both ends) for as long as the server trickles; the
+daemon keeps its registry client across cycles, so they pile up, one a cycle.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+
+from tests.conftest import write_config
+from watcher.alerts.http_post import Unreachable, post
+from watcher.alerts.notifier import DeliveryError
+from watcher.app import App
+from watcher.config import Config
+from watcher.daemon.scheduler import ConfigSource, Daemon
+from watcher.slack.notifier import SlackNotifier
+from watcher.testing.trickle import TrickleServer
+
+SLOW_JSON = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"ok":' * 2000
+CYCLES = 50
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def threads(name: str) -> int:
+    return sum(1 for t in threading.enumerate() if t.name == name and t.is_alive())
+
+
+def test_fifty_daemon_cycles_against_a_trickling_registry_leave_no_threads_or_sockets(
+    tmp_path: Path,
+) -> None:
+    with TrickleServer(SLOW_JSON, interval=0.02) as slow:
+        path = write_config(tmp_path, f"{slow.origin}/api/v2", ["NCT06850103"], incremental=True)
+        source = ConfigSource(path)
+        loaded = source.read_if_changed()
+        assert loaded is not None
+        # config durations are whole seconds; a tenth keeps fifty cycles quick
+        fast = loaded.registry.model_copy(update={"deadline": timedelta(seconds=0.1), "retries": 0})
+        config = loaded.model_copy(update={"registry": fast})
+
+        def build(cfg: Config, sleep: Callable[[float], None]) -> App:
+            return App.build(cfg, out=io.StringIO(), sleep=sleep)
+
+        daemon = Daemon(source, config, build)
+        try:
+            daemon.run_cycle()  # warm up: the database, the pools
+            threads_before, fds_before = threading.active_count(), open_fds()
+            for _ in range(CYCLES):
+                daemon.run_cycle()
+            reading = threads("registry-request")
+            threads_after, fds_after = threading.active_count(), open_fds()
+        finally:
+            daemon.app.close()
+        assert slow.connections >= CYCLES  # every cycle did ask, and gave up
+    # the last request's thread may still be on its way out; fifty would be a pile-up
+    assert reading <= 1
+    assert threads_after - threads_before <= 2
+    assert fds_after - fds_before <= 4
+
+
+def test_abandoned_slack_posts_end_their_threads_and_sockets() -> None:
+    with TrickleServer(SLOW_JSON, interval=0.02) as slow:
+        client = WebClient(token="xoxb-test-token", base_url=f"{slow.origin}/api/", timeout=5)
+        client.retry_handlers = []
+        notifier = SlackNotifier(client, digest_over=10, deadline=0.1)
+        fds_before = open_fds()
+        for _ in range(20):
+            with pytest.raises(DeliveryError, match="did not answer in full"):
+                notifier.post("#trial-alerts", "text", [])
+        reading, fds_after = threads("slack-post"), open_fds()
+    assert reading <= 1
+    assert fds_after - fds_before <= 4
+
+
+def test_abandoned_webhook_and_teams_posts_end_their_threads_and_sockets() -> None:
+    with TrickleServer(SLOW_JSON, interval=0.02) as slow:
+        fds_before = open_fds()
+        for _ in range(20):
+            with pytest.raises(Unreachable, match="no complete answer"):
+                post(f"{slow.origin}/hook", b"{}", {"Content-Type": "application/json"}, 0.1)
+        reading, fds_after = threads("post"), open_fds()
+    assert reading <= 1
+    assert fds_after - fds_before <= 4
