@@ -18,6 +18,7 @@ from watcher.testing.samples import make_study
 
 TRIALS = [f"NCT0000001{i}" for i in range(8)]
 POLICY = HttpPolicy(pace=0, backoff=0, retries=0)
+SINCE = "AREA[LastUpdatePostDate]RANGE[2000-01-01,MAX]"
 
 
 def page(studies: list[dict[str, Any] | None], total: int) -> str:
@@ -85,3 +86,16 @@ def test_one_by_one_a_404_is_not_found_and_an_alias_is_followed() -> None:
             result = client.fetch_studies([TRIALS[0], "NCT00000099", "NCT00000098"])
     assert sorted(result.records) == [TRIALS[0], "NCT00000099"]
     assert result.missing == ["NCT00000098"] and not result.failed
+
+
+def test_with_a_filter_one_by_one_keeps_the_filter() -> None:
+    with RegistryDouble([make_study(n, n) for n in TRIALS[:2]]) as reg:
+        reg.fail_next(200, page([reg.get(TRIALS[0])], 2), content_type="application/json")
+        with RegistryClient(reg.url, POLICY) as client:
+            result = client.fetch_studies(TRIALS[:2], fields=["NCTId"], advanced=SINCE)
+        last = reg.requests[-1]
+    # /studies/{id} cannot filter: the one left out is asked for alone, with the filter
+    assert last.path == "/api/v2/studies"
+    assert last.params["filter.ids"] == TRIALS[1]
+    assert last.params["filter.advanced"] == SINCE
+    assert not result.failed and TRIALS[0] in result.records
