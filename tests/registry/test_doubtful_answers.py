@@ -99,3 +99,13 @@ def test_with_a_filter_one_by_one_keeps_the_filter() -> None:
     assert last.params["filter.ids"] == TRIALS[1]
     assert last.params["filter.advanced"] == SINCE
     assert not result.failed and TRIALS[0] in result.records
+
+
+def test_one_by_one_an_html_404_is_doubt_not_gone() -> None:
+    nginx = "<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+    with RegistryDouble([make_study(TRIALS[0], "A")]) as reg:
+        reg.fail_next(200, page([reg.get(TRIALS[0])], 2), content_type="application/json")
+        reg.fail_next(404, nginx, content_type="text/html", path_prefix="/api/v2/studies/")
+        with RegistryClient(reg.url, POLICY) as client:
+            result = client.fetch_studies(TRIALS[:2])
+    assert result.missing == [] and list(result.failed) == [TRIALS[1]]

@@ -269,7 +269,9 @@ class RegistryClient:
         try:
             study = self.http.get(f"{self.base_url}/studies/{nct}", dict(base))
         except RegistryRejected as exc:
-            return FetchResult(missing=[nct]) if exc.status == HTTP_NOT_FOUND else None
+            # the API's own 404 is plain text; an HTML one is a proxy or a wrong path: doubt
+            gone = exc.status == HTTP_NOT_FOUND and "<html" not in str(exc).lower()
+            return FetchResult(missing=[nct]) if gone else None
         except RegistryError:
             return None
         if requested_id(study, {nct}) is None:
