@@ -11,8 +11,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from tests.search_setup import RECTAL, trial
+from watcher.core.search_url import from_url
 from watcher.registry.client import RegistryClient
 from watcher.registry.http import HttpPolicy
+from watcher.registry.searches import SearchReader
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import make_study
 
@@ -109,3 +112,11 @@ def test_one_by_one_an_html_404_is_doubt_not_gone() -> None:
         with RegistryClient(reg.url, POLICY) as client:
             result = client.fetch_studies(TRIALS[:2])
     assert result.missing == [] and list(result.failed) == [TRIALS[1]]
+
+
+def test_a_renamed_search_member_is_still_the_one_asked_for() -> None:
+    renamed = trial("NCT00000077", "Renamed trial")
+    renamed["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT00000066"]
+    with RegistryDouble([renamed]) as reg, RegistryClient(reg.url, POLICY) as client:
+        matching = SearchReader(client).still_matching(from_url(RECTAL), ["NCT00000066"])
+    assert matching == {"NCT00000066"}  # answered under its new ID: no doubt, no error

@@ -247,6 +247,8 @@ class RegistryClient:
             doubtful.pop(nct)
             if found.records:
                 records.update(found.records)
+                if on_progress is not None:
+                    on_progress(1)
             else:
                 missing.append(nct)
         if len(doubtful) < len(result.failed):
