@@ -199,7 +199,9 @@ class _Tracker:
 
 @cache
 def _tracker() -> _Tracker:
-    """The process's one tracker, made on first use (nothing happens at import)."""
+    """The process's one tracker, made on first use (nothing happens at import). Two
+    first calls at once may make two; harmless: each worker thread is used once, and
+    a second hook only notes that thread's connections twice in a set."""
     return _Tracker()
 
 
