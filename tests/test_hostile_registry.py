@@ -88,6 +88,8 @@ def test_a_record_without_protocol_section_fails_only_its_batch_and_is_retried(
         config = config_for(tmp_path, reg.url, incremental=False)
         good = [reg.get(n) for n in TRIALS[:2]]
         reg.fail_next(200, page(*good, {"protocolSection": None}), content_type="application/json")
+        # asking for the third trial alone fails too (three attempts): it stays in doubt
+        reg.fail_next(503, "busy", path_prefix=f"/api/v2/studies/{TRIALS[2]}", times=3)
         first = run_cli(config, "check")
         assert first.exit_code == 0, first.stderr
         assert "Traceback" not in first.stderr

@@ -320,8 +320,9 @@ def test_a_short_confirmation_never_calls_a_member_gone(
     empty = {"totalCount": 0, "studies": []}  # the "posted since" answer misses B
     reg.fail_next(200, json.dumps(empty), content_type="application/json",
                   when=lambda p: "query.cond" in p and "filter.advanced" in p)  # fmt: skip
-    short = {"totalCount": 1, "studies": []}  # the confirmation counts B but serves nothing
-    reg.fail_next(200, json.dumps(short), content_type="application/json",
+    # the confirmation counts B but serves nothing, and again when B is asked for alone
+    short = {"totalCount": 1, "studies": []}
+    reg.fail_next(200, json.dumps(short), content_type="application/json", times=2,
                   when=lambda p: "query.cond" in p and "filter.ids" in p)  # fmt: skip
     out = check(config)
     assert "search errors 1 (rectal)" in out and "No longer matches" not in out

@@ -32,7 +32,7 @@ from watcher import __version__
 from watcher.alerts.notifier import DeliveryError
 from watcher.core.destination import Destination
 from watcher.core.text import one_line
-from watcher.deadline import DeadlineExceeded, call_with_deadline
+from watcher.deadline import DeadlineExceeded, OpenSockets, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.timeutil import parse_retry_after
 
@@ -79,11 +79,13 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
     """POST ``body``; the receiver's answer, or Unreachable (never a message with the URL)."""
 
     sent = {**BASE_HEADERS, **headers}
+    attempt = OpenSockets().attempt()  # shut down if the deadline gives up: the thread ends
+    trace = {"trace": attempt.trace}
 
     def exchange() -> Answer:
         with (
             httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
-            client.stream("POST", url, content=body, headers=sent) as response,
+            client.stream("POST", url, content=body, headers=sent, extensions=trace) as response,
         ):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if response.is_success:
@@ -92,7 +94,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
             return Answer(response.status_code, retry_after, _reason(data, response.headers))
 
     try:
-        return call_with_deadline(exchange, timeout, "post")
+        return call_with_deadline(exchange, timeout, "post", on_abandon=attempt.abandon)
     except DeadlineExceeded:
         raise Unreachable(f"no complete answer within {timeout:g} s") from None
     except httpx.TimeoutException:

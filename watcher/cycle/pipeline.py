@@ -194,9 +194,10 @@ class Pipeline:
     def _memory(self, trials: Sequence[str]) -> Memory:
         """What the store remembers that the planner needs."""
         last = self.store.runs.last_complete()
+        stamped = self.store.runs.last_stamped()  # registry dates only, never the clock
         return Memory(
             last_complete_stamp=last.data_timestamp if last else None,
-            last_complete_day=(last.data_timestamp or last.started_at)[:10] if last else None,
+            last_complete_day=stamped[:10] if stamped else None,
             last_full_sweep=self.store.runs.last_full_sweep(),
             # never recorded, failing, or (re-)added since the last complete cycle
             fresh=self.store.runs.needs_full_fetch(trials),

@@ -40,6 +40,7 @@ from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import ChannelKey
+from watcher.core.text import one_line
 from watcher.cycle.backfill import QueueReport
 from watcher.cycle.report import CycleReport, Interrupted
 from watcher.store import Busy, StoreError
@@ -179,12 +180,19 @@ class Daemon(Generic[R]):
             except StoreError as exc:
                 log.error("cycle failed: %s", exc)
                 return
-            counts = app.outbox_counts()
+            counts: dict[str, int]
+            try:
+                counts = app.outbox_counts()
+            except Exception as exc:  # the database; the cycle itself is recorded already
+                log.error("the outbox could not be counted: %s", one_line(str(exc), 300))
+                log.debug("the outbox could not be counted", exc_info=True)
+                counts = {}
             log.info(
                 "cycle: checked %d, changed %d, new %d, not found %d, errors %d; "
-                "alerts sent %d, pending %d, failed %d; registry requests %d; %.1fs",
+                "alerts sent %d, pending %s, failed %s; registry requests %d; %.1fs",
                 report.checked, len(report.changed), len(report.new), len(report.not_found),
-                len(report.errors), delivery.sent, counts["pending"], counts["failed"],
+                len(report.errors), delivery.sent, counts.get("pending", "?"),
+                counts.get("failed", "?"),
                 report.requests, time.monotonic() - started,
             )  # fmt: skip
             if report.error is not None:
@@ -260,7 +268,14 @@ class Daemon(Generic[R]):
             return False
         with self._lock:
             old_app, old_schedule = self.app, self.config.schedule
-            self.app = self._build_app(config, self.sleep)
+            try:
+                self.app = self._build_app(config, self.sleep)
+            except Exception as exc:  # the database, a client: the last good app keeps running
+                what = f"{exc.__class__.__name__}: {one_line(str(exc), 300)}"
+                log.error("config reload failed (%s), keeping the last good config", what)
+                log.debug("config reload failed", exc_info=True)
+                self.source.fingerprint = ""  # the next cycle tries the same file again
+                return False
             self.config = config
             old_app.close()
         self._on_reload(config)

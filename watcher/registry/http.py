@@ -9,7 +9,8 @@ obey the same rules, and each rule answers a way the outside world misbehaves:
   bodies that are not the JSON we asked for; ``Retry-After`` honoured up to a
   minute, a longer wish ends the attempt (the next cycle tries again);
 * a total deadline per request (a trickling server cannot stretch "30 s"
-  into hours), a cap on the body (a gzip bomb is an error, not a
+  into hours; the abandoned request's connection is shut down, so its
+  thread ends too), a cap on the body (a gzip bomb is an error, not a
   ``MemoryError``; an over-large page makes the caller ask for less);
 * redirects followed only within the registry's own host;
 * a User-Agent that names ctwatch *and* keeps httpx's product token: the
@@ -30,7 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from watcher import __version__
 from watcher.core.jsoncodec import JsonError, loads
-from watcher.deadline import DeadlineExceeded, call_with_deadline
+from watcher.deadline import Attempt, DeadlineExceeded, OpenSockets, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.registry.errors import (
     RegistryRejected,
@@ -130,6 +131,7 @@ class JsonGetter:
         )
         self._clock = clock
         self._sleep = sleep
+        self._sockets = OpenSockets()  # shut down when a deadline gives up on a request
         self._last_request: float | None = None
         self.stats = Stats()
 
@@ -162,9 +164,13 @@ class JsonGetter:
     def _attempt(self, url: str, params: dict[str, str]) -> dict[str, Any]:
         self._keep_pace()
         where = f"the registry at {self.shown}"
+        attempt = self._sockets.attempt()
         try:
             answer = call_with_deadline(
-                lambda: self._exchange(url, params), self.policy.deadline, "registry-request"
+                lambda: self._exchange(url, params, attempt),
+                self.policy.deadline,
+                "registry-request",
+                on_abandon=attempt.abandon,  # the abandoned read ends, not just our wait
             )
         except DeadlineExceeded:
             raise _Retryable(
@@ -180,11 +186,12 @@ class JsonGetter:
         self.stats.bytes_received += len(answer.body)
         return _parse(answer)
 
-    def _exchange(self, url: str, params: dict[str, str] | None) -> _Answer:
+    def _exchange(self, url: str, params: dict[str, str] | None, attempt: Attempt) -> _Answer:
         """One request, following same-host redirects, reading at most ``max_body`` bytes."""
         target = httpx.URL(url)
+        trace = {"trace": attempt.trace}
         for _ in range(MAX_REDIRECTS + 1):
-            with self._http.stream("GET", target, params=params) as response:
+            with self._http.stream("GET", target, params=params, extensions=trace) as response:
                 if response.is_redirect:
                     target = self._same_host(response)
                     params = None  # the Location carries its own query

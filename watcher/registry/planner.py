@@ -61,7 +61,10 @@ class Memory:
     last_complete_stamp: str | None
     """``dataTimestamp`` processed by the last complete cycle (None: no such cycle)."""
     last_complete_day: str | None
-    """The day (YYYY-MM-DD) of the last processed refresh; listing starts before it."""
+    """The day (YYYY-MM-DD) of the refresh processed by the last complete cycle that had a
+    usable ``dataTimestamp``; listing starts before it. Registry dates only: a cycle
+    whose stamp was unusable never moves it, and the host's clock never sets it (None:
+    no such cycle, so the cycle reads everything)."""
     last_full_sweep: datetime | None
     fresh: tuple[str, ...]
     """Trials that need a full fetch whatever the registry says (new, failing, re-added)."""
@@ -136,7 +139,7 @@ class Planner:
         if full:
             return Plan("full", tuple(trials), stamp, "full check requested")
         if memory.last_complete_day is None or swept is None:
-            return Plan("full", tuple(trials), stamp, "no complete cycle yet")
+            return Plan("full", tuple(trials), stamp, "no complete cycle with a registry stamp yet")
         if now - swept >= self.policy.full_sweep:
             return Plan("full", tuple(trials), stamp, "periodic full sweep")
         if stamp is not None and memory.last_complete_stamp == stamp:

@@ -245,7 +245,8 @@ class Mute:
     """No alerts for one trial in one Slack channel until ``until`` (set from a button).
 
     ``channel_name`` (without ``#``) lets delivery recognise the channel when the
-    config file names it ``#name`` while Slack sent its ID.
+    config file names it ``#name`` while Slack sent its ID; ``team_id`` is the
+    workspace the click came from (empty for mutes set before ctwatch kept it).
     """
 
     channel_id: str
@@ -254,6 +255,7 @@ class Mute:
     channel_name: str | None = None
     user_id: str | None = None
     created_at: str = ""
+    team_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -435,6 +435,33 @@ def _m0014_search_failures(db: Database) -> None:
     _script(db, "ALTER TABLE searches ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0")
 
 
+@migration("0015_mutes_by_workspace")
+def _m0015_mutes_by_workspace(db: Database) -> None:
+    """Mutes keyed on the Slack workspace too: a channel ID is unique only within its
+    team, and a click from another workspace must never mute a channel of ours
+    (mutes set before this carry an empty team)."""
+    _script(
+        db,
+        """
+        CREATE TABLE mutes_new (
+            team_id TEXT NOT NULL DEFAULT '',
+            channel_id TEXT NOT NULL,
+            channel_name TEXT,
+            nct_id TEXT NOT NULL,
+            until TEXT NOT NULL,
+            user_id TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (team_id, channel_id, nct_id)
+        );
+        INSERT INTO mutes_new (channel_id, channel_name, nct_id, until, user_id, created_at)
+            SELECT channel_id, channel_name, nct_id, until, user_id, created_at FROM mutes;
+        DROP TABLE mutes;
+        ALTER TABLE mutes_new RENAME TO mutes;
+        CREATE INDEX mutes_until ON mutes(until);
+        """,
+    )
+
+
 # The analyst views and numbering steps (0016…) live in their own module, registered here,
 # after every earlier step, so they apply in order.
 from watcher.store import schema_analyst  # noqa: E402, F401

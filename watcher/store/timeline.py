@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watcher.core.diff import FieldChange, diff_records
-from watcher.core.history import IMPORTED
+from watcher.core.history import IMPORTED, version_ref
 from watcher.core.render import ChangeLine, change_lines
 from watcher.core.timeline import Facts
 from watcher.store.base import Connection, StoreError
@@ -43,8 +43,9 @@ EVENT_COLUMNS = frozenset({"version_id", "type", "level", "summary"})
 
 
 def number_sql(alias: str = "v") -> str:
-    """The SQL of a version's number in its trial, as ``ctwatch history`` prints it
-    (``#1`` oldest, whatever order versions were written in)."""
+    """The SQL of a version's place in its trial's history (1 oldest, whatever order
+    versions were written in). It orders and anchors; people read :func:`version_ref`'s
+    name (``#2``, ``r7``), built from ``number`` and ``registry_version``."""
     return f"{alias}.position"
 
 
@@ -106,12 +107,15 @@ class ChangeSet:
     nct_id: str
     title: str
     number: int
+    """The version's place in the trial's history (oldest first), for ordering and anchors."""
     date: str
     source: str
     registry_version: int | None
     fetched_at: str
     entries: tuple[Entry, ...]
     changes: tuple[FieldChange, ...]
+    ref: str = ""
+    """Its name as ``ctwatch history`` prints it (``#2``, ``r7``)."""
 
     @property
     def imported(self) -> bool:
@@ -133,12 +137,15 @@ class StoryVersion:
 
     id: int
     number: int
+    """Its place in the trial's history (oldest first), for ordering and anchors."""
     date: str
     source: str
     registry_version: int | None
     fetched_at: str
     facts: Facts
     entries: tuple[Entry, ...]
+    ref: str = ""
+    """Its name as ``ctwatch history`` prints it (``#2``, ``r7``): what the compare takes."""
 
     @property
     def imported(self) -> bool:
@@ -188,7 +195,8 @@ class Member:
 
 
 _SET_COLUMNS = f"""SELECT v.id, v.nct_id, {number_sql()} AS number, {date_sql()} AS date,
-                         v.source, v.registry_version, v.fetched_at, t.title
+                         v.source, v.registry_version, v.fetched_at, t.title,
+                         v.number AS own_number
                   FROM versions v LEFT JOIN trials t ON t.nct_id = v.nct_id"""  # noqa: S608
 
 
@@ -279,6 +287,7 @@ class Timeline:
                     number=r["number"], date=r["date"], source=r["source"],
                     registry_version=r["registry_version"], fetched_at=r["fetched_at"],
                     entries=entries(found, events.get(r["id"], ())), changes=found,
+                    ref=version_ref(r["own_number"], r["registry_version"]),
                 )
             )  # fmt: skip
         return out
@@ -305,7 +314,7 @@ class Timeline:
         )
         rows = self._conn.rows(
             f"""SELECT v.id, {number_sql()} AS number, {date_sql()} AS date, v.source,
-                       v.registry_version, v.fetched_at, v.body
+                       v.registry_version, v.fetched_at, v.body, v.number AS own_number
                 FROM versions v WHERE v.nct_id = ? ORDER BY number""",  # noqa: S608
             [nct_id],
         )
@@ -323,6 +332,7 @@ class Timeline:
                     registry_version=r["registry_version"], fetched_at=r["fetched_at"],
                     facts=Facts.of(record),
                     entries=entries(changes.get(r["id"], ()), events.get(r["id"], ())),
+                    ref=version_ref(r["own_number"], r["registry_version"]),
                 )
             )  # fmt: skip
         return TrialStory(
@@ -332,8 +342,8 @@ class Timeline:
         )  # fmt: skip
 
     def compare(self, nct_id: str, a: int, b: int) -> tuple[Entry, ...] | None:
-        """What changed from version ``a`` to version ``b`` of a trial (numbers as
-        ``history`` prints them); None when either is not stored."""
+        """What changed from version ``a`` to version ``b`` of a trial (places in its
+        history, :func:`number_sql`); None when either is not stored."""
         rows = self._conn.rows(
             f"""SELECT {number_sql()} AS number, v.body FROM versions v
                 WHERE v.nct_id = ? AND {number_sql()} IN (?, ?)""",  # noqa: S608

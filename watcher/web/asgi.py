@@ -9,6 +9,7 @@ Routes:
   so it runs on a worker thread, never on the event loop.
 * ``GET /feeds/all.atom``, ``/feeds/watch/<name>.atom``,
   ``/feeds/slack/<channel>.atom`` - only when ``[server] feed_token`` is set
+  (a name is percent-encoded in the URL; a slash in it may stay a slash)
   (else 404), and only with ``?token=`` equal to it, compared in constant time.
 * ``GET /metrics`` - Prometheus text format, read from the database per scrape.
 * ``GET /healthz`` - what ``ctwatch health`` says: 200 or 503, with the
@@ -89,7 +90,9 @@ def build_app(context: WebContext) -> Starlette:
             Route(COMMANDS_PATH, web.slack, methods=["POST"]),
             Route(INTERACTIONS_PATH, web.slack, methods=["POST"]),
             Route("/feeds/all.atom", web.feed_all, methods=["GET"]),
-            Route("/feeds/{kind}/{name}.atom", web.feed, methods=["GET"]),
+            # ``path``: every name the config accepts is addressable - a slash in a name
+            # arrives as itself or percent-encoded (%2F), both decoded to the same path
+            Route("/feeds/{kind}/{name:path}.atom", web.feed, methods=["GET"]),
             Route("/metrics", lambda request: _metrics(metrics), methods=["GET"]),
             Route("/healthz", web.healthz, methods=["GET"]),
             *ui_routes(ui),

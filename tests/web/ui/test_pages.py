@@ -92,7 +92,9 @@ def test_unknown_and_malformed_trials(served: Served) -> None:
     compare = get(served, f"/trials/{LONG}/compare?a=1&b=99")
     assert compare.status_code == 404 and "#99" in compare.text
     wrong = get(served, f"/trials/{LONG}/compare?a=x&b=2")
-    assert wrong.status_code == 400 and "a: &#39;x&#39; is not a version number" in wrong.text
+    assert (
+        wrong.status_code == 400 and "a: &#39;x&#39; is not a version (1, #1 or r7)" in wrong.text
+    )
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def status_chart(versions: Sequence[StoryVersion], today: date) -> Markup:
         following = days[index + 1] if index + 1 < len(versions) else max(today, days[index])
         x1 = max(scale(_ordinal(following)), x0 + 2)
         words = display_value(STATUS_PATH, status) if status != "UNKNOWN" else "Unknown"
-        tip = f"#{version.number} {version.date}: {words}"
+        tip = f"{version.ref} {version.date}: {words}"
         parts.append(
             f'<rect class="seg s-{_e(status.lower())}" x="{x0}" y="{TOP + lane * LANE + 3}" '
             f'width="{round(x1 - x0, 1)}" height="{LANE - 6}"><title>{_e(tip)}</title></rect>'
@@ -186,7 +186,7 @@ def enrollment_chart(versions: Sequence[StoryVersion], today: date) -> Markup:
             points.append(point)
             following = days[index + 1] if index + 1 < len(days) else end
             until = x(_ordinal(following))
-            tip = f"#{version.number} {version.date}: {series} {facts.enrollment:,}"
+            tip = f"{version.ref} {version.date}: {series} {facts.enrollment:,}"
             marks.append(
                 f'<circle class="pt {series}" cx="{point[0]}" cy="{point[1]}" r="3">'
                 f"<title>{_e(tip)}</title></circle>"
@@ -257,7 +257,7 @@ def _planned_series(
         cx, cy = x(_ordinal(day)), y(_ordinal(planned_day))
         points.append(f"{cx},{cy}")
         kind = (value.type or "").lower()
-        tip = f"#{version.number} {version.date}: {name} {value.date} {kind}".strip()
+        tip = f"{version.ref} {version.date}: {name} {value.date} {kind}".strip()
         marks.append(
             f'<circle class="pt {series}" cx="{cx}" cy="{cy}" r="3">'
             f"<title>{_e(tip)}</title></circle>"

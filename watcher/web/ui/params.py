@@ -165,10 +165,13 @@ def _limit(value: str | None) -> int | None:
     return int(value)
 
 
-def version_number(name: str, value: str | None) -> int:
-    """A version number (``a``/``b`` of the compare page): 1 or more."""
+def version_name(name: str, value: str | None) -> str:
+    """A version as ``ctwatch history`` names it (``a``/``b`` of the compare page):
+    ``2`` or ``#2`` (ctwatch's own numbers), ``r7`` (the registry's), as ``#2`` / ``r7``."""
     if value is None or not value.strip():
-        raise BadParameter(f"{name}: missing (a version number, e.g. {name}=1)")
-    if not value.strip().isdigit() or not 1 <= int(value) < 10**9:
-        raise BadParameter(f"{name}: {_shown(value)} is not a version number (1, 2, …)")
-    return int(value)
+        raise BadParameter(f"{name}: missing (a version as history names it, e.g. {name}=1)")
+    text = value.strip()
+    head, digits = (text[0].lower(), text[1:]) if text[:1] in "#rR" else ("#", text)
+    if not digits.isdigit() or not 1 <= int(digits) < 10**9:
+        raise BadParameter(f"{name}: {_shown(value)} is not a version (1, #1 or r7)")
+    return f"{head}{int(digits)}"

@@ -48,7 +48,7 @@ from watcher.store import Store
 from watcher.store.timeline import LEVELS, ChangeQuery, ChangeSet, StoryVersion
 from watcher.timeutil import Clock
 from watcher.web.ui import auth, charts
-from watcher.web.ui.params import BadParameter, ChangesParams, parse_changes, version_number
+from watcher.web.ui.params import BadParameter, ChangesParams, parse_changes, version_name
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +250,8 @@ class _Pages:
         raw = request.path_params["nct"]
         try:
             nct = normalise_nct_id(raw)
-            a = version_number("a", request.query_params.get("a"))
-            b = version_number("b", request.query_params.get("b"))
+            a = version_name("a", request.query_params.get("a"))
+            b = version_name("b", request.query_params.get("b"))
         except BadParameter as problem:
             return self._bad(problem)
         except ValueError:
@@ -260,19 +260,22 @@ class _Pages:
         story = store.timeline.story(nct)
         if story is None:
             return self._not_found(f"{nct} is not watched: ctwatch has stored no version of it.")
-        entries = store.timeline.compare(nct, a, b)
-        if entries is None:
-            return self._not_found(
-                f"{nct} has versions #1 to #{len(story.versions)}; #{a} or #{b} is not one of them."
-            )
-        by_number = {v.number: v for v in story.versions}
-        old, new = by_number[a], by_number[b]
+        by_name = {v.ref: v for v in story.versions}  # an r-name: its last stored copy
+        old, new = by_name.get(a), by_name.get(b)
+        entries = (
+            store.timeline.compare(nct, old.number, new.number)
+            if old is not None and new is not None
+            else None
+        )
+        if old is None or new is None or entries is None:
+            names = ", ".join(v.ref for v in story.versions)
+            return self._not_found(f"{nct} has versions {names}; {a} or {b} is not one of them.")
         registry = None
         if old.registry_version and new.registry_version:
             pair = sorted((old.registry_version, new.registry_version))
             registry = compare_url(nct, (pair[0], pair[1]))
         return self._html(
-            "compare.html", title=f"{nct} #{a} → #{b} · ctwatch", story=story, a=old, b=new,
+            "compare.html", title=f"{nct} {a} → {b} · ctwatch", story=story, a=old, b=new,
             entries=entries, registry=registry, versions=list(reversed(story.versions)),
         )  # fmt: skip
 
@@ -409,7 +412,7 @@ def _plain(change_set: ChangeSet) -> dict[str, Any]:
         "change_set": change_set.version_id,
         "nct_id": change_set.nct_id,
         "title": change_set.title,
-        "version": change_set.number,
+        "version": change_set.ref,
         "registry_version": change_set.registry_version,
         "date": change_set.date,
         "source": "imported" if change_set.imported else "observed",
@@ -446,7 +449,7 @@ def _csv(rows: Sequence[ChangeSet], following: str | None) -> Response:
         source = "imported" if row.imported else "observed"
         for entry in row.entries:
             writer.writerow(
-                [_cell(v) for v in (row.date, row.nct_id, row.title, row.number, source,
+                [_cell(v) for v in (row.date, row.nct_id, row.title, row.ref, source,
                                     entry.level, entry.type, entry.line.label, entry.text)]
             )  # fmt: skip
     response = Response(out.getvalue(), media_type="text/csv; charset=utf-8")
