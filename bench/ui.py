@@ -209,10 +209,6 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="database file to keep and reuse")
-    parser.add_argument(
-        "--index", action="store_true",
-        help="also measure with the index proposed for /changes (versions by date)",
-    )  # fmt: skip
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ctwatch-ui-bench-"))
     database = args.keep or folder / "ctwatch.db"
@@ -234,16 +230,6 @@ def main() -> None:
               f"{answer.status_code} in {held:.1f} ms")  # fmt: skip
         writer.execute("ROLLBACK")
         writer.close()
-        if args.index:
-            conn = sqlite3.connect(database, isolation_level=None)
-            conn.execute(
-                """CREATE INDEX IF NOT EXISTS versions_by_date ON versions(
-                       COALESCE(submitted, last_update_posted, substr(fetched_at, 1, 10)), id)
-                   WHERE change_count > 0"""
-            )
-            conn.execute("ANALYZE")
-            conn.close()
-            measure(origin, database, args.repeat, "with index versions_by_date")
     finally:
         services.stop()
 
