@@ -194,7 +194,7 @@ def test_list_and_config_check(tmp_path: Path) -> None:
     assert checked.exit_code == 0
     assert checked.stdout.splitlines()[0] == f"{path}: valid"
     assert "schedule: every 6h (for ctwatch run)" in checked.stdout
-    assert "  “onc”: 2 trial(s) → console" in checked.stdout
+    assert "  “onc”: 2 trials → console" in checked.stdout
     assert not (tmp_path / "data").exists()  # no database was created
     bad = write(tmp_path, COMMENTED.replace('name = "cardio"', 'nme = "cardio"'))
     refused = run_cli(bad, "config", "check")

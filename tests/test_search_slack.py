@@ -61,7 +61,7 @@ def test_a_channel_watches_a_search_and_hears_its_news_with_buttons(
         text = follow_up(slack)
     assert text.startswith(
         "This channel now watches the search *rectal-cancer* "
-        "(`aggFilters=status:rec · query.cond=rectal cancer`): 2 trial(s) match today "
+        "(`aggFilters=status:rec · query.cond=rectal cancer`): 2 trials match today "
         "(the registry's count). e.g. NCT00000001 (Trial A), NCT00000002 (Trial B)."
     )
     assert "`/ctwatch unwatch rectal-cancer` stops it." in text
@@ -98,7 +98,7 @@ def test_list_unwatch_by_name_and_url_and_a_shared_search(
         assert "the search *rectal-cancer*" in follow_up(slack, 2)
         check(config)
         listed = command(server, slack, "list", channel="#lab")["text"]
-        assert "• search *rectal-cancer* — 2 trial(s) match — Slack (by <@U0ALICE>" in listed
+        assert "• search *rectal-cancer* — 2 trials match — Slack (by <@U0ALICE>" in listed
         gone = command(server, slack, "unwatch rectal-cancer", channel="#lab")["text"]
         assert (
             gone == "• Search *rectal-cancer*: unwatched; this channel gets no more of its alerts."

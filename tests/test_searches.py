@@ -214,7 +214,7 @@ def test_paging_is_bounded_and_a_failed_search_costs_nothing_else(
     searches = [r for r in reg.requests if "query.cond" in r.params]
     assert len(searches) == 2  # stopped at the page count the first page's totalCount allows
     (search,) = status_json(config)["searches"]
-    assert "kept paging past 2 page(s)" in search["error"]
+    assert "kept paging past 2 pages" in search["error"]
     out = check(config)  # the registry behaves again: the search gets its baseline
     assert "search errors" not in out and status_json(config)["searches"][0]["members"] == 2
 
@@ -301,7 +301,7 @@ def test_a_short_answer_fails_the_check_never_empties_it(
     assert "0 new, 0 now matching, 0 no longer matching" in out and "alerts sent 0" in out
     (search,) = status_json(config)["searches"]
     assert search["members"] == 2
-    assert "the registry counted 2 result(s) but served 1 distinct trial(s)" in search["error"]
+    assert "the registry counted 2 results but served 1 distinct trial" in search["error"]
     db = tmp_path / "ctwatch.db"
     assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY1,)]  # the watermark stays
     out = check(config, "--full")  # a whole answer: nothing moved, nothing told

@@ -387,7 +387,7 @@ def test_list_marks_config_and_slack(
         check(config)
         listing = command(server, slack, "list")["text"]
     lines = listing.splitlines()
-    assert lines[0] == "This channel watches 2 trial(s):"
+    assert lines[0] == "This channel watches 2 trials:"
     assert lines[1] == f"• *{SEED_NCT}* — {SEED_TITLE} (Recruiting) — config file (watch “test”)"
     assert lines[2].startswith(
         f"• *{OTHER}* — Another trial (Completed) — Slack (by <@U0ALICE>, 20"
@@ -522,7 +522,7 @@ def test_subscriptions_are_ignored_without_a_slack_section(
     store.close()
     result = run_cli(config, "check")
     assert "checked 1 · changed 0 · new 1" in result.stdout
-    assert "1 Slack subscription(s) ignored: the config has no [slack] section" in result.stderr
+    assert "1 Slack subscription ignored: the config has no [slack] section" in result.stderr
 
 
 def test_endpoint_follows_the_daemons_config_after_a_reload(

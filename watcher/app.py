@@ -13,13 +13,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
 from watcher.alerts.console import ConsoleNotifier
 from watcher.alerts.delivery import Deliverer, DeliveryReport
-from watcher.alerts.email import EmailNotifier
 from watcher.alerts.notifier import DeliveryError, Notifier
 from watcher.alerts.routing import build_routes
 from watcher.alerts.search_routes import current_searches, followed_now
@@ -30,6 +29,7 @@ from watcher.config.types import parse_listen
 from watcher.core.destination import Destination
 from watcher.core.render import Alert
 from watcher.core.search_url import SearchQuery
+from watcher.core.text import counted
 from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
 from watcher.cycle.pipeline import Pipeline, ProgressFactory
 from watcher.cycle.report import CycleReport
@@ -39,20 +39,18 @@ from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.configured import quick_client, registry_client
 from watcher.registry.history import HistoryClient
 from watcher.registry.planner import FetchPolicy, Planner
-from watcher.registry.searches import Preview, SearchReader
-from watcher.slack.bolt_app import SlackService
-from watcher.slack.client import slack_client
-from watcher.slack.commands import LOOKUP_FIELDS, Lookup
-from watcher.slack.notifier import SlackNotifier
-from watcher.slack.search_commands import SearchPreviewer
-from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
 from watcher.store import Store, Subscription
-from watcher.store.pool import StorePool
-from watcher.store.service_state import SOCKET_MODE
 from watcher.timeutil import Clock, iso, utc_now
-from watcher.web.asgi import WebContext, build_app
-from watcher.web.limits import DEFAULT_LIMITS, Limits
-from watcher.web.server import WebServer
+
+if TYPE_CHECKING:  # heavy (Bolt, uvicorn, Starlette): imported where they are used
+    from watcher.registry.searches import Preview
+    from watcher.slack.bolt_app import SlackService
+    from watcher.slack.commands import Lookup
+    from watcher.slack.search_commands import SearchPreviewer
+    from watcher.slack.socket_mode import SocketMode
+    from watcher.store.pool import StorePool
+    from watcher.web.limits import Limits
+    from watcher.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +196,8 @@ class App:
         subscriptions = self.store.subscriptions.list()
         if subscriptions and self.config.slack is None:
             log.warning(
-                "%d Slack subscription(s) ignored: the config has no [slack] section",
-                len(subscriptions),
+                "%s ignored: the config has no [slack] section",
+                counted(len(subscriptions), "Slack subscription"),
             )
             return []
         return subscriptions
@@ -284,6 +282,8 @@ def registry_lookup(config: Config) -> Lookup:
     App never pulls a connection from under a command in flight.
     """
 
+    from watcher.slack.commands import LOOKUP_FIELDS
+
     def lookup(ids: Sequence[str]) -> FetchResult:
         with quick_client(config.registry) as client:
             return client.fetch_studies(ids, fields=LOOKUP_FIELDS)
@@ -294,6 +294,8 @@ def registry_lookup(config: Config) -> Lookup:
 def registry_preview(config: Config) -> SearchPreviewer:
     """A search's count and first matches (``ctwatch search``, ``/ctwatch watch <URL>``),
     with a short-lived client like :func:`registry_lookup`."""
+
+    from watcher.registry.searches import SearchReader
 
     def preview(query: SearchQuery) -> Preview:
         with quick_client(config.registry) as client:
@@ -337,12 +339,17 @@ def default_notifiers(
         ),
     }
     if config.slack is not None:
+        from watcher.slack.client import slack_client  # slack_sdk only when Slack is used
+        from watcher.slack.notifier import SlackNotifier
+
         client = slack_client(config.slack, retry_interval=slack_retry_interval, sleep=sleep)
         deadline = config.slack.timeout.total_seconds() * (config.slack.retries + 1)
         notifiers["slack"] = SlackNotifier(
             client, config.slack.digest_over, deadline, actions=serving(config).interactive
         )
     if config.email is not None:
+        from watcher.alerts.email import EmailNotifier
+
         notifiers["email"] = EmailNotifier(config.email, clock)
     return notifiers
 
@@ -377,17 +384,26 @@ class Services:
 def build_services(
     current: Callable[[], Config],
     *,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits | None = None,
     clock: Callable[[], float] = time.time,
     now: Clock = utc_now,
-    socket_check_every: float = CHECK_EVERY,
-    socket_ping_interval: float = PING_INTERVAL,
+    socket_check_every: float | None = None,
+    socket_ping_interval: float | None = None,
 ) -> Services:
     """What ``serving(current())`` asks for: web server, Bolt app, Socket Mode (not started).
 
     ``current`` is read per request, so a reload of the daemon's config
     applies at once (an address, ``api_url`` or app token needs a restart).
     """
+    from watcher.slack.bolt_app import SlackService
+    from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
+    from watcher.store.pool import StorePool
+    from watcher.store.service_state import SOCKET_MODE
+    from watcher.web.asgi import WebContext, build_app
+    from watcher.web.limits import DEFAULT_LIMITS
+    from watcher.web.server import WebServer
+
+    limits = DEFAULT_LIMITS if limits is None else limits
     config = current()
     plan = serving(config)
     pool = StorePool()
@@ -413,7 +429,7 @@ def build_services(
             services.slack.bolt,
             token.get_secret_value(),
             record,
-            check_every=socket_check_every,
-            ping_interval=socket_ping_interval,
+            check_every=CHECK_EVERY if socket_check_every is None else socket_check_every,
+            ping_interval=PING_INTERVAL if socket_ping_interval is None else socket_ping_interval,
         )
     return services

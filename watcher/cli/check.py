@@ -7,12 +7,10 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
-from watcher.app import settle_memory
 from watcher.cli.main import (
     EXIT_FAILED,
     Context,
@@ -23,8 +21,10 @@ from watcher.cli.main import (
     say,
     wait_option,
 )
-from watcher.cli.output import check_json, summary_line
-from watcher.cycle.pipeline import ProgressFactory
+from watcher.core.text import counted
+
+if TYPE_CHECKING:
+    from watcher.cycle.pipeline import ProgressFactory
 
 PROGRESS_OVER = 300
 
@@ -48,7 +48,10 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
     Example:
       30 14 * * 1-5  ctwatch --config /etc/ctwatch/ctwatch.toml check -q
     """
-    config = obj.load(default_level="error" if quiet or as_json else "warning")
+    from watcher.app import settle_memory
+    from watcher.cli.output import check_json, summary_line
+
+    config = obj.load(default_level="error" if quiet or as_json else "warning", secrets="delivery")
     console = io.StringIO() if as_json else sys.stdout
     # the lock is re-entrant: held around the cycle, no other ctwatch adds alerts in between
     with (
@@ -92,6 +95,9 @@ def progress_bar() -> ProgressFactory | None:
         if total <= PROGRESS_OVER:
             yield None
             return
+        from rich.console import Console
+        from rich.progress import Progress
+
         console = Console(file=sys.stderr)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("fetching records", total=total)
@@ -114,7 +120,7 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
     Example:
       ctwatch test-alert --watch rectal-cancer
     """
-    config = obj.load()
+    config = obj.load(secrets="delivery")
     require_watch(config, watch_name, searches=True)
     with open_app(config) as app:
         results = app.test_alert(watch_name)
@@ -126,4 +132,4 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
             failed += 1
             say(f"FAILED  {destination.describe()}: {obj.redactor(error)}")
     if failed:
-        fail(f"{failed} of {len(results)} destination(s) failed", EXIT_FAILED)
+        fail(f"{failed} of {counted(len(results), 'destination')} failed", EXIT_FAILED)

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import click
 
-from watcher.alerts.search_routes import current_searches
 from watcher.cli.main import Context, fail, main, open_app
 from watcher.timeutil import utc_now
-from watcher.web import feeds
 
 
 @main.command()
@@ -34,7 +32,10 @@ from watcher.web import feeds
 def feed(obj: Context, name: str, output: str | None) -> None:
     """Write the Atom feed NAME: all, watch/NAME (or just the watch's name), slack/CHANNEL,
     search/NAME."""
-    config = obj.load()
+    from watcher.alerts.search_routes import current_searches
+    from watcher.web import feeds
+
+    config = obj.load(secrets="none")
     with open_app(config) as app:
         searches = current_searches(config, app.store)
         scope = feeds.resolve(feeds.Sources(config, app.subscriptions(), searches), name)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.alerts.routing import path_matches, watched_trials
-from watcher.app import App
 from watcher.cli.main import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -25,15 +23,16 @@ from watcher.cli.main import (
     require_database,
     say,
 )
-from watcher.cli.output import no_versions_reason
-from watcher.config import normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value, label_for
 from watcher.core.diff import FieldChange, diff_records
 from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
 from watcher.core.text import counted
-from watcher.store import VersionRow
+
+if TYPE_CHECKING:
+    from watcher.app import App
+    from watcher.store import VersionRow
 
 _SOURCE = {IMPORTED: "imported", "observed": "observed"}
 
@@ -43,6 +42,8 @@ def _source(v: VersionRow) -> str:
 
 
 def _nct(raw: str) -> str:
+    from watcher.config import normalise_nct_id
+
     try:
         return normalise_nct_id(raw)
     except ValueError as exc:
@@ -51,6 +52,9 @@ def _nct(raw: str) -> str:
 
 def _versions(app: App, nct: str) -> list[VersionRow]:
     """Oldest first; exit 1 when the database holds none, saying why."""
+    from watcher.alerts.routing import watched_trials
+    from watcher.cli.output import no_versions_reason
+
     versions = list(reversed(app.store.versions.history(nct)))
     if not versions:
         watched = nct in watched_trials(app.config, app.subscriptions())
@@ -113,7 +117,7 @@ def history(
     Completion Date") prints one line per version where that field changed.
     """
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     path = None
     if field_name is not None:
         try:
@@ -185,6 +189,8 @@ def _field_timeline(
     as_json: bool,
 ) -> None:
     """One line per version where the field changed, after its value in the first version."""
+    from watcher.alerts.routing import path_matches
+
     label = label_for([(part, False) for part in path.split(".")])
     hits = [(v, [c for c in v.changes if path_matches(c.schema_path, [path])]) for v in versions]
     hits = [(v, changes) for v, changes in hits if changes]
@@ -203,7 +209,7 @@ def _field_timeline(
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     order = "oldest first" if oldest_first else "newest first"
-    count = f"{len(hits)} change(s) in {len(versions)} versions"
+    count = f"{counted(len(hits), 'change')} in {counted(len(versions), 'version')}"
     say(f"{nct} — {title} · {label}: {count}, {order}")
     lines = [
         f"{_describe(v)} · {'; '.join(line.text() for line in change_lines(changes))}"
@@ -251,7 +257,7 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
     'latest' (the newest stored version).
     """
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
     with open_app(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
@@ -294,7 +300,7 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
 def show(obj: Context, nct_id: str, version: str) -> None:
     """Print a stored version of NCT_ID as JSON (imported versions keep the registry's HTML)."""
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
     with open_app(config) as app:
         chosen = _pick(nct, _versions(app, nct), version)

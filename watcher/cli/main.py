@@ -22,19 +22,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, Literal, NoReturn, TextIO
 
 import click
 
 from watcher import __version__
-from watcher.app import App
-from watcher.config import Config, ConfigError, load_config, resolve_config_path
 from watcher.core.text import terminal_safe
-from watcher.cycle.pipeline import ProgressFactory
-from watcher.cycle.report import describe_failure
 from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
 from watcher.redact import Redactor
-from watcher.store import Busy, StoreError
+
+if TYPE_CHECKING:  # the app, config and store import what commands need, when they run
+    from watcher.app import App
+    from watcher.config import Config
+    from watcher.config.problems import Problem
+    from watcher.cycle.pipeline import ProgressFactory
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3
 
+
+Secrets = Literal["none", "delivery", "all"]
+"""Which ``${VAR}`` secrets a command uses (:meth:`Context.load`): none (read-only
+commands and edits), delivery (``check``, ``test-alert``), all (``run``, ``serve``)."""
 
 EXIT_CODES = """\b
 Exit codes: 0 done; 1 the registry, a destination or the cycle failed
@@ -58,20 +63,49 @@ class Context:
     """What the group options leave for the subcommands."""
 
     def __init__(self, config_option: str | None, log_level: str | None, log_format: str) -> None:
+        from watcher.config.load import resolve_config_path
+
         self.config_path = resolve_config_path(config_option)
         self.log_level = log_level
         self.log_format = log_format
         self.redactor = Redactor()
+        self.unset: list[Problem] = []
+        """Variables the config names that this shell lacks (when the command needs none)."""
 
-    def load(self, default_level: str = "warning") -> Config:
-        """Load the config (exit 2 with one line on error) and set up logging."""
+    def load(self, default_level: str = "warning", *, secrets: Secrets = "all") -> Config:
+        """Load the config (exit 2 with one line on error) and set up logging.
+
+        ``secrets`` says which ``${VAR}`` the command uses: unset ones it does not
+        use get placeholders and are listed in :attr:`unset` (``secrets="none"``
+        is the read-only mode: one argument to opt in).
+        """
+        from watcher.config.load import DELIVERY, EVERY_SECRET, READ_ONLY, ConfigError, load_config
+
+        needs = {"none": READ_ONLY, "delivery": DELIVERY, "all": EVERY_SECRET}[secrets]
+        if not self.config_path.exists() and not self.config_path.is_symlink():
+            where = (
+                "" if self.config_path == default_config_path() else f" --config {self.config_path}"
+            )
+            fail(
+                f"no config file at {self.config_path}: run `ctwatch{where} init` to write "
+                "a starter one",
+                EXIT_USAGE,
+            )
+        self.unset = []
         try:
-            config = load_config(self.config_path)
+            config = load_config(self.config_path, needs=needs, warnings=self.unset)
         except ConfigError as exc:
             fail(str(exc), 2)
         self.redactor.update(config.secrets())
         setup_logging(self.log_level or default_level, self.log_format, config.secrets())
         return config
+
+
+def default_config_path() -> Path:
+    """Where ``ctwatch`` looks without ``--config`` (``$CTWATCH_CONFIG`` or the default)."""
+    from watcher.config.load import resolve_config_path
+
+    return resolve_config_path(None)
 
 
 def say(text: str, *, err: bool = False, nl: bool = True) -> None:
@@ -100,6 +134,9 @@ def open_app(
 ) -> Iterator[App]:
     """Build the app (console alerts to ``out``, default standard output); a database
     that cannot be opened is a config problem."""
+    from watcher.app import App
+    from watcher.store import StoreError
+
     try:
         app = App.build(config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait)
     except StoreError as exc:
@@ -143,6 +180,8 @@ def require_watch(config: Config, name: str | None, *, searches: bool = False) -
 
 def _late_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """``ctwatch check --config PATH``: the same as ``ctwatch --config PATH check``."""
+    from watcher.config.load import resolve_config_path
+
     obj = ctx.find_object(Context)
     if value and obj is not None:
         obj.config_path = resolve_config_path(value)
@@ -186,16 +225,19 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
-            fail(f"database.path: {exc}", EXIT_USAGE)
-        except Busy as exc:
-            fail(f"{exc}; try again later", EXIT_BUSY)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BrokenPipeError:  # the reader left (ctwatch status | head): nothing to say
             _silence_stdout()
             sys.exit(0)
         except Exception as exc:
+            from watcher.cycle.report import describe_failure
+            from watcher.store import Busy, StoreError
+
+            if isinstance(exc, StoreError):
+                fail(f"database.path: {exc}", EXIT_USAGE)
+            if isinstance(exc, Busy):
+                fail(f"{exc}; try again later", EXIT_BUSY)
             log.debug("unexpected error", exc_info=True)
             fail(describe_failure(exc), EXIT_FAILED)
 

@@ -8,14 +8,16 @@ functions here build text and values; printing stays with the commands.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watcher.alerts.delivery import DeliveryReport
-from watcher.alerts.routing import Follow
 from watcher.core.destination import Destination
 from watcher.core.render import Alert, change_lines
-from watcher.cycle.report import CycleReport
-from watcher.store import TrialRow
+
+if TYPE_CHECKING:
+    from watcher.alerts.delivery import DeliveryReport
+    from watcher.alerts.routing import Follow
+    from watcher.cycle.report import CycleReport
+    from watcher.store import TrialRow
 
 
 def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:

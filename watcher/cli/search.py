@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from typing import TYPE_CHECKING
 
 import click
 
-from watcher.app import registry_preview
 from watcher.cli.main import EXIT_FAILED, EXIT_USAGE, Context, fail, main, say
-from watcher.config import DEFAULT_MAX_TRIALS, Config
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.search_url import SearchQuery, SearchQueryError, from_url, looks_like_url
 from watcher.core.text import one_line
-from watcher.registry.errors import RegistryError
+
+if TYPE_CHECKING:
+    from watcher.config import Config
 
 
 @main.command()
@@ -38,7 +39,11 @@ def search(obj: Context, target: str, as_json: bool) -> None:
     Example:
       ctwatch search 'https://clinicaltrials.gov/search?cond=Rectal%20Cancer&intr=PD-1'
     """
-    config = obj.load() if obj.config_path.exists() else Config()
+    from watcher.app import registry_preview
+    from watcher.config import Config
+    from watcher.registry.errors import RegistryError
+
+    config = obj.load(secrets="none") if obj.config_path.exists() else Config()
     query, limit = _query(config, target)
     try:
         preview = registry_preview(config)(query)
@@ -63,6 +68,8 @@ def search(obj: Context, target: str, as_json: bool) -> None:
 
 def _query(config: Config, target: str) -> tuple[SearchQuery, int]:
     """The query a URL or a config search's name stands for, and its ``max_trials``."""
+    from watcher.config import DEFAULT_MAX_TRIALS
+
     if looks_like_url(target):
         try:
             return from_url(target), DEFAULT_MAX_TRIALS

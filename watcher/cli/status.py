@@ -23,7 +23,7 @@ from watcher.alerts.routing import Follow
 from watcher.alerts.search_routes import SearchSpec
 from watcher.cli.output import subscription_groups
 from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
-from watcher.core.text import terminal_safe
+from watcher.core.text import counted, terminal_safe
 from watcher.store import SearchState, Store
 from watcher.store.overview import Order, StatusFilter, StatusRow
 from watcher.timeutil import iso, utc_now
@@ -150,7 +150,7 @@ class StatusWriter:
         cycle = self._last_cycle()
         if cycle is not None:
             outcome = f"FAILED: {cycle['error']}" if cycle["error"] else f"ok ({cycle['mode']})"
-            requests = f"{cycle['requests']} registry request(s)"
+            requests = counted(cycle["requests"], "registry request")
             say(f"\nLast cycle: {cycle['finished_at']}, {requests}, {outcome}")
         searches = self._searches()
         if searches:

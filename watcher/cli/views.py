@@ -8,16 +8,15 @@ import os
 import shutil
 import sys
 from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING
 
 import click
 
-from watcher.alerts.routing import channel_follows, watched_trials
-from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.cli.main import Context, main, open_app, require_database, require_watch
-from watcher.cli.status import Format, StatusOptions, StatusWriter
-from watcher.cli.table import DEFAULT_WIDTH
-from watcher.store.overview import StatusFilter
 from watcher.timeutil import iso
+
+if TYPE_CHECKING:
+    from watcher.cli.status import Format
 
 
 @main.command()
@@ -55,7 +54,13 @@ def status(
     Example:
       ctwatch status --changed-since 2026-01-01 --csv > changes.csv
     """
-    config = obj.load()
+    from watcher.alerts.routing import channel_follows, watched_trials
+    from watcher.alerts.search_routes import current_searches, followed_now
+    from watcher.cli.status import StatusOptions, StatusWriter
+    from watcher.cli.table import DEFAULT_WIDTH
+    from watcher.store.overview import StatusFilter
+
+    config = obj.load(secrets="none")
     require_watch(config, watch_name)
     require_database(config)
     since = None

@@ -39,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
+from watcher.core.text import counted
 from watcher.cycle.backfill import QueueReport
 from watcher.cycle.report import CycleReport, Interrupted
 from watcher.store import Busy, StoreError
@@ -209,9 +210,10 @@ class Daemon(Generic[R]):
         if report.imported or report.unavailable:
             versions = sum(len(r.imported) for r in report.imported)
             log.info(
-                "history: %d trial(s) imported (%d versions), %d unavailable, %d still queued; "
+                "history: %s imported (%s), %d unavailable, %d still queued; "
                 "registry requests %d",
-                len(report.imported), versions, len(report.unavailable), report.left,
+                counted(len(report.imported), "trial"), counted(versions, "version"),
+                len(report.unavailable), report.left,
                 report.requests,
             )  # fmt: skip
 
@@ -264,7 +266,9 @@ class Daemon(Generic[R]):
         if config.schedule != old_schedule:
             self.scheduler.reschedule_job(CYCLE_JOB, trigger=cycle_trigger(config.schedule))
         log.info(
-            "config reloaded: %d watch(es), %d trial(s)", len(config.watch), len(config.trials)
+            "config reloaded: %s, %s",
+            counted(len(config.watch), "watch"),
+            counted(len(config.trials), "trial"),
         )
         return True
 
@@ -288,8 +292,8 @@ class Daemon(Generic[R]):
         """Block until stopped; then release everything."""
         self.install_signal_handlers()
         log.info(
-            "ctwatch running: %d trial(s), schedule %s",
-            len(self.config.trials), self.config.schedule.describe(),
+            "ctwatch running: %s, schedule %s",
+            counted(len(self.config.trials), "trial"), self.config.schedule.describe(),
         )  # fmt: skip
         try:
             self.scheduler.start()
