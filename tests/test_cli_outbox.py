@@ -64,7 +64,7 @@ def test_a_failed_alert_can_be_sent_again(
     assert listing.stdout.startswith(
         f"failed   {SEED_NCT} → Slack #trial-alerts (1 attempt, queued "
     )
-    assert listing.stdout.rstrip().endswith("Slack #trial-alerts: not_in_channel")
+    assert "Slack #trial-alerts: not_in_channel — invite the bot" in listing.stdout
     assert "alerts sent 0" in check(config)  # failed rows are not retried by themselves
     with sqlite3.connect(tmp_path / "ctwatch.db") as conn:  # as if it failed a week ago
         conn.execute("UPDATE outbox SET created_at = '2020-01-01T00:00:00Z'")

@@ -191,9 +191,7 @@ def test_an_endless_page_token_is_an_error(tmp_path: Path) -> None:
         for token in ("a", "b"):  # always one more page, never repeating a token
             reg.fail_next(200, page(one, token=token, total=1), content_type="application/json")
         result = client.fetch_studies(TRIALS)
-        assert set(result.failed.values()) == {
-            "registry kept paging past 2 pages for 1 result"
-        }
+        assert set(result.failed.values()) == {"registry kept paging past 2 pages for 1 result"}
         reg.fail_next(200, page(one, token="same"), content_type="application/json", times=3)
         again = client.fetch_studies(TRIALS)
         assert set(again.failed.values()) == {"registry answered with a page token that repeats"}

@@ -111,7 +111,7 @@ url = "https://example.org/search?cond=x"
         "'country', 'state' or 'city' it cannot be searched (pick the place from the site's "
         "list, then copy the URL)",
         "search \"shared\".name: duplicate search name 'shared' (a watch has it already)",
-        "search \"shared\".slack: names Slack channels but there is no [slack] section",
+        'search "shared".slack: names Slack channels but there is no [slack] section',
         "search \"six\".url: 'https://example.org/search?cond=x' is not a registry search URL "
         "(copy it from https://clinicaltrials.gov/search?… after searching)",
     ]
@@ -146,7 +146,7 @@ url = "{URL}"
             f'url = "{URL}"\nfields = ["OverallStatus"]',
             "'fields' filters field changes, which need",
         ),
-        (f'url = "{URL}"\nmax_trials = 0', "search \"s\".max_trials: should be at least 1"),
+        (f'url = "{URL}"\nmax_trials = 0', 'search "s".max_trials: should be at least 1'),
         (
             f'url = "{URL}"\nfolow = true',
             "unknown key 'folow' in search \"s\" (did you mean 'follow'?)",

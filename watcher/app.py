@@ -82,11 +82,16 @@ class App:
         slack_retry_interval: float = 1.0,
         progress: ProgressFactory | None = None,
         lock_wait: float = 0.0,
+        one_shot: bool = False,
     ) -> App:
+        """``one_shot`` (``ctwatch check``): an offline registry fails the cycle at once
+        instead of being retried for minutes (the daemon keeps retrying)."""
         redactor = Redactor(config.secrets())
         store = open_store(config, redactor)
         reg = config.registry
-        registry = registry_client(reg, transport=transport, sleep=sleep)
+        registry = registry_client(
+            reg, transport=transport, sleep=sleep, retry_unreachable=not one_shot
+        )
         # the history adapter shares the v2 client's JsonGetter: one pace for both
         backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
         chosen = (

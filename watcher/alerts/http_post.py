@@ -109,6 +109,18 @@ def failure(where: str, answer: Answer, mask: Mask) -> DeliveryError:
         said += f": {one_line(mask(answer.reason), REASON_CHARS)}"
     if status in (408, 429) or status >= 500:
         return DeliveryError(mask(said), retry_after=answer.retry_after)
+    if status in (404, 410):
+        return DeliveryError(
+            mask(said) + " — the URL is gone (workflow or receiver deleted or changed): "
+            "put the current URL in the config",
+            permanent=True,
+        )
+    if status in (401, 403):
+        return DeliveryError(
+            mask(said) + " — the receiver refused ctwatch: check the URL's signature "
+            "(Teams: copy the workflow URL again) or [webhooks] secret",
+            permanent=True,
+        )
     if 300 <= status < 400:
         return DeliveryError(
             f"{where} answered HTTP {status}, a redirect; not followed (check the URL)",

@@ -63,14 +63,27 @@ class Context:
     """What the group options leave for the subcommands."""
 
     def __init__(self, config_option: str | None, log_level: str | None, log_format: str) -> None:
-        from watcher.config.load import resolve_config_path
-
-        self.config_path = resolve_config_path(config_option)
+        self.config_option = config_option
+        self._config_path: Path | None = None
         self.log_level = log_level
         self.log_format = log_format
         self.redactor = Redactor()
         self.unset: list[Problem] = []
         """Variables the config names that this shell lacks (when the command needs none)."""
+
+    @property
+    def config_path(self) -> Path:
+        """``--config``, else ``$CTWATCH_CONFIG``, else the default (resolved when first
+        asked: ``--help`` loads no config code)."""
+        if self._config_path is None:
+            from watcher.config.load import resolve_config_path
+
+            self._config_path = resolve_config_path(self.config_option)
+        return self._config_path
+
+    @config_path.setter
+    def config_path(self, path: Path) -> None:
+        self._config_path = path
 
     def load(self, default_level: str = "warning", *, secrets: Secrets = "all") -> Config:
         """Load the config (exit 2 with one line on error) and set up logging.
@@ -131,6 +144,7 @@ def open_app(
     *,
     lock_wait: float = 0.0,
     out: TextIO | None = None,
+    one_shot: bool = False,
 ) -> Iterator[App]:
     """Build the app (console alerts to ``out``, default standard output); a database
     that cannot be opened is a config problem."""
@@ -138,7 +152,9 @@ def open_app(
     from watcher.store import StoreError
 
     try:
-        app = App.build(config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait)
+        app = App.build(
+            config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait, one_shot=one_shot
+        )
     except StoreError as exc:
         fail(f"database.path: {exc}", EXIT_USAGE)
     try:

@@ -36,6 +36,7 @@ PERMANENT = frozenset(
         "channel_not_found",
         "not_in_channel",
         "is_archived",
+        "channel_is_archived",
         "restricted_action",
         "invalid_blocks",
         "invalid_blocks_format",
@@ -45,6 +46,38 @@ PERMANENT = frozenset(
         "ekm_access_denied",
     }
 )
+
+
+_AUTH_HINT = (
+    "check SLACK_BOT_TOKEN: the app's Bot User OAuth Token (xoxb-…), "
+    "from OAuth & Permissions, app installed"
+)
+
+
+def slack_hint(error: str, channel: str, data: dict[str, object]) -> str:
+    """What to do about a permanent Slack error, in one clause (empty when unknown).
+
+    Why here: the error code alone (``not_in_channel``) sends people searching;
+    the fix is nearly always one of these steps.
+    """
+    needed = data.get("needed")
+    if error == "channel_not_found":
+        return (
+            f"no channel {channel} the bot can see: check the name in the config "
+            "(a private channel: invite the bot first)"
+        )
+    if error == "not_in_channel":
+        return f"invite the bot: type /invite @your-app-name in {channel}"
+    if error in ("invalid_auth", "not_authed", "token_revoked", "token_expired"):
+        return _AUTH_HINT
+    if error == "account_inactive":
+        return "the app or its workspace was deactivated: reinstall the app, update the token"
+    if error == "missing_scope":
+        scope = f"the {needed} scope" if isinstance(needed, str) and needed else "chat:write"
+        return f"add {scope} under OAuth & Permissions, reinstall the app, update the token"
+    if error in ("is_archived", "channel_is_archived"):
+        return f"{channel} is archived: unarchive it or name another channel in the config"
+    return ""
 
 
 class SlackNotifier:
@@ -116,4 +149,7 @@ def _classify(channel: str, exc: SlackApiError, mask: Redactor) -> DeliveryError
     if messages:
         detail = f" ({truncate(mask('; '.join(str(m) for m in messages)), 300)})"
     said = f"Slack {channel}: {truncate(mask(error), 100)}{detail}"
+    hint = slack_hint(error, channel, data)
+    if hint:
+        said += f" — {hint}"
     return DeliveryError(said, permanent=error in PERMANENT)
