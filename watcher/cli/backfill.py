@@ -43,6 +43,10 @@ def backfill(
     never alert. Run again, it imports nothing new (one request per trial).
     Exit 0 when every trial was imported or already complete, 1 when any
     trial's history could not be read, 2 for bad arguments.
+
+    \b
+    Example:
+      ctwatch backfill --watch rectal-cancer
     """
     from watcher.alerts.routing import watched_trials
 

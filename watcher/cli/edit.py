@@ -336,7 +336,12 @@ def fields(word: str | None) -> None:
 
 @main.group("config", cls=Group)
 def config_group() -> None:
-    """Inspect the config file."""
+    """Inspect the config file.
+
+    \b
+    Example:
+      ctwatch config check
+    """
 
 
 @config_group.command("check")

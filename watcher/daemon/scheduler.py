@@ -157,7 +157,20 @@ class Daemon(Generic[R]):
             raise Interrupted
 
     def run_cycle(self) -> None:
-        """Reload the config if it changed, then one cycle and its deliveries."""
+        """Reload the config if it changed, then one cycle and its deliveries; log when
+        the next one is due (a user tailing the log sees the daemon is alive)."""
+        try:
+            self._run_cycle()
+        finally:
+            self._log_next_check()
+
+    def _log_next_check(self) -> None:
+        job = self.scheduler.get_job(CYCLE_JOB) if self.scheduler.running else None
+        due = job.next_run_time if job is not None else None
+        if due is not None and not self.stop_event.is_set():
+            log.info("next check due at %s", due.astimezone(UTC).isoformat(timespec="seconds"))
+
+    def _run_cycle(self) -> None:
         self.reload()
         with self._lock:
             if self.stop_event.is_set():
