@@ -115,6 +115,10 @@ def history(
     or imported from the registry) and its changes. --field NAME (a field name
     such as PrimaryCompletionDate or the label alerts print, "Primary
     Completion Date") prints one line per version where that field changed.
+
+    \b
+    Example:
+      ctwatch history NCT06850103 --field OverallStatus
     """
     nct = _nct(nct_id)
     config = obj.load(secrets="none")
@@ -255,6 +259,10 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
 
     OLD and NEW are registry version numbers, as the website shows them, or
     'latest' (the newest stored version).
+
+    \b
+    Example:
+      ctwatch diff NCT06850103 3 latest
     """
     nct = _nct(nct_id)
     config = obj.load(secrets="none")
@@ -298,7 +306,12 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
 )
 @click.pass_obj
 def show(obj: Context, nct_id: str, version: str) -> None:
-    """Print a stored version of NCT_ID as JSON (imported versions keep the registry's HTML)."""
+    """Print a stored version of NCT_ID as JSON (imported versions keep the registry's HTML).
+
+    \b
+    Example:
+      ctwatch show NCT06850103 latest > record.json
+    """
     nct = _nct(nct_id)
     config = obj.load(secrets="none")
     require_database(config)
