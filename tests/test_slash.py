@@ -503,10 +503,12 @@ def test_status_shows_subscriptions_from_both_sources(
     assert lab["channel"] == "#lab" and lab["trials"][0]["nct_id"] == OTHER
     assert lab["trials"][0]["via"].startswith("Slack (by U0ALICE, 20")
     table = run_cli(config, "status", env=ENV).stdout
-    assert "Subscriptions (Slack channels)" in table
-    assert f"  #lab ({slack.channel_id('#lab')})" in table
-    assert f"    {SEED_NCT}  config watch “test”" in table
-    assert f"    {OTHER}  Slack (by U0ALICE, 20" in table
+    assert "Slack channels (ctwatch status --json lists each trial)" in table
+    alerts_id = slack.channel_id("#trial-alerts")
+    assert (  # one line per channel, with counts (the same trial from both sources: once)
+        f"  #trial-alerts ({alerts_id}): 1 trial: 1 from watch “test”, 1 added in Slack"
+    ) in table
+    assert f"  #lab ({slack.channel_id('#lab')}): 1 trial: 1 added in Slack" in table
 
 
 def test_subscriptions_are_ignored_without_a_slack_section(

@@ -80,8 +80,12 @@ def status(
         subscriptions = app.subscriptions()
         searches = current_searches(config, app.store)
         watched = watched_trials(config, subscriptions, followed_now(app.store, searches))
+        only = None
         if watch_name is not None:
             watched = next(w.trials for w in config.watch if w.name == watch_name)
+            only = frozenset(watched)
         follows = channel_follows(config, subscriptions)
-        writer = StatusWriter(app.store, watched, sys.stdout, follows, obj.redactor, searches)
+        writer = StatusWriter(
+            app.store, watched, sys.stdout, follows, obj.redactor, searches, only=only
+        )
         writer.write(options)

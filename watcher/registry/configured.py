@@ -49,6 +49,4 @@ def registry_client(
 
 def quick_client(reg: RegistryConfig) -> RegistryClient:
     """A client that fails fast: a person is waiting for the answer."""
-    return registry_client(
-        reg, retries=min(reg.retries, QUICK_RETRIES), retry_unreachable=False
-    )
+    return registry_client(reg, retries=min(reg.retries, QUICK_RETRIES), retry_unreachable=False)
