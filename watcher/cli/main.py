@@ -53,6 +53,32 @@ Exit codes: 0 done; 1 the registry, a destination or the cycle failed
 (or: no database yet); 2 bad config, arguments or database; 3 another
 ctwatch is using the database."""
 
+_EDITS = """\b
+Exit codes: 0 done; 2 bad config or arguments (nothing written)."""
+
+EPILOGS = {
+    "check": """\b
+Exit codes: 0 done; 1 the registry could not be read, the cycle failed,
+or an alert failed for good (ctwatch outbox says why); 2 bad config,
+arguments or database; 3 another ctwatch is using the database.""",
+    "test-alert": """\b
+Exit codes: 0 every destination took the test; 1 any failed;
+2 bad config or arguments.""",
+    "search": """\b
+Exit codes: 0 done; 1 the registry could not be read; 2 a URL ctwatch
+cannot translate, bad arguments or config.""",
+    "run": """\b
+Exit codes: 0 stopped by SIGTERM or SIGINT; 2 bad config, database or
+listen address.""",
+    "serve": """\b
+Exit codes: 0 stopped by SIGTERM or SIGINT; 2 bad config or listen address.""",
+    "health": """\b
+Exit codes: 0 healthy; 1 unhealthy (or no database yet); 2 bad config.""",
+    "demo": "",
+    **dict.fromkeys(("init", "add", "remove", "list", "fields", "config", "config check"), _EDITS),
+}
+"""Each command's footer says only what concerns it; the rest get :data:`EXIT_CODES`."""
+
 COMPLETION = """\b
 Shell completion (bash; zsh and fish alike, see the README):
   eval "$(_CTWATCH_COMPLETE=bash_source ctwatch)"
@@ -235,7 +261,10 @@ class Group(click.Group):
         if cmd.help and not cmd.short_help:  # the command list shows the whole first sentence
             cmd.short_help = " ".join(cmd.help.split("\n\n")[0].split())
         if cmd.epilog is None:
-            cmd.epilog = EXIT_CODES
+            key = name or cmd.name or ""
+            if self.name not in (None, "main", "ctwatch"):  # a subgroup: ``config check``
+                key = f"{self.name} {key}"
+            cmd.epilog = EPILOGS.get(key, EXIT_CODES) or None
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
