@@ -113,6 +113,9 @@ class ConfigEditor:
             table["email"] = list(email)
         searches = self.doc.get("search")
         if searches is None:
+            watches = self.doc.get("watch")
+            if isinstance(watches, AoT) and len(watches):
+                self._blank_line_after(watches)  # the new [[search]] after a blank line
             self.doc.append("search", tomlkit.aot())
             searches = self.doc["search"]
         if not isinstance(searches, AoT):
