@@ -115,7 +115,7 @@ def test_remove_a_search_and_a_whole_watch(tmp_path: Path) -> None:
 
 
 def test_removals_that_cannot_be_made_write_nothing(tmp_path: Path) -> None:
-    path = config(tmp_path, START.split('\n[[watch]]\nname = "cardio"')[0])
+    path = config(tmp_path, START.split('\n[[watch]]\nname = "cardio"', maxsplit=1)[0])
     before = path.read_text()
     cases = [
         (("--search", "nope"), "--search: no search named 'nope' (searches: none)"),
