@@ -15,34 +15,25 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
-import httpx
-
-from watcher.alerts.console import ConsoleNotifier
-from watcher.alerts.delivery import Deliverer, DeliveryReport
-from watcher.alerts.notifier import DeliveryError, Notifier
-from watcher.alerts.routing import build_routes
-from watcher.alerts.search_routes import current_searches, followed_now
-from watcher.alerts.teams import TeamsNotifier
-from watcher.alerts.webhook import WebhookNotifier
-from watcher.config import Config, RegistryConfig, serving
-from watcher.config.types import parse_listen
-from watcher.core.destination import Destination
-from watcher.core.render import Alert
-from watcher.core.search_url import SearchQuery
+from watcher.config import Config
 from watcher.core.text import counted
-from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
-from watcher.cycle.pipeline import Pipeline, ProgressFactory
-from watcher.cycle.report import CycleReport
-from watcher.cycle.search_names import rename_taken
 from watcher.redact import Redactor
-from watcher.registry.client import FetchResult, RegistryClient
-from watcher.registry.configured import quick_client, registry_client
-from watcher.registry.history import HistoryClient
-from watcher.registry.planner import FetchPolicy, Planner
 from watcher.store import Store, Subscription
 from watcher.timeutil import Clock, iso, utc_now
 
-if TYPE_CHECKING:  # heavy (Bolt, uvicorn, Starlette): imported where they are used
+if TYPE_CHECKING:  # imported where they are used: read-only commands need none of them
+    import httpx
+
+    from watcher.alerts.delivery import Deliverer, DeliveryReport
+    from watcher.alerts.notifier import Notifier
+    from watcher.config import RegistryConfig
+    from watcher.core.destination import Destination
+    from watcher.core.search_url import SearchQuery
+    from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
+    from watcher.cycle.pipeline import Pipeline, ProgressFactory
+    from watcher.cycle.report import CycleReport
+    from watcher.registry.client import FetchResult, RegistryClient
+    from watcher.registry.planner import FetchPolicy
     from watcher.registry.searches import Preview
     from watcher.slack.bolt_app import SlackService
     from watcher.slack.commands import Lookup
@@ -53,6 +44,39 @@ if TYPE_CHECKING:  # heavy (Bolt, uvicorn, Starlette): imported where they are u
     from watcher.web.server import WebServer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reader:
+    """What a read-only command needs: the config and the store. No registry client, no
+    notifier, no cycle: ``ctwatch status`` and ``history`` start without their imports."""
+
+    config: Config
+    store: Store
+
+    @classmethod
+    def open(cls, config: Config) -> Reader:
+        """The store ``[database]`` names; StoreError if unusable."""
+        return cls(config, open_store(config, Redactor(config.secrets())))
+
+    def subscriptions(self) -> list[Subscription]:
+        return configured_subscriptions(self.config, self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def configured_subscriptions(config: Config, store: Store) -> list[Subscription]:
+    """The Slack subscriptions this config can deliver (none without ``[slack]``). Read
+    on every cycle: ``/ctwatch watch`` writes them from another thread or process."""
+    subscriptions = store.subscriptions.list()
+    if subscriptions and config.slack is None:
+        log.warning(
+            "%s ignored: the config has no [slack] section",
+            counted(len(subscriptions), "Slack subscription"),
+        )
+        return []
+    return subscriptions
 
 
 @dataclass
@@ -86,6 +110,13 @@ class App:
     ) -> App:
         """``one_shot`` (``ctwatch check``): an offline registry fails the cycle at once
         instead of being retried for minutes (the daemon keeps retrying)."""
+        from watcher.alerts.delivery import Deliverer
+        from watcher.cycle.backfill import Backfiller
+        from watcher.cycle.pipeline import Pipeline
+        from watcher.registry.configured import registry_client
+        from watcher.registry.history import HistoryClient
+        from watcher.registry.planner import Planner
+
         redactor = Redactor(config.secrets())
         store = open_store(config, redactor)
         reg = config.registry
@@ -141,6 +172,10 @@ class App:
         record whatever the version probe says. Busy when another ctwatch keeps
         the lock longer than ``wait`` (default ``lock_wait``) seconds.
         """
+        from watcher.alerts.routing import build_routes
+        from watcher.alerts.search_routes import current_searches, followed_now
+        from watcher.cycle.search_names import rename_taken
+
         with self.store.lock.held(self.lock_wait if wait is None else wait):
             rename_taken(self.config, self.store, iso(self.pipeline.clock()))
             searches = current_searches(self.config, self.store)
@@ -193,19 +228,8 @@ class App:
         return self.store.outbox.counts()
 
     def subscriptions(self) -> list[Subscription]:
-        """The Slack subscriptions this config can deliver (none without ``[slack]``).
-
-        Read from the store on every cycle: ``/ctwatch watch`` writes them from
-        another thread or process, and the next cycle picks them up.
-        """
-        subscriptions = self.store.subscriptions.list()
-        if subscriptions and self.config.slack is None:
-            log.warning(
-                "%s ignored: the config has no [slack] section",
-                counted(len(subscriptions), "Slack subscription"),
-            )
-            return []
-        return subscriptions
+        """The Slack subscriptions this config can deliver (:func:`configured_subscriptions`)."""
+        return configured_subscriptions(self.config, self.store)
 
     def test_alert(self, watch_name: str | None = None) -> list[tuple[Destination, str | None]]:
         """Send a marked test message to every destination (of one watch or search).
@@ -213,6 +237,9 @@ class App:
         Returns each destination with None on success or the reason it failed.
         Test messages bypass the outbox: the user is waiting for the answer.
         """
+        from watcher.alerts.notifier import DeliveryError
+        from watcher.core.render import Alert
+
         results: dict[Destination, str | None] = {}
         targets = [("watch", w.name, w.trials[0], w.destinations) for w in self.config.watch]
         targets += [("search", s.name, "", s.destinations) for s in self.config.search]
@@ -272,6 +299,8 @@ def open_store(config: Config, redactor: Redactor) -> Store:
 
 def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
     """The planner's tunables from ``[registry]``."""
+    from watcher.registry.planner import FetchPolicy
+
     return FetchPolicy(
         incremental=reg.incremental,
         registry_wide_over=reg.registry_wide_over,
@@ -287,6 +316,7 @@ def registry_lookup(config: Config) -> Lookup:
     App never pulls a connection from under a command in flight.
     """
 
+    from watcher.registry.configured import quick_client
     from watcher.slack.commands import LOOKUP_FIELDS
 
     def lookup(ids: Sequence[str]) -> FetchResult:
@@ -300,6 +330,7 @@ def registry_preview(config: Config) -> SearchPreviewer:
     """A search's count and first matches (``ctwatch search``, ``/ctwatch watch <URL>``),
     with a short-lived client like :func:`registry_lookup`."""
 
+    from watcher.registry.configured import quick_client
     from watcher.registry.searches import SearchReader
 
     def preview(query: SearchQuery) -> Preview:
@@ -324,6 +355,11 @@ def default_notifiers(
     config's URLs; with none configured, their queued alerts fail as no
     longer configured. ``mask`` hides secrets in their error messages.
     """
+    from watcher.alerts.console import ConsoleNotifier
+    from watcher.alerts.teams import TeamsNotifier
+    from watcher.alerts.webhook import WebhookNotifier
+    from watcher.config import serving
+
     mask = mask or Redactor(config.secrets())
     urls = config.destination_urls()
     notifiers: dict[str, Notifier] = {
@@ -400,6 +436,8 @@ def build_services(
     ``current`` is read per request, so a reload of the daemon's config
     applies at once (an address, ``api_url`` or app token needs a restart).
     """
+    from watcher.config import serving
+    from watcher.config.types import parse_listen
     from watcher.slack.bolt_app import SlackService
     from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
     from watcher.store.pool import StorePool

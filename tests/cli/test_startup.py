@@ -21,9 +21,9 @@ from watcher.testing.samples import SEED_NCT, seed_study
 
 ROOT = Path(__file__).resolve().parents[2]
 
-NEVER = ("slack_bolt", "uvicorn", "starlette", "jinja2", "apscheduler", "watcher.testing",
+NEVER = ("slack_bolt", "uvicorn", "starlette", "jinja2", "apscheduler", "watcher.testing", "httpx",
          "watcher.web", "prometheus_client", "slack_sdk")  # fmt: skip
-"""Never imported by --help, status or history."""
+"""Never imported by --help, status or history (they read; no network client)."""
 NOT_FOR_HELP = (*NEVER, "watcher.app", "watcher.store", "sqlite_utils", "httpx", "pydantic",
                 "tomlkit", "rich", "watcher.config.model")  # fmt: skip
 """``ctwatch --help`` reads no config and opens no database."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from watcher.cli.main import Context, fail, main, open_app, require_database
+from watcher.cli.main import Context, fail, main, open_reader, require_database
 from watcher.timeutil import utc_now
 
 
@@ -45,7 +45,7 @@ def feed(obj: Context, name: str, output: str | None) -> None:
 
     config = obj.load(secrets="none")
     require_database(config)  # reading must not create an empty database
-    with open_app(config) as app:
+    with open_reader(config) as app:
         searches = current_searches(config, app.store)
         scope = feeds.resolve(feeds.Sources(config, app.subscriptions(), searches), name)
         if scope is None:

@@ -19,7 +19,7 @@ from watcher.cli.main import (
     Context,
     fail,
     main,
-    open_app,
+    open_reader,
     require_database,
     say,
 )
@@ -31,7 +31,7 @@ from watcher.core.render import Alert, change_lines, compare_url, console_text
 from watcher.core.text import counted
 
 if TYPE_CHECKING:
-    from watcher.app import App
+    from watcher.app import Reader
     from watcher.store import VersionRow
 
 _SOURCE = {IMPORTED: "imported", "observed": "observed"}
@@ -50,7 +50,7 @@ def _nct(raw: str) -> str:
         fail(str(exc), EXIT_USAGE)
 
 
-def _versions(app: App, nct: str) -> list[VersionRow]:
+def _versions(app: Reader, nct: str) -> list[VersionRow]:
     """Oldest first; exit 1 when the database holds none, saying why."""
     from watcher.alerts.routing import watched_trials
     from watcher.cli.output import no_versions_reason
@@ -62,7 +62,7 @@ def _versions(app: App, nct: str) -> list[VersionRow]:
     return versions
 
 
-def _title(app: App, nct: str) -> str:
+def _title(app: Reader, nct: str) -> str:
     rows = app.store.versions.trials([nct])
     return (rows[0].title if rows else None) or "(untitled)"
 
@@ -109,12 +109,11 @@ def history(
 ) -> None:
     """Show every version of NCT_ID, newest first, and what changed in each.
 
-    Each version shows its number in this trial (#1…#n, oldest first), the
-    registry's version number when known (as the website shows it), its date
-    (submitted, else last update posted), status, source (observed by ctwatch
-    or imported from the registry) and its changes. --field NAME (a field name
-    such as PrimaryCompletionDate or the label alerts print, "Primary
-    Completion Date") prints one line per version where that field changed.
+    Each version shows its number in this trial (#1…#n, oldest first), the registry's
+    version number when known (as the website shows it), its date (submitted, else last
+    update posted), status, source (observed by ctwatch or imported from the registry) and
+    its changes. --field NAME (a field name such as PrimaryCompletionDate or the label
+    alerts print, "Primary Completion Date") prints one line per version where it changed.
 
     \b
     Example:
@@ -135,7 +134,7 @@ def history(
                 EXIT_USAGE,
             )
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         if path is not None:
             first = app.store.versions.record(versions[0].id) or {}
@@ -267,7 +266,7 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
     nct = _nct(nct_id)
     config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         before, after = _pick(nct, versions, old), _pick(nct, versions, new)
         changes = diff_records(
@@ -315,7 +314,7 @@ def show(obj: Context, nct_id: str, version: str) -> None:
     nct = _nct(nct_id)
     config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         chosen = _pick(nct, _versions(app, nct), version)
         record = app.store.versions.record(chosen.id)
     click.echo(json.dumps(record, indent=2, ensure_ascii=False))

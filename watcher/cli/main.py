@@ -32,7 +32,7 @@ from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
 from watcher.redact import Redactor
 
 if TYPE_CHECKING:  # the app, config and store import what commands need, when they run
-    from watcher.app import App
+    from watcher.app import App, Reader
     from watcher.config import Config
     from watcher.config.problems import Problem
     from watcher.cycle.pipeline import ProgressFactory
@@ -187,6 +187,23 @@ def open_app(
         yield app
     finally:
         app.close()
+
+
+@contextmanager
+def open_reader(config: Config) -> Iterator[Reader]:
+    """The config and the store, for commands that only read (no network clients, so
+    they start fast); a database that cannot be opened is a config problem."""
+    from watcher.app import Reader
+    from watcher.store import StoreError
+
+    try:
+        reader = Reader.open(config)
+    except StoreError as exc:
+        fail(f"database.path: {exc}", EXIT_USAGE)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 wait_option = click.option(

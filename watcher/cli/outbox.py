@@ -20,7 +20,7 @@ from watcher.cli.main import (
     Context,
     Group,
     fail,
-    open_app,
+    open_reader,
     require_database,
     say,
     wait_option,
@@ -90,7 +90,7 @@ def outbox(ctx: click.Context) -> None:
         return
     obj = ctx.find_object(Context)
     assert obj is not None
-    with open_app(_config(obj)) as app:
+    with open_reader(_config(obj)) as app:
         alerts = app.store.outbox.unsent()
     if not alerts:
         say("no pending or failed alerts")
@@ -114,7 +114,7 @@ def retry(obj: Context, include_failed: bool, destination: str | None, wait: flo
       ctwatch outbox retry --failed --destination '#trial-alerts' && ctwatch check
     """
     statuses = ("pending", "failed") if include_failed else ("pending",)
-    with open_app(_config(obj)) as app, app.store.lock.held(wait):
+    with open_reader(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         count = app.store.outbox.requeue([a.id for a in chosen], iso(utc_now()))
     say(f"{counted(count, 'alert')} queued to be sent now" + ("" if count else " (none to retry)"))
@@ -138,7 +138,7 @@ def discard(
       ctwatch outbox discard --destination '#old-channel' --yes
     """
     statuses = ("failed", "pending") if include_pending else ("failed",)
-    with open_app(_config(obj)) as app, app.store.lock.held(wait):
+    with open_reader(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         if not chosen:
             say("no alerts to discard")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from watcher.cli.main import Context, fail, main, open_app, say
+from watcher.cli.main import Context, fail, main, open_reader, say
 from watcher.timeutil import utc_now
 
 if TYPE_CHECKING:  # the daemon, servers and Bolt load when a service starts
@@ -134,7 +134,7 @@ def health(obj: Context) -> None:
     config = obj.load(secrets="none")
     if not Path(config.database.path).exists():
         fail(f"unhealthy: no database yet at {config.database.path} (no cycle has run)", 1)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         problem = service_health(config, app.store, utc_now())
         last = app.store.runs.last()
     if problem is not None or last is None:

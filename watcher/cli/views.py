@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from watcher.cli.main import Context, main, open_app, require_database, require_watch
+from watcher.cli.main import Context, main, open_reader, require_database, require_watch
 from watcher.timeutil import iso
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def status(
         width=size.columns if terminal or "COLUMNS" in os.environ else DEFAULT_WIDTH,
         height=size.lines,
     )
-    with open_app(config) as app:
+    with open_reader(config) as app:
         subscriptions = app.subscriptions()
         searches = current_searches(config, app.store)
         watched = watched_trials(config, subscriptions, followed_now(app.store, searches))
