@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # imported where they are used: read-only commands need none 
     from watcher.cycle.pipeline import Pipeline, ProgressFactory
     from watcher.cycle.report import CycleReport
     from watcher.registry.client import FetchResult, RegistryClient
-    from watcher.registry.planner import FetchPolicy
+    from watcher.registry.planner import FetchPolicy, Planner
     from watcher.registry.searches import Preview
     from watcher.slack.bolt_app import SlackService
     from watcher.slack.commands import Lookup
@@ -48,15 +48,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Reader:
-    """What a read-only command needs: the config and the store. No registry client, no
-    notifier, no cycle: ``ctwatch status`` and ``history`` start without their imports."""
+    """A read-only command's config and store: no clients, no cycle (a fast start)."""
 
     config: Config
     store: Store
 
     @classmethod
-    def open(cls, config: Config) -> Reader:
-        """The store ``[database]`` names; StoreError if unusable."""
+    def open(cls, config: Config) -> Reader:  # StoreError if the database is unusable
         return cls(config, open_store(config, Redactor(config.secrets())))
 
     def subscriptions(self) -> list[Subscription]:
@@ -108,14 +106,12 @@ class App:
         lock_wait: float = 0.0,
         one_shot: bool = False,
     ) -> App:
-        """``one_shot`` (``ctwatch check``): an offline registry fails the cycle at once
-        instead of being retried for minutes (the daemon keeps retrying)."""
+        """``one_shot`` (``ctwatch check``): an unreachable registry fails at once."""
         from watcher.alerts.delivery import Deliverer
         from watcher.cycle.backfill import Backfiller
         from watcher.cycle.pipeline import Pipeline
         from watcher.registry.configured import registry_client
         from watcher.registry.history import HistoryClient
-        from watcher.registry.planner import Planner
 
         redactor = Redactor(config.secrets())
         store = open_store(config, redactor)
@@ -144,7 +140,7 @@ class App:
             pipeline=Pipeline(
                 store,
                 registry,
-                Planner(registry, fetch_policy(reg)),
+                planner(registry, reg),
                 clock,
                 progress,
                 trouble_after=config.alerts.trouble_after,
@@ -295,6 +291,12 @@ def open_store(config: Config, redactor: Redactor) -> Store:
         database.busy_timeout.total_seconds(),
         readable_records=database.readable_records,
     )
+
+
+def planner(registry: RegistryClient, reg: RegistryConfig) -> Planner:
+    from watcher.registry.planner import Planner  # the cycle's requests, per [registry]
+
+    return Planner(registry, fetch_policy(reg))
 
 
 def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
