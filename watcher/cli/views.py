@@ -23,14 +23,23 @@ if TYPE_CHECKING:
 @click.option("--json", "fmt", flag_value="json", help="JSON (streamed): trials, alerts, cycle.")
 @click.option("--csv", "fmt", flag_value="csv", help="The trials as CSV, one row each.")
 @click.option("--tsv", "fmt", flag_value="tsv", help="The trials as tab-separated values.")
-@click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's trials.")
+@click.option(
+    "--watch",
+    "watch_name",
+    metavar="NAME",
+    help="Only this watch's trials, in every section (e.g. --watch rectal-cancer).",
+)
 @click.option(
     "--changed-since",
     metavar="DATE",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
     help="Only trials with a change seen on or after DATE (YYYY-MM-DD, UTC).",
 )
-@click.option("--problems", is_flag=True, help="Only trials whose check or alerts failed.")
+@click.option(
+    "--problems",
+    is_flag=True,
+    help="Only what failed, in every section: trials, searches, undelivered alerts.",
+)
 @click.option("--all", "show_all", is_flag=True, help="Every trial, even on a terminal.")
 @click.pass_obj
 def status(
