@@ -15,7 +15,7 @@ from watcher.cli.output import summary_line
 from watcher.core.text import counted
 from watcher.cycle.report import CycleReport
 from watcher.testing.registry_double import RegistryDouble
-from watcher.testing.samples import SEED_NCT, seed_study
+from watcher.testing.samples import SEED_NCT, make_study, seed_study
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,3 +117,29 @@ def test_the_daemon_logs_when_the_next_check_is_due(
         daemon.app.close()
     (line,) = waiter.lines
     assert line.endswith("+00:00")  # when, in UTC: the schedule's default every 6h
+
+
+def test_status_filters_every_section(tmp_path: Path, registry: RegistryDouble) -> None:
+    from tests.slack_setup import ENV  # noqa: PLC0415
+    from watcher.testing.slack_double import SlackDouble  # noqa: PLC0415
+
+    other = "NCT05180006"
+    registry.put(seed_study())
+    registry.put(make_study(other, "Another trial"))
+    with SlackDouble(channels=("#trial-alerts",), member_of=("#trial-alerts",)) as slack:
+        extra = f'\n[slack]\ntoken = "${{SLACK_BOT_TOKEN}}"\napi_url = "{slack.url}"\n'
+        config = write_config(
+            tmp_path, registry.url, [SEED_NCT], extra=extra, watch_extra='slack = ["#trial-alerts"]'
+        )
+        config.write_text(
+            config.read_text() + f'\n[[watch]]\nname = "other"\ntrials = ["{other}"]\n'
+        )
+        assert run_cli(config, "check", env=ENV).exit_code == 0
+    everything = run_cli(config, "status").stdout
+    assert "#trial-alerts: 1 trial: 1 from watch “test”" in everything
+    assert "Last cycle:" in everything
+    mine = run_cli(config, "status", "--watch", "other").stdout
+    assert other in mine and SEED_NCT not in mine
+    assert "Slack channels" not in mine  # #trial-alerts follows none of this watch's trials
+    problems = run_cli(config, "status", "--problems").stdout
+    assert "Slack channels" not in problems and "Last cycle:" not in problems
