@@ -155,3 +155,9 @@ def test_placeholders_pass_validation_and_are_reported(tmp_path: Path) -> None:
     env = {"SLACK_BOT_TOKEN": "x", "SMTP_PASSWORD": "p", "WH_SECRET": SECRET, "HOOK_HOST": "h"}
     load_config(path, env, needs=DELIVERY, warnings=delivery)  # servers' secrets not needed
     assert {w.key for w in delivery} == {"slack.app_token", "server.feed_token"}
+
+
+def test_each_warning_says_which_commands_need_the_variable(config: Path) -> None:
+    stderr = run_cli(config, "config", "check").stderr
+    assert "SLACK_BOT_TOKEN is not set (check, test-alert, run and serve need it)" in stderr
+    assert "CTWATCH_FEED_TOKEN is not set (run, serve need it)" in stderr

@@ -235,8 +235,9 @@ def _expand(
             if env.needs.requires(where):
                 problems.append(Problem(where, f"environment variable {name} is not set"))
                 return match.group(0)
+            users = "check, test-alert, run and serve" if DELIVERY.requires(where) else "run, serve"
             env.unset.append(
-                Problem(where, f"environment variable {name} is not set (needed to deliver)")
+                Problem(where, f"environment variable {name} is not set ({users} need it)")
             )
             return placeholder(key, name, match.group(0) == value)
 
