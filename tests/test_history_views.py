@@ -210,7 +210,7 @@ def test_the_seam_after_a_real_baseline_records_only_real_changes(
     config = write_config(tmp_path, registry.url, [ACTT])
     run_cli(config, "check")
     assert run_cli(config, "backfill", ACTT).stdout.startswith(
-        f"{ACTT}: 9 registry versions imported (1–9); ctwatch's own version(s) numbered 10"
+        f"{ACTT}: 9 registry versions imported (1–9); ctwatch's own version numbered 10"
     )
     seam = json.loads(run_cli(config, "history", ACTT, "--json").stdout)[0]
     labels = [c["label"] for c in seam["changes"]]

@@ -158,7 +158,7 @@ def test_a_short_answer_fails_the_trials_it_left_out_never_not_found() -> None:
         result = c.fetch_studies(wanted)
     assert list(result.records) == [wanted[0]] and result.missing == []
     assert result.failed == {
-        wanted[1]: "the registry counted 2 result(s) but served 1 distinct trial(s)"
+        wanted[1]: "the registry counted 2 results but served 1 distinct trial"
     }
 
 

@@ -15,15 +15,17 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.cli.main import EXIT_USAGE, Context, fail, main, open_app, require_database, say
-from watcher.config import Config, normalise_nct_id
+from watcher.cli.main import EXIT_USAGE, Context, fail, main, open_reader, require_database, say
 from watcher.core.text import one_line
-from watcher.store.changelog import LoggedChange
-from watcher.timeutil import iso
+from watcher.timeutil import iso, utc_now
+
+if TYPE_CHECKING:  # read-only: the config and store load when the command runs
+    from watcher.config import Config
+    from watcher.store.changelog import LoggedChange
 
 FIELDS = (
     "nct_id", "title", "version", "number", "registry_version", "seen_at", "date", "source",
@@ -177,6 +179,8 @@ def changes(
       ctwatch changes --watch rectal-cancer --csv > changes.csv
       ctwatch changes NCT04280705 --json
     """
+    from watcher.config import normalise_nct_id
+
     wanted = []
     for raw in nct_ids:
         try:
@@ -184,10 +188,10 @@ def changes(
         except ValueError as exc:
             fail(str(exc), EXIT_USAGE)
     _since(since, datetime.now(UTC))  # bad input is refused before anything is opened
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
-        floor = _since(since, app.pipeline.clock())
+    with open_reader(config) as app:
+        floor = _since(since, utc_now())
         members = app.store.searches.members(app.store.searches.names()) if watch_names else {}
         trials = _trials(config, members, watch_names, wanted)
         stream = app.store.changelog.stream(since=floor, nct_ids=trials)

@@ -12,31 +12,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.alerts.routing import path_matches, watched_trials
-from watcher.app import App
 from watcher.cli.main import (
     EXIT_FAILED,
     EXIT_USAGE,
     Context,
     fail,
     main,
-    open_app,
+    open_reader,
     require_database,
     say,
 )
-from watcher.cli.output import no_versions_reason
-from watcher.config import normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value, label_for
 from watcher.core.diff import FieldChange, diff_records
 from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
 from watcher.core.text import counted
-from watcher.store import VersionRow
+
+if TYPE_CHECKING:
+    from watcher.app import Reader
+    from watcher.store import VersionRow
 
 _SOURCE = {IMPORTED: "imported", "observed": "observed"}
 
@@ -46,14 +45,19 @@ def _source(v: VersionRow) -> str:
 
 
 def _nct(raw: str) -> str:
+    from watcher.config import normalise_nct_id
+
     try:
         return normalise_nct_id(raw)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
 
 
-def _versions(app: App, nct: str) -> list[VersionRow]:
+def _versions(app: Reader, nct: str) -> list[VersionRow]:
     """Oldest first; exit 1 when the database holds none, saying why."""
+    from watcher.alerts.routing import watched_trials
+    from watcher.cli.output import no_versions_reason
+
     versions = list(reversed(app.store.versions.history(nct)))
     if not versions:
         watched = nct in watched_trials(app.config, app.subscriptions())
@@ -61,7 +65,7 @@ def _versions(app: App, nct: str) -> list[VersionRow]:
     return versions
 
 
-def _title(app: App, nct: str) -> str:
+def _title(app: Reader, nct: str) -> str:
     rows = app.store.versions.trials([nct])
     return (rows[0].title if rows else None) or "(untitled)"
 
@@ -123,7 +127,7 @@ def history(
       ctwatch history NCT04280705 --field OverallStatus --oldest-first
     """
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     path = None
     if field_name is not None:
         try:
@@ -137,7 +141,7 @@ def history(
                 EXIT_USAGE,
             )
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         if path is not None:
             first = app.store.versions.record(versions[0].id) or {}
@@ -195,6 +199,8 @@ def _field_timeline(
     as_json: bool,
 ) -> None:
     """One line per version where the field changed, after its value in the first version."""
+    from watcher.alerts.routing import path_matches
+
     label = label_for([(part, False) for part in path.split(".")])
     hits = [(v, [c for c in v.changes if path_matches(c.schema_path, [path])]) for v in versions]
     hits = [(v, changes) for v, changes in hits if changes]
@@ -213,7 +219,7 @@ def _field_timeline(
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     order = "oldest first" if oldest_first else "newest first"
-    count = f"{len(hits)} change(s) in {len(versions)} versions"
+    count = f"{counted(len(hits), 'change')} in {counted(len(versions), 'version')}"
     say(f"{nct} — {title} · {label}: {count}, {order}")
     lines = [
         f"{_describe(v)} · {'; '.join(line.text() for line in change_lines(changes))}"
@@ -305,9 +311,9 @@ def diff_versions(  # noqa: PLR0917 - click passes the options by name
       ctwatch diff NCT04280705 --registry 11 12
     """
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         before = _pick(nct, versions, old, registry=registry)
         after = _pick(nct, versions, new, registry=registry)
@@ -364,9 +370,9 @@ def show(obj: Context, nct_id: str, version: str | None, registry_number: str | 
     nct = _nct(nct_id)
     if version is not None and registry_number is not None:
         fail("show: give --version or --registry, not both", EXIT_USAGE)
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions = _versions(app, nct)
         if registry_number is not None:
             chosen = _pick(nct, versions, registry_number, registry=True)

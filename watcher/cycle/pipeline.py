@@ -31,6 +31,7 @@ from watcher.core import record as rec
 from watcher.core.diff import diff_records
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
+from watcher.core.text import counted
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
@@ -362,7 +363,9 @@ class Pipeline:
             return Outcome.UNCHANGED
         rows = outbox_rows(changes, routes)
         batch.record_version(snap, stored_changes(changes), rows, now)
-        log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
+        log.info(
+            "%s: %s, %s queued", nct, counted(len(changes), "change"), counted(len(rows), "alert")
+        )
         return Outcome.CHANGED
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:

@@ -40,7 +40,7 @@ from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import ChannelKey
-from watcher.core.text import one_line
+from watcher.core.text import counted, one_line
 from watcher.cycle.backfill import QueueReport
 from watcher.cycle.report import CycleReport, Interrupted
 from watcher.store import Busy, StoreError
@@ -160,7 +160,20 @@ class Daemon(Generic[R]):
             raise Interrupted
 
     def run_cycle(self) -> None:
-        """Reload the config if it changed, then one cycle and its deliveries."""
+        """Reload the config if it changed, then one cycle and its deliveries; log when
+        the next one is due (a user tailing the log sees the daemon is alive)."""
+        try:
+            self._run_cycle()
+        finally:
+            self._log_next_check()
+
+    def _log_next_check(self) -> None:
+        job = self.scheduler.get_job(CYCLE_JOB) if self.scheduler.running else None
+        due = job.next_run_time if job is not None else None
+        if due is not None and not self.stop_event.is_set():
+            log.info("next check due at %s", due.astimezone(UTC).isoformat(timespec="seconds"))
+
+    def _run_cycle(self) -> None:
         self.reload()
         with self._lock:
             if self.stop_event.is_set():
@@ -220,9 +233,10 @@ class Daemon(Generic[R]):
         if report.imported or report.unavailable:
             versions = sum(len(r.imported) for r in report.imported)
             log.info(
-                "history: %d trial(s) imported (%d versions), %d unavailable, %d still queued; "
+                "history: %s imported (%s), %d unavailable, %d still queued; "
                 "registry requests %d",
-                len(report.imported), versions, len(report.unavailable), report.left,
+                counted(len(report.imported), "trial"), counted(versions, "version"),
+                len(report.unavailable), report.left,
                 report.requests,
             )  # fmt: skip
 
@@ -282,7 +296,9 @@ class Daemon(Generic[R]):
         if config.schedule != old_schedule:
             self.scheduler.reschedule_job(CYCLE_JOB, trigger=cycle_trigger(config.schedule))
         log.info(
-            "config reloaded: %d watch(es), %d trial(s)", len(config.watch), len(config.trials)
+            "config reloaded: %s, %s",
+            counted(len(config.watch), "watch"),
+            counted(len(config.trials), "trial"),
         )
         return True
 
@@ -306,8 +322,8 @@ class Daemon(Generic[R]):
         """Block until stopped; then release everything."""
         self.install_signal_handlers()
         log.info(
-            "ctwatch running: %d trial(s), schedule %s",
-            len(self.config.trials), self.config.schedule.describe(),
+            "ctwatch running: %s, schedule %s",
+            counted(len(self.config.trials), "trial"), self.config.schedule.describe(),
         )  # fmt: skip
         try:
             self.scheduler.start()

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from watcher.core import record as rec
+from watcher.core.text import counted
 from watcher.registry.errors import (
     RegistryError,
     RegistryRejected,
@@ -347,7 +348,8 @@ class RegistryClient:
                 raise RegistryUnavailable("registry answered with a page token that repeats")
             if number >= limit:
                 raise RegistryUnavailable(
-                    f"registry kept paging past {limit} page(s) for {total} result(s)"
+                    f"registry kept paging past {counted(limit, 'page')} "
+                    f"for {counted(total or 0, 'result')}"
                 )
             seen.add(next_token)
             token = next_token
@@ -385,13 +387,16 @@ class Served:
     def doubt(self) -> str | None:
         """Why the answer cannot be taken as complete, or None."""
         if self.nameless:
-            return f"the registry returned {self.nameless} record(s) without an NCT ID"
+            return f"the registry returned {counted(self.nameless, 'record')} without an NCT ID"
         if self.unrequested:
-            return f"the registry returned {self.unrequested} record(s) that were not asked for"
+            return (
+                f"the registry returned {counted(self.unrequested, 'record')} that were not "
+                "asked for"
+            )
         if self.total is not None and len(self.ids) < self.total:
             return (
-                f"the registry counted {self.total:,} result(s) but served "
-                f"{len(self.ids):,} distinct trial(s)"
+                f"the registry counted {self.total:,} result{'s' if self.total != 1 else ''} "
+                f"but served {len(self.ids):,} distinct trial{'s' if len(self.ids) != 1 else ''}"
             )
         return None
 

@@ -76,6 +76,9 @@ class HttpPolicy:
     backoff: float = 2.0
     max_body: int = 64 * 1024 * 1024
     user_agent: str = ""
+    retry_unreachable: bool = True
+    """Retry a name that does not resolve or a refused connection. The daemon does (a
+    network blip passes); ``ctwatch check`` does not: offline, a person is waiting."""
 
 
 @dataclass
@@ -92,6 +95,10 @@ class _Answer:
     content_type: str
     retry_after: str | None
     body: bytes | bytearray
+
+
+UNREACHABLE = ("host name not resolved", "connection refused")
+"""Failures that another try seconds later rarely cures (see ``retry_unreachable``)."""
 
 
 class _Retryable(RegistryUnavailable):
@@ -181,7 +188,11 @@ class JsonGetter:
         except httpx.DecodingError:
             raise _Retryable(f"{where} sent a body that could not be decoded") from None
         except httpx.HTTPError as exc:
-            raise _Retryable(f"cannot reach {where} ({network_reason(exc)})") from None
+            reason = network_reason(exc)
+            message = f"cannot reach {where} ({reason})"
+            if not self.policy.retry_unreachable and reason in UNREACHABLE:
+                raise RegistryUnavailable(message) from None
+            raise _Retryable(message) from None
         self.stats.requests += 1
         self.stats.bytes_received += len(answer.body)
         return _parse(answer)

@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from watcher.core.record import last_update_posted
+from watcher.core.text import counted
 from watcher.registry.client import RegistryClient, requested_id
 from watcher.registry.errors import RegistryUnavailable
 
@@ -177,5 +178,7 @@ class Planner:
             if fetched.failed:
                 raise RegistryUnavailable(next(iter(fetched.failed.values())))
             found = dict(fetched.records)  # keyed by the requested (possibly alias) ID
-        log.info("registry: %d watched trial(s) listed as posted since %s", len(found), day)
+        log.info(
+            "registry: %s listed as posted since %s", counted(len(found), "watched trial"), day
+        )
         return {nct: last_update_posted(record) for nct, record in found.items()}
