@@ -91,8 +91,10 @@ def test_trial_changes_numbers_versions_per_trial_and_speaks_words(
     assert {r[1] for r in found} == {2}  # the baseline brings no changes
 
 
-def test_latest_holds_the_current_record_as_json(tmp_path: Path, registry: RegistryDouble) -> None:
-    db = history_of_changes(tmp_path, registry)
+def test_latest_holds_the_current_record_as_json_on_request(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    db = history_of_changes(tmp_path, registry, extra='readable_records = "json"\n')
     status = rows(
         db,
         "SELECT nct_id, json_extract(record, '$.protocolSection.statusModule.overallStatus'),"
@@ -104,7 +106,7 @@ def test_latest_holds_the_current_record_as_json(tmp_path: Path, registry: Regis
 
 def test_readable_records_can_be_turned_off(tmp_path: Path, registry: RegistryDouble) -> None:
     db = history_of_changes(tmp_path, registry, extra="readable_records = false\n")
-    assert rows(db, "SELECT record FROM latest") == [(None,), (None,)]
+    assert rows(db, "SELECT record, phases, lead_sponsor FROM latest") == [(None, None, None)] * 2
     assert count(db, "SELECT COUNT(*) FROM trial_changes") > 0
 
 

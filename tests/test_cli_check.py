@@ -248,6 +248,6 @@ def test_status_shows_record_text_literally(tmp_path: Path, registry: RegistryDo
     registry.put(make_study(OTHER, title))
     config = write_config(tmp_path, registry.url, [OTHER])
     run_cli(config, "check")
-    result = run_cli(config, "status")
+    result = run_cli(config, "status", env={"COLUMNS": "200"})  # xdist workers set 80
     assert result.exit_code == 0, result.stderr
     assert "[and/or Y]" in result.stdout and "[/b]" in result.stdout

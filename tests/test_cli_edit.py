@@ -194,7 +194,7 @@ def test_list_and_config_check(tmp_path: Path) -> None:
     assert checked.exit_code == 0
     assert checked.stdout.splitlines()[0] == f"{path}: valid"
     assert "schedule: every 6h (for ctwatch run)" in checked.stdout
-    assert "  “onc”: 2 trial(s) → console" in checked.stdout
+    assert "  “onc”: 2 trials → console" in checked.stdout
     assert not (tmp_path / "data").exists()  # no database was created
     bad = write(tmp_path, COMMENTED.replace('name = "cardio"', 'nme = "cardio"'))
     refused = run_cli(bad, "config", "check")
@@ -222,11 +222,19 @@ def every_command() -> list[list[str]]:
 
 
 @pytest.mark.parametrize("command", every_command(), ids=" ".join)
-def test_every_help_shows_its_summary_and_the_exit_codes(command: list[str]) -> None:
+def test_every_help_shows_an_example_and_its_own_exit_codes(command: list[str]) -> None:
+    from watcher.cli.main import EPILOGS, EXIT_CODES  # noqa: PLC0415
+
     result = run_cli(None, *command, "--help")
     assert result.exit_code == 0
-    assert "Exit codes: 0 done; 1 the registry" in result.stdout
+    assert "Example" in result.stdout
     assert "--config PATH" in result.stdout
+    assert "Shell completion" not in result.stdout  # that footer is the group's only
+    footer = EPILOGS.get(" ".join(command), EXIT_CODES)
+    if footer:
+        assert " ".join(footer.split()[1:4]) in " ".join(result.stdout.split())
+    else:
+        assert "Exit codes" not in result.stdout
 
 
 def test_the_command_list_shows_whole_summaries_and_completion_works() -> None:

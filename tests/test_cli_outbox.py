@@ -64,18 +64,18 @@ def test_a_failed_alert_can_be_sent_again(
     assert listing.stdout.startswith(
         f"failed   {SEED_NCT} → Slack #trial-alerts (1 attempt, queued "
     )
-    assert listing.stdout.rstrip().endswith("Slack #trial-alerts: not_in_channel")
+    assert "Slack #trial-alerts: not_in_channel — invite the bot" in listing.stdout
     assert "alerts sent 0" in check(config)  # failed rows are not retried by themselves
     with sqlite3.connect(tmp_path / "ctwatch.db") as conn:  # as if it failed a week ago
         conn.execute("UPDATE outbox SET created_at = '2020-01-01T00:00:00Z'")
     plain = run_cli(config, "outbox", "retry", env=ENV)
-    assert plain.stdout.startswith("0 alert(s)")  # without --failed: pending ones only
+    assert plain.stdout.startswith("0 alerts")  # without --failed: pending ones only
     unknown = run_cli(config, "outbox", "retry", "--failed", "--destination", "#x", env=ENV)
     assert unknown.exit_code == 2 and "have: Slack #trial-alerts" in unknown.stderr
     retried = run_cli(
         config, "outbox", "retry", "--failed", "--destination", "trial-alerts", env=ENV
     )
-    assert retried.exit_code == 0 and retried.stdout.startswith("1 alert(s) queued")
+    assert retried.exit_code == 0 and retried.stdout.startswith("1 alert queued")
     assert outbox(tmp_path)[-1][:3] == ("slack:#trial-alerts", "pending", 0)
     assert "alerts sent 1" in check(config)  # a fresh age: not given up at once
     assert slack.messages[-1].channel == "#trial-alerts"
@@ -91,7 +91,7 @@ def test_discard_asks_first(tmp_path: Path, registry: RegistryDouble, slack: Sla
     assert no.exit_code == 2 and "nothing discarded" in no.stderr
     assert len(outbox(tmp_path)) == 1
     yes = run_cli(config, "outbox", "discard", "--yes", env=ENV)
-    assert yes.exit_code == 0 and yes.stdout.endswith("1 alert(s) discarded\n")
+    assert yes.exit_code == 0 and yes.stdout.endswith("1 alert discarded\n")
     assert outbox(tmp_path) == []
     with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM changes").fetchone()[0] > 0  # history stays

@@ -35,6 +35,11 @@ fields = ["Overall Status", "OverallStatuz"]
 [[watch]]
 name = "second"
 trials = ["NCT1", 5, "nct02552212"]
+
+[[search]]
+name = "rectal-io"
+url = "https://clinicaltrials.gov/search?cond=Rectal%20Cancer"
+slack = ["#ci"]
 """
 
 
@@ -60,7 +65,7 @@ def test_a_typo_names_the_key_with_a_suggestion_not_a_missing_key(tmp_path: Path
     with pytest.raises(ConfigError) as caught:
         load_config(path, {})
     assert [p.line("f") for p in caught.value.problems] == [
-        "f: unknown key 'trails' in watch[0] (did you mean 'trials'?)"
+        "f: unknown key 'trails' in watch \"w\" (did you mean 'trials'?)"
     ]
     assert caught.value.key == "watch[0].trails"
 

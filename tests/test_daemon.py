@@ -174,7 +174,7 @@ def test_daemon_end_to_end_with_reload_and_sigterm(
         if proc.poll() is None:
             proc.kill()
     stderr = proc.stderr.read()  # type: ignore[union-attr]
-    assert "config reloaded: 1 watch(es), 2 trial(s)" in stderr
+    assert "config reloaded: 1 watch, 2 trials" in stderr
     assert "cycle: checked" in stderr and "ctwatch stopped" in stderr
     assert "Traceback" not in stderr
     with sqlite3.connect(tmp_path / "ctwatch.db") as conn:

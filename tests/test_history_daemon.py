@@ -66,7 +66,7 @@ def test_the_queue_is_worked_within_the_request_budget(
     assert history_requests(registry) == 5
     assert queued(tmp_path) == [(NCT, 0)]
     assert (
-        "history: 1 trial(s) imported (3 versions), 0 unavailable, 1 still queued; "
+        "history: 1 trial imported (3 versions), 0 unavailable, 1 still queued; "
         "registry requests 5" in caplog.text
     )
     start = len(registry.requests)

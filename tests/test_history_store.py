@@ -24,8 +24,17 @@ def downgrade_to_0005(path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.executescript(
             """
+            DROP VIEW trial_versions;
+            DROP VIEW trial_watches;
+            DROP TABLE watch_members;
+            DROP TABLE watch_digest;
             DROP VIEW trial_changes;
             DROP VIEW latest;
+            DROP TABLE trial_facts;
+            DROP INDEX versions_by_number;
+            DROP INDEX versions_seen;
+            ALTER TABLE versions DROP COLUMN number;
+            DELETE FROM _sqlite_migrations WHERE name LIKE '0016%';
             ALTER TABLE changes DROP COLUMN old_text;
             ALTER TABLE changes DROP COLUMN new_text;
             ALTER TABLE trials DROP COLUMN record;

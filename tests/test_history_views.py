@@ -35,30 +35,31 @@ def test_history_lists_numbers_registry_versions_dates_sources_and_changes(
     header, *blocks = text.split("\n", 1)[0], *text.split("\n", 1)[1].split("\n\n")
     assert header.endswith("· 4 versions, newest first")
     assert (
-        blocks[0].splitlines()[0] == "#4 · registry version 4 · 2025-11-30 · Recruiting · observed"
+        blocks[0].splitlines()[0] == "#1 · registry version 4 · 2025-11-30 · Recruiting · observed"
     )
     assert (
         "first seen by ctwatch (the changes above since the last imported version)" in (blocks[0])
     )
     assert "Eligibility" not in blocks[0]  # HTML then, Markdown now: not a change
     assert blocks[1].splitlines()[:3] == [
-        "#3 · registry version 3 · 2025-06-02 · Recruiting · imported",
+        "r3 · 2025-06-02 · Recruiting · imported",
         "  Status Verified Date: 2025-03 → 2025-06",
         "  Primary Completion Date: 2027-06 → 2027-12",
     ]
     assert blocks[3].rstrip("\n").splitlines() == [
-        "#1 · registry version 1 · 2025-02-20 · Not yet recruiting · imported",
+        "r1 · 2025-02-20 · Not yet recruiting · imported",
         "  the registry's first version",
     ]
     oldest = run_cli(backfilled, "history", NCT, "--oldest-first").stdout
     assert oldest.splitlines()[0].endswith("oldest first") and oldest.splitlines()[1].startswith(
-        "#1"
+        "r1 · "
     )
 
 
 def test_history_json(backfilled: Path) -> None:
     versions = json.loads(run_cli(backfilled, "history", NCT, "--json").stdout)
-    assert [v["number"] for v in versions] == [4, 3, 2, 1]
+    assert [v["number"] for v in versions] == [1, None, None, None]
+    assert [v["ref"] for v in versions] == ["#1", "r3", "r2", "r1"]
     newest = versions[0]
     assert {k: newest[k] for k in ("registry_version", "date", "source", "overall_status")} == {
         "registry_version": 4,
@@ -82,10 +83,9 @@ def test_field_timeline_by_piece_name_or_label(backfilled: Path, name: str) -> N
     result = run_cli(backfilled, "history", NCT, "--field", name, "--oldest-first")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[1:] == [
-        "#1 · registry version 1 · 2025-02-20 · Not yet recruiting · imported · "
+        "r1 · 2025-02-20 · Not yet recruiting · imported · "
         "Primary Completion Date: 2027-06 (estimated) (first version)",
-        "#3 · registry version 3 · 2025-06-02 · Recruiting · imported · "
-        "Primary Completion Date: 2027-06 → 2027-12",
+        "r3 · 2025-06-02 · Recruiting · imported · Primary Completion Date: 2027-06 → 2027-12",
     ]
     data = json.loads(run_cli(backfilled, "history", NCT, "--field", name, "--json").stdout)
     assert data["first"]["value"] == {"date": "2027-06", "type": "ESTIMATED"}
@@ -102,39 +102,47 @@ def test_unknown_field_and_trial(backfilled: Path) -> None:
 
 
 def test_diff_between_registry_versions_in_alert_words(backfilled: Path) -> None:
-    result = run_cli(backfilled, "diff", NCT, "1", "latest")
+    result = run_cli(backfilled, "diff", NCT, "r1", "latest")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == [
-        "#1 · registry version 1 · 2025-02-20 · Not yet recruiting · imported",
-        "  → #4 · registry version 4 · 2025-11-30 · Recruiting · observed",
+        "r1 · 2025-02-20 · Not yet recruiting · imported",
+        "  → #1 · registry version 4 · 2025-11-30 · Recruiting · observed",
     ]
     assert "  Overall Status: Not yet recruiting → Recruiting" in lines
     assert "  Enrollment: 60 → 80" in lines
     url = f"https://clinicaltrials.gov/study/{NCT}?tab=history&a=1&b=4#version-content-panel"
     assert lines[-1] == f"  {url}"
     assert not any("Eligibility" in line for line in lines)  # HTML then, Markdown now
-    data = json.loads(run_cli(backfilled, "diff", NCT, "2", "3", "--json").stdout)
-    assert data["from"] == {"number": 2, "registry_version": 2, "date": "2025-03-10",
-                            "source": "imported"}  # fmt: skip
+    data = json.loads(run_cli(backfilled, "diff", NCT, "--registry", "2", "3", "--json").stdout)
+    assert data["from"] == {"ref": "r2", "number": None, "registry_version": 2,
+                            "date": "2025-03-10", "source": "imported"}  # fmt: skip
+    assert data == json.loads(run_cli(backfilled, "diff", NCT, "r2", "r3", "--json").stdout)
     assert data["url"].endswith("&a=2&b=3#version-content-panel")
     assert {c["label"] for c in data["changes"]} >= {"Primary Completion Date", "Enrollment"}
-    same = run_cli(backfilled, "diff", NCT, "4", "latest")
+    same = run_cli(backfilled, "diff", NCT, "1", "latest")
     assert "  no field changed\n" in same.stdout
 
 
 def test_diff_and_show_refuse_unknown_versions(backfilled: Path) -> None:
-    for args in (("diff", NCT, "9", "latest"), ("show", NCT, "--version", "9")):
+    for args in (("diff", NCT, "--registry", "9", "latest"), ("show", NCT, "--registry", "9")):
         result = run_cli(backfilled, *args)
         assert result.exit_code == 2
-        assert "no stored version has registry number 9 (registry versions stored: 1, 2, 3, 4;" in (
+        assert "no stored version has registry number 9 (registry versions stored: 1–4;" in (
             result.stderr
         )
+    for args in (("diff", NCT, "9", "latest"), ("show", NCT, "--version", "#9")):
+        result = run_cli(backfilled, *args)
+        assert result.exit_code == 2
+        assert f"{NCT}: no version #9 (versions: r1, r2, r3, #1)" in result.stderr
+    hinted = run_cli(backfilled, "diff", NCT, "3", "latest")
+    assert "registry version 3 is stored: --registry 3 or r3" in hinted.stderr
     assert run_cli(backfilled, "diff", NCT, "one", "2").exit_code == 2
 
 
 def test_show_prints_a_stored_version(backfilled: Path) -> None:
-    first = json.loads(run_cli(backfilled, "show", NCT, "--version", "1").stdout)
+    first = json.loads(run_cli(backfilled, "show", NCT, "--version", "r1").stdout)
+    assert first == json.loads(run_cli(backfilled, "show", NCT, "--registry", "1").stdout)
     status = first["protocolSection"]["statusModule"]
     assert status["overallStatus"] == "NOT_YET_RECRUITING"
     criteria = first["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
@@ -182,7 +190,7 @@ def test_the_story_of_a_real_trial_from_its_first_version(
         "Overall Status: Recruiting → Active, not recruiting",
         "Overall Status: Active, not recruiting → Completed",
     ]
-    assert story.stdout.splitlines()[1].startswith("#1 · registry version 1 · 2020-02-20 ·")
+    assert story.stdout.splitlines()[1].startswith("r1 · 2020-02-20 ·")
     # the first check: a silent baseline, and no change against the registry's HTML copy
     assert "new 1" in run_cli(config, "check").stdout
     newest = json.loads(run_cli(config, "history", ACTT, "--json").stdout)[0]
@@ -202,7 +210,7 @@ def test_the_seam_after_a_real_baseline_records_only_real_changes(
     config = write_config(tmp_path, registry.url, [ACTT])
     run_cli(config, "check")
     assert run_cli(config, "backfill", ACTT).stdout.startswith(
-        f"{ACTT}: 9 registry versions imported (1–9); ctwatch's own version(s) numbered 10"
+        f"{ACTT}: 9 registry versions imported (1–9); ctwatch's own version numbered 10"
     )
     seam = json.loads(run_cli(config, "history", ACTT, "--json").stdout)[0]
     labels = [c["label"] for c in seam["changes"]]

@@ -129,7 +129,7 @@ def test_the_cli_exits_2_naming_the_key_not_the_url(tmp_path: Path) -> None:
     path = write(tmp_path, watch_with("teams", "${TEAMS_URL}"))
     result = run_cli(path, "check", env={"TEAMS_URL": f"http://x.example.org/?sig={SIG}"})
     assert result.exit_code == 2
-    assert "watch[0].teams: 'http://x.example.org/…' must use https" in result.stderr
+    assert "watch \"w\".teams: 'http://x.example.org/…' must use https" in result.stderr
     assert SIG not in result.stderr
 
 
@@ -137,4 +137,4 @@ def test_a_lone_url_instead_of_a_list_says_how_to_write_it(tmp_path: Path) -> No
     text = f'[[watch]]\nname = "w"\ntrials = ["NCT06850103"]\nteams = "{TEAMS_URL}"\n'
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text), {})
-    assert str(caught.value).endswith('watch[0].teams: must be a list, e.g. teams = ["…"]')
+    assert str(caught.value).endswith('watch "w".teams: must be a list, e.g. teams = ["…"]')

@@ -88,13 +88,15 @@ def test_a_record_without_protocol_section_fails_only_its_batch_and_is_retried(
         config = config_for(tmp_path, reg.url, incremental=False)
         good = [reg.get(n) for n in TRIALS[:2]]
         reg.fail_next(200, page(*good, {"protocolSection": None}), content_type="application/json")
+        # asking for the third trial alone fails too (three attempts): it stays in doubt
+        reg.fail_next(503, "busy", path_prefix=f"/api/v2/studies/{TRIALS[2]}", times=3)
         first = run_cli(config, "check")
         assert first.exit_code == 0, first.stderr
         assert "Traceback" not in first.stderr
         assert "new 2 · not found 0 · errors 1 (NCT00000003)" in first.stdout  # never "not found"
         status = json.loads(run_cli(config, "status", "--json").stdout)
         third = {r["nct_id"]: r for r in status["trials"]}["NCT00000003"]
-        assert third["last_error"] == "the registry returned 1 record(s) without an NCT ID"
+        assert third["last_error"] == "the registry returned 1 record without an NCT ID"
         assert runs(tmp_path)[-1][:2] == (1, None)  # complete: the failing trial alone is
         second = run_cli(config, "check")  # fetched again, in full, until it is recorded
         assert "new 1 · not found 0 · errors 0" in second.stdout
@@ -191,9 +193,7 @@ def test_an_endless_page_token_is_an_error(tmp_path: Path) -> None:
         for token in ("a", "b"):  # always one more page, never repeating a token
             reg.fail_next(200, page(one, token=token, total=1), content_type="application/json")
         result = client.fetch_studies(TRIALS)
-        assert set(result.failed.values()) == {
-            "registry kept paging past 2 page(s) for 1 result(s)"
-        }
+        assert set(result.failed.values()) == {"registry kept paging past 2 pages for 1 result"}
         reg.fail_next(200, page(one, token="same"), content_type="application/json", times=3)
         again = client.fetch_studies(TRIALS)
         assert set(again.failed.values()) == {"registry answered with a page token that repeats"}

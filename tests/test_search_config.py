@@ -100,19 +100,21 @@ name = "six"
 url = "https://example.org/search?cond=x"
 """
     found = problems(tmp_path, text)
-    assert found[:5] == [
-        "search[0].url: unknown URL parameter 'foo'",
-        "search[0].url: unknown aggFilters option 'phase3' for 'phase' "
+    assert found == [  # tables named by name; cross-checks reported with the rest
+        "search \"one\".url: unknown URL parameter 'foo'",
+        "search \"one\".url: unknown aggFilters option 'phase3' for 'phase' "
         "(known: 0, 1, 2, 3, 4, NA; a wrong key matches nothing)",
-        "search[1].params: unknown params key 'query.cnd'",
-        "search[2].url: URL parameter 'id' is made only of NCT IDs (NCT06850103): the registry "
-        "then ignores every filter; watch these trials with a [[watch]] instead",
-        "search[3].url: URL parameter 'locStr' is a display name only: without 'country', "
-        "'state' or 'city' it cannot be searched (pick the place from the site's list, then "
-        "copy the URL)",
+        "search \"two\".params: unknown params key 'query.cnd'",
+        "search \"three\".url: URL parameter 'id' is made only of NCT IDs (NCT06850103): the "
+        "registry then ignores every filter; watch these trials with a [[watch]] instead",
+        "search \"four\".url: URL parameter 'locStr' is a display name only: without "
+        "'country', 'state' or 'city' it cannot be searched (pick the place from the site's "
+        "list, then copy the URL)",
+        "search \"shared\".name: duplicate search name 'shared' (a watch has it already)",
+        'search "shared".slack: names Slack channels but there is no [slack] section',
+        "search \"six\".url: 'https://example.org/search?cond=x' is not a registry search URL "
+        "(copy it from https://clinicaltrials.gov/search?… after searching)",
     ]
-    assert found[5].startswith("search[5].url: 'https://example.org/search?cond=x' is not a")
-    assert len(found) == 6  # the cross-checks wait for a config that validates
 
 
 def test_names_are_unique_among_watches_and_searches(tmp_path: Path) -> None:
@@ -144,10 +146,10 @@ url = "{URL}"
             f'url = "{URL}"\nfields = ["OverallStatus"]',
             "'fields' filters field changes, which need",
         ),
-        (f'url = "{URL}"\nmax_trials = 0', "search[0].max_trials: should be at least 1"),
+        (f'url = "{URL}"\nmax_trials = 0', 'search "s".max_trials: should be at least 1'),
         (
             f'url = "{URL}"\nfolow = true',
-            "unknown key 'folow' in search[0] (did you mean 'follow'?)",
+            "unknown key 'folow' in search \"s\" (did you mean 'follow'?)",
         ),
     ],
 )
@@ -173,7 +175,7 @@ def test_list_and_config_check_show_searches(tmp_path: Path) -> None:
     assert "search “rectal-io” → console (follow; max 800 trials)" in listed.stdout
     assert f"  {URL}" in listed.stdout
     checked = run_cli(config, "config", "check")
-    assert "1 search(es):" in checked.stdout
+    assert "1 search:" in checked.stdout
     assert "  “rectal-io” → console (follow; max 800 trials)" in checked.stdout
     assert (
         "aggFilters=status:rec not · query.cond=Rectal Cancer · query.intr=PD-1" in checked.stdout

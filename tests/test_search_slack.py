@@ -61,7 +61,7 @@ def test_a_channel_watches_a_search_and_hears_its_news_with_buttons(
         text = follow_up(slack)
     assert text.startswith(
         "This channel now watches the search *rectal-cancer* "
-        "(`aggFilters=status:rec · query.cond=rectal cancer`): 2 trial(s) match today "
+        "(`aggFilters=status:rec · query.cond=rectal cancer`): 2 trials match today "
         "(the registry's count). e.g. NCT00000001 (Trial A), NCT00000002 (Trial B)."
     )
     assert "`/ctwatch unwatch rectal-cancer` stops it." in text
@@ -70,7 +70,7 @@ def test_a_channel_watches_a_search_and_hears_its_news_with_buttons(
     assert "alerts sent 0" in check(config)  # a silent baseline
     reg.put(trial(D, "Trial <!channel> D", first="2026-01-05", last="2026-01-05"))
     reg.set_data_timestamp(DAY2)
-    assert "1 new, 0 now matching" in check(config)
+    assert "1 newly posted, 0 now matching" in check(config)
     (message,) = slack.messages
     assert message.channel_id == lab and block_errors(message.blocks) == []
     assert message.blocks[0]["text"]["text"] == "New trial · rectal-cancer"
@@ -98,7 +98,7 @@ def test_list_unwatch_by_name_and_url_and_a_shared_search(
         assert "the search *rectal-cancer*" in follow_up(slack, 2)
         check(config)
         listed = command(server, slack, "list", channel="#lab")["text"]
-        assert "• search *rectal-cancer* — 2 trial(s) match — Slack (by <@U0ALICE>" in listed
+        assert "• search *rectal-cancer* — 2 trials match — Slack (by <@U0ALICE>" in listed
         gone = command(server, slack, "unwatch rectal-cancer", channel="#lab")["text"]
         assert (
             gone == "• Search *rectal-cancer*: unwatched; this channel gets no more of its alerts."
@@ -201,7 +201,7 @@ def test_a_config_search_taking_a_channels_search_name_never_swaps_its_query(
     reg.put(trial(C, "Done C", status="COMPLETED"))
     reg.reset_requests()
     out = check(config)
-    assert "searches 2 (0 new, 0 now matching, 0 no longer matching)" in out
+    assert "searches 2 (0 newly posted, 0 now matching, 0 no longer matching)" in out
     asked = [r.params["aggFilters"] for r in reg.requests if "query.cond" in r.params]
     assert asked == ["status:com", "status:rec"]  # the channel's search keeps its own query
     lab = slack.channel_id("#lab")
@@ -219,7 +219,7 @@ def test_a_config_search_taking_a_channels_search_name_never_swaps_its_query(
     )
     reg.set_data_timestamp(DAY2)
     out = check(config)
-    assert "searches 2 (2 new, 0 now matching, 0 no longer matching)" in out
+    assert "searches 2 (2 newly posted, 0 now matching, 0 no longer matching)" in out
     news = [m for m in slack.messages if m.channel_id == lab][1:]
     assert [m.blocks[0]["text"]["text"] for m in news] == ["New trial · rectal-cancer-2"]
     assert D in news[0].text and "NCT00000009" not in news[0].text

@@ -52,7 +52,7 @@ def test_baseline_is_silent_and_a_quiet_cycle_is_one_request(
     out = check(config)
     assert out == (
         "checked 0 · changed 0 · new 0 · not found 0 · errors 0 · "
-        "searches 1 (0 new, 0 now matching, 0 no longer matching) · alerts sent 0\n"
+        "searches 1 (0 newly posted, 0 now matching, 0 no longer matching) · alerts sent 0\n"
     )
     assert paths(reg) == ["/version", "/studies"]
     assert reg.requests[1].params == {
@@ -82,7 +82,9 @@ def test_new_trial_now_matches_and_no_longer_matches_each_told_once(
     )  # fmt: skip
     reg.reset_requests()
     out = check(config)
-    assert "searches 1 (1 new, 1 now matching, 1 no longer matching) · alerts sent 3" in out
+    assert (
+        "searches 1 (1 newly posted, 1 now matching, 1 no longer matching) · alerts sent 3" in out
+    )
     assert (
         "Now matches · search “rectal”\nNCT00000003 — Trial C\n"
         "  Lead sponsor: First Affiliated Hospital of Zhejiang University\n"
@@ -129,10 +131,12 @@ def test_the_weekly_sweep_reconciles_what_no_post_date_announced(
     reg.remove(A)
     refresh(reg, DAY2)
     out = check(config)
-    assert "0 new, 0 now matching, 0 no longer matching" in out  # incremental cannot see it
+    assert (
+        "0 newly posted, 0 now matching, 0 no longer matching" in out
+    )  # incremental cannot see it
     reg.reset_requests()
     out = check(config, "--full")
-    assert "0 new, 1 now matching, 1 no longer matching" in out
+    assert "0 newly posted, 1 now matching, 1 no longer matching" in out
     assert "Now matches · search “rectal”\nNCT00000003 — Trial C" in out
     assert (
         "No longer matches · search “rectal”\nNCT00000001\n"
@@ -168,7 +172,10 @@ def test_back_under_max_trials_is_a_new_silent_baseline(
     check(config)
     refresh(reg, DAY2, trial(B, "Trial B", status="COMPLETED", last="2026-01-05"))
     out = check(config)
-    assert "0 new, 0 now matching, 0 no longer matching" in out and "over max_trials" not in out
+    assert (
+        "0 newly posted, 0 now matching, 0 no longer matching" in out
+        and "over max_trials" not in out
+    )
     assert status_json(config)["searches"][0]["members"] == 1
 
 
@@ -214,7 +221,7 @@ def test_paging_is_bounded_and_a_failed_search_costs_nothing_else(
     searches = [r for r in reg.requests if "query.cond" in r.params]
     assert len(searches) == 2  # stopped at the page count the first page's totalCount allows
     (search,) = status_json(config)["searches"]
-    assert "kept paging past 2 page(s)" in search["error"]
+    assert "kept paging past 2 pages" in search["error"]
     out = check(config)  # the registry behaves again: the search gets its baseline
     assert "search errors" not in out and status_json(config)["searches"][0]["members"] == 2
 
@@ -232,7 +239,7 @@ def test_events_are_recorded_only_with_their_cards_and_never_twice(
     db = tmp_path / "ctwatch.db"
     assert rows(db, "SELECT COUNT(*) FROM search_events") == [(0,)]
     out = check(config)  # the same refresh: asked again, told once
-    assert "1 new, 0 now matching" in out and "New trial · search “rectal”" in out
+    assert "1 newly posted, 0 now matching" in out and "New trial · search “rectal”" in out
     check(config)
     assert rows(db, "SELECT kind, nct_id FROM search_events") == [("new", D)]
     assert rows(db, "SELECT COUNT(*) FROM outbox WHERE kind = 'search.new'") == [(1,)]
@@ -244,7 +251,7 @@ def test_another_query_is_a_new_silent_baseline(tmp_path: Path, reg: RegistryDou
     lung = "https://clinicaltrials.gov/search?cond=lung"
     config = search_config(tmp_path, reg, f'url = "{lung}"')
     out = check(config)
-    assert "0 new, 0 now matching, 0 no longer matching" in out
+    assert "0 newly posted, 0 now matching, 0 no longer matching" in out
     assert rows(tmp_path / "ctwatch.db", "SELECT nct_id FROM search_members") == [(C,)]
 
 
@@ -267,7 +274,7 @@ def test_watches_and_searches_share_one_listing(tmp_path: Path, reg: RegistryDou
     refresh(reg, DAY2, trial(C, "Trial C", condition="Lung", status="SUSPENDED", last="2026-01-05"))
     reg.reset_requests()
     out = check(config)
-    assert "changed 1" in out and "0 new, 0 now matching, 0 no longer matching" in out
+    assert "changed 1" in out and "0 newly posted, 0 now matching, 0 no longer matching" in out
     ids_only = "NCTId,NCTIdAlias,LastUpdatePostDate"
     listings = [r for r in reg.requests if r.params.get("fields") == ids_only]
     assert [r.params["filter.ids"] for r in listings] == [f"{C},{A},{B}"]  # one, for both
@@ -284,7 +291,7 @@ def test_a_search_answer_without_ids_fails_the_check_never_empties_it(
                   when=lambda p: "query.cond" in p)  # fmt: skip
     out = check(config, "--full")
     assert "search errors 1 (rectal)" in out and "no longer matching" in out
-    assert "0 new, 0 now matching, 0 no longer matching" in out
+    assert "0 newly posted, 0 now matching, 0 no longer matching" in out
     assert status_json(config)["searches"][0]["members"] == 2
 
 
@@ -298,14 +305,16 @@ def test_a_short_answer_fails_the_check_never_empties_it(
                   when=lambda p: "query.cond" in p)  # fmt: skip
     out = check(config, "--full")
     assert "search errors 1 (rectal)" in out
-    assert "0 new, 0 now matching, 0 no longer matching" in out and "alerts sent 0" in out
+    assert "0 newly posted, 0 now matching, 0 no longer matching" in out and "alerts sent 0" in out
     (search,) = status_json(config)["searches"]
     assert search["members"] == 2
-    assert "the registry counted 2 result(s) but served 1 distinct trial(s)" in search["error"]
+    assert "the registry counted 2 results but served 1 distinct trial" in search["error"]
     db = tmp_path / "ctwatch.db"
     assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY1,)]  # the watermark stays
     out = check(config, "--full")  # a whole answer: nothing moved, nothing told
-    assert "search errors" not in out and "0 new, 0 now matching, 0 no longer matching" in out
+    assert (
+        "search errors" not in out and "0 newly posted, 0 now matching, 0 no longer matching" in out
+    )
     assert rows(db, "SELECT COUNT(*) FROM search_events") == [(0,)]
 
 
@@ -320,13 +329,14 @@ def test_a_short_confirmation_never_calls_a_member_gone(
     empty = {"totalCount": 0, "studies": []}  # the "posted since" answer misses B
     reg.fail_next(200, json.dumps(empty), content_type="application/json",
                   when=lambda p: "query.cond" in p and "filter.advanced" in p)  # fmt: skip
-    short = {"totalCount": 1, "studies": []}  # the confirmation counts B but serves nothing
-    reg.fail_next(200, json.dumps(short), content_type="application/json",
+    # the confirmation counts B but serves nothing, and again when B is asked for alone
+    short = {"totalCount": 1, "studies": []}
+    reg.fail_next(200, json.dumps(short), content_type="application/json", times=2,
                   when=lambda p: "query.cond" in p and "filter.ids" in p)  # fmt: skip
     out = check(config)
     assert "search errors 1 (rectal)" in out and "No longer matches" not in out
     out = check(config)  # the same refresh, asked again in full: B is still there
-    assert "0 new, 0 now matching, 0 no longer matching" in out
+    assert "0 newly posted, 0 now matching, 0 no longer matching" in out
     assert rows(tmp_path / "ctwatch.db", "SELECT COUNT(*) FROM search_events") == [(0,)]
 
 
@@ -356,7 +366,7 @@ def test_an_unusable_data_timestamp_keeps_the_watermark_and_new_stays_new(
     assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY1,)]
     refresh(reg, DAY2, trial(D, "Trial D", first="2026-01-06", last="2026-01-06"))
     out = check(config)
-    assert "1 new, 0 now matching" in out and "New trial · search “rectal”" in out
+    assert "1 newly posted, 0 now matching" in out and "New trial · search “rectal”" in out
     assert rows(db, "SELECT data_timestamp FROM searches") == [(DAY2,)]
 
 

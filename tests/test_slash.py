@@ -387,7 +387,7 @@ def test_list_marks_config_and_slack(
         check(config)
         listing = command(server, slack, "list")["text"]
     lines = listing.splitlines()
-    assert lines[0] == "This channel watches 2 trial(s):"
+    assert lines[0] == "This channel watches 2 trials:"
     assert lines[1] == f"• *{SEED_NCT}* — {SEED_TITLE} (Recruiting) — config file (watch “test”)"
     assert lines[2].startswith(
         f"• *{OTHER}* — Another trial (Completed) — Slack (by <@U0ALICE>, 20"
@@ -503,10 +503,12 @@ def test_status_shows_subscriptions_from_both_sources(
     assert lab["channel"] == "#lab" and lab["trials"][0]["nct_id"] == OTHER
     assert lab["trials"][0]["via"].startswith("Slack (by U0ALICE, 20")
     table = run_cli(config, "status", env=ENV).stdout
-    assert "Subscriptions (Slack channels)" in table
-    assert f"  #lab ({slack.channel_id('#lab')})" in table
-    assert f"    {SEED_NCT}  config watch “test”" in table
-    assert f"    {OTHER}  Slack (by U0ALICE, 20" in table
+    assert "Slack channels (ctwatch status --json lists each trial)" in table
+    alerts_id = slack.channel_id("#trial-alerts")
+    assert (  # one line per channel, with counts (the same trial from both sources: once)
+        f"  #trial-alerts ({alerts_id}): 1 trial: 1 from watch “test”, 1 added in Slack"
+    ) in table
+    assert f"  #lab ({slack.channel_id('#lab')}): 1 trial: 1 added in Slack" in table
 
 
 def test_subscriptions_are_ignored_without_a_slack_section(
@@ -522,7 +524,7 @@ def test_subscriptions_are_ignored_without_a_slack_section(
     store.close()
     result = run_cli(config, "check")
     assert "checked 1 · changed 0 · new 1" in result.stdout
-    assert "1 Slack subscription(s) ignored: the config has no [slack] section" in result.stderr
+    assert "1 Slack subscription ignored: the config has no [slack] section" in result.stderr
 
 
 def test_endpoint_follows_the_daemons_config_after_a_reload(

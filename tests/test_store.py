@@ -242,8 +242,9 @@ def test_a_database_locked_by_another_tool_is_one_line_and_exit_2(
         other.close()
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    # an up-to-date file opens without a write lock (WAL readers); the first write waits
     assert (
-        f"database.path: cannot open {tmp_path / 'ctwatch.db'} (database is locked)"
+        f"database.path: cannot write {tmp_path / 'ctwatch.db'} (database is locked)"
         in result.stderr
     )
     store = Store.open(tmp_path / "ctwatch.db", busy_timeout=0.5)  # already open, then locked

@@ -13,45 +13,69 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import httpx
-
-from watcher.alerts.channel import ChannelDeps, Channels
-from watcher.alerts.delivery import Deliverer, DeliveryReport
-from watcher.alerts.digests import Digester, all_timings
-from watcher.alerts.notifier import DeliveryError, Notifier
-from watcher.alerts.routing import build_routes
-from watcher.alerts.search_routes import current_searches, followed_now
-from watcher.channels import CHANNELS
-from watcher.config import Config, RegistryConfig, serving
-from watcher.config.types import parse_listen
-from watcher.core.destination import Destination
-from watcher.core.render import Alert
-from watcher.core.search_url import SearchQuery
-from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
-from watcher.cycle.pipeline import Pipeline, ProgressFactory
-from watcher.cycle.report import CycleReport
-from watcher.cycle.search_names import rename_taken
+from watcher.config import Config
+from watcher.core.text import counted
 from watcher.redact import Redactor
-from watcher.registry.client import FetchResult, RegistryClient
-from watcher.registry.configured import quick_client, registry_client
-from watcher.registry.history import HistoryClient
-from watcher.registry.planner import FetchPolicy, Planner
-from watcher.registry.searches import Preview, SearchReader
-from watcher.slack.bolt_app import SlackService
-from watcher.slack.commands import LOOKUP_FIELDS, Lookup
-from watcher.slack.search_commands import SearchPreviewer
-from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
 from watcher.store import Store, Subscription
-from watcher.store.pool import StorePool
-from watcher.store.service_state import SOCKET_MODE
 from watcher.timeutil import Clock, iso, utc_now
-from watcher.web.asgi import WebContext, build_app
-from watcher.web.limits import DEFAULT_LIMITS, Limits
-from watcher.web.server import WebServer
+
+if TYPE_CHECKING:  # imported where they are used: read-only commands need none of them
+    import httpx
+
+    from watcher.alerts.channel import Channels
+    from watcher.alerts.delivery import Deliverer, DeliveryReport
+    from watcher.alerts.notifier import Notifier
+    from watcher.config import RegistryConfig
+    from watcher.core.destination import Destination
+    from watcher.core.search_url import SearchQuery
+    from watcher.cycle.backfill import Backfiller, Progress, QueueReport, TrialBackfill
+    from watcher.cycle.pipeline import Pipeline, ProgressFactory
+    from watcher.cycle.report import CycleReport
+    from watcher.registry.client import FetchResult, RegistryClient
+    from watcher.registry.planner import FetchPolicy, Planner
+    from watcher.registry.searches import Preview
+    from watcher.slack.bolt_app import SlackService
+    from watcher.slack.commands import Lookup
+    from watcher.slack.search_commands import SearchPreviewer
+    from watcher.slack.socket_mode import SocketMode
+    from watcher.store.pool import StorePool
+    from watcher.web.limits import Limits
+    from watcher.web.server import WebServer
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reader:
+    """A read-only command's config and store: no clients, no cycle (a fast start)."""
+
+    config: Config
+    store: Store
+
+    @classmethod
+    def open(cls, config: Config) -> Reader:  # StoreError if the database is unusable
+        return cls(config, Store.open_from(config.database, Redactor(config.secrets())))
+
+    def subscriptions(self) -> list[Subscription]:
+        return configured_subscriptions(self.config, self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def configured_subscriptions(config: Config, store: Store) -> list[Subscription]:
+    """The Slack subscriptions this config can deliver (none without ``[slack]``). Read
+    on every cycle: ``/ctwatch watch`` writes them from another thread or process."""
+    subscriptions = store.subscriptions.list()
+    if subscriptions and config.slack is None:
+        log.warning(
+            "%s ignored: the config has no [slack] section",
+            counted(len(subscriptions), "Slack subscription"),
+        )
+        return []
+    return subscriptions
 
 
 @dataclass
@@ -81,12 +105,23 @@ class App:
         slack_retry_interval: float = 1.0,
         progress: ProgressFactory | None = None,
         lock_wait: float = 0.0,
-        channels: Channels = CHANNELS,
+        channels: Channels | None = None,
+        one_shot: bool = False,
     ) -> App:
+        """``one_shot`` (``ctwatch check``): an unreachable registry fails at once."""
+        from watcher.alerts.delivery import Deliverer
+        from watcher.alerts.digests import Digester, all_timings
+        from watcher.cycle.backfill import Backfiller
+        from watcher.cycle.pipeline import Pipeline
+        from watcher.registry.configured import registry_client
+        from watcher.registry.history import HistoryClient
+
         redactor = Redactor(config.secrets())
         store = Store.open_from(config.database, redactor)
         reg = config.registry
-        registry = registry_client(reg, transport=transport, sleep=sleep)
+        registry = registry_client(
+            reg, transport=transport, sleep=sleep, retry_unreachable=not one_shot
+        )
         # the history adapter shares the v2 client's JsonGetter: one pace for both
         backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
         chosen = (
@@ -109,7 +144,7 @@ class App:
             pipeline=Pipeline(
                 store,
                 registry,
-                Planner(registry, fetch_policy(reg)),
+                planner(registry, reg),
                 clock,
                 progress,
                 trouble_after=config.alerts.trouble_after,
@@ -121,7 +156,8 @@ class App:
                 chosen,
                 clock,
                 config.delivery.give_up_after,
-                Digester(store, partial(all_timings, config, store), clock=clock),
+                site=config.server.public_url if config.server is not None else None,
+                digester=Digester(store, partial(all_timings, config, store), clock=clock),
             ),
             redactor=redactor,
             backfiller=backfiller,
@@ -143,12 +179,17 @@ class App:
         record whatever the version probe says. Busy when another ctwatch keeps
         the lock longer than ``wait`` (default ``lock_wait``) seconds.
         """
+        from watcher.alerts.routing import build_routes
+        from watcher.alerts.search_routes import current_searches, followed_now
+        from watcher.cycle.search_names import rename_taken
+
         with self.store.lock.held(self.lock_wait if wait is None else wait):
             rename_taken(self.config, self.store, iso(self.pipeline.clock()))
             searches = current_searches(self.config, self.store)
             followed = followed_now(self.store, searches)
             routes = build_routes(self.config, self.subscriptions(), followed)
             trials = routes.trials()
+            self.store.watches.sync({w.name: w.trials for w in self.config.watch})
             report = self.pipeline.run_cycle(
                 trials, routes, should_stop, full=full, searches=searches
             )
@@ -195,19 +236,8 @@ class App:
         return self.store.outbox.counts()
 
     def subscriptions(self) -> list[Subscription]:
-        """The Slack subscriptions this config can deliver (none without ``[slack]``).
-
-        Read from the store on every cycle: ``/ctwatch watch`` writes them from
-        another thread or process, and the next cycle picks them up.
-        """
-        subscriptions = self.store.subscriptions.list()
-        if subscriptions and self.config.slack is None:
-            log.warning(
-                "%d Slack subscription(s) ignored: the config has no [slack] section",
-                len(subscriptions),
-            )
-            return []
-        return subscriptions
+        """The Slack subscriptions this config can deliver (:func:`configured_subscriptions`)."""
+        return configured_subscriptions(self.config, self.store)
 
     def test_alert(self, watch_name: str | None = None) -> list[tuple[Destination, str | None]]:
         """Send a marked test message to every destination (of one watch or search).
@@ -215,6 +245,9 @@ class App:
         Returns each destination with None on success or the reason it failed.
         Test messages bypass the outbox: the user is waiting for the answer.
         """
+        from watcher.alerts.notifier import DeliveryError
+        from watcher.core.render import Alert
+
         results: dict[Destination, str | None] = {}
         targets = [("watch", w.name, w.trials[0], w.destinations) for w in self.config.watch]
         targets += [("search", s.name, "", s.destinations) for s in self.config.search]
@@ -261,8 +294,16 @@ def settle_memory(config: Config) -> bool:
     return True
 
 
+def planner(registry: RegistryClient, reg: RegistryConfig) -> Planner:
+    from watcher.registry.planner import Planner  # the cycle's requests, per [registry]
+
+    return Planner(registry, fetch_policy(reg))
+
+
 def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
     """The planner's tunables from ``[registry]``."""
+    from watcher.registry.planner import FetchPolicy
+
     return FetchPolicy(
         incremental=reg.incremental,
         registry_wide_over=reg.registry_wide_over,
@@ -278,6 +319,9 @@ def registry_lookup(config: Config) -> Lookup:
     App never pulls a connection from under a command in flight.
     """
 
+    from watcher.registry.configured import quick_client
+    from watcher.slack.commands import LOOKUP_FIELDS
+
     def lookup(ids: Sequence[str]) -> FetchResult:
         with quick_client(config.registry) as client:
             return client.fetch_studies(ids, fields=LOOKUP_FIELDS)
@@ -288,6 +332,9 @@ def registry_lookup(config: Config) -> Lookup:
 def registry_preview(config: Config) -> SearchPreviewer:
     """A search's count and first matches (``ctwatch search``, ``/ctwatch watch <URL>``),
     with a short-lived client like :func:`registry_lookup`."""
+
+    from watcher.registry.configured import quick_client
+    from watcher.registry.searches import SearchReader
 
     def preview(query: SearchQuery) -> Preview:
         with quick_client(config.registry) as client:
@@ -304,13 +351,16 @@ def default_notifiers(
     sleep: Callable[[float], None] = time.sleep,
     slack_retry_interval: float = 1.0,
     mask: Callable[[str], str] | None = None,
-    channels: Channels = CHANNELS,
+    channels: Channels | None = None,
 ) -> dict[str, Notifier]:
     """The notifier of every registered channel kind the config enables, by kind.
 
     Each kind builds its own (:mod:`watcher.channels`); console, Teams and
     webhooks always exist. ``mask`` hides secrets in their error messages.
     """
+    from watcher.alerts.channel import ChannelDeps
+    from watcher.channels import CHANNELS  # every notifier module: only when sending
+
     deps = ChannelDeps(
         out,
         clock=clock,
@@ -318,7 +368,7 @@ def default_notifiers(
         mask=mask or Redactor(config.secrets()),
         slack_retry_interval=slack_retry_interval,
     )
-    return channels.notifiers(config, deps)
+    return (channels or CHANNELS).notifiers(config, deps)
 
 
 @dataclass
@@ -351,17 +401,29 @@ class Services:
 def build_services(
     current: Callable[[], Config],
     *,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits | None = None,
     clock: Callable[[], float] = time.time,
     now: Clock = utc_now,
-    socket_check_every: float = CHECK_EVERY,
-    socket_ping_interval: float = PING_INTERVAL,
+    socket_check_every: float | None = None,
+    socket_ping_interval: float | None = None,
 ) -> Services:
     """What ``serving(current())`` asks for: web server, Bolt app, Socket Mode (not started).
 
     ``current`` is read per request, so a reload of the daemon's config
     applies at once (an address, ``api_url`` or app token needs a restart).
     """
+    from watcher.channels import CHANNELS
+    from watcher.config import serving
+    from watcher.config.types import parse_listen
+    from watcher.slack.bolt_app import SlackService
+    from watcher.slack.socket_mode import CHECK_EVERY, PING_INTERVAL, SocketMode
+    from watcher.store.pool import StorePool
+    from watcher.store.service_state import SOCKET_MODE
+    from watcher.web.asgi import WebContext, build_app
+    from watcher.web.limits import DEFAULT_LIMITS
+    from watcher.web.server import WebServer
+
+    limits = DEFAULT_LIMITS if limits is None else limits
     config = current()
     plan = serving(config)
     pool = StorePool()
@@ -386,7 +448,7 @@ def build_services(
             services.slack.bolt,
             token.get_secret_value(),
             record,
-            check_every=socket_check_every,
-            ping_interval=socket_ping_interval,
+            check_every=CHECK_EVERY if socket_check_every is None else socket_check_every,
+            ping_interval=PING_INTERVAL if socket_ping_interval is None else socket_ping_interval,
         )
     return services

@@ -34,7 +34,7 @@ def test_open_from_takes_every_setting_of_the_section(tmp_path: Path) -> None:
     try:
         assert Path(store.path) == tmp_path / "sub" / "ctwatch.db"
         assert _busy_ms(store) == 7000
-        assert store.versions._readable is False
+        assert store.versions._copies == "none"
         assert store.conn.masked("token s3cret-value-1") == "token ***"
     finally:
         store.close()
@@ -47,7 +47,7 @@ def test_the_pool_opens_each_path_once_from_its_section(tmp_path: Path) -> None:
         first = pool.get(section, ["s3cret-value-2"])
         assert pool.get(section, []) is first  # one connection per path until close
         assert _busy_ms(first) == 3000
-        assert first.versions._readable is True
+        assert first.versions._copies == "columns"
         assert first.conn.masked(f"{SEED_NCT} s3cret-value-2") == f"{SEED_NCT} ***"
         other = pool.get(DatabaseConfig(path=str(tmp_path / "other.db")), [])
         assert other is not first

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -28,7 +28,7 @@ from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.digest import Digest, by_trial
-from watcher.core.render import Alert, Notice, Queued
+from watcher.core.render import Alert, Notice, Queued, changes_url
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
 from watcher.store.digests import DIGEST_KIND
@@ -67,6 +67,8 @@ class Deliverer:
     notifiers: Mapping[str, Notifier]
     clock: Clock = utc_now
     give_up_after: timedelta = GIVE_UP_AFTER
+    site: str | None = None
+    """``[server] public_url``: alerts link to the trial's page there."""
     digester: Digester | None = None
     """Holds rows for digests and quiet hours and writes the digests that are due."""
 
@@ -148,10 +150,10 @@ class Deliverer:
         """A digest row read back: its members and the urgent rows it counts, as alerts."""
         members, already = self.store.digests.members(claim.id)
         payload = claim.payload or {}
-        return Digest(
-            by_trial(self.alerts_for(self.store.outbox.claims_of(members))),
+        return self._digest(
+            members,
+            already,
             reason=str(payload.get("reason") or "digest"),
-            already_sent=tuple(self.alerts_for(self.store.outbox.claims_of(already))),
             period_from=payload.get("period_from"),
             slot=payload.get("slot"),
             queued=Queued(claim.id, claim.created_at),
@@ -159,20 +161,36 @@ class Deliverer:
 
     def preview(self, destination: Destination, timing: str) -> Digest:
         """What ``destination``'s digest would say now (nothing is written or sent)."""
-        held = self.store.digests.held(destination, timing)
-        state = self.store.digests.state(destination, timing)
+        digests = self.store.digests
+        state = digests.state(destination, timing)
         period_from = (state.last_slot or state.since) if state is not None else None
-        return Digest(
-            by_trial(self.alerts_for(self.store.outbox.claims_of([r.id for r in held]))),
+        return self._digest(
+            [r.id for r in digests.held(destination, timing)],
+            digests.urgent_since(destination, period_from),
             reason="digest",
-            already_sent=tuple(
-                self.alerts_for(
-                    self.store.outbox.claims_of(
-                        self.store.digests.urgent_since(destination, period_from)
-                    )
-                )
-            ),
             period_from=period_from,
+        )
+
+    def _digest(
+        self,
+        members: Sequence[int],
+        already: Sequence[int],
+        *,
+        reason: str,
+        period_from: str | None,
+        slot: str | None = None,
+        queued: Queued | None = None,
+    ) -> Digest:
+        alerts = tuple(self.alerts_for(self.store.outbox.claims_of(members)))
+        return Digest(
+            by_trial(alerts),
+            reason=reason,
+            already_sent=tuple(self.alerts_for(self.store.outbox.claims_of(already))),
+            period_from=period_from,
+            slot=slot,
+            queued=queued,
+            more_url=changes_url(alerts),
+            members=alerts,
         )
 
     def alerts_for(self, claims: Sequence[OutboxClaim]) -> list[Alert]:
@@ -183,7 +201,8 @@ class Deliverer:
         """
         ids = [c.version_id for c in claims if c.version_id is not None]
         changes = self.store.versions.changes_of(ids)
-        return [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
+        alerts = [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
+        return [replace(a, site=self.site) for a in alerts] if self.site else alerts
 
     def _send(
         self, claims: Sequence[OutboxClaim], send: Callable[[], None], report: DeliveryReport
@@ -301,5 +320,6 @@ def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
     old, new = claim.previous_registry_version, claim.registry_version
     compare = (old, new) if old is not None and new is not None else None
     return Alert(
-        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued, compare=compare
-    )
+        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued,
+        compare=compare, change_set=claim.version_id,
+    )  # fmt: skip

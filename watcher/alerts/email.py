@@ -84,13 +84,18 @@ class EmailNotifier:
                     _hang_up(smtp)
         except smtplib.SMTPAuthenticationError as exc:  # its text may echo the credentials
             raise DeliveryError(
-                f"SMTP {where} refused the login ({exc.smtp_code})", permanent=True
+                f"SMTP {where} refused the login ({exc.smtp_code}) — check [email] username "
+                "and password (many providers want an app password)",
+                permanent=True,
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise _per_recipient(where, (), exc.recipients) from None
         except smtplib.SMTPResponseException as exc:
+            hint = ""
+            if isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code >= 500:
+                hint = " — check [email] sender: an address this server lets you send from"
             raise DeliveryError(
-                f"SMTP {where}: {_reply(exc.smtp_code, exc.smtp_error)}",
+                f"SMTP {where}: {_reply(exc.smtp_code, exc.smtp_error)}{hint}",
                 permanent=exc.smtp_code >= 500,
             ) from None
         except smtplib.SMTPNotSupportedError:
@@ -123,7 +128,7 @@ def _per_recipient(
     def said(replies: dict[str, tuple[int, bytes]]) -> str:
         return "; ".join(f"{who}: {_reply(*reply)}" for who, reply in replies.items())
 
-    message = f"SMTP {where} refused {said(refused)}"
+    message = f"SMTP {where} refused {said(refused)}{relay_hint(never)}"
     if not accepted and not never:
         return DeliveryError(message)
     if not accepted and not later:
@@ -133,9 +138,23 @@ def _per_recipient(
         retry=tuple(later),
         failed=tuple(never),
         retry_reason=f"SMTP {where} refused {said(later)}" if later else "",
-        failed_reason=f"SMTP {where} refused {said(never)}" if never else "",
+        failed_reason=f"SMTP {where} refused {said(never)}{relay_hint(never)}" if never else "",
     )
     return DeliveryError(message, partial=outcome)
+
+
+_RELAY_WORDS = ("relay", "5.7.1", "not permitted", "authentication required", "not allowed")
+
+
+def relay_hint(refused: dict[str, tuple[int, bytes]]) -> str:
+    """A clause for recipients refused because the server will not relay for us."""
+    replies = [_reply(*reply).lower() for reply in refused.values()]
+    if not any(word in reply for reply in replies for word in _RELAY_WORDS):
+        return ""
+    return (
+        " — the server will not relay for ctwatch: set [email] username and password, "
+        "or use your provider's submission server (port 587)"
+    )
 
 
 def _reply(code: int, text: bytes | str) -> str:

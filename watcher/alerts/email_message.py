@@ -78,6 +78,11 @@ def html_body(alert: Alert) -> str:
         if alert.nct_id
         else ""  # a search's test alert names no trial
     )
+    if alert.page_url is not None:
+        link += (
+            f'<p style="font-family:sans-serif"><a href="{esc(alert.page_url)}">'
+            "The trial's page on ctwatch</a></p>"
+        )
     return (
         "<!doctype html><html><body>"
         f'<h2 style="font-family:sans-serif">{esc(trial_heading(alert))}</h2>'

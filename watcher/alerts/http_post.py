@@ -25,16 +25,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from watcher import __version__
 from watcher.alerts.notifier import DeliveryError
 from watcher.core.destination import Destination
 from watcher.core.text import one_line
-from watcher.deadline import DeadlineExceeded, call_with_deadline
+from watcher.deadline import DeadlineExceeded, OpenSockets, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.timeutil import parse_retry_after
+
+if TYPE_CHECKING:  # httpx loads when a post is made: reading commands never need it
+    import httpx
 
 MAX_ANSWER = 64 * 1024
 REASON_CHARS = 200
@@ -77,13 +79,16 @@ def resolve_url(urls: Mapping[Destination, str], destination: Destination) -> st
 
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
     """POST ``body``; the receiver's answer, or Unreachable (never a message with the URL)."""
+    import httpx
 
     sent = {**BASE_HEADERS, **headers}
+    attempt = OpenSockets().attempt()  # shut down if the deadline gives up: the thread ends
+    trace = {"trace": attempt.trace}
 
     def exchange() -> Answer:
         with (
             httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
-            client.stream("POST", url, content=body, headers=sent) as response,
+            client.stream("POST", url, content=body, headers=sent, extensions=trace) as response,
         ):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             if response.is_success:
@@ -92,7 +97,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
             return Answer(response.status_code, retry_after, _reason(data, response.headers))
 
     try:
-        return call_with_deadline(exchange, timeout, "post")
+        return call_with_deadline(exchange, timeout, "post", on_abandon=attempt.abandon)
     except DeadlineExceeded:
         raise Unreachable(f"no complete answer within {timeout:g} s") from None
     except httpx.TimeoutException:
@@ -109,6 +114,18 @@ def failure(where: str, answer: Answer, mask: Mask) -> DeliveryError:
         said += f": {one_line(mask(answer.reason), REASON_CHARS)}"
     if status in (408, 429) or status >= 500:
         return DeliveryError(mask(said), retry_after=answer.retry_after)
+    if status in (404, 410):
+        return DeliveryError(
+            mask(said) + " — the URL is gone (workflow or receiver deleted or changed): "
+            "put the current URL in the config",
+            permanent=True,
+        )
+    if status in (401, 403):
+        return DeliveryError(
+            mask(said) + " — the receiver refused ctwatch: check the URL's signature "
+            "(Teams: copy the workflow URL again) or [webhooks] secret",
+            permanent=True,
+        )
     if 300 <= status < 400:
         return DeliveryError(
             f"{where} answered HTTP {status}, a redirect; not followed (check the URL)",

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from watcher.core.digest import Digest
+from watcher.core.digest import Digest, folded_url
 from watcher.core.render import (
     Alert,
     ChangeLine,
@@ -118,7 +118,10 @@ def _title(alert: Alert, url: str, text: str | None = None) -> Element:
 
 
 def _links(alert: Alert) -> list[Element]:
-    return [open_url("View history", alert.history_url), open_url("Open record", alert.study_url)]
+    links = [open_url("View history", alert.history_url), open_url("Open record", alert.study_url)]
+    if alert.page_url is not None:
+        links.append(open_url("Trial page", alert.page_url))
+    return links
 
 
 def fit(build: Callable[[int], Payload], count: int, limit: int) -> Payload | None:
@@ -250,15 +253,13 @@ def _digest(alerts: Sequence[Alert], shown: int, digest: Digest | None) -> Paylo
     body = [_header(digest.headline if digest is not None else digest_headline(alerts))]
     for alert in alerts[:shown]:
         body.append({"type": "Container", "items": _digest_entry(alert), "separator": True})
-    more_url = digest.more_url if digest is not None else None
     if shown < len(alerts):
         rest = ", ".join(a.nct_id or a.headline for a in alerts[shown:])
-        folded = f"…and {len(alerts) - shown} more" + ("" if more_url else f": {rest}")
-        body.append(rich(run(truncate(folded, 2000))))
+        body.append(rich(run(truncate(f"…and {len(alerts) - shown} more: {rest}", 2000))))
     body += [_subtle(note) for note in (digest.notes if digest is not None else ())]
     body.append(_subtle("Each trial links to its history on ClinicalTrials.gov."))
-    actions = [open_url("All changes", more_url)] if more_url else []
-    return message(body, actions)
+    more = folded_url(digest, alerts[shown:]) if shown < len(alerts) else None
+    return message(body, [open_url(f"See the other {len(alerts) - shown}", more)] if more else [])
 
 
 def _digest_entry(alert: Alert) -> list[Element]:

@@ -24,8 +24,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from standardwebhooks.webhooks import Webhook
-
 from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
@@ -62,6 +60,8 @@ class WebhookNotifier:
     ) -> None:
         """``section``: ``[webhooks]`` (signing secret, time-out); ``urls``: each
         destination's receiver URL, by reference (:func:`urls_of`)."""
+        from standardwebhooks.webhooks import Webhook
+
         secret = section.secret
         self._urls = dict(urls)
         self._signer = Webhook(secret.get_secret_value()) if secret is not None else None

@@ -104,7 +104,10 @@ def encode(payload: Payload) -> str:
 
 
 def _links(nct_id: str, alert: Alert) -> dict[str, str] | None:
-    return {"study": alert.study_url, "history": alert.history_url} if nct_id else None
+    if not nct_id:
+        return None
+    links = {"study": alert.study_url, "history": alert.history_url}
+    return links | {"page": alert.page_url} if alert.page_url is not None else links
 
 
 def _data(alert: Alert, kind: EventType) -> Payload:
@@ -130,6 +133,8 @@ def _data(alert: Alert, kind: EventType) -> Payload:
         "changes_omitted": omitted,
         "links": _links(alert.nct_id, alert),
     }
+    if alert.page_url is not None:
+        data["url"] = alert.page_url  # the trial's page on ctwatch ([server] public_url)
     if alert.search is not None:
         event = alert.search
         facts = card_lines(alert, event)

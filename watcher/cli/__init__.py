@@ -5,6 +5,7 @@ Importing this package registers every command on :data:`main`.
 
 from watcher.cli import (
     backfill,
+    changes,
     check,
     demo,
     digest,
@@ -20,6 +21,7 @@ from watcher.cli.main import main
 
 __all__ = [
     "backfill",
+    "changes",
     "check",
     "demo",
     "digest",

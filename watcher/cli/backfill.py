@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
-from watcher.alerts.routing import watched_trials
 from watcher.cli.main import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -21,8 +19,12 @@ from watcher.cli.main import (
     say,
     wait_option,
 )
-from watcher.config import Config, normalise_nct_id
-from watcher.cycle.backfill import TrialBackfill
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from watcher.config import Config
+    from watcher.cycle.backfill import TrialBackfill
 
 
 @main.command()
@@ -41,8 +43,14 @@ def backfill(
     never alert. Run again, it imports nothing new (one request per trial).
     Exit 0 when every trial was imported or already complete, 1 when any
     trial's history could not be read, 2 for bad arguments.
+
+    \b
+    Example:
+      ctwatch backfill --watch rectal-cancer
     """
-    config = obj.load()
+    from watcher.alerts.routing import watched_trials
+
+    config = obj.load(secrets="none")
     named = _named_trials(config, nct_ids, watch_names)
     if not named and not every:
         fail("backfill: name trials (NCT…), --watch NAME or --all", EXIT_USAGE)
@@ -67,6 +75,8 @@ def backfill(
 
 def _named_trials(config: Config, nct_ids: Sequence[str], watch_names: Sequence[str]) -> list[str]:
     """The trials named by ID and by watch, each once; exit 2 naming a bad one."""
+    from watcher.config import normalise_nct_id
+
     trials: list[str] = []
     for raw in nct_ids:
         try:
@@ -102,5 +112,8 @@ def _progress(trials: Sequence[str]) -> Iterator[_Bar | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import Progress
+
     with Progress(console=Console(file=sys.stderr), transient=True) as progress:
         yield _Bar(progress, len(trials))

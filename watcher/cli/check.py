@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
-from watcher.app import settle_memory
 from watcher.cli.main import (
     EXIT_FAILED,
     Context,
@@ -23,10 +22,16 @@ from watcher.cli.main import (
     say,
     wait_option,
 )
-from watcher.cli.output import check_json, summary_line
-from watcher.cycle.pipeline import ProgressFactory
+from watcher.core.text import counted
+
+if TYPE_CHECKING:
+    from watcher.alerts.delivery import DeliveryReport
+    from watcher.cycle.pipeline import ProgressFactory
+    from watcher.cycle.report import CycleReport
 
 PROGRESS_OVER = 300
+MAX_ERRORS_SHOWN = 5
+"""Delivery errors printed when alerts failed for good (``ctwatch outbox`` lists all)."""
 
 
 @main.command()
@@ -48,11 +53,14 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
     Example:
       30 14 * * 1-5  ctwatch --config /etc/ctwatch/ctwatch.toml check -q
     """
-    config = obj.load(default_level="error" if quiet or as_json else "warning")
+    from watcher.app import settle_memory
+    from watcher.cli.output import check_json, summary_line
+
+    config = obj.load(default_level="error" if quiet or as_json else "warning", secrets="delivery")
     console = io.StringIO() if as_json else sys.stdout
     # the lock is re-entrant: held around the cycle, no other ctwatch adds alerts in between
     with (
-        open_app(config, progress_bar(), lock_wait=wait, out=console) as app,
+        open_app(config, progress_bar(), lock_wait=wait, out=console, one_shot=True) as app,
         app.store.lock.held(wait),
     ):
         settle_memory(config)
@@ -61,10 +69,11 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
         queued = app.store.outbox.queued_after(before)
         alerts = app.deliverer.alerts_for([claim for claim, _ in queued])
     produced = [(a, c.destination, s) for a, (c, s) in zip(alerts, queued, strict=True)]
+    failed_cycle = report.registry_down or report.failure is not None
     if as_json:
         data = check_json(report, delivery, produced, obj.redactor)
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    elif (
+    elif not (failed_cycle and _nothing_done(report, delivery)) and (
         not quiet
         or produced
         or report.errors
@@ -72,14 +81,45 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
         or delivery.errors
         or (report.search_errors or report.searches_over)
     ):
-        say(summary_line(report, delivery))
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        say(summary_line(report, delivery, width))
     if report.registry_down:
-        fail(f"the registry could not be read: {report.registry_error}", EXIT_FAILED)
+        error = report.registry_error or "no answer"
+        fail(f"the registry could not be read: {error}{registry_hint(error)}", EXIT_FAILED)
     if report.registry_error is not None:  # some requests failed; the cycle completed
         message = f"{report.registry_error}; those trials are fetched again next cycle"
         say(f"ctwatch: {obj.redactor(message)}", err=True)
     if report.failure is not None:
         fail(f"the cycle failed: {report.failure}", EXIT_FAILED)
+    if delivery.failed:  # given up for good in this run (documented: exit 1)
+        for error in delivery.errors[:MAX_ERRORS_SHOWN]:
+            say(f"ctwatch: {obj.redactor(error)}", err=True)
+        fail(
+            f"{counted(delivery.failed, 'alert')} could not be delivered and will not be "
+            "retried: `ctwatch outbox` shows why, `ctwatch outbox retry --failed` resends",
+            EXIT_FAILED,
+        )
+
+
+def _nothing_done(report: CycleReport, delivery: DeliveryReport) -> bool:
+    """Nothing checked, failed or delivered: a summary would only say zero (the error
+    line says what happened)."""
+    return (
+        report.checked == 0
+        and not report.errors
+        and not (delivery.sent or delivery.retrying or delivery.failed)
+    )
+
+
+def registry_hint(error: str) -> str:
+    """What to try when the registry could not be reached at all."""
+    if "host name not resolved" in error:
+        return "; offline? check the network (or [registry] url), then run ctwatch check again"
+    if "connection refused" in error:
+        return "; nothing answers there: check [registry] url, then run ctwatch check again"
+    if "timed out" in error or "did not answer" in error:
+        return "; the registry is slow or unreachable: try again later"
+    return ""
 
 
 def progress_bar() -> ProgressFactory | None:
@@ -92,6 +132,9 @@ def progress_bar() -> ProgressFactory | None:
         if total <= PROGRESS_OVER:
             yield None
             return
+        from rich.console import Console
+        from rich.progress import Progress
+
         console = Console(file=sys.stderr)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("fetching records", total=total)
@@ -114,7 +157,7 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
     Example:
       ctwatch test-alert --watch rectal-cancer
     """
-    config = obj.load()
+    config = obj.load(secrets="delivery")
     require_watch(config, watch_name, searches=True)
     with open_app(config) as app:
         results = app.test_alert(watch_name)
@@ -126,4 +169,4 @@ def test_alert(obj: Context, watch_name: str | None) -> None:
             failed += 1
             say(f"FAILED  {destination.describe()}: {obj.redactor(error)}")
     if failed:
-        fail(f"{failed} of {len(results)} destination(s) failed", EXIT_FAILED)
+        fail(f"{failed} of {counted(len(results), 'destination')} failed", EXIT_FAILED)

@@ -17,29 +17,32 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from watcher.alerts.delivery import DeliveryReport
-from watcher.app import App
 from watcher.cli.main import main
-from watcher.cli.output import summary_line
-from watcher.cli.status import StatusOptions, StatusWriter
-from watcher.config import load_config
-from watcher.cycle.report import CycleReport
 from watcher.daemon.logs import setup_logging
-from watcher.testing.registry_double import RegistryDouble
-from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
+
+if TYPE_CHECKING:  # the tour's doubles and the app load when the tour runs
+    from watcher.alerts.delivery import DeliveryReport
+    from watcher.cycle.report import CycleReport
 
 BREAST = "NCT05180006"
 BEFORE = "2025-12-02T09:00:06"  # the registry's dataTimestamp at the baseline
 AFTER = "2026-01-16T09:00:06"  # ... after the refresh that publishes the edits
 LUNG = "NCT06214793"
+NEXT_STEPS = (
+    "\nThat was all local. Next: `ctwatch init` writes a starter config, `ctwatch add "
+    "NCT… --watch NAME` adds your trials, then `ctwatch check`; see docs/ for "
+    "Slack, email and running as a service."
+)
 
 
 def demo_trials() -> list[dict[str, Any]]:
     """The starting records: the seed trial and two real-shaped others."""
+    from watcher.testing.samples import make_study, seed_study
+
     breast = make_study(
         BREAST,
         "Impact of Neoadjuvant Immunotherapy in Early Stage Breast Cancer Before Standard Therapy",
@@ -65,6 +68,8 @@ def demo_trials() -> list[dict[str, Any]]:
 
 def demo_edits(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Registry edits of the kind coordinators watch for, plus rebuild noise."""
+    from watcher.testing.samples import changed
+
     seed, breast, lung = trials
     seed_new = changed(
         seed,
@@ -92,6 +97,8 @@ def demo_edits(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_demo_config(folder: Path, url: str) -> Path:
+    from watcher.testing.samples import SEED_NCT
+
     path = folder / "ctwatch.toml"
     path.write_text(
         f"""# written by `ctwatch demo`
@@ -113,6 +120,12 @@ trials = ["{SEED_NCT}", "{BREAST}", "{LUNG}"]
 
 def run_demo(out: TextIO, pause: float = 1.5, keep: Path | None = None) -> None:
     """Run the tour, writing to ``out`` (a text stream); ``keep``: copy the database there."""
+    from watcher.app import App
+    from watcher.cli.output import summary_line
+    from watcher.cli.status import StatusOptions, StatusWriter
+    from watcher.config import load_config
+    from watcher.testing.registry_double import RegistryDouble
+    from watcher.testing.samples import SEED_NCT
 
     def say(text: str = "") -> None:
         out.write(text + "\n")
@@ -164,11 +177,7 @@ def run_demo(out: TextIO, pause: float = 1.5, keep: Path | None = None) -> None:
                 f"\n  ctwatch --config {kept / 'ctwatch.toml'} status"
                 f"\n  ctwatch --config {kept / 'ctwatch.toml'} history {SEED_NCT}"
             )
-    say(
-        "\nThat was all local. Next: `ctwatch init` writes a starter config, `ctwatch add "
-        "NCT… --watch NAME` adds your trials, then `ctwatch check`; see docs/ for "
-        "Slack, email and running as a service."
-    )
+    say(NEXT_STEPS)
 
 
 def _keep(tmp: Path, keep: Path) -> Path:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.alerts.digests import all_timings, next_digest
 from watcher.cli.main import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -23,25 +22,28 @@ from watcher.cli.main import (
     Group,
     fail,
     open_app,
+    open_reader,
     require_database,
     require_watch,
     say,
     wait_option,
 )
 from watcher.cli.main import main as root
-from watcher.config import Config
-from watcher.config.digest_keys import Timing, TimingTable
-from watcher.config.timings import destination_timings
-from watcher.core.destination import Destination
-from watcher.core.digest import digest_text
 from watcher.core.text import counted
-from watcher.store import Store
 from watcher.timeutil import iso, utc_now
+
+if TYPE_CHECKING:  # the config, store and alerts load when a command runs
+    from watcher.config import Config
+    from watcher.config.digest_keys import Timing, TimingTable
+    from watcher.core.destination import Destination
+    from watcher.store import Store
 
 
 def table_timings(config: Config, store: Store, name: str) -> dict[Destination, Timing]:
     """The destinations of watch or search ``name`` that wait, with their timing (the
     config's, or a Slack channel's own)."""
+    from watcher.alerts.digests import all_timings
+
     tables = [w for w in config.watch if w.name == name] + [
         s for s in config.search if s.name == name
     ]
@@ -65,6 +67,8 @@ def timing_words(timing: Timing) -> str:
 
 def timing_lines(table: TimingTable, zone: str, now: datetime) -> Iterator[str]:
     """``ctwatch list``: each destination of a table that waits, and its next digest."""
+    from watcher.alerts.digests import next_digest
+
     for destination, timing in table.timings(zone).items():
         if timing.immediate:
             continue
@@ -76,6 +80,9 @@ def timing_lines(table: TimingTable, zone: str, now: datetime) -> Iterator[str]:
 def schedule_rows(config: Config, store: Store | None, now: datetime) -> list[dict[str, Any]]:
     """Each destination that waits: its timing, how many alerts wait, the next digest
     (``status --json`` key ``digests``)."""
+    from watcher.alerts.digests import all_timings, next_digest
+    from watcher.config.timings import destination_timings
+
     waiting = {(w.destination, w.timing): w.count for w in store.digests.waiting()} if store else {}
     timings = all_timings(config, store) if store is not None else destination_timings(config)
     rows = []
@@ -122,10 +129,10 @@ def digest(ctx: click.Context) -> None:
         return
     obj = ctx.find_object(Context)
     assert obj is not None
-    config = obj.load()
+    config = obj.load(secrets="none")
     lines = []
     if _has_database(config):
-        with open_app(config) as app:
+        with open_reader(config) as app:
             lines = list(schedule_lines(config, app.store, utc_now()))
     else:
         lines = list(schedule_lines(config, None, utc_now()))
@@ -156,7 +163,9 @@ def preview(obj: Context, watch: str) -> None:
     Example:
       ctwatch digest preview --watch rectal-cancer
     """
-    config = obj.load()
+    from watcher.core.digest import digest_text
+
+    config = obj.load(secrets="none")
     require_watch(config, watch, searches=True)
     require_database(config)
     with open_app(config) as app:
@@ -181,7 +190,7 @@ def send(obj: Context, watch: str, wait: float) -> None:
     Example:
       ctwatch digest send --watch rectal-cancer
     """
-    config = obj.load()
+    config = obj.load(secrets="delivery")
     require_watch(config, watch, searches=True)
     require_database(config)
     with open_app(config) as app, app.store.lock.held(wait):

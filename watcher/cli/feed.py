@@ -16,10 +16,8 @@ from pathlib import Path
 
 import click
 
-from watcher.alerts.search_routes import current_searches
-from watcher.cli.main import Context, fail, main, open_app
+from watcher.cli.main import Context, fail, main, open_reader, require_database
 from watcher.timeutil import utc_now
-from watcher.web import feeds
 
 
 @main.command()
@@ -33,15 +31,28 @@ from watcher.web import feeds
 @click.pass_obj
 def feed(obj: Context, name: str, output: str | None) -> None:
     """Write the Atom feed NAME: all, watch/NAME (or just the watch's name), slack/CHANNEL,
-    search/NAME."""
-    config = obj.load()
-    with open_app(config) as app:
+    search/NAME.
+
+    Exit 1 when there is no database yet (nothing is created), 2 for an
+    unknown feed or an output that cannot be written.
+
+    \b
+    Example:
+      ctwatch feed watch/rectal-cancer -o /var/www/feeds/rectal-cancer.atom
+    """
+    from watcher.alerts.search_routes import current_searches
+    from watcher.web import feeds
+
+    config = obj.load(secrets="none")
+    require_database(config)  # reading must not create an empty database
+    with open_reader(config) as app:
         searches = current_searches(config, app.store)
         scope = feeds.resolve(feeds.Sources(config, app.subscriptions(), searches), name)
         if scope is None:
             known = ", ".join(feeds.feed_names(config))
             fail(f"no feed named {name!r} (feeds: {known}, slack/CHANNEL)", 2)
-        document = feeds.build(app.store, scope, utc_now())
+        site = config.server.public_url if config.server is not None else None
+        document = feeds.build(app.store, scope, utc_now(), site)
     if output is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()

@@ -1,39 +1,41 @@
 """``ctwatch history``, ``diff`` and ``show``: a trial's versions, read from the database.
 
-Numbers: ``#n`` is the trial's own number (1…n, oldest first, whatever order
-versions were written in); "registry version" is the website's number, known
-for imported versions and for observed ones once the registry's list was read.
+Names (one numbering, :func:`watcher.core.history.version_ref`): ``#n`` is the
+n-th version ctwatch observed of the trial, given when it was recorded and
+never changed; ``rN`` is a version imported from the registry's history, named
+by the registry's number. ``history`` prints them, ``diff`` and ``show`` take
+them (``3``, ``#3``, ``r7``), and ``--registry`` reads plain numbers as the
+website's version numbers, which are shown beside ctwatch's own.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from watcher.alerts.routing import path_matches, watched_trials
-from watcher.app import App
 from watcher.cli.main import (
     EXIT_FAILED,
     EXIT_USAGE,
     Context,
     fail,
     main,
-    open_app,
+    open_reader,
     require_database,
     say,
 )
-from watcher.cli.output import no_versions_reason
-from watcher.config import normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value, label_for
 from watcher.core.diff import FieldChange, diff_records
 from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
 from watcher.core.text import counted
-from watcher.store import VersionRow
+
+if TYPE_CHECKING:
+    from watcher.app import Reader
+    from watcher.store import VersionRow
 
 _SOURCE = {IMPORTED: "imported", "observed": "observed"}
 
@@ -43,14 +45,19 @@ def _source(v: VersionRow) -> str:
 
 
 def _nct(raw: str) -> str:
+    from watcher.config import normalise_nct_id
+
     try:
         return normalise_nct_id(raw)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
 
 
-def _versions(app: App, nct: str) -> list[VersionRow]:
+def _versions(app: Reader, nct: str) -> list[VersionRow]:
     """Oldest first; exit 1 when the database holds none, saying why."""
+    from watcher.alerts.routing import watched_trials
+    from watcher.cli.output import no_versions_reason
+
     versions = list(reversed(app.store.versions.history(nct)))
     if not versions:
         watched = nct in watched_trials(app.config, app.subscriptions())
@@ -58,16 +65,19 @@ def _versions(app: App, nct: str) -> list[VersionRow]:
     return versions
 
 
-def _title(app: App, nct: str) -> str:
+def _title(app: Reader, nct: str) -> str:
     rows = app.store.versions.trials([nct])
     return (rows[0].title if rows else None) or "(untitled)"
 
 
 def _describe(v: VersionRow) -> str:
-    """``#3 · registry version 3 · 2025-06-02 · Recruiting · imported``."""
-    registry = f"registry version {v.registry_version}" if v.registry_version else "registry —"
+    """``#3 · registry version 12 · 2025-06-02 · Recruiting · observed`` (an imported
+    version's name is its registry number: ``r7 · 2020-03-10 · Recruiting · imported``)."""
     status = display_value(STATUS_PATH, v.overall_status) if v.overall_status else "—"
-    return f"#{v.number} · {registry} · {v.date or '—'} · {status} · {_source(v)}"
+    if v.number is None:
+        return f"{v.ref} · {v.date or '—'} · {status} · {_source(v)}"
+    registry = f"registry version {v.registry_version}" if v.registry_version else "registry —"
+    return f"{v.ref} · {registry} · {v.date or '—'} · {status} · {_source(v)}"
 
 
 def _changes_json(changes: Sequence[FieldChange]) -> list[dict[str, Any]]:
@@ -79,6 +89,7 @@ def _changes_json(changes: Sequence[FieldChange]) -> list[dict[str, Any]]:
 
 def _version_json(v: VersionRow, first: bool) -> dict[str, Any]:
     return {
+        "ref": v.ref,
         "number": v.number,
         "registry_version": v.registry_version,
         "date": v.date,
@@ -105,15 +116,18 @@ def history(
 ) -> None:
     """Show every version of NCT_ID, newest first, and what changed in each.
 
-    Each version shows its number in this trial (#1…#n, oldest first), the
-    registry's version number when known (as the website shows it), its date
-    (submitted, else last update posted), status, source (observed by ctwatch
-    or imported from the registry) and its changes. --field NAME (a field name
-    such as PrimaryCompletionDate or the label alerts print, "Primary
-    Completion Date") prints one line per version where that field changed.
+    Each version shows its name (#n: the n-th version ctwatch observed, never
+    renumbered; rN: registry version N, imported from the registry's history),
+    which `diff` and `show --version` take, the registry's version number when
+    known, its date, status, source (observed or imported) and its changes;
+    --field NAME (PrimaryCompletionDate, "Primary Completion Date") one line a change.
+
+    \b
+    Example:
+      ctwatch history NCT04280705 --field OverallStatus --oldest-first
     """
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     path = None
     if field_name is not None:
         try:
@@ -127,7 +141,7 @@ def history(
                 EXIT_USAGE,
             )
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
         if path is not None:
             first = app.store.versions.record(versions[0].id) or {}
@@ -185,6 +199,8 @@ def _field_timeline(
     as_json: bool,
 ) -> None:
     """One line per version where the field changed, after its value in the first version."""
+    from watcher.alerts.routing import path_matches
+
     label = label_for([(part, False) for part in path.split(".")])
     hits = [(v, [c for c in v.changes if path_matches(c.schema_path, [path])]) for v in versions]
     hits = [(v, changes) for v, changes in hits if changes]
@@ -203,7 +219,7 @@ def _field_timeline(
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     order = "oldest first" if oldest_first else "newest first"
-    count = f"{len(hits)} change(s) in {len(versions)} versions"
+    count = f"{counted(len(hits), 'change')} in {counted(len(versions), 'version')}"
     say(f"{nct} — {title} · {label}: {count}, {order}")
     lines = [
         f"{_describe(v)} · {'; '.join(line.text() for line in change_lines(changes))}"
@@ -214,28 +230,56 @@ def _field_timeline(
     say("\n".join(lines if oldest_first else reversed(lines)))
 
 
-def _pick(nct: str, versions: Sequence[VersionRow], wanted: str) -> VersionRow:
-    """A version by registry number (the last stored copy of it) or ``latest``."""
-    if wanted.strip().lower() == "latest":
+def _pick(nct: str, versions: Sequence[VersionRow], wanted: str, *, registry: bool) -> VersionRow:
+    """A version by name (``3``, ``#3``, ``r7``, ``latest``), or by registry number with
+    ``registry``; exit 2 naming what exists when none matches."""
+    text = wanted.strip()
+    if text.lower() == "latest":
         return versions[-1]
-    try:
-        number = int(wanted)
-    except ValueError:
-        fail(f"{wanted!r} is not a registry version number (or 'latest')", EXIT_USAGE)
-    found = [v for v in versions if v.registry_version == number]
-    if not found:
+    by_registry = registry or text[:1] in {"r", "R"}
+    digits = text[1:] if text[:1] in {"r", "R", "#"} else text
+    if not digits.isdecimal() or (registry and text[:1] == "#"):
+        what = "a registry version number" if registry else "a version (3, #3, r7)"
+        fail(f"{wanted!r} is not {what} or 'latest'", EXIT_USAGE)
+    number = int(digits)
+    if by_registry:
+        found = [v for v in versions if v.registry_version == number]
+        if found:
+            return found[-1]  # the last stored copy of it
         known = sorted({v.registry_version for v in versions if v.registry_version})
-        held = f"registry versions stored: {', '.join(map(str, known))}" if known else "none"
+        held = f"registry versions stored: {_span(known)}" if known else "no registry numbers known"
         fail(
             f"{nct}: no stored version has registry number {number} ({held}; "
             f"`ctwatch backfill {nct}` imports the registry's history)",
             EXIT_USAGE,
         )
-    return found[-1]
+    found = [v for v in versions if v.number == number]
+    if found:
+        return found[0]
+    names = ", ".join(v.ref for v in versions)
+    hint = ""
+    if any(v.registry_version == number for v in versions):
+        hint = f"; registry version {number} is stored: --registry {number} or r{number}"
+    fail(f"{nct}: no version #{number} (versions: {names}){hint}", EXIT_USAGE)
+
+
+def _span(numbers: Sequence[int]) -> str:
+    """``1–10, 12`` for a sorted list of numbers."""
+    parts: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
 
 
 def _side(v: VersionRow) -> dict[str, Any]:
-    return {k: _version_json(v, False)[k] for k in ("number", "registry_version", "date", "source")}
+    keys = ("ref", "number", "registry_version", "date", "source")
+    return {k: _version_json(v, False)[k] for k in keys}
 
 
 @main.command("diff")
@@ -243,19 +287,36 @@ def _side(v: VersionRow) -> dict[str, Any]:
 @click.argument("old")
 @click.argument("new")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--registry",
+    is_flag=True,
+    help="OLD and NEW are the website's version numbers (e.g. `diff NCT… --registry 11 12`).",
+)
 @click.pass_obj
-def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) -> None:
+def diff_versions(  # noqa: PLR0917 - click passes the options by name
+    obj: Context, nct_id: str, old: str, new: str, as_json: bool, registry: bool
+) -> None:
     """Show what changed from version OLD to NEW of NCT_ID, in the words alerts use.
 
-    OLD and NEW are registry version numbers, as the website shows them, or
-    'latest' (the newest stored version).
+    OLD and NEW are versions as `ctwatch history` names them: 3 (or #3) for
+    the third version ctwatch observed, r7 for registry version 7 imported
+    from the registry's history, or 'latest' (the newest stored version).
+    With --registry, plain numbers are the registry's version numbers, as the
+    website shows them.
+
+    \b
+    Examples:
+      ctwatch diff NCT04280705 1 2
+      ctwatch diff NCT04280705 r3 latest
+      ctwatch diff NCT04280705 --registry 11 12
     """
     nct = _nct(nct_id)
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
-        before, after = _pick(nct, versions, old), _pick(nct, versions, new)
+        before = _pick(nct, versions, old, registry=registry)
+        after = _pick(nct, versions, new, registry=registry)
         changes = diff_records(
             app.store.versions.record(before.id) or {}, app.store.versions.record(after.id) or {}
         )
@@ -285,18 +346,37 @@ def diff_versions(obj: Context, nct_id: str, old: str, new: str, as_json: bool) 
 @click.option(
     "--version",
     "version",
-    default="latest",
-    show_default=True,
+    default=None,
     metavar="N",
-    help="Registry version number (as the website shows it), or 'latest'.",
+    help="A version as `history` names it (3, #3, r7) or 'latest' (the default). "
+    "Example: --version 2",
+)
+@click.option(
+    "--registry",
+    "registry_number",
+    metavar="N",
+    help="The version with this registry number, as the website shows it. Example: --registry 12",
 )
 @click.pass_obj
-def show(obj: Context, nct_id: str, version: str) -> None:
-    """Print a stored version of NCT_ID as JSON (imported versions keep the registry's HTML)."""
+def show(obj: Context, nct_id: str, version: str | None, registry_number: str | None) -> None:
+    """Print a stored version of NCT_ID as JSON (imported versions keep the registry's HTML).
+
+    \b
+    Examples:
+      ctwatch show NCT04280705                 # the newest version
+      ctwatch show NCT04280705 --version 2     # the second version ctwatch saw
+      ctwatch show NCT04280705 --registry 12   # registry version 12
+    """
     nct = _nct(nct_id)
-    config = obj.load()
+    if version is not None and registry_number is not None:
+        fail("show: give --version or --registry, not both", EXIT_USAGE)
+    config = obj.load(secrets="none")
     require_database(config)
-    with open_app(config) as app:
-        chosen = _pick(nct, _versions(app, nct), version)
+    with open_reader(config) as app:
+        versions = _versions(app, nct)
+        if registry_number is not None:
+            chosen = _pick(nct, versions, registry_number, registry=True)
+        else:
+            chosen = _pick(nct, versions, version or "latest", registry=False)
         record = app.store.versions.record(chosen.id)
     click.echo(json.dumps(record, indent=2, ensure_ascii=False))

@@ -22,20 +22,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, Literal, NoReturn, TextIO
 
 import click
 
 from watcher import __version__
-from watcher.app import App
-from watcher.channels import CHANNELS
-from watcher.config import Config, ConfigError, load_config, resolve_config_path
 from watcher.core.text import terminal_safe
-from watcher.cycle.pipeline import ProgressFactory
-from watcher.cycle.report import describe_failure
 from watcher.daemon.logs import FORMATS, LEVELS, setup_logging
 from watcher.redact import Redactor
-from watcher.store import Busy, StoreError
+
+if TYPE_CHECKING:  # the app, config and store import what commands need, when they run
+    from watcher.app import App, Reader
+    from watcher.config import Config
+    from watcher.config.destinations import ChannelKey
+    from watcher.config.problems import Problem
+    from watcher.cycle.pipeline import ProgressFactory
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,40 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 
 
+Secrets = Literal["none", "delivery", "all"]
+"""Which ``${VAR}`` secrets a command uses (:meth:`Context.load`): none (read-only
+commands and edits), delivery (``check``, ``test-alert``), all (``run``, ``serve``)."""
+
 EXIT_CODES = """\b
 Exit codes: 0 done; 1 the registry, a destination or the cycle failed
 (or: no database yet); 2 bad config, arguments or database; 3 another
 ctwatch is using the database."""
+
+_EDITS = """\b
+Exit codes: 0 done; 2 bad config or arguments (nothing written)."""
+
+EPILOGS = {
+    "check": """\b
+Exit codes: 0 done; 1 the registry could not be read, the cycle failed,
+or an alert failed for good (ctwatch outbox says why); 2 bad config,
+arguments or database; 3 another ctwatch is using the database.""",
+    "test-alert": """\b
+Exit codes: 0 every destination took the test; 1 any failed;
+2 bad config or arguments.""",
+    "search": """\b
+Exit codes: 0 done; 1 the registry could not be read; 2 a URL ctwatch
+cannot translate, bad arguments or config.""",
+    "run": """\b
+Exit codes: 0 stopped by SIGTERM or SIGINT; 2 bad config, database or
+listen address.""",
+    "serve": """\b
+Exit codes: 0 stopped by SIGTERM or SIGINT; 2 bad config or listen address.""",
+    "health": """\b
+Exit codes: 0 healthy; 1 unhealthy (or no database yet); 2 bad config.""",
+    "demo": "",
+    **dict.fromkeys(("init", "add", "remove", "list", "fields", "config", "config check"), _EDITS),
+}
+"""Each command's footer says only what concerns it; the rest get :data:`EXIT_CODES`."""
 
 COMPLETION = """\b
 Shell completion (bash; zsh and fish: see the docs, "The command line"):
@@ -55,24 +86,76 @@ Shell completion (bash; zsh and fish: see the docs, "The command line"):
 """
 
 
+def channel_keys() -> dict[str, ChannelKey]:
+    """The registered channels' destination keys, for the config loader (imported on use:
+    the registry names every notifier module)."""
+    from watcher.channels import CHANNELS
+
+    return CHANNELS.config_keys()
+
+
 class Context:
     """What the group options leave for the subcommands."""
 
     def __init__(self, config_option: str | None, log_level: str | None, log_format: str) -> None:
-        self.config_path = resolve_config_path(config_option)
+        self.config_option = config_option
+        self._config_path: Path | None = None
         self.log_level = log_level
         self.log_format = log_format
         self.redactor = Redactor()
+        self.unset: list[Problem] = []
+        """Variables the config names that this shell lacks (when the command needs none)."""
 
-    def load(self, default_level: str = "warning") -> Config:
-        """Load the config (exit 2 with one line on error) and set up logging."""
+    @property
+    def config_path(self) -> Path:
+        """``--config``, else ``$CTWATCH_CONFIG``, else the default (resolved when first
+        asked: ``--help`` loads no config code)."""
+        if self._config_path is None:
+            from watcher.config.load import resolve_config_path
+
+            self._config_path = resolve_config_path(self.config_option)
+        return self._config_path
+
+    @config_path.setter
+    def config_path(self, path: Path) -> None:
+        self._config_path = path
+
+    def load(self, default_level: str = "warning", *, secrets: Secrets = "all") -> Config:
+        """Load the config (exit 2 with one line on error) and set up logging.
+
+        ``secrets`` says which ``${VAR}`` the command uses: unset ones it does not
+        use get placeholders and are listed in :attr:`unset` (``secrets="none"``
+        is the read-only mode: one argument to opt in).
+        """
+        from watcher.config.load import DELIVERY, EVERY_SECRET, READ_ONLY, ConfigError, load_config
+
+        needs = {"none": READ_ONLY, "delivery": DELIVERY, "all": EVERY_SECRET}[secrets]
+        if not self.config_path.exists() and not self.config_path.is_symlink():
+            where = (
+                "" if self.config_path == default_config_path() else f" --config {self.config_path}"
+            )
+            fail(
+                f"no config file at {self.config_path}: run `ctwatch{where} init` to write "
+                "a starter one",
+                EXIT_USAGE,
+            )
+        self.unset = []
         try:
-            config = load_config(self.config_path, channels=CHANNELS.config_keys())
+            config = load_config(
+                self.config_path, needs=needs, warnings=self.unset, channels=channel_keys()
+            )
         except ConfigError as exc:
             fail(str(exc), 2)
         self.redactor.update(config.secrets())
         setup_logging(self.log_level or default_level, self.log_format, config.secrets())
         return config
+
+
+def default_config_path() -> Path:
+    """Where ``ctwatch`` looks without ``--config`` (``$CTWATCH_CONFIG`` or the default)."""
+    from watcher.config.load import resolve_config_path
+
+    return resolve_config_path(None)
 
 
 def say(text: str, *, err: bool = False, nl: bool = True) -> None:
@@ -98,17 +181,40 @@ def open_app(
     *,
     lock_wait: float = 0.0,
     out: TextIO | None = None,
+    one_shot: bool = False,
 ) -> Iterator[App]:
     """Build the app (console alerts to ``out``, default standard output); a database
     that cannot be opened is a config problem."""
+    from watcher.app import App
+    from watcher.store import StoreError
+
     try:
-        app = App.build(config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait)
+        app = App.build(
+            config, out=out or sys.stdout, progress=progress, lock_wait=lock_wait, one_shot=one_shot
+        )
     except StoreError as exc:
         fail(f"database.path: {exc}", EXIT_USAGE)
     try:
         yield app
     finally:
         app.close()
+
+
+@contextmanager
+def open_reader(config: Config) -> Iterator[Reader]:
+    """The config and the store, for commands that only read (no network clients, so
+    they start fast); a database that cannot be opened is a config problem."""
+    from watcher.app import Reader
+    from watcher.store import StoreError
+
+    try:
+        reader = Reader.open(config)
+    except StoreError as exc:
+        fail(f"database.path: {exc}", EXIT_USAGE)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 wait_option = click.option(
@@ -144,6 +250,8 @@ def require_watch(config: Config, name: str | None, *, searches: bool = False) -
 
 def _late_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """``ctwatch check --config PATH``: the same as ``ctwatch --config PATH check``."""
+    from watcher.config.load import resolve_config_path
+
     obj = ctx.find_object(Context)
     if value and obj is not None:
         obj.config_path = resolve_config_path(value)
@@ -181,22 +289,28 @@ class Group(click.Group):
         if cmd.help and not cmd.short_help:  # the command list shows the whole first sentence
             cmd.short_help = " ".join(cmd.help.split("\n\n")[0].split())
         if cmd.epilog is None:
-            cmd.epilog = EXIT_CODES
+            key = name or cmd.name or ""
+            if self.name not in (None, "main", "ctwatch"):  # a subgroup: ``config check``
+                key = f"{self.name} {key}"
+            cmd.epilog = EPILOGS.get(key, EXIT_CODES) or None
         super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
-            fail(f"database.path: {exc}", EXIT_USAGE)
-        except Busy as exc:
-            fail(f"{exc}; try again later", EXIT_BUSY)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except BrokenPipeError:  # the reader left (ctwatch status | head): nothing to say
             _silence_stdout()
             sys.exit(0)
         except Exception as exc:
+            from watcher.cycle.report import describe_failure
+            from watcher.store import Busy, StoreError
+
+            if isinstance(exc, StoreError):
+                fail(f"database.path: {exc}", EXIT_USAGE)
+            if isinstance(exc, Busy):
+                fail(f"{exc}; try again later", EXIT_BUSY)
             log.debug("unexpected error", exc_info=True)
             fail(describe_failure(exc), EXIT_FAILED)
 

@@ -11,6 +11,8 @@ job. Changes take the database's process lock, so they never race a sender.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from watcher.cli.main import (
@@ -18,18 +20,20 @@ from watcher.cli.main import (
     Context,
     Group,
     fail,
-    open_app,
+    open_reader,
     require_database,
     say,
     wait_option,
 )
 from watcher.cli.main import main as root
-from watcher.config import Config
 from watcher.core.destination import Destination
 from watcher.core.search_card import WORDS
 from watcher.core.text import counted
-from watcher.store import OutboxProblem, Store
 from watcher.timeutil import iso, utc_now
+
+if TYPE_CHECKING:
+    from watcher.config import Config
+    from watcher.store import OutboxProblem, Store
 
 
 def _matches(destination: Destination, wanted: str) -> bool:
@@ -68,7 +72,7 @@ def _line(alert: OutboxProblem, obj: Context) -> str:
 
 
 def _config(obj: Context) -> Config:
-    config = obj.load()
+    config = obj.load(secrets="none")
     require_database(config)
     return config
 
@@ -86,7 +90,7 @@ def outbox(ctx: click.Context) -> None:
         return
     obj = ctx.find_object(Context)
     assert obj is not None
-    with open_app(_config(obj)) as app:
+    with open_reader(_config(obj)) as app:
         alerts = app.store.outbox.unsent()
     if not alerts:
         say("no pending or failed alerts")
@@ -110,10 +114,10 @@ def retry(obj: Context, include_failed: bool, destination: str | None, wait: flo
       ctwatch outbox retry --failed --destination '#trial-alerts' && ctwatch check
     """
     statuses = ("pending", "failed") if include_failed else ("pending",)
-    with open_app(_config(obj)) as app, app.store.lock.held(wait):
+    with open_reader(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         count = app.store.outbox.requeue([a.id for a in chosen], iso(utc_now()))
-    say(f"{count} alert(s) queued to be sent now" + ("" if count else " (none to retry)"))
+    say(f"{counted(count, 'alert')} queued to be sent now" + ("" if count else " (none to retry)"))
 
 
 @outbox.command()
@@ -134,7 +138,7 @@ def discard(
       ctwatch outbox discard --destination '#old-channel' --yes
     """
     statuses = ("failed", "pending") if include_pending else ("failed",)
-    with open_app(_config(obj)) as app, app.store.lock.held(wait):
+    with open_reader(_config(obj)) as app, app.store.lock.held(wait):
         chosen = _select(app.store, statuses, destination)
         if not chosen:
             say("no alerts to discard")
@@ -142,10 +146,13 @@ def discard(
         for alert in chosen:
             say(_line(alert, obj))
         try:
-            sure = yes or click.confirm(f"Discard these {len(chosen)} alert(s)?", err=True)
+            sure = yes or click.confirm(
+                f"Discard {'this alert' if len(chosen) == 1 else f'these {len(chosen)} alerts'}?",
+                err=True,
+            )
         except click.Abort:  # no answer (no terminal, end of input)
             sure = False
         if not sure:
             fail("nothing discarded (confirm, or pass --yes)", EXIT_USAGE)
         count = app.store.outbox.discard([a.id for a in chosen])
-    say(f"{count} alert(s) discarded")
+    say(f"{counted(count, 'alert')} discarded")

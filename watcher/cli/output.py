@@ -8,26 +8,38 @@ functions here build text and values; printing stays with the commands.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watcher.alerts.delivery import DeliveryReport
-from watcher.alerts.routing import Follow
 from watcher.core.destination import Destination
 from watcher.core.render import Alert, change_lines
-from watcher.cycle.report import CycleReport
-from watcher.store import TrialRow
+
+if TYPE_CHECKING:
+    from watcher.alerts.delivery import DeliveryReport
+    from watcher.alerts.routing import Follow
+    from watcher.cycle.report import CycleReport
+    from watcher.store import TrialRow
 
 
-def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
-    """``checked 3 · changed 1 · new 0 · not found 1 (NCT…) · errors 0 · alerts sent 1``."""
+LISTED_IDS = 3
+"""NCT IDs named after a count in the summary; the rest are counted."""
+
+
+def summary_line(report: CycleReport, delivery: DeliveryReport, width: int | None = None) -> str:
+    """``checked 3 · changed 1 · new 0 · not found 1 (NCT…) · errors 0 · alerts sent 1``.
+
+    "new" is a trial seen for the first time (recorded silently); a search's
+    trials posted since its last check are "newly posted". A cycle that failed
+    never reads "errors 0". With ``width`` (a terminal's), wrapped between parts
+    to fit; piped or logged, one line.
+    """
+    failed = report.registry_down or report.failure is not None
+    errors = f"errors {len(report.errors)}" + _listed(sorted(report.errors))
     parts = [
         f"checked {report.checked}",
         f"changed {len(report.changed)}",
         f"new {len(report.new)}",
-        f"not found {len(report.not_found)}"
-        + (f" ({', '.join(report.not_found)})" if report.not_found else ""),
-        f"errors {len(report.errors)}"
-        + (f" ({', '.join(sorted(report.errors))})" if report.errors else ""),
+        f"not found {len(report.not_found)}" + _listed(report.not_found),
+        "cycle failed" if failed and not report.errors else errors,
         f"alerts sent {delivery.sent}",
     ]
     parts[5:5] = search_parts(report)
@@ -35,7 +47,31 @@ def summary_line(report: CycleReport, delivery: DeliveryReport) -> str:
         parts.append(f"alerts pending {delivery.retrying}")
     if delivery.failed:
         parts.append(f"alerts failed {delivery.failed}")
-    return " · ".join(parts)
+    return " · ".join(parts) if width is None else wrapped(parts, width)
+
+
+def _listed(ids: Sequence[str]) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(ids[:LISTED_IDS])
+    more = f" +{len(ids) - LISTED_IDS} more" if len(ids) > LISTED_IDS else ""
+    return f" ({shown}{more})"
+
+
+def wrapped(parts: Sequence[str], width: int) -> str:
+    """Parts joined with `` · ``, a new line (indented) before a part that would pass
+    ``width``."""
+    lines: list[str] = []
+    line = ""
+    for part in parts:
+        candidate = f"{line} · {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line + " ·")
+            line = "  " + part
+        else:
+            line = candidate
+    lines.append(line)
+    return "\n".join(lines)
 
 
 def search_parts(report: CycleReport) -> list[str]:
@@ -44,8 +80,8 @@ def search_parts(report: CycleReport) -> list[str]:
     if not report.searches:
         return []
     counts = (
-        f"{report.search_count('new')} new, {report.search_count('matches')} now matching, "
-        f"{report.search_count('left')} no longer matching"
+        f"{report.search_count('new')} newly posted, {report.search_count('matches')} now "
+        f"matching, {report.search_count('left')} no longer matching"
     )
     parts = [f"searches {report.searches} ({counts})"]
     if report.searches_over:
@@ -53,7 +89,7 @@ def search_parts(report: CycleReport) -> list[str]:
         parts.append(f"over max_trials: {over}")
     if report.search_errors:
         parts.append(
-            f"search errors {len(report.search_errors)} ({', '.join(report.search_errors)})"
+            f"search errors {len(report.search_errors)}{_listed(list(report.search_errors))}"
         )
     return parts
 

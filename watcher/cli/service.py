@@ -8,19 +8,16 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from watcher.app import App, Services, build_services
-from watcher.channels import CHANNELS
-from watcher.cli.main import Context, fail, main, open_app, say
-from watcher.config import Config, serving
-from watcher.daemon.health import service_health
-from watcher.daemon.logs import refresh_secrets
-from watcher.daemon.scheduler import ConfigSource, Daemon
-from watcher.store import StoreError
+from watcher.cli.main import Context, channel_keys, fail, main, open_reader, say
 from watcher.timeutil import utc_now
-from watcher.web.asgi import COMMANDS_PATH
+
+if TYPE_CHECKING:  # the daemon, servers and Bolt load when a service starts
+    from watcher.app import App, Services
+    from watcher.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +39,13 @@ def run(obj: Context) -> None:
     Example:
       ctwatch --config /etc/ctwatch/ctwatch.toml run --log-format json
     """
+    from watcher.app import App
+    from watcher.daemon.logs import refresh_secrets
+    from watcher.daemon.scheduler import ConfigSource, Daemon
+    from watcher.store import StoreError
+
     config = obj.load(default_level="info")
-    source = ConfigSource(obj.config_path, channels=CHANNELS.config_keys())
+    source = ConfigSource(obj.config_path, channels=channel_keys())
     source.read_if_changed()  # remember what was loaded
 
     def build(new_config: Config, sleep: Callable[[float], None]) -> App:
@@ -68,6 +70,10 @@ def run(obj: Context) -> None:
 
 def start_services(current: Callable[[], Config], config: Config) -> Services:
     """Start what the config asks to serve; exit 2 naming the address when it cannot bind."""
+    from watcher.app import build_services
+    from watcher.config import serving
+    from watcher.web.asgi import COMMANDS_PATH
+
     plan = serving(config)
     services = build_services(current)
     try:
@@ -91,6 +97,8 @@ def serve(obj: Context) -> None:
     Example:
       SLACK_APP_TOKEN=xapp-… SLACK_BOT_TOKEN=xoxb-… ctwatch serve
     """
+    from watcher.config import serving
+
     config = obj.load(default_level="info")
     if not serving(config).anything:
         fail(NOTHING_TO_SERVE, 2)
@@ -120,10 +128,13 @@ def health(obj: Context) -> None:
     Example:
       HEALTHCHECK CMD ["ctwatch", "health"]
     """
-    config = obj.load()
+    from watcher.config import serving
+    from watcher.daemon.health import service_health
+
+    config = obj.load(secrets="none")
     if not Path(config.database.path).exists():
         fail(f"unhealthy: no database yet at {config.database.path} (no cycle has run)", 1)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         problem = service_health(config, app.store, utc_now())
         last = app.store.runs.last()
     if problem is not None or last is None:

@@ -8,31 +8,38 @@ import os
 import shutil
 import sys
 from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING
 
 import click
 
-from watcher.alerts.routing import channel_follows, watched_trials
-from watcher.alerts.search_routes import current_searches, followed_now
-from watcher.cli.digest import schedule_rows
-from watcher.cli.main import Context, main, open_app, require_database, require_watch
-from watcher.cli.status import Format, StatusOptions, StatusWriter
-from watcher.cli.table import DEFAULT_WIDTH
-from watcher.store.overview import StatusFilter
-from watcher.timeutil import iso, utc_now
+from watcher.cli.main import Context, main, open_reader, require_database, require_watch
+from watcher.timeutil import iso
+
+if TYPE_CHECKING:
+    from watcher.cli.status import Format
 
 
 @main.command()
 @click.option("--json", "fmt", flag_value="json", help="JSON (streamed): trials, alerts, cycle.")
 @click.option("--csv", "fmt", flag_value="csv", help="The trials as CSV, one row each.")
 @click.option("--tsv", "fmt", flag_value="tsv", help="The trials as tab-separated values.")
-@click.option("--watch", "watch_name", metavar="NAME", help="Only this watch's trials.")
+@click.option(
+    "--watch",
+    "watch_name",
+    metavar="NAME",
+    help="Only this watch's trials, in every section (e.g. --watch rectal-cancer).",
+)
 @click.option(
     "--changed-since",
     metavar="DATE",
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
     help="Only trials with a change seen on or after DATE (YYYY-MM-DD, UTC).",
 )
-@click.option("--problems", is_flag=True, help="Only trials whose check or alerts failed.")
+@click.option(
+    "--problems",
+    is_flag=True,
+    help="Only what failed, in every section: trials, searches, undelivered alerts.",
+)
 @click.option("--all", "show_all", is_flag=True, help="Every trial, even on a terminal.")
 @click.pass_obj
 def status(
@@ -56,7 +63,13 @@ def status(
     Example:
       ctwatch status --changed-since 2026-01-01 --csv > changes.csv
     """
-    config = obj.load()
+    from watcher.alerts.routing import channel_follows, watched_trials
+    from watcher.alerts.search_routes import current_searches, followed_now
+    from watcher.cli.status import StatusOptions, StatusWriter
+    from watcher.cli.table import DEFAULT_WIDTH
+    from watcher.store.overview import StatusFilter
+
+    config = obj.load(secrets="none")
     require_watch(config, watch_name)
     require_database(config)
     since = None
@@ -72,15 +85,20 @@ def status(
         width=size.columns if terminal or "COLUMNS" in os.environ else DEFAULT_WIDTH,
         height=size.lines,
     )
-    with open_app(config) as app:
+    with open_reader(config) as app:
         subscriptions = app.subscriptions()
         searches = current_searches(config, app.store)
         watched = watched_trials(config, subscriptions, followed_now(app.store, searches))
+        only = None
         if watch_name is not None:
             watched = next(w.trials for w in config.watch if w.name == watch_name)
+            only = frozenset(watched)
         follows = channel_follows(config, subscriptions)
+        from watcher.cli.digest import schedule_rows
+        from watcher.timeutil import utc_now
+
         digests = schedule_rows(config, app.store, utc_now())
         writer = StatusWriter(
-            app.store, watched, sys.stdout, follows, obj.redactor, searches, digests
+            app.store, watched, sys.stdout, follows, obj.redactor, searches, digests, only=only
         )
         writer.write(options)

@@ -12,7 +12,10 @@ pure value (fire-time arithmetic), so nothing here touches the outside world.
 
 from __future__ import annotations
 
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # APScheduler loads only for a config that has a cron schedule
+    from apscheduler.triggers.cron import CronTrigger
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -50,6 +53,8 @@ def cron_trigger(expr: str, timezone: str) -> CronTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"expected 5 fields, got {len(fields)}")
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+
     minute, hour, day, month, weekday = fields
     return CronTrigger(
         minute=minute,

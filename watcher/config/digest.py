@@ -25,10 +25,12 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING
 
 from watcher.config.crontab import cron_trigger
+
+if TYPE_CHECKING:  # APScheduler loads when a schedule is checked or asked: not to read
+    from apscheduler.triggers.cron import CronTrigger
 
 DAY_NAMES = {
     "mon": "mon",
@@ -119,6 +121,8 @@ class DigestSchedule:
 
 
 def _trigger(text: str, timezone: str) -> CronTrigger:
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415 - see the imports
+
     words = text.split()
     if not words:
         raise ValueError("is empty (use 'hourly', 'daily 08:00', 'weekly mon 08:00' or cron)")

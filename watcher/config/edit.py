@@ -1,4 +1,5 @@
-"""Editing the config file in place: add and remove trials, keep every comment.
+"""Editing the config file in place: add and remove trials, searches and watches,
+keep every comment.
 
 Why tomlkit: the file is the user's, full of comments and their own layout;
 a round trip through a plain TOML parser would throw all of it away. Every
@@ -10,14 +11,18 @@ a crash or a full disk leaves the old file or the new one, never half of one.
 If the file changed on disk while it was being edited, nothing is written.
 
 ``${VAR}`` references stay as they are: validation stands in a placeholder for
-variables this shell does not have (an editor need not hold the Slack token).
+variables this shell does not have (an editor need not hold the Slack token;
+:data:`~watcher.config.load.READ_ONLY`).
+
+Long trial lists are written one ID per line (more than :data:`ONE_LINE_UP_TO`
+IDs), so a diff of the file shows which trial came or went.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,7 +32,7 @@ import tomlkit
 from tomlkit.items import AoT, Array, Table
 
 from watcher.config.destinations import ChannelKey
-from watcher.config.load import ConfigError, parse_config, read_config_text
+from watcher.config.load import READ_ONLY, ConfigError, parse_config, read_config_text
 from watcher.config.model import Config
 from watcher.config.types import normalise_nct_id
 
@@ -36,23 +41,8 @@ class EditError(Exception):
     """The edit cannot be made; the message says why and nothing was written."""
 
 
-class _AnyVariable(Mapping[str, str]):
-    """The environment, with a placeholder for every variable it lacks."""
-
-    def __init__(self, real: Mapping[str, str]) -> None:
-        self._real = real
-
-    def __getitem__(self, name: str) -> str:
-        return self._real.get(name, "placeholder")
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._real)
-
-    def __len__(self) -> int:
-        return len(self._real)
+ONE_LINE_UP_TO = 4
+"""A trial list longer than this that ``add`` touches is written one ID per line."""
 
 
 @dataclass
@@ -104,7 +94,49 @@ class ConfigEditor:
             trials.append(nct)
             present.add(nct)
             report.done.append((nct, watch))
+        if len(trials) > ONE_LINE_UP_TO and "\n" not in trials.as_string():
+            trials.multiline(True)
         return report
+
+    def add_search(
+        self, name: str, url: str, slack: Sequence[str] = (), email: Sequence[str] = ()
+    ) -> None:
+        """Append a ``[[search]]`` table (EditError when a watch or search has the name)."""
+        taken = [t for t in (*self.tables(), *self.tables("search")) if t.get("name") == name]
+        if taken:
+            raise EditError(f"--name: a watch or search is already named {name!r}; nothing changed")
+        table = tomlkit.table()
+        table["name"] = name
+        table["url"] = url
+        if slack:
+            table["slack"] = list(slack)
+        if email:
+            table["email"] = list(email)
+        searches = self.doc.get("search")
+        if searches is None:
+            watches = self.doc.get("watch")
+            if isinstance(watches, AoT) and len(watches):
+                self._blank_line_after(watches)  # the new [[search]] after a blank line
+            self.doc.append("search", tomlkit.aot())
+            searches = self.doc["search"]
+        if not isinstance(searches, AoT):
+            raise EditError(
+                "the file's 'search' is not a list of [[search]] tables; nothing changed"
+            )
+        self._blank_line_after(searches)
+        searches.append(table)
+
+    def remove_table(self, kind: str, name: str) -> None:
+        """Delete the ``[[watch]]`` or ``[[search]]`` named ``name`` (EditError when none)."""
+        tables = self.doc.get(kind)
+        found = [i for i, t in enumerate(self.tables(kind)) if t.get("name") == name]
+        if not isinstance(tables, AoT) or not found:
+            known = ", ".join(str(t.get("name")) for t in self.tables(kind)) or "none"
+            raise EditError(f"--{kind}: no {kind} named {name!r} ({kind}es: {known})")
+        for index in reversed(found):
+            del tables[index]
+        if not len(tables):
+            del self.doc[kind]
 
     def remove(self, ids: Sequence[str], watch: str | None) -> EditReport:
         """Remove ``ids`` from the watch named ``watch``, or from every watch."""
@@ -131,7 +163,8 @@ class ConfigEditor:
             names = ", ".join(f"“{name}”" for name in emptied)
             raise EditError(
                 f"that would leave watch {names} without trials; nothing changed "
-                "(add another trial first, or delete the [[watch]] table by hand)"
+                f"(add another trial first, or delete the watch: "
+                f"ctwatch remove --watch {emptied[0]} --all)"
             )
         return report
 
@@ -142,10 +175,13 @@ class ConfigEditor:
         channels: Mapping[str, ChannelKey] | None = None,
     ) -> Config:
         """The edited text through the real loader (with the registered ``channels``' keys);
-        ConfigError lists what is wrong."""
+        ConfigError lists what is wrong.
+
+        Unset variables are no error here: the edit does not use them."""
         env = os.environ if environ is None else environ
-        text = self.doc.as_string()
-        return parse_config(text, self.path, _AnyVariable(env), channels=channels)
+        return parse_config(
+            self.doc.as_string(), self.path, env, needs=READ_ONLY, channels=channels
+        )
 
     def save(self) -> None:
         """Write atomically; EditError when the file changed on disk meanwhile."""
@@ -153,20 +189,28 @@ class ConfigEditor:
             raise EditError(f"{self.path} changed while it was being edited; nothing written")
         write_atomically(self.path, self.doc.as_string())
 
-    def tables(self) -> list[Table]:
-        watches = self.doc.get("watch")
-        return [w for w in watches if isinstance(w, Table)] if isinstance(watches, AoT) else []
+    def tables(self, kind: str = "watch") -> list[Table]:
+        """The ``[[watch]]`` (or ``[[search]]``) tables, in file order."""
+        found = self.doc.get(kind)
+        return [t for t in found if isinstance(t, Table)] if isinstance(found, AoT) else []
+
+    @staticmethod
+    def _blank_line_after(tables: AoT) -> None:
+        last = tables[-1] if len(tables) else None
+        if isinstance(last, Table) and not last.as_string().endswith("\n\n"):
+            last.add(tomlkit.nl())  # a blank line before the new table
 
     def _new_watch(self, name: str) -> Table:
         table = tomlkit.table()
         table["name"] = name
         table["trials"] = tomlkit.array()
         watches = self.doc.get("watch")
+        if watches is None:
+            self.doc.append("watch", tomlkit.aot())
+            watches = self.doc["watch"]
         if not isinstance(watches, AoT):
-            raise EditError("the file has no [[watch]] tables; add one by hand first")
-        last = watches[-1] if len(watches) else None
-        if isinstance(last, Table) and not last.as_string().endswith("\n\n"):
-            last.add(tomlkit.nl())  # a blank line before the new [[watch]]
+            raise EditError("the file's 'watch' is not a list of [[watch]] tables; nothing changed")
+        self._blank_line_after(watches)
         watches.append(table)
         appended = watches[-1]
         assert isinstance(appended, Table)

@@ -3,8 +3,13 @@
 Every failure is a :class:`ConfigError` listing each mistake on its own line,
 naming the file, the key and the bad value (secrets are never echoed; the
 wording lives in :mod:`watcher.config.problems`). ``${VAR}`` in any string expands from the
-environment, so tokens and passwords stay out of the file; an unset variable
-is an error that names it.
+environment, so tokens and passwords stay out of the file.
+
+Secrets only where they are used: an unset variable is an error that names it
+only when the command would use its key (:class:`Needs`). ``ctwatch status``
+needs no Slack token, so with ``needs=READ_ONLY`` every unset variable gets a
+placeholder that passes validation (never sent anywhere: read-only commands do
+not deliver) and is reported as a warning instead.
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import os
 import re
 import stat
 import tomllib
+from base64 import b64encode
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from watcher.config.destinations import CHANNEL_KEYS, ChannelKey
+from watcher.config.destinations import CHANNEL_KEYS, ChannelKey, DestinationKeys
 from watcher.config.model import SECRET_KEYS, Config
 from watcher.config.problems import (
     Problem,
@@ -28,12 +35,35 @@ from watcher.config.problems import (
     in_file_order,
     validation_problems,
 )
-from watcher.config.tables import SearchConfig, WatchConfig
 
 DEFAULT_CONFIG = Path("config/ctwatch.toml")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REFERENCE_RE = re.compile(r"\$\{[^}]*\}?")  # anything that starts like a reference
 MAX_CONFIG_BYTES = 32 * 1024 * 1024  # a whole-registry watch list (~600,000 IDs) is ~10 MB
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Which ``${VAR}`` references a command needs set: the rest get placeholders.
+
+    ``optional`` lists dotted key prefixes (``server.feed_token``) whose unset
+    variables are warnings, not errors; None makes every one optional.
+    """
+
+    optional: tuple[str, ...] | None = ()
+
+    def requires(self, key: str) -> bool:
+        if self.optional is None:
+            return False
+        return not any(key == p or key.startswith((p + ".", p + "[")) for p in self.optional)
+
+
+EVERY_SECRET = Needs()
+"""``run`` and ``serve``: every variable the file names must be set."""
+DELIVERY = Needs(("server", "slack.signing_secret", "slack.app_token", "slack.commands"))
+"""``check`` and ``test-alert``: what delivering alerts uses (not the servers' secrets)."""
+READ_ONLY = Needs(None)
+"""``status``, ``history``, ``list``, ``config check``, ``add`` …: no secret is used."""
 
 
 class ConfigError(Exception):
@@ -93,15 +123,21 @@ def load_config(
     path: Path,
     environ: Mapping[str, str] | None = None,
     *,
+    needs: Needs = EVERY_SECRET,
+    warnings: list[Problem] | None = None,
     channels: Mapping[str, ChannelKey] | None = None,
 ) -> Config:
     """Read, expand and validate ``path``; raise ConfigError on any problem.
 
-    ``channels``: the destination keys of the registered channels
+    Unset variables of keys ``needs`` does not require are appended to
+    ``warnings`` (when given) instead of failing the load. ``channels``: the
+    destination keys of the registered channels
     (:meth:`watcher.alerts.channel.Channels.config_keys`); the built-in ones are
     known without it.
     """
-    return parse_config(read_config_text(path), path, environ, channels=channels)
+    return parse_config(
+        read_config_text(path), path, environ, needs=needs, warnings=warnings, channels=channels
+    )
 
 
 def parse_config(
@@ -109,12 +145,15 @@ def parse_config(
     path: Path,
     environ: Mapping[str, str] | None = None,
     *,
+    needs: Needs = EVERY_SECRET,
+    warnings: list[Problem] | None = None,
     channels: Mapping[str, ChannelKey] | None = None,
 ) -> Config:
     """Validate config ``text`` as if read from ``path`` (relative paths resolve there).
 
     Every problem found is reported at once: expansion, validation and
-    cross-reference mistakes together, in file order as far as possible.
+    cross-reference mistakes together, in file order as far as possible;
+    watches and searches are named by their name where they have one.
     """
     channels = channels or {}
     secret_keys = SECRET_KEYS | {name for name, key in channels.items() if key.secret}
@@ -126,8 +165,9 @@ def parse_config(
     except RecursionError:
         raise ConfigError(path, "", "is nested too deeply to be a ctwatch config") from None
     problems: list[Problem] = []
+    unset: list[Problem] = []
     try:
-        data = _expand(raw, (), env, problems)
+        data = _expand(raw, (), _Environment(env, needs, unset), problems)
         config = Config.model_validate(data, context={CHANNEL_KEYS: channels})
     except RecursionError:
         raise ConfigError(path, "", "is nested too deeply to be a ctwatch config") from None
@@ -136,10 +176,13 @@ def parse_config(
         problems += [
             p for p in validation_problems(exc, data, Config, secret_keys) if p.key not in expanded
         ]
-        raise ConfigError(path, problems=in_file_order(problems, raw)) from None
-    problems += cross_reference_problems(config)
-    if problems:
-        raise ConfigError(path, problems=in_file_order(problems, raw))
+        config = None
+    flagged = {p.key for p in problems}
+    problems += [p for p in cross_reference_problems(data, channels) if p.key not in flagged]
+    if problems or config is None:
+        raise ConfigError(path, problems=named_tables(in_file_order(problems, raw), raw))
+    if warnings is not None:
+        warnings.extend(named_tables(in_file_order(unset, raw), raw))
     db_path = Path(config.database.path).expanduser()
     if not db_path.is_absolute():
         db_path = (path.parent / db_path).resolve()
@@ -147,10 +190,40 @@ def parse_config(
     return config.model_copy(update={"database": database})
 
 
+@dataclass(frozen=True)
+class _Environment:
+    """The environment, what the command needs of it, and the optional variables not set."""
+
+    values: Mapping[str, str]
+    needs: Needs
+    unset: list[Problem]
+
+
+_WEBHOOK_PLACEHOLDER = "whsec_" + b64encode(bytes(32)).decode()
+
+
+def placeholder(key: tuple[str | int, ...], name: str, whole: bool) -> str:
+    """A value that passes validation where an optional variable is unset (never used:
+    commands that would use it require the variable). ``whole``: the reference is
+    the entire value."""
+    parts = [p for p in key if isinstance(p, str)]
+    last = parts[-1] if parts else ""
+    if not whole:
+        return f"unset-{name.lower().replace('_', '-')}"
+    if last in ("teams", "webhook", "url", "api_url"):
+        return f"https://unset.invalid/{name}"
+    if last == "app_token":
+        return f"xapp-unset-{name}"
+    if parts[:2] == ["webhooks", "secret"]:
+        return _WEBHOOK_PLACEHOLDER
+    return f"unset-variable-{name}"  # 16+ characters, as a feed token must be
+
+
 def _expand(
-    value: Any, key: tuple[str | int, ...], env: Mapping[str, str], problems: list[Problem]
+    value: Any, key: tuple[str | int, ...], env: _Environment, problems: list[Problem]
 ) -> Any:
-    """``${VAR}`` replaced from ``env``; a bad or unset reference is a problem (kept as is)."""
+    """``${VAR}`` replaced from ``env``; a bad reference is a problem (kept as is), an unset
+    one too unless the command does not need it (then a placeholder and a warning)."""
     if isinstance(value, str):
         for candidate in _REFERENCE_RE.findall(value):
             if not _ENV_RE.fullmatch(candidate):
@@ -166,10 +239,17 @@ def _expand(
 
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in env:
-                problems.append(Problem(dotted(key), f"environment variable {name} is not set"))
+            if name in env.values:
+                return env.values[name]
+            where = dotted(key)
+            if env.needs.requires(where):
+                problems.append(Problem(where, f"environment variable {name} is not set"))
                 return match.group(0)
-            return env[name]
+            users = "check, test-alert, run and serve" if DELIVERY.requires(where) else "run, serve"
+            env.unset.append(
+                Problem(where, f"environment variable {name} is not set ({users} need it)")
+            )
+            return placeholder(key, name, match.group(0) == value)
 
         return _ENV_RE.sub(repl, value)
     if isinstance(value, dict):
@@ -179,38 +259,82 @@ def _expand(
     return value
 
 
-def cross_reference_problems(config: Config) -> list[Problem]:
-    """Mistakes between sections: duplicate names, destinations without their section."""
+def _tables(data: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]]:
+    """The ``[[watch]]`` or ``[[search]]`` tables of raw data (anything else: none)."""
+    tables = data.get(kind)
+    if not isinstance(tables, list):
+        return []
+    return [t if isinstance(t, dict) else {} for t in tables]
+
+
+def cross_reference_problems(
+    data: Any, channels: Mapping[str, ChannelKey] | None = None
+) -> list[Problem]:
+    """Mistakes between sections: duplicate names, destinations without their section.
+
+    Read from the raw (expanded) data, not the validated Config, so they are
+    reported together with every other mistake of the file.
+    """
+    if not isinstance(data, dict):
+        return []
     problems = []
-    if not config.watch and not config.search:
+    watches, searches = _tables(data, "watch"), _tables(data, "search")
+    if not data.get("watch") and not data.get("search"):
         problems.append(
             Problem("watch", "required key is missing (a [[watch]] with trials, or a [[search]])")
         )
     names: dict[str, str] = {}
-    tables: list[tuple[str, int, WatchConfig | SearchConfig]]
-    tables = [("watch", i, t) for i, t in enumerate(config.watch)]
-    tables += [("search", i, t) for i, t in enumerate(config.search)]
+    tables = [("watch", i, t) for i, t in enumerate(watches)]
+    tables += [("search", i, t) for i, t in enumerate(searches)]
+    keys = {**DestinationKeys.channel_keys(), **(channels or {})}
+    slack = data.get("slack")
     for kind, i, table in tables:
         where = f"{kind}[{i}]"
-        if table.name in names:
-            first = names[table.name]
-            also = "" if first == kind else f" (a {first} has it already)"
-            problems.append(Problem(f"{where}.name", f"duplicate {kind} name {table.name!r}{also}"))
-        names.setdefault(table.name, kind)
-        for name, key, values in table.channel_values():
-            if values and key.section is not None and getattr(config, key.section, None) is None:
+        name = table.get("name")
+        if isinstance(name, str) and name:
+            if name in names:
+                first = names[name]
+                also = "" if first == kind else f" (a {first} has it already)"
+                problems.append(Problem(f"{where}.name", f"duplicate {kind} name {name!r}{also}"))
+            names.setdefault(name, kind)
+        for key_name, key in keys.items():
+            if table.get(key_name) and key.section is not None and data.get(key.section) is None:
                 problems.append(
                     Problem(
-                        f"{where}.{name}",
+                        f"{where}.{key_name}",
                         f"names {key.names} but there is no [{key.section}] section",
                     )
                 )
-    slack = config.slack
     if (
-        slack is not None
-        and slack.commands is not None
-        and slack.signing_secret is None
-        and slack.app_token is None  # Socket Mode needs no signing secret
+        isinstance(slack, dict)
+        and isinstance(slack.get("commands"), dict)
+        and slack.get("signing_secret") is None
+        and slack.get("app_token") is None  # Socket Mode needs no signing secret
     ):
         problems.append(Problem("slack.signing_secret", "is required by [slack.commands]"))
     return problems
+
+
+_TABLE_RE = re.compile(r"\b(watch|search)\[(\d+)\]")
+
+
+def named_tables(problems: Sequence[Problem], data: Any) -> list[Problem]:
+    """``watch[3].email`` shown as ``watch "rectal-cancer".email`` where the name is
+    one of its kind (an unnamed or duplicated one keeps its index)."""
+    labels: dict[tuple[str, int], str] = {}
+    if isinstance(data, dict):
+        for kind in ("watch", "search"):
+            found = [t.get("name") for t in _tables(data, kind)]
+            for i, name in enumerate(found):
+                if isinstance(name, str) and name and found.count(name) == 1:
+                    labels[kind, i] = f'{kind} "{name}"'
+
+    def label(match: re.Match[str]) -> str:
+        return labels.get((match.group(1), int(match.group(2))), match.group(0))
+
+    return [
+        replace(p, shown=_TABLE_RE.sub(label, p.key), message=_TABLE_RE.sub(label, p.message))
+        if p.keyless
+        else replace(p, shown=_TABLE_RE.sub(label, p.key))
+        for p in problems
+    ]

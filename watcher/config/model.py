@@ -42,6 +42,7 @@ SECRET_KEYS = frozenset(
         "app_token",
         "feed_token",
         *(name for name, key in DestinationKeys.channel_keys().items() if key.secret),
+        "ui_token",
     }
 )
 """Keys whose values are never repeated in an error (a key anywhere on the path counts;
@@ -122,9 +123,20 @@ class DatabaseConfig(_Strict):
     """The SQLite file; a relative path resolves against the config file's folder."""
     busy_timeout: Duration = timedelta(seconds=30)
     """How long a write waits for another program's transaction on the file."""
-    readable_records: bool = True
-    """Keep each trial's current record as JSON text for the ``latest`` view (it costs
-    about the record's size per trial; turn it off for whole-registry watch lists)."""
+    readable_records: Literal["json"] | bool = True
+    """What of each trial's current record the ``latest`` view can read without ctwatch:
+    ``true`` typed columns (status, phases, sponsor, enrollment, dates…; a few hundred
+    bytes a trial), ``"json"`` those and the whole record as JSON text in ``record``
+    (about the record's size per trial, as ``true`` meant before), ``false`` neither.
+    Every version stays stored, compressed, whatever this says (``ctwatch show``).
+    Example: ``readable_records = "json"``."""
+
+    @field_validator("readable_records", mode="before")
+    @classmethod
+    def _records(cls, value: object) -> object:
+        if isinstance(value, bool) or value == "json":
+            return value
+        raise ValueError(f'{value!r} is not true, false or "json"')
 
 
 class ScheduleConfig(_Strict):
@@ -373,8 +385,10 @@ class Config(_Strict):
             for optional in (self.slack.signing_secret, self.slack.app_token):
                 if optional is not None:
                     values.append(optional.get_secret_value())
-        if self.server is not None and self.server.feed_token is not None:
-            values.append(self.server.feed_token.get_secret_value())
+        if self.server is not None:
+            for token in (self.server.feed_token, self.server.ui_token):
+                if token is not None:
+                    values.append(token.get_secret_value())
         if self.email is not None:
             values += self.email.login_forms()
         if self.webhooks.secret is not None:

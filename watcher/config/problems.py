@@ -35,11 +35,13 @@ class Problem:
     message: str
     keyless: bool = False
     """The message names its place itself (unknown keys): no ``key:`` prefix."""
+    shown: str = ""
+    """The key as the user reads it (``watch "rectal-cancer".email``), when not ``key``."""
 
     def line(self, source: str) -> str:
         if self.keyless or not self.key:
             return f"{source}: {self.message}"
-        return f"{source}: {self.key}: {self.message}"
+        return f"{source}: {self.shown or self.key}: {self.message}"
 
 
 def dotted(loc: Sequence[str | int]) -> str:

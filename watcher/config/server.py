@@ -10,12 +10,13 @@ docs agree.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from watcher.config.types import ListenAddress, parse_listen
+from watcher.config.types import ListenAddress, check_http_url, parse_listen
 
 if TYPE_CHECKING:
     from watcher.config.model import Config
@@ -35,8 +36,23 @@ class ServerConfig(BaseModel):
     mode, feeds, ``/metrics``, ``/healthz`` (keep it on loopback, behind a proxy)."""
     feed_token: SecretStr | None = None
     """``?token=`` for ``/feeds/…``; without it feeds are off (404)."""
+    public_url: str | None = None
+    """Where people reach this server, e.g. ``"https://ctwatch.example.org"``: alerts then
+    link to each trial's page (``/trials/NCT…``) and a digest's "…and N more" to ``/changes``."""
+    ui_token: SecretStr | None = None
+    """The web UI's token (login form or ``Authorization: Bearer``). Required when ``listen``
+    is not a loopback address (else the UI answers 403); once set, every UI request needs it.
+    Make one with ``python3 -c 'import secrets; print(secrets.token_urlsafe(24))'``."""
 
-    @field_validator("feed_token")
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        check_http_url(value)
+        return value.rstrip("/")
+
+    @field_validator("feed_token", "ui_token")
     @classmethod
     def _token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().strip()) < MIN_FEED_TOKEN:
@@ -45,6 +61,29 @@ class ServerConfig(BaseModel):
                 "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
             )
         return value
+
+
+def loopback(listen: str) -> bool:
+    """Whether ``host:port`` binds a loopback address only (``127.0.0.0/8``, ``::1``,
+    ``localhost``): the UI may then be served without a token."""
+    host, _ = parse_listen(listen)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ui_token_missing(config: Config) -> str | None:
+    """Why the web UI answers 403 (``listen`` not loopback and no ``ui_token``), or None."""
+    listen, server = serving(config).listen, config.server
+    if listen is None or (server is not None and server.ui_token is not None) or loopback(listen):
+        return None
+    return (
+        f"the web UI is off: {serving(config).listen_key} ({listen}) is not a loopback "
+        "address and server.ui_token is not set"
+    )
 
 
 def check_app_token(value: SecretStr | None) -> SecretStr | None:

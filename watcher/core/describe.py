@@ -93,6 +93,11 @@ NONE = "(none)"
 STATUS_PATH = "protocolSection.statusModule.overallStatus"
 
 
+def status_words() -> dict[str, str]:
+    """Every overall-status code with its words as the website writes them."""
+    return dict(_STATUS)
+
+
 def schema_path(path: str) -> str:
     """A change path with list-item keys removed: ``a.locs[X].b`` -> ``a.locs.b``."""
     return _ITEM_RE.sub("", path)

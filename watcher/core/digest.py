@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from watcher.core.render import Alert, Queued, console_text, digest_headline
+from watcher.core.render import Alert, Queued, changes_url, console_text, digest_headline
 from watcher.core.text import counted
 
 REASONS = ("busy", "digest", "quiet hours ended", "timing changed")
@@ -37,7 +37,10 @@ class Digest:
     queued: Queued | None = None
     """The digest's own outbox row: its webhook-id, the same on every retry."""
     more_url: str | None = None
-    """Where the whole list can be read when a channel folds the rest (the web UI)."""
+    """The whole digest in the web UI's change list (``[server] public_url`` set)."""
+    members: tuple[Alert, ...] = ()
+    """The alerts before :func:`by_trial` merged them: each keeps its own change set, so a
+    folded "…and N more" links to exactly the changes it stands for."""
 
     @property
     def scheduled(self) -> bool:
@@ -107,6 +110,15 @@ def by_trial(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
             compare=span,
         )
     return tuple(merged[x] if isinstance(x, str) else x for x in out)
+
+
+def folded_url(digest: Digest | None, rest: Sequence[Alert]) -> str | None:
+    """The web UI's change list of exactly the alerts a channel could not show (every
+    change set of a trial a digest merged), when ``[server] public_url`` is set."""
+    if digest is not None and digest.members:
+        wanted = {a.nct_id for a in rest if a.nct_id}
+        rest = [m for m in digest.members if m.nct_id in wanted] + [a for a in rest if not a.nct_id]
+    return changes_url(rest)
 
 
 def _kind(alert: Alert) -> str:

@@ -27,6 +27,22 @@ IMPORTED = "registry"
 OBSERVED = "observed"
 
 
+def version_ref(number: int | None, registry_version: int | None) -> str:
+    """How a version is named everywhere (``history`` prints it, ``diff``/``show`` take it).
+
+    ``#3``: the third version ctwatch observed of this trial, numbered when it
+    was recorded and never renumbered. ``r7``: a version imported from the
+    registry's history, named by the registry's own number (it has no ctwatch
+    number: it is older than the first one ctwatch saw, and imports come
+    later). Both names are fixed once given, so a backfill changes neither.
+    """
+    if number is not None:
+        return f"#{number}"
+    if registry_version is not None:
+        return f"r{registry_version}"
+    return "#?"
+
+
 @dataclass(frozen=True)
 class ListedVersion:
     """One entry of the registry's version list (every field but number and date optional)."""

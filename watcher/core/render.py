@@ -22,6 +22,9 @@ GROUP_OVER = 3
 HISTORY_URL = "https://clinicaltrials.gov/study/{nct}?tab=history"
 COMPARE_URL = HISTORY_URL + "&a={old}&b={new}#version-content-panel"
 STUDY_URL = "https://clinicaltrials.gov/study/{nct}"
+TRIAL_PAGE = "{site}/trials/{nct}"
+MAX_LINKED_SETS = 200
+"""A longer "…and N more" links to the change log without a list (URLs stay short)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,17 @@ class Alert:
     """The registry's numbers of the versions before and after, when both are known."""
     search: SearchEvent | None = None
     """A search's news about this trial (``changes``: what explains a departure)."""
+    site: str | None = None
+    """``[server] public_url`` (no trailing slash): the alert links to ctwatch's own page."""
+    change_set: int | None = None
+    """The stored version this alert tells (its change set), for ``/changes?set=…``."""
+
+    @property
+    def page_url(self) -> str | None:
+        """The trial's page on ctwatch's web UI, when ``public_url`` is set."""
+        if self.site is None or not self.nct_id:
+            return None
+        return TRIAL_PAGE.format(site=self.site, nct=self.nct_id)
 
     @property
     def history_url(self) -> str:
@@ -108,6 +122,18 @@ class Alert:
                 return line.text(limit=60)
         first = lines[0].text(limit=60)
         return first if len(lines) == 1 else f"{first} (+{len(lines) - 1} more)"
+
+
+def changes_url(alerts: Sequence[Alert]) -> str | None:
+    """``/changes`` filtered to exactly these alerts' change sets (a digest's "…and N
+    more"), when ``public_url`` is set; None when none of them tells a change set."""
+    site = next((a.site for a in alerts if a.site), None)
+    sets = [str(a.change_set) for a in alerts if a.change_set is not None]
+    if site is None or not sets:
+        return None
+    if len(sets) > MAX_LINKED_SETS:
+        return f"{site}/changes"
+    return f"{site}/changes?set={','.join(sets)}"
 
 
 def compare_url(nct_id: str, compare: tuple[int, int] | None) -> str | None:
@@ -262,6 +288,8 @@ def console_text(alert: Alert) -> str:
     if alert.test:
         body = ["  This is a test alert from ctwatch; no field changed."]
     link = [f"  {alert.history_url}"] if alert.nct_id else []  # a search's test: no trial
+    if alert.page_url is not None:
+        link.append(f"  {alert.page_url}")
     return "\n".join([head, *body, *link, ""])
 
 

@@ -24,6 +24,7 @@ ranges and ``ageRange`` -> clauses ANDed into one ``filter.advanced``;
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -96,6 +97,25 @@ _NUMBER = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 _DISTANCE = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:mi|km)?$")
 _SLUG = re.compile(r"[^a-z0-9]+")
 _AREA = re.compile(r"AREA\[[^\]]*\]")
+
+
+_SPELLED_OUT = {
+    "condition": "cond", "conditions": "cond", "disease": "cond",
+    "intervention": "intr", "interventions": "intr", "treatment": "intr",
+    "sponsor": "spons", "location": "locn", "title": "titles", "outcome": "outc",
+    "status": "aggFilters", "phase": "aggFilters",
+}  # fmt: skip
+"""Words people type for the site's short parameter names."""
+
+
+def _did_you_mean(key: str) -> str:
+    """`` (did you mean 'cond'?)`` for a misspelt or spelled-out parameter name."""
+    known = sorted(KNOWN_URL_KEYS)
+    guess = _SPELLED_OUT.get(key.lower())
+    if guess is None:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    return f" (did you mean {guess!r}?)" if guess else ""
 
 
 def _q(text: str, limit: int = 60) -> str:
@@ -176,7 +196,7 @@ def from_url(url: str) -> SearchQuery:
                 'params = { "query.patient" = "…" } instead'
             )
         elif key not in KNOWN_URL_KEYS:
-            problems.append(f"unknown URL parameter {_q(key)}")
+            problems.append(f"unknown URL parameter {_q(key)}{_did_you_mean(key)}")
     given = {k: v.strip() for k, v in pairs if v.strip()}  # an empty one asks for nothing
     params = {QUERY_KEYS[k]: v for k, v in given.items() if k in QUERY_KEYS}
     _location(given, params, problems)

@@ -37,9 +37,14 @@ def one_line(text: str, limit: int) -> str:
     return truncate(" ".join(text.split()), limit)
 
 
-def counted(count: int, noun: str) -> str:
-    """``1 change``, ``3 changes``: a count with its noun, plural when it is not one."""
-    return f"{count} {noun}{'s' if count != 1 else ''}"
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 change``, ``3 changes``, ``2 watches``: a count with its noun, plural when it is
+    not one (``plural`` for the irregular ones: ``counted(n, "entry", "entries")``)."""
+    if count == 1:
+        return f"{count} {noun}"
+    if plural is None:
+        plural = noun + ("es" if noun.endswith(("ch", "sh", "s", "x")) else "s")
+    return f"{count} {plural}"
 
 
 def terminal_safe(text: str) -> str:

@@ -77,7 +77,8 @@ class TrialBackfill:
             return f"{nct}: {self.error}"
         numbered = ""
         if self.numbered:
-            numbered = f"; ctwatch's own version(s) numbered {_span(self.numbered)}"
+            own = "version" if len(self.numbered) == 1 else "versions"
+            numbered = f"; ctwatch's own {own} numbered {_span(self.numbered)}"
         if self.imported:
             count = _versions(len(self.imported))
             return f"{nct}: {count} imported ({_span(self.imported)}){numbered}"
@@ -298,7 +299,7 @@ class Backfiller:
         attempts = self.store.histories.attempts(nct_id)
         wait = min(RETRY_FIRST * (2 ** min(attempts, 10)), RETRY_MAX)
         self.store.histories.defer(nct_id, error, iso(self.clock() + wait))
-        log.warning("%s: %s; tried again in %s day(s)", nct_id, error, wait.days)
+        log.warning("%s: %s; tried again in %s", nct_id, error, counted(wait.days, "day"))
 
 
 def _record(held: bytes) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from watcher.core import record as rec
 from watcher.core.diff import diff_records
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
+from watcher.core.text import counted
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
@@ -194,9 +195,10 @@ class Pipeline:
     def _memory(self, trials: Sequence[str]) -> Memory:
         """What the store remembers that the planner needs."""
         last = self.store.runs.last_complete()
+        stamped = self.store.runs.last_stamped()  # registry dates only, never the clock
         return Memory(
             last_complete_stamp=last.data_timestamp if last else None,
-            last_complete_day=(last.data_timestamp or last.started_at)[:10] if last else None,
+            last_complete_day=stamped[:10] if stamped else None,
             last_full_sweep=self.store.runs.last_full_sweep(),
             # never recorded, failing, or (re-)added since the last complete cycle
             fresh=self.store.runs.needs_full_fetch(trials),
@@ -361,7 +363,9 @@ class Pipeline:
             return Outcome.UNCHANGED
         rows = outbox_rows(changes, routes)
         batch.record_version(snap, stored_changes(changes), rows, now)
-        log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
+        log.info(
+            "%s: %s, %s queued", nct, counted(len(changes), "change"), counted(len(rows), "alert")
+        )
         return Outcome.CHANGED
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:

@@ -19,6 +19,7 @@ from watcher.alerts.search_routes import slack_names
 from watcher.config import Config
 from watcher.core.destination import Destination
 from watcher.core.search_url import SearchQuery
+from watcher.core.text import counted
 from watcher.cycle import notices
 from watcher.store import Store
 
@@ -41,7 +42,7 @@ def rename_taken(config: Config, store: Store, now: str) -> dict[str, str]:
         if store.search_subscriptions.rename(old, query, new, rows, now):
             log.warning(
                 "Slack search “%s” is now called “%s”: the config's [[search]] “%s” asks "
-                "another question (%d channel(s) told)", old, new, old, len(channels),
+                "another question (%s told)", old, new, old, counted(len(channels), "channel"),
             )  # fmt: skip
             done[old] = new
     return done

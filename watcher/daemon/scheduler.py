@@ -40,6 +40,7 @@ from watcher.alerts.delivery import DeliveryReport
 from watcher.config import Config, ConfigError, ScheduleConfig, load_config
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import ChannelKey
+from watcher.core.text import counted, one_line
 from watcher.cycle.backfill import QueueReport
 from watcher.cycle.report import CycleReport, Interrupted
 from watcher.store import Busy, StoreError
@@ -159,7 +160,20 @@ class Daemon(Generic[R]):
             raise Interrupted
 
     def run_cycle(self) -> None:
-        """Reload the config if it changed, then one cycle and its deliveries."""
+        """Reload the config if it changed, then one cycle and its deliveries; log when
+        the next one is due (a user tailing the log sees the daemon is alive)."""
+        try:
+            self._run_cycle()
+        finally:
+            self._log_next_check()
+
+    def _log_next_check(self) -> None:
+        job = self.scheduler.get_job(CYCLE_JOB) if self.scheduler.running else None
+        due = job.next_run_time if job is not None else None
+        if due is not None and not self.stop_event.is_set():
+            log.info("next check due at %s", due.astimezone(UTC).isoformat(timespec="seconds"))
+
+    def _run_cycle(self) -> None:
         self.reload()
         with self._lock:
             if self.stop_event.is_set():
@@ -179,12 +193,19 @@ class Daemon(Generic[R]):
             except StoreError as exc:
                 log.error("cycle failed: %s", exc)
                 return
-            counts = app.outbox_counts()
+            counts: dict[str, int]
+            try:
+                counts = app.outbox_counts()
+            except Exception as exc:  # the database; the cycle itself is recorded already
+                log.error("the outbox could not be counted: %s", one_line(str(exc), 300))
+                log.debug("the outbox could not be counted", exc_info=True)
+                counts = {}
             log.info(
                 "cycle: checked %d, changed %d, new %d, not found %d, errors %d; "
-                "alerts sent %d, pending %d, failed %d; registry requests %d; %.1fs",
+                "alerts sent %d, pending %s, failed %s; registry requests %d; %.1fs",
                 report.checked, len(report.changed), len(report.new), len(report.not_found),
-                len(report.errors), delivery.sent, counts["pending"], counts["failed"],
+                len(report.errors), delivery.sent, counts.get("pending", "?"),
+                counts.get("failed", "?"),
                 report.requests, time.monotonic() - started,
             )  # fmt: skip
             if report.error is not None:
@@ -212,9 +233,10 @@ class Daemon(Generic[R]):
         if report.imported or report.unavailable:
             versions = sum(len(r.imported) for r in report.imported)
             log.info(
-                "history: %d trial(s) imported (%d versions), %d unavailable, %d still queued; "
+                "history: %s imported (%s), %d unavailable, %d still queued; "
                 "registry requests %d",
-                len(report.imported), versions, len(report.unavailable), report.left,
+                counted(len(report.imported), "trial"), counted(versions, "version"),
+                len(report.unavailable), report.left,
                 report.requests,
             )  # fmt: skip
 
@@ -260,14 +282,23 @@ class Daemon(Generic[R]):
             return False
         with self._lock:
             old_app, old_schedule = self.app, self.config.schedule
-            self.app = self._build_app(config, self.sleep)
+            try:
+                self.app = self._build_app(config, self.sleep)
+            except Exception as exc:  # the database, a client: the last good app keeps running
+                what = f"{exc.__class__.__name__}: {one_line(str(exc), 300)}"
+                log.error("config reload failed (%s), keeping the last good config", what)
+                log.debug("config reload failed", exc_info=True)
+                self.source.fingerprint = ""  # the next cycle tries the same file again
+                return False
             self.config = config
             old_app.close()
         self._on_reload(config)
         if config.schedule != old_schedule:
             self.scheduler.reschedule_job(CYCLE_JOB, trigger=cycle_trigger(config.schedule))
         log.info(
-            "config reloaded: %d watch(es), %d trial(s)", len(config.watch), len(config.trials)
+            "config reloaded: %s, %s",
+            counted(len(config.watch), "watch"),
+            counted(len(config.trials), "trial"),
         )
         return True
 
@@ -291,8 +322,8 @@ class Daemon(Generic[R]):
         """Block until stopped; then release everything."""
         self.install_signal_handlers()
         log.info(
-            "ctwatch running: %d trial(s), schedule %s",
-            len(self.config.trials), self.config.schedule.describe(),
+            "ctwatch running: %s, schedule %s",
+            counted(len(self.config.trials), "trial"), self.config.schedule.describe(),
         )  # fmt: skip
         try:
             self.scheduler.start()

@@ -7,9 +7,13 @@ deadlines). What comes back is checked before it is believed:
 
 * a page that never ends (a ``nextPageToken`` that repeats, or more pages
   than ``totalCount`` allows) is an error, never an endless loop;
-* a study without an NCT ID cannot be attributed, and an answer with fewer
-  trials than its own ``totalCount`` is short, so the trials of its batch that
-  did not come back are *failed* (retried next cycle), never "not found";
+* a study without an NCT ID cannot be attributed, a study nobody asked for
+  stands where a requested one should be, and an answer with fewer trials
+  than its own ``totalCount`` is short: in each case the trials of its batch
+  that did not come back are in doubt. They are asked again at once, in
+  smaller batches and then one by one (``/studies/{id}``), within
+  ``RECOVERY_REQUESTS`` requests per fetch; what is still in doubt after that
+  is *failed* (retried next cycle), never "not found";
 * a study that appears twice keeps its newest copy (by last update posted).
 
 Errors are described in :mod:`watcher.registry.errors`.
@@ -26,13 +30,23 @@ from typing import Any
 import httpx
 
 from watcher.core import record as rec
-from watcher.registry.errors import RegistryError, RegistryUnavailable, RequestTooLong
+from watcher.core.text import counted
+from watcher.registry.errors import (
+    RegistryError,
+    RegistryRejected,
+    RegistryUnavailable,
+    RequestTooLong,
+)
 from watcher.registry.http import HttpPolicy, JsonGetter, Stats
 
 log = logging.getLogger(__name__)
 
+HTTP_NOT_FOUND = 404
+
 MAX_PAGE_SIZE = 1000
 MAX_PAGES = 2000  # two million studies; the whole registry is about 600,000
+RECOVERY_REQUESTS = 50
+"""Requests one fetch may spend asking again for trials a doubtful answer left out."""
 
 
 @dataclass
@@ -73,8 +87,10 @@ class RegistryClient:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        recovery: int = RECOVERY_REQUESTS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.recovery = max(recovery, 0)
         url = httpx.URL(self.base_url)
         origin = str(url.copy_with(raw_path=b"/", query=None, fragment=None)).rstrip("/")
         self.http = JsonGetter(
@@ -150,10 +166,13 @@ class RegistryClient:
             base["fields"] = ",".join(fields)
         if advanced:
             base["filter.advanced"] = advanced
+        budget = [self.recovery]  # shared by every batch of this fetch
         while start < len(pending):
             batch = pending[start : start + self.batch_size]
             try:
                 result = self._fetch_batch(batch, base, on_progress)
+                if result.failed and budget[0] > 0:
+                    result = self._recover(result, base, budget, on_progress)
             except RequestTooLong as exc:
                 if len(batch) > 1:
                     self.batch_size = max(1, len(batch) // 2)
@@ -184,6 +203,84 @@ class RegistryClient:
 
     # ---- internals -----------------------------------------------------------
 
+    def _recover(
+        self,
+        result: FetchResult,
+        base: Mapping[str, str],
+        budget: list[int],
+        on_progress: Callable[[int], None] | None,
+    ) -> FetchResult:
+        """Ask again for the trials a doubtful answer left out: in halves, then one by
+        one, while ``budget[0]`` (requests) lasts; what stays in doubt stays failed.
+
+        Why: a registry that keeps answering short would otherwise make the
+        same trials fail every cycle until the weekly sweep; a smaller question
+        is usually answered in full, and ``/studies/{id}`` has no count to fall
+        short of.
+        """
+        doubtful = dict(result.failed)
+        records, missing = dict(result.records), list(result.missing)
+        size = len(doubtful) // 2
+        while size >= 2 and doubtful and budget[0] > 0:
+            ids = list(doubtful)
+            for start in range(0, len(ids), size):
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+                part = ids[start : start + size]
+                try:
+                    again = self._fetch_batch(part, base, on_progress)
+                except RegistryError as exc:
+                    log.info("registry: asking %d trial(s) again failed: %s", len(part), exc)
+                    continue
+                for nct in [*again.records, *again.missing]:
+                    doubtful.pop(nct, None)
+                records.update(again.records)
+                missing.extend(again.missing)
+            size //= 2
+        for nct in list(doubtful):
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            found = self._fetch_one(nct, base)
+            if found is None:
+                continue
+            doubtful.pop(nct)
+            if found.records:
+                records.update(found.records)
+                if on_progress is not None:
+                    on_progress(1)
+            else:
+                missing.append(nct)
+        if len(doubtful) < len(result.failed):
+            log.info(
+                "registry: %d of %d trial(s) left out of a doubtful answer read on asking again",
+                len(result.failed) - len(doubtful),
+                len(result.failed),
+            )
+        return FetchResult(records=records, missing=missing, failed=doubtful)
+
+    def _fetch_one(self, nct: str, base: Mapping[str, str]) -> FetchResult | None:
+        """One trial alone: ``/studies/{id}`` for whole records (404 is "not found"), a
+        one-ID ``filter.ids`` when a filter must hold; None when still in doubt."""
+        if set(base) - {"fields"}:  # filter.advanced or a search: only /studies filters
+            try:
+                again = self._fetch_batch([nct], base, None)
+            except RegistryError:
+                return None
+            return None if again.failed else again
+        try:
+            study = self.http.get(f"{self.base_url}/studies/{nct}", dict(base))
+        except RegistryRejected as exc:
+            # the API's own 404 is plain text; an HTML one is a proxy or a wrong path: doubt
+            gone = exc.status == HTTP_NOT_FOUND and "<html" not in str(exc).lower()
+            return FetchResult(missing=[nct]) if gone else None
+        except RegistryError:
+            return None
+        if requested_id(study, {nct}) is None:
+            return None  # another study again: still in doubt
+        return FetchResult(records={nct: study})
+
     def _fetch_batch(
         self,
         batch: list[str],
@@ -202,6 +299,8 @@ class RegistryClient:
             served.add(page)
             for study in page.studies:
                 key = requested_id(study, wanted)
+                if key is None and rec.nct_id(study) is not None:
+                    served.unrequested += 1
                 if key is not None and (key not in found or _newer(study, found[key])):
                     found[key] = study
             if on_progress is not None:
@@ -249,7 +348,8 @@ class RegistryClient:
                 raise RegistryUnavailable("registry answered with a page token that repeats")
             if number >= limit:
                 raise RegistryUnavailable(
-                    f"registry kept paging past {limit} page(s) for {total} result(s)"
+                    f"registry kept paging past {counted(limit, 'page')} "
+                    f"for {counted(total or 0, 'result')}"
                 )
             seen.add(next_token)
             token = next_token
@@ -260,15 +360,19 @@ class RegistryClient:
 class Served:
     """What a paged answer served against what it counted, for :meth:`doubt`.
 
-    Why: a study without an NCT ID cannot be attributed, and an answer that
-    serves fewer distinct trials than its own ``totalCount`` left some out; in
-    both cases a trial that did not come back may well be there, so its absence
-    means nothing (never "not found", never "no longer matches").
+    Why: a study without an NCT ID cannot be attributed, a study nobody asked
+    for stands where a requested one should be (a registry mixing answers up),
+    and an answer that serves fewer distinct trials than its own ``totalCount``
+    left some out; in each case a trial that did not come back may well be
+    there, so its absence means nothing (never "not found", never "no longer
+    matches").
     """
 
     total: int | None = None
     ids: set[str] = field(default_factory=set)
     nameless: int = 0
+    unrequested: int = 0
+    """Studies served under an ID nobody asked for (set by the caller, who knows what was)."""
 
     def add(self, page: Page) -> None:
         if page.total is not None:
@@ -283,11 +387,16 @@ class Served:
     def doubt(self) -> str | None:
         """Why the answer cannot be taken as complete, or None."""
         if self.nameless:
-            return f"the registry returned {self.nameless} record(s) without an NCT ID"
+            return f"the registry returned {counted(self.nameless, 'record')} without an NCT ID"
+        if self.unrequested:
+            return (
+                f"the registry returned {counted(self.unrequested, 'record')} that were not "
+                "asked for"
+            )
         if self.total is not None and len(self.ids) < self.total:
             return (
-                f"the registry counted {self.total:,} result(s) but served "
-                f"{len(self.ids):,} distinct trial(s)"
+                f"the registry counted {self.total:,} result{'s' if self.total != 1 else ''} "
+                f"but served {len(self.ids):,} distinct trial{'s' if len(self.ids) != 1 else ''}"
             )
         return None
 

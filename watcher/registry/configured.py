@@ -29,8 +29,10 @@ def registry_client(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     retries: int | None = None,
+    retry_unreachable: bool = True,
 ) -> RegistryClient:
-    """A registry client for ``[registry]`` (``retries`` overrides the config's)."""
+    """A registry client for ``[registry]`` (``retries`` overrides the config's;
+    ``retry_unreachable=False`` fails at once on an unknown name or a refused connection)."""
     policy = HttpPolicy(
         timeout=reg.timeout.total_seconds(),
         deadline=reg.deadline.total_seconds(),
@@ -38,6 +40,7 @@ def registry_client(
         retries=reg.retries if retries is None else retries,
         backoff=reg.backoff,
         user_agent=user_agent(reg.contact, reg.user_agent),
+        retry_unreachable=retry_unreachable,
     )
     return RegistryClient(
         reg.url, policy, batch_size=reg.batch_size, transport=transport, sleep=sleep
@@ -46,4 +49,4 @@ def registry_client(
 
 def quick_client(reg: RegistryConfig) -> RegistryClient:
     """A client that fails fast: a person is waiting for the answer."""
-    return registry_client(reg, retries=min(reg.retries, QUICK_RETRIES))
+    return registry_client(reg, retries=min(reg.retries, QUICK_RETRIES), retry_unreachable=False)

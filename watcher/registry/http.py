@@ -9,7 +9,8 @@ obey the same rules, and each rule answers a way the outside world misbehaves:
   bodies that are not the JSON we asked for; ``Retry-After`` honoured up to a
   minute, a longer wish ends the attempt (the next cycle tries again);
 * a total deadline per request (a trickling server cannot stretch "30 s"
-  into hours), a cap on the body (a gzip bomb is an error, not a
+  into hours; the abandoned request's connection is shut down, so its
+  thread ends too), a cap on the body (a gzip bomb is an error, not a
   ``MemoryError``; an over-large page makes the caller ask for less);
 * redirects followed only within the registry's own host;
 * a User-Agent that names ctwatch *and* keeps httpx's product token: the
@@ -30,7 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from watcher import __version__
 from watcher.core.jsoncodec import JsonError, loads
-from watcher.deadline import DeadlineExceeded, call_with_deadline
+from watcher.deadline import Attempt, DeadlineExceeded, OpenSockets, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.registry.errors import (
     RegistryRejected,
@@ -75,6 +76,9 @@ class HttpPolicy:
     backoff: float = 2.0
     max_body: int = 64 * 1024 * 1024
     user_agent: str = ""
+    retry_unreachable: bool = True
+    """Retry a name that does not resolve or a refused connection. The daemon does (a
+    network blip passes); ``ctwatch check`` does not: offline, a person is waiting."""
 
 
 @dataclass
@@ -91,6 +95,10 @@ class _Answer:
     content_type: str
     retry_after: str | None
     body: bytes | bytearray
+
+
+UNREACHABLE = ("host name not resolved", "connection refused")
+"""Failures that another try seconds later rarely cures (see ``retry_unreachable``)."""
 
 
 class _Retryable(RegistryUnavailable):
@@ -130,6 +138,7 @@ class JsonGetter:
         )
         self._clock = clock
         self._sleep = sleep
+        self._sockets = OpenSockets()  # shut down when a deadline gives up on a request
         self._last_request: float | None = None
         self.stats = Stats()
 
@@ -162,9 +171,13 @@ class JsonGetter:
     def _attempt(self, url: str, params: dict[str, str]) -> dict[str, Any]:
         self._keep_pace()
         where = f"the registry at {self.shown}"
+        attempt = self._sockets.attempt()
         try:
             answer = call_with_deadline(
-                lambda: self._exchange(url, params), self.policy.deadline, "registry-request"
+                lambda: self._exchange(url, params, attempt),
+                self.policy.deadline,
+                "registry-request",
+                on_abandon=attempt.abandon,  # the abandoned read ends, not just our wait
             )
         except DeadlineExceeded:
             raise _Retryable(
@@ -175,16 +188,21 @@ class JsonGetter:
         except httpx.DecodingError:
             raise _Retryable(f"{where} sent a body that could not be decoded") from None
         except httpx.HTTPError as exc:
-            raise _Retryable(f"cannot reach {where} ({network_reason(exc)})") from None
+            reason = network_reason(exc)
+            message = f"cannot reach {where} ({reason})"
+            if not self.policy.retry_unreachable and reason in UNREACHABLE:
+                raise RegistryUnavailable(message) from None
+            raise _Retryable(message) from None
         self.stats.requests += 1
         self.stats.bytes_received += len(answer.body)
         return _parse(answer)
 
-    def _exchange(self, url: str, params: dict[str, str] | None) -> _Answer:
+    def _exchange(self, url: str, params: dict[str, str] | None, attempt: Attempt) -> _Answer:
         """One request, following same-host redirects, reading at most ``max_body`` bytes."""
         target = httpx.URL(url)
+        trace = {"trace": attempt.trace}
         for _ in range(MAX_REDIRECTS + 1):
-            with self._http.stream("GET", target, params=params) as response:
+            with self._http.stream("GET", target, params=params, extensions=trace) as response:
                 if response.is_redirect:
                     target = self._same_host(response)
                     params = None  # the Location carries its own query

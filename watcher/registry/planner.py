@@ -30,6 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from watcher.core.record import last_update_posted
+from watcher.core.text import counted
 from watcher.registry.client import RegistryClient, requested_id
 from watcher.registry.errors import RegistryUnavailable
 
@@ -61,7 +62,10 @@ class Memory:
     last_complete_stamp: str | None
     """``dataTimestamp`` processed by the last complete cycle (None: no such cycle)."""
     last_complete_day: str | None
-    """The day (YYYY-MM-DD) of the last processed refresh; listing starts before it."""
+    """The day (YYYY-MM-DD) of the refresh processed by the last complete cycle that had a
+    usable ``dataTimestamp``; listing starts before it. Registry dates only: a cycle
+    whose stamp was unusable never moves it, and the host's clock never sets it (None:
+    no such cycle, so the cycle reads everything)."""
     last_full_sweep: datetime | None
     fresh: tuple[str, ...]
     """Trials that need a full fetch whatever the registry says (new, failing, re-added)."""
@@ -136,7 +140,7 @@ class Planner:
         if full:
             return Plan("full", tuple(trials), stamp, "full check requested")
         if memory.last_complete_day is None or swept is None:
-            return Plan("full", tuple(trials), stamp, "no complete cycle yet")
+            return Plan("full", tuple(trials), stamp, "no complete cycle with a registry stamp yet")
         if now - swept >= self.policy.full_sweep:
             return Plan("full", tuple(trials), stamp, "periodic full sweep")
         if stamp is not None and memory.last_complete_stamp == stamp:
@@ -174,5 +178,7 @@ class Planner:
             if fetched.failed:
                 raise RegistryUnavailable(next(iter(fetched.failed.values())))
             found = dict(fetched.records)  # keyed by the requested (possibly alias) ID
-        log.info("registry: %d watched trial(s) listed as posted since %s", len(found), day)
+        log.info(
+            "registry: %s listed as posted since %s", counted(len(found), "watched trial"), day
+        )
         return {nct: last_update_posted(record) for nct, record in found.items()}

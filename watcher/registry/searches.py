@@ -97,7 +97,10 @@ class SearchReader:
         """Which of ``ids`` the search still matches (batched like trial fetches, so a
         request the registry finds too long is sent again in halves)."""
         found: set[str] = set()
-        for batch in self.registry.iter_batches(ids, fields=MEMBER_FIELDS, search=query.mapping):
+        # with the aliases: a member the registry renamed is answered under its new ID,
+        # which must count as the one asked for, not as a study nobody asked for
+        fields = (*MEMBER_FIELDS, "NCTIdAlias")
+        for batch in self.registry.iter_batches(ids, fields=fields, search=query.mapping):
             if batch.failed:  # an absence proves nothing: no member is called gone on it
                 raise RegistryUnavailable(next(iter(batch.failed.values())))
             found.update(batch.records)

@@ -16,7 +16,7 @@ the clicker always hears the command's reply.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -112,9 +112,23 @@ class Actions:
     store: Store
     lookup: Lookup
     clock: Clock = utc_now
+    workspace: Callable[[], str | None] = lambda: None
+    """The Slack team the bot token belongs to (``auth.test``), None when unknown."""
 
     def mute(self, click: Click) -> Outcome:
-        """No alerts for this trial in this channel for a week (a second click extends it)."""
+        """No alerts for this trial in this channel for a week (a second click extends it).
+
+        Only for a click from the bot token's own workspace: the same app installed
+        elsewhere signs clicks with the same secret, and a channel there that shares
+        a name with one of ours must never mute ours.
+        """
+        ours = self.workspace()
+        if ours is None:
+            return Outcome(reply="Sorry, ctwatch could not confirm its Slack workspace just "
+                           "now; nothing was muted. Try again in a minute.")  # fmt: skip
+        if click.team_id != ours:
+            return Outcome(reply="This alert is not from the Slack workspace ctwatch posts to; "
+                           "nothing was muted.")  # fmt: skip
         now = self.clock()
         until = iso(now + timedelta(days=MUTE_DAYS))
         self.store.mutes.set(
@@ -125,6 +139,7 @@ class Actions:
                 channel_name=click.channel_name,
                 user_id=click.user_id or None,
                 created_at=iso(now),
+                team_id=click.team_id,
             )
         )
         return Outcome(

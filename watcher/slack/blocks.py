@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.core.digest import Digest
+from watcher.core.digest import Digest, folded_url
 from watcher.core.render import (
     Alert,
     Notice,
@@ -140,7 +140,8 @@ def alert_message(alert: Alert, *, actions: bool = False) -> tuple[str, list[Blo
     rendered = [_line(line.label, line.before, line.after, line.summary) for line in lines]
     blocks += _pack(rendered, MAX_BLOCKS - 3 - int(actions), f"See {history}.")
     posted = alert.last_update_posted or "—"
-    blocks.append(_context(f"Last update posted {escape(posted)} · {history}"))
+    page = f" · {_link(alert.page_url, 'Trial page')}" if alert.page_url else ""
+    blocks.append(_context(f"Last update posted {escape(posted)} · {history}{page}"))
     if actions:
         blocks.append(actions_block(alert.nct_id, alert.history_url))
     text = f"{alert.nct_id} — {alert.title}: " + "; ".join(line.text(200) for line in lines)
@@ -197,26 +198,21 @@ def digest_message(
     to the whole list when the web UI's address is known."""
     header = digest.headline if digest is not None else digest_headline(alerts)
     notes = digest.notes if digest is not None else ()
-    more_url = digest.more_url if digest is not None else None
     blocks: list[Block] = [_header(header)]
     room = MAX_BLOCKS - 2 - len(notes)
     for index, alert in enumerate(alerts):
         if len(blocks) == room:
-            blocks.append(_section(_folded(alerts[index:], more_url)))
+            rest = ", ".join(a.nct_id or a.headline for a in alerts[index:])
+            more = folded_url(digest, alerts[index:])
+            see = f" ({_link(more, 'see them all')})" if more else ""
+            text = f"…and {len(alerts) - index} more{see}: {escape(rest)}"
+            blocks.append(_section(truncate(text, MAX_SECTION)))
             break
         blocks.append(_section(truncate(_digest_entry(alert), MAX_SECTION)))
     blocks += [_context(escape(truncate(note, MAX_SECTION))) for note in notes]
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
     text = header + ": " + "; ".join(_digest_summary(a) for a in alerts)
     return escape(truncate(text, MAX_TEXT)), blocks
-
-
-def _folded(rest: Sequence[Alert], more_url: str | None) -> str:
-    """``…and 33 more``: linked to the whole list when it can be, else naming them."""
-    if more_url is not None:
-        return truncate(f"{_link(more_url, f'…and {len(rest)} more')}", MAX_SECTION)
-    names = ", ".join(a.nct_id or a.headline for a in rest)
-    return truncate(f"…and {len(rest)} more: {names}", MAX_SECTION)
 
 
 def _digest_summary(alert: Alert) -> str:
@@ -231,7 +227,8 @@ def _digest_entry(alert: Alert) -> str:
         return f"*ctwatch · {escape(alert.notice.headline)}*\n{escape(alert.notice.body)}"
     url = search_link(alert, alert.search)[0] if alert.search else alert.history_url
     title = _link(url, truncate(f"{alert.nct_id} — {alert.title}", 300))
-    return "\n".join([f"*{title}*", *(f"• {s}" for s in _digest_lines(alert))])
+    page = f" · {_link(alert.page_url, 'trial page')}" if alert.page_url else ""
+    return "\n".join([f"*{title}*{page}", *(f"• {s}" for s in _digest_lines(alert))])
 
 
 def _digest_lines(alert: Alert) -> list[str]:

@@ -24,6 +24,7 @@ no public URL. The meaning stays in :mod:`watcher.slack.commands` and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -43,6 +44,7 @@ from slack_sdk.signature import Clock as SlackClock
 from slack_sdk.signature import SignatureVerifier
 
 from watcher.config import Config
+from watcher.core.text import one_line
 from watcher.slack.actions import Actions, Click, Outcome
 from watcher.slack.blocks import HISTORY_ACTION, MUTE_ACTION, UNWATCH_ACTION, WATCH_ACTION
 from watcher.slack.client import slack_client
@@ -192,6 +194,8 @@ class SlackService:
         self._pool = pool
         self._now = now
         self._executor = _DaemonExecutor()
+        self._teams: dict[str, str] = {}  # sha256 of a bot token -> its workspace
+        self._teams_lock = threading.Lock()
         web = client or slack_client(config.slack)
         web.token = None  # each request's client gets the current token from authorize
         self._verification = _Verification(self._signing_secret, clock)
@@ -249,6 +253,34 @@ class SlackService:
     def _store(self, config: Config) -> Store:
         return self._pool.get(config.database, config.secrets())
 
+    def _workspace(self, client: WebClient) -> Callable[[], str | None]:
+        """The bot token's Slack team (``auth.test``, remembered per token), None when Slack
+        cannot say just now."""
+
+        def team() -> str | None:
+            key = hashlib.sha256((client.token or "").encode()).hexdigest()  # not the token
+            with self._teams_lock:
+                known = self._teams.get(key)
+            if known is not None:
+                return known
+            try:
+                answer = client.auth_test()
+            except SlackApiError as exc:
+                error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+                log.warning("could not learn the Slack workspace (%s)", error or "Slack refused")
+                return None
+            except (URLError, OSError, ValueError) as exc:
+                log.warning("could not learn the Slack workspace (%s)", exc.__class__.__name__)
+                return None
+            found = answer.get("team_id")
+            if not isinstance(found, str) or not found:
+                return None
+            with self._teams_lock:
+                self._teams[key] = found
+            return found
+
+        return team
+
     def _command_listener(self) -> Callable[..., None]:
         def command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
             try:
@@ -292,13 +324,23 @@ class SlackService:
                 return
             log.info("button %s for %s from %s in %s",
                      click.action_id, click.nct_id, click.user_id, click.channel_id)  # fmt: skip
-            config = self._current()
-            actions = Actions(config, self._store(config), self._lookup(config), self._now)
-            outcome = effect(actions, click)
+            url = str(body.get("response_url") or "")
+            payload = {"response_type": "ephemeral", "replace_original": False}
+            try:
+                config = self._current()
+                store, lookup = self._store(config), self._lookup(config)
+                workspace = self._workspace(client)
+                actions = Actions(config, store, lookup, self._now, workspace)
+                outcome = effect(actions, click)
+            except Exception as exc:  # acknowledged already: the clicker must hear something
+                log.error("button %s for %s failed: %s: %s", click.action_id, click.nct_id,
+                          exc.__class__.__name__, one_line(str(exc), 300))  # fmt: skip
+                log.debug("button failed", exc_info=True)
+                text = "Sorry, that did not work (ctwatch logged why); nothing may have changed."
+                _respond(respond, url, {**payload, "text": text})
+                return
             _update(client, click, outcome)
             if outcome.reply:
-                url = str(body.get("response_url") or "")
-                payload = {"response_type": "ephemeral", "replace_original": False}
                 _respond(respond, url, {**payload, "text": outcome.reply})
 
         return action

@@ -28,7 +28,7 @@ from watcher.config.types import is_slack_channel_id
 from watcher.core import record as rec
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.render import change_lines
-from watcher.core.text import truncate
+from watcher.core.text import counted, truncate
 from watcher.registry.client import FetchResult
 from watcher.slack.blocks import MAX_TEXT, escape
 from watcher.slack.search_commands import SearchCommands, SearchPreviewer, about_a_search
@@ -236,7 +236,7 @@ class Commands:
         name = escape(request.command or "/ctwatch")
         search_lines = self._searching(request).lines(request)
         if search_lines:
-            search_lines.insert(0, f"This channel watches {len(search_lines)} search(es):")
+            search_lines.insert(0, f"This channel watches {counted(len(search_lines), 'search')}:")
         if not follows:
             if search_lines:
                 return Reply("\n".join(search_lines))
@@ -245,7 +245,7 @@ class Commands:
         for follow in follows:
             by_trial.setdefault(follow.nct_id, []).append(follow)
         rows = {r.nct_id: r for r in self.store.versions.trials(list(by_trial))}
-        lines = [f"This channel watches {len(by_trial)} trial(s):"]
+        lines = [f"This channel watches {counted(len(by_trial), 'trial')}:"]
         for nct, sources in list(by_trial.items())[:MAX_LISTED]:
             row = rows.get(nct)
             trial = _trial(nct, row.title, row.overall_status) if row else f"*{nct}* (unchecked)"

@@ -7,11 +7,8 @@ that retrying cannot fix (a revoked token, a missing channel) as permanent.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.error import URLError
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web import SlackResponse
 
 from watcher.alerts.channel import ChannelDeps, ChannelKind
 from watcher.alerts.notifier import DeliveryError
@@ -25,8 +22,12 @@ from watcher.deadline import DeadlineExceeded, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.redact import Redactor
 from watcher.slack.blocks import Block, alert_message, digest_message
-from watcher.slack.client import slack_client
 from watcher.timeutil import parse_retry_after
+
+if TYPE_CHECKING:  # slack-sdk loads when Slack is used: reading commands never need it
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import SlackResponse
 
 PERMANENT = frozenset(
     {
@@ -40,6 +41,7 @@ PERMANENT = frozenset(
         "channel_not_found",
         "not_in_channel",
         "is_archived",
+        "channel_is_archived",
         "restricted_action",
         "invalid_blocks",
         "invalid_blocks_format",
@@ -49,6 +51,38 @@ PERMANENT = frozenset(
         "ekm_access_denied",
     }
 )
+
+
+_AUTH_HINT = (
+    "check SLACK_BOT_TOKEN: the app's Bot User OAuth Token (xoxb-…), "
+    "from OAuth & Permissions, app installed"
+)
+
+
+def slack_hint(error: str, channel: str, data: dict[str, object]) -> str:
+    """What to do about a permanent Slack error, in one clause (empty when unknown).
+
+    Why here: the error code alone (``not_in_channel``) sends people searching;
+    the fix is nearly always one of these steps.
+    """
+    needed = data.get("needed")
+    if error == "channel_not_found":
+        return (
+            f"no channel {channel} the bot can see: check the name in the config "
+            "(a private channel: invite the bot first)"
+        )
+    if error == "not_in_channel":
+        return f"invite the bot: type /invite @your-app-name in {channel}"
+    if error in ("invalid_auth", "not_authed", "token_revoked", "token_expired"):
+        return _AUTH_HINT
+    if error == "account_inactive":
+        return "the app or its workspace was deactivated: reinstall the app, update the token"
+    if error == "missing_scope":
+        scope = f"the {needed} scope" if isinstance(needed, str) and needed else "chat:write"
+        return f"add {scope} under OAuth & Permissions, reinstall the app, update the token"
+    if error in ("is_archived", "channel_is_archived"):
+        return f"{channel} is archived: unarchive it or name another channel in the config"
+    return ""
 
 
 class SlackNotifier:
@@ -75,6 +109,7 @@ class SlackNotifier:
         The whole post, in-place retries included, has one deadline: a
         trickling server or proxy makes it a transient failure, never a hang.
         """
+        from slack_sdk.errors import SlackApiError
 
         def call() -> SlackResponse:
             return self._client.chat_postMessage(
@@ -115,6 +150,9 @@ def _classify(channel: str, exc: SlackApiError, mask: Redactor) -> DeliveryError
     if messages:
         detail = f" ({truncate(mask('; '.join(str(m) for m in messages)), 300)})"
     said = f"Slack {channel}: {truncate(mask(error), 100)}{detail}"
+    hint = slack_hint(error, channel, data)
+    if hint:
+        said += f" — {hint}"
     return DeliveryError(said, permanent=error in PERMANENT)
 
 
@@ -122,6 +160,8 @@ def _notifier(config: Config, deps: ChannelDeps) -> SlackNotifier | None:
     slack = config.slack
     if slack is None:
         return None
+    from watcher.slack.client import slack_client
+
     client = slack_client(slack, retry_interval=deps.slack_retry_interval, sleep=deps.sleep)
     return SlackNotifier(client, slack, actions=serving(config).interactive)
 

@@ -121,7 +121,8 @@ class SearchCommands:
         shown = f" e.g. {examples}." if examples else ""
         return (
             f"This channel now watches the search *{escape(name)}* "
-            f"(`{escape(query.describe(300))}`): {total:,} trial(s) match today "
+            f"(`{escape(query.describe(300))}`): {total:,} "
+            f"{'trial matches' if total == 1 else 'trials match'} today "
             f"(the registry's count).{shown}\n_The next check records today's matches "
             "silently; from then on this channel hears about every new trial and every trial "
             f"that starts or stops matching. `{escape(self.command)} unwatch {escape(name)}` "
@@ -173,7 +174,9 @@ class SearchCommands:
             elif state.over_count is not None:
                 what = f"over its limit: {state.over_count:,} trials match"
             else:
-                what = f"{state.members:,} trial(s) match"
+                what = (
+                    f"{state.members:,} {'trial matches' if state.members == 1 else 'trials match'}"
+                )
             lines.append(f"• search *{escape(name)}* — {what} — {source}")
         return lines
 

@@ -26,7 +26,9 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
+from watcher.core.text import one_line
 from watcher.neterrors import network_reason
+from watcher.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,8 @@ class SocketMode:
         except (URLError, OSError) as exc:
             reason = f"cannot reach Slack ({network_reason(exc)})"
         except Exception as exc:  # the SDK's own surprises must not end the watcher
-            reason = f"unexpected {exc.__class__.__name__}"
+            said = Redactor([self._app_token])(one_line(str(exc), 200))  # it may echo the URL
+            reason = f"unexpected {exc.__class__.__name__}" + (f": {said}" if said else "")
         else:
             self._handler = handler
             return None

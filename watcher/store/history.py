@@ -30,7 +30,7 @@ from watcher.store.base import Connection
 from watcher.store.bodies import BodyCodec
 from watcher.store.rows import ChangeRow, StoredVersion
 
-_OUTLINE = """SELECT v.id, v.position AS number, v.source, v.registry_version, v.submitted,
+_OUTLINE = """SELECT v.id, v.position, v.source, v.registry_version, v.submitted,
                      v.last_update_posted,
                      EXISTS (SELECT 1 FROM outbox o WHERE o.version_id = v.id) AS alerted,
                      CASE WHEN v.submitted IS NULL THEN v.body END AS body
@@ -55,7 +55,7 @@ def _outline(db: Database, codec: BodyCodec, rows: Sequence[Any]) -> list[Stored
         if submitted is None and row["body"] is not None:
             submitted = rec.last_update_submitted(codec.record(db, row["body"]))
         version = StoredVersion(
-            row["id"], row["number"], row["source"], row["registry_version"], submitted,
+            row["id"], row["position"], row["source"], row["registry_version"], submitted,
             row["last_update_posted"], bool(row["alerted"]),
         )  # fmt: skip
         out.append(version)
@@ -85,7 +85,12 @@ class HistoryWrite:
         return self._codec.record(self._db, row["body"]) if row else {}
 
     def insert(self, snap: Snapshot, registry_version: int, submitted: str, now: str) -> int:
-        """An imported version (placed by :meth:`reorder`); no outbox rows, ever."""
+        """An imported version (placed by :meth:`reorder`); no outbox rows, ever.
+
+        It gets no ``number``: ctwatch numbers the versions it observed, and an
+        import (older than all of them) is named by its registry number instead,
+        so nothing anyone was shown is renumbered.
+        """
         cursor = self._db.execute(
             """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
                                      overall_status, change_count, body, submitted,
@@ -117,7 +122,7 @@ class HistoryWrite:
         )
 
     def reorder(self, version_ids: Sequence[int]) -> None:
-        """Number the trial's versions 1…n in this order."""
+        """Put the trial's versions in this order in time (``position`` 1…n; names stay)."""
         self._db.conn.executemany(
             "UPDATE versions SET position = ? WHERE id = ? AND nct_id = ?",
             [(index, vid, self.nct_id) for index, vid in enumerate(version_ids, start=1)],

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
+from watcher.core.history import version_ref
 
 T = TypeVar("T")
 
@@ -118,10 +119,13 @@ class TrialRow:
 class VersionRow:
     """One recorded version with the changes it brought (relative to the one before it).
 
-    ``number`` is the trial's own numbering (1…n, oldest first), ``registry_version``
-    the website's (None while unknown), ``source`` ``observed`` (seen by ctwatch) or
-    ``registry`` (imported from the registry's history); ``submitted`` is the
-    version's submission date.
+    ``number`` is ctwatch's own number for a version it observed (1, 2, 3… in the
+    order seen, given once and never changed; None for an imported version),
+    ``registry_version`` the website's (None while unknown), ``source``
+    ``observed`` (seen by ctwatch) or ``registry`` (imported from the registry's
+    history); ``position`` its place in time among the trial's versions (it
+    moves when older versions are imported: an order, never a name);
+    ``submitted`` is the version's submission date. :attr:`ref` is its name.
     """
 
     id: int
@@ -130,10 +134,17 @@ class VersionRow:
     last_update_posted: str | None
     overall_status: str | None
     changes: tuple[FieldChange, ...]
-    number: int = 0
+    number: int | None = None
     registry_version: int | None = None
     source: str = "observed"
     submitted: str | None = None
+    position: int = 0
+
+    @property
+    def ref(self) -> str:
+        """The version's name, as ``history`` prints it and ``diff``/``show`` take it:
+        ``#3`` (ctwatch's own number) or ``r7`` (an imported registry version)."""
+        return version_ref(self.number, self.registry_version)
 
     @property
     def date(self) -> str | None:
@@ -146,7 +157,8 @@ class StoredVersion:
     """A version's place in its trial's history, without body or changes."""
 
     id: int
-    number: int
+    position: int
+    """Its place in time among the trial's versions (an order, not its name)."""
     source: str
     registry_version: int | None
     submitted: str | None
@@ -233,7 +245,8 @@ class Mute:
     """No alerts for one trial in one Slack channel until ``until`` (set from a button).
 
     ``channel_name`` (without ``#``) lets delivery recognise the channel when the
-    config file names it ``#name`` while Slack sent its ID.
+    config file names it ``#name`` while Slack sent its ID; ``team_id`` is the
+    workspace the click came from (empty for mutes set before ctwatch kept it).
     """
 
     channel_id: str
@@ -242,6 +255,7 @@ class Mute:
     channel_name: str | None = None
     user_id: str | None = None
     created_at: str = ""
+    team_id: str = ""
 
 
 @dataclass(frozen=True)

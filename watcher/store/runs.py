@@ -60,6 +60,19 @@ class Runs:
         )
         return from_row(RunInfo, row) if row else None
 
+    def last_stamped(self) -> str | None:
+        """The registry ``dataTimestamp`` of the newest complete run that had a usable one.
+
+        Why not :meth:`last_complete`: a complete cycle whose stamp was unusable
+        says nothing about how far the registry's data had come, and the
+        listing window must start from registry dates, never the host's clock.
+        """
+        row = self._conn.one(
+            """SELECT data_timestamp FROM runs WHERE complete = 1 AND data_timestamp IS NOT NULL
+               ORDER BY id DESC LIMIT 1"""
+        )
+        return str(row["data_timestamp"]) if row else None
+
     def last_full_sweep(self) -> datetime | None:
         """When the newest complete full cycle started."""
         row = self._conn.one(

@@ -44,8 +44,15 @@ def _script(db: Database, sql: str) -> None:
 
 
 def migrate(db: Database) -> None:
-    """Apply pending migrations atomically; NewerDatabase for an unknown one."""
+    """Apply pending migrations atomically; NewerDatabase for an unknown one.
+
+    An up-to-date database is recognised with a plain read first: opening one
+    takes no write lock, so a reader (the web UI, ``status``) opened while a
+    cycle holds a write transaction does not wait for it (WAL).
+    """
     conn = db.conn
+    if not MIGRATIONS.pending(db) and set(KNOWN) >= {m.name for m in MIGRATIONS.applied(db)}:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         applied = [m.name for m in MIGRATIONS.applied(db)]
@@ -428,41 +435,33 @@ def _m0014_search_failures(db: Database) -> None:
     _script(db, "ALTER TABLE searches ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0")
 
 
-@migration("0018_digests")
-def _m0018_digests(db: Database) -> None:
-    """Digests and quiet hours: alerts that wait, and when each destination's digest last went.
-
-    ``outbox.held``: the timing (digest schedule, quiet window) a row waits for, while its
-    status is ``held``; ``digest_id``: the digest row that carried it (status ``digested``);
-    ``urgent``: sent at once although its destination digests (counted as already sent).
-    ``digest_state``: per destination and timing, when it started counting (first loaded:
-    no slot from before it is ever sent) and the last slot sent. ``channel_timings``: what
-    ``/ctwatch digest`` and ``/ctwatch quiet`` set for a Slack channel.
-    """
+@migration("0015_mutes_by_workspace")
+def _m0015_mutes_by_workspace(db: Database) -> None:
+    """Mutes keyed on the Slack workspace too: a channel ID is unique only within its
+    team, and a click from another workspace must never mute a channel of ours
+    (mutes set before this carry an empty team)."""
     _script(
         db,
         """
-        ALTER TABLE outbox ADD COLUMN held TEXT;
-        ALTER TABLE outbox ADD COLUMN digest_id INTEGER;
-        ALTER TABLE outbox ADD COLUMN urgent INTEGER NOT NULL DEFAULT 0;
-        CREATE INDEX outbox_held ON outbox(destination, held) WHERE status = 'held';
-        CREATE TABLE digest_state (
-            destination TEXT NOT NULL,
-            timing TEXT NOT NULL,
-            since TEXT NOT NULL,
-            last_slot TEXT,
-            last_sent_at TEXT,
-            PRIMARY KEY (destination, timing)
-        );
-        CREATE TABLE channel_timings (
-            channel_id TEXT PRIMARY KEY,
+        CREATE TABLE mutes_new (
+            team_id TEXT NOT NULL DEFAULT '',
+            channel_id TEXT NOT NULL,
             channel_name TEXT,
-            team_id TEXT,
-            digest TEXT,
-            timezone TEXT,
-            quiet_hours TEXT,
+            nct_id TEXT NOT NULL,
+            until TEXT NOT NULL,
             user_id TEXT,
-            updated_at TEXT NOT NULL
-        )
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (team_id, channel_id, nct_id)
+        );
+        INSERT INTO mutes_new (channel_id, channel_name, nct_id, until, user_id, created_at)
+            SELECT channel_id, channel_name, nct_id, until, user_id, created_at FROM mutes;
+        DROP TABLE mutes;
+        ALTER TABLE mutes_new RENAME TO mutes;
+        CREATE INDEX mutes_until ON mutes(until);
         """,
     )
+
+
+# Later steps live in modules of their own, registered here, after every earlier step, so
+# they apply in order: the analyst views and numbering (0016…, 0019), digests (0018).
+from watcher.store import schema_analyst, schema_digests  # noqa: E402, F401

@@ -12,7 +12,9 @@ table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 :mod:`mutes <watcher.store.mutes>`, :mod:`service_state
 <watcher.store.service_state>`, :mod:`searches <watcher.store.searches>` (their
 members and events) and the readers :mod:`stats <watcher.store.stats>` and
-:mod:`recent <watcher.store.recent>`.
+:mod:`recent <watcher.store.recent>`; :mod:`watches <watcher.store.watches>` (which watch
+follows which trial), :mod:`changelog <watcher.store.changelog>` (every change, streamed)
+and :mod:`timeline <watcher.store.timeline>` (the web UI's read model).
 Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 """
 
@@ -28,6 +30,7 @@ from sqlite_utils import Database
 from watcher.redact import redact
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec
+from watcher.store.changelog import ChangeLog
 from watcher.store.channel_timings import ChannelTimings
 from watcher.store.digests import Digests
 from watcher.store.history import Histories
@@ -42,8 +45,10 @@ from watcher.store.searches import Searches
 from watcher.store.service_state import ServiceStates
 from watcher.store.stats import Stats
 from watcher.store.subscriptions import SearchSubscriptions, Subscriptions
+from watcher.store.timeline import Timeline
 from watcher.store.troubles import Troubles
-from watcher.store.versions import Versions
+from watcher.store.versions import Versions, copy_mode
+from watcher.store.watches import Watches
 
 if TYPE_CHECKING:
     from watcher.config.model import DatabaseConfig
@@ -67,12 +72,14 @@ class Store:
         path: str,
         masked: Callable[[str], str] = redact,
         *,
-        readable_records: bool = True,
+        readable_records: bool | str = True,
     ) -> None:
         self.conn = Connection(db, path, masked)
         self.path = path
         self.codec = BodyCodec()
-        self.versions = Versions(self.conn, self.codec, readable=readable_records)
+        self.versions = Versions(self.conn, self.codec, copies=copy_mode(readable_records))
+        self.watches = Watches(self.conn)
+        self.changelog = ChangeLog(self.conn)
         self.outbox = Outbox(self.conn)
         self.digests = Digests(self.conn)
         self.channel_timings = ChannelTimings(self.conn)
@@ -85,6 +92,7 @@ class Store:
         self.service_state = ServiceStates(self.conn)
         self.stats = Stats(self.conn)
         self.recent = Recent(self.conn)
+        self.timeline = Timeline(self.conn, self.codec)
         self.searches = Searches(self.conn)
         self.search_subscriptions = SearchSubscriptions(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))
@@ -96,7 +104,7 @@ class Store:
         masked: Callable[[str], str] = redact,
         busy_timeout: float = BUSY_TIMEOUT,
         *,
-        readable_records: bool = True,
+        readable_records: bool | str = True,
     ) -> Store:
         """Open (creating folder and file as needed), enable WAL, migrate.
 

@@ -19,12 +19,14 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange
+from watcher.core.facts import COLUMNS as FACT_COLUMNS
+from watcher.core.facts import facts
 from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
 from watcher.store.base import Connection, StoreError
@@ -34,9 +36,30 @@ from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_
 
 # "latest" is the last in the trial's own order, never the last inserted (imports come later)
 _LATEST_BODY = "SELECT body FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1"
+FACTS_INTO = (  # after INSERT / INSERT OR REPLACE: the typed row of a trial's latest version
+    f"INTO trial_facts (nct_id, {', '.join(FACT_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' * len(FACT_COLUMNS))})"
+)
 _TRIAL_COLUMNS = """SELECT nct_id, title, overall_status, last_update_posted, last_checked_at,
                           last_changed_at, not_found, consecutive_errors, last_error
                    FROM trials"""
+
+
+RecordCopies = Literal["columns", "json", "none"]
+"""What readable copy of each current record the store keeps beside the compressed body
+(``database.readable_records``): ``columns`` (the ``latest`` view's typed columns,
+the default), ``json`` (those and the whole record as JSON text) or ``none``."""
+
+
+def copy_mode(readable: bool | str) -> RecordCopies:
+    """``database.readable_records`` (true, false or "json") as a copy mode."""
+    if readable is True or readable == "columns":
+        return "columns"
+    if readable is False or readable == "none":
+        return "none"
+    if readable == "json":
+        return "json"
+    raise ValueError(f"readable_records: {readable!r} is not true, false or 'json'")
 
 
 def _decode(text: str | None) -> Any:
@@ -63,12 +86,12 @@ class VersionBatch:
     """The writes of one fetched batch, inside one transaction (see the module doc)."""
 
     def __init__(
-        self, conn: Connection, db: Database, codec: BodyCodec, *, readable: bool = False
+        self, conn: Connection, db: Database, codec: BodyCodec, *, copies: RecordCopies = "none"
     ) -> None:
         self._conn = conn
         self._db = db
         self._codec = codec
-        self._readable = readable
+        self._copies = copies
         self._last_version: int | None = None
 
     @contextmanager
@@ -113,24 +136,41 @@ class VersionBatch:
         history.enqueue(self._db, [nct_id], now)
 
     def record_unchanged(self, snap: Snapshot, now: str) -> None:
-        """Nothing new: refresh the trial row (and its hash), add no version."""
-        _upsert_trial(self._db, snap, now, keep_hash=True, readable=self._readable)
+        """Nothing new: refresh the trial row (and its hash), add no version.
+
+        A trial without typed columns yet (recorded while they were off) gets them.
+        """
+        _upsert_trial(self._db, snap, now, keep_hash=True, copies=self._copies)
+        if (
+            self._copies != "none"
+            and not self._db.execute(
+                "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
+            ).fetchone()
+        ):
+            self._db.execute("INSERT " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
 
     def record_version(
         self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
     ) -> int:
         """A version with its changes and outbox rows."""
         db = self._db
-        _upsert_trial(db, snap, now, changed=bool(changes), readable=self._readable)
+        _upsert_trial(db, snap, now, changed=bool(changes), copies=self._copies)
+        # ``number``: ctwatch's own, the next one for this trial, never changed afterwards
         cursor = db.execute(
             """INSERT INTO versions (nct_id, content_hash, fetched_at, last_update_posted,
-                                     overall_status, change_count, body, submitted, position)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1
-                                                FROM versions WHERE nct_id = ?))""",
+                                     overall_status, change_count, body, submitted, position,
+                                     number)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+                       (SELECT COALESCE(MAX(position), 0) + 1 FROM versions WHERE nct_id = ?),
+                       (SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE nct_id = ?))""",
             [snap.nct_id, snap.content_hash, now, snap.last_update_posted,
              snap.overall_status, len(changes), self._codec.compress(snap.body),
-             rec.last_update_submitted(snap.record), snap.nct_id],
+             rec.last_update_submitted(snap.record), snap.nct_id, snap.nct_id],
         )  # fmt: skip
+        if self._copies == "none":
+            db.execute("DELETE FROM trial_facts WHERE nct_id = ?", [snap.nct_id])
+        else:
+            db.execute("INSERT OR REPLACE " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
         version_id = int(cursor.lastrowid or 0)
         self._last_version = version_id
         db.conn.executemany(
@@ -179,10 +219,12 @@ class VersionBatch:
 class Versions:
     """Reads ``trials``, ``versions`` and ``changes``; writes through :meth:`batch`."""
 
-    def __init__(self, conn: Connection, codec: BodyCodec, *, readable: bool = False) -> None:
+    def __init__(
+        self, conn: Connection, codec: BodyCodec, *, copies: RecordCopies = "none"
+    ) -> None:
         self._conn = conn
         self._codec = codec
-        self._readable = readable
+        self._copies = copies
 
     @contextmanager
     def batch(self) -> Iterator[VersionBatch]:
@@ -192,7 +234,7 @@ class Versions:
         """
         with self._conn.atomic() as db:
             self._codec.refresh(db)
-            yield VersionBatch(self._conn, db, self._codec, readable=self._readable)
+            yield VersionBatch(self._conn, db, self._codec, copies=self._copies)
 
     # ---- single writes (one transaction each) ---------------------------------------
 
@@ -259,12 +301,13 @@ class Versions:
     def history(self, nct_id: str) -> list[VersionRow]:
         """Every version of a trial with its changes, newest first (two queries).
 
-        Newest by the trial's own order (``position``), not by insertion: versions
-        imported from the registry's history are written after newer ones.
+        Newest by the trial's own order in time (``position``), not by insertion:
+        versions imported from the registry's history are written after newer
+        ones. Each carries its fixed name (:attr:`VersionRow.ref`).
         """
         versions = self._conn.rows(
             """SELECT id, nct_id, fetched_at, last_update_posted, overall_status,
-                      position AS number, registry_version, source, submitted
+                      number, position, registry_version, source, submitted
                FROM versions WHERE nct_id = ? ORDER BY position DESC""",
             [nct_id],
         )
@@ -325,15 +368,17 @@ def _upsert_trial(
     *,
     keep_hash: bool = False,
     changed: bool = False,
-    readable: bool = False,
+    copies: RecordCopies = "none",
 ) -> None:
     """The trial's row after a good fetch, with its latest hash, in one statement.
 
     ``keep_hash``: an unchanged record only refreshes a hash that exists (a
     trial whose baseline failed has none, and must get one from a version).
-    ``readable``: keep the record as JSON text in ``trials.record`` (the
-    ``latest`` view); an unchanged record only fills it when it is missing.
+    ``copies == "json"``: keep the record as JSON text in ``trials.record`` (the
+    ``latest`` view's ``record``); an unchanged record only fills it when it is
+    missing. Any other mode clears it, so a text kept before is never stale.
     """
+    readable = copies == "json"
     db.execute(
         """
         INSERT INTO trials (nct_id, title, overall_status, last_update_posted, latest_hash,
@@ -342,7 +387,8 @@ def _upsert_trial(
         VALUES (:nct, :title, :status, :posted, CASE WHEN :keep THEN NULL ELSE :hash END,
                 :now, :now, :changed_at, 0, 0, NULL, :record)
         ON CONFLICT(nct_id) DO UPDATE SET
-            record = CASE WHEN :keep THEN COALESCE(trials.record, :record) ELSE :record END,
+            record = CASE WHEN :keep AND :readable THEN COALESCE(trials.record, :record)
+                          ELSE :record END,
             title = excluded.title, overall_status = excluded.overall_status,
             last_update_posted = excluded.last_update_posted,
             latest_hash = CASE WHEN :keep AND trials.latest_hash IS NULL THEN NULL
@@ -356,5 +402,6 @@ def _upsert_trial(
             "posted": snap.last_update_posted, "hash": snap.content_hash, "now": now,
             "changed_at": now if changed else None, "keep": int(keep_hash),
             "record": snap.body.decode("utf-8") if readable else None,
+            "readable": int(readable),
         },
     )  # fmt: skip

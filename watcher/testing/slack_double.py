@@ -142,7 +142,8 @@ class SlackDouble(LoopbackDouble):
         self._next_ts = _FIRST_TS
         self._app_tokens = frozenset(app_tokens)
         self.connections_url: Callable[[], str] | None = None
-        """What ``apps.connections.open`` hands out (a Socket Mode double's ``new_url``)."""
+        """What ``apps.connections.open`` hands out (a Socket Mode double's ``new_url``;
+        an empty string makes it answer ``[]``, JSON of the wrong shape)."""
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -315,7 +316,10 @@ class SlackDouble(LoopbackDouble):
                 self._check_token(token)
                 return json_response(200, self._auth_test())
             if method == "apps.connections.open":
-                return json_response(200, self._connections_open(token))
+                answer = self._connections_open(token)
+                if not answer["url"]:  # JSON, but not the object Slack answers with
+                    return Response(200, b"[]", "application/json")
+                return json_response(200, answer)
             raise ApiError("unknown_method", req_method=method)
         except ApiError as exc:
             return json_response(200, {"ok": False, "error": exc.error, **exc.extra})

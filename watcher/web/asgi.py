@@ -9,10 +9,14 @@ Routes:
   so it runs on a worker thread, never on the event loop.
 * ``GET /feeds/all.atom``, ``/feeds/watch/<name>.atom``,
   ``/feeds/slack/<channel>.atom`` - only when ``[server] feed_token`` is set
+  (a name is percent-encoded in the URL; a slash in it may stay a slash)
   (else 404), and only with ``?token=`` equal to it, compared in constant time.
 * ``GET /metrics`` - Prometheus text format, read from the database per scrape.
 * ``GET /healthz`` - what ``ctwatch health`` says: 200 or 503, with the
   reason, as JSON.
+* ``GET /``, ``/trials/…``, ``/changes``, ``/searches/…`` (and ``/login``,
+  ``/ui/static/…``) - the read-only web UI (:mod:`watcher.web.ui`), behind
+  ``[server] ui_token`` when one is set or the address is not loopback.
 
 Every handler reads the *current* config (the daemon's, after reloads) and
 uses the :class:`StorePool`'s connections. Nothing here logs a request line:
@@ -48,6 +52,7 @@ from watcher.web import feeds
 from watcher.web.atom import CONTENT_TYPE as ATOM
 from watcher.web.limits import DEFAULT_LIMITS, Limits, read_body
 from watcher.web.metrics import Reading, registry
+from watcher.web.ui.routes import UIContext, ui_routes
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +83,19 @@ def build_app(context: WebContext) -> Starlette:
     """The Starlette app with every route."""
     web = _Routes(context)
     metrics = registry(web.reading)
+    ui = UIContext(context.current, context.store, context.clock)
     return Starlette(
         exception_handlers={StoreError: _database_unavailable},
         routes=[
             Route(COMMANDS_PATH, web.slack, methods=["POST"]),
             Route(INTERACTIONS_PATH, web.slack, methods=["POST"]),
             Route("/feeds/all.atom", web.feed_all, methods=["GET"]),
-            Route("/feeds/{kind}/{name}.atom", web.feed, methods=["GET"]),
+            # ``path``: every name the config accepts is addressable - a slash in a name
+            # arrives as itself or percent-encoded (%2F), both decoded to the same path
+            Route("/feeds/{kind}/{name:path}.atom", web.feed, methods=["GET"]),
             Route("/metrics", lambda request: _metrics(metrics), methods=["GET"]),
             Route("/healthz", web.healthz, methods=["GET"]),
+            *ui_routes(ui),
         ],
     )
 
@@ -140,7 +149,8 @@ class _Routes:
         scope = feeds.resolve(sources, name)
         if scope is None:
             return PlainTextResponse("no such feed", 404)
-        return Response(feeds.build(store, scope, self._context.clock()), media_type=ATOM)
+        site = config.server.public_url if config.server is not None else None
+        return Response(feeds.build(store, scope, self._context.clock(), site), media_type=ATOM)
 
     def healthz(self, request: Request) -> Response:
         config = self._context.current()

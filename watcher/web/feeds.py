@@ -31,11 +31,12 @@ from watcher.alerts.search_routes import SearchSpec
 from watcher.config import Config
 from watcher.config.digest import DigestSchedule
 from watcher.core.diff import FieldChange
-from watcher.core.digest import Digest, digest_text
+from watcher.core.digest import Digest, by_trial, digest_text
 from watcher.core.render import (
     Alert,
     card_lines,
     change_lines,
+    changes_url,
     search_link,
     search_text,
     trial_heading,
@@ -147,18 +148,19 @@ def feed_names(config: Config) -> list[str]:
     return ["all", *watches, *(f"search/{s.name}" for s in config.search)]
 
 
-def build(store: Store, scope: FeedScope, now: datetime) -> bytes:
+def build(store: Store, scope: FeedScope, now: datetime, site: str | None = None) -> bytes:
     """The Atom document of ``scope``'s newest changes.
 
     The feed's id is derived from the database file and the feed's name: the
-    same feed of the same installation keeps it.
+    same feed of the same installation keeps it. With ``site`` (``[server]
+    public_url``) each change entry links to the trial's page there.
     """
     scope = _with_members(store, scope)
     recent = _recent(store, scope)
     if scope.digest is not None:
-        entries = _digest_entries(recent, scope, scope.digest, now)
+        entries = _digest_entries(recent, scope, scope.digest, now, site)
     else:
-        entries = [_entry(version, changes, scope) for version, changes in recent]
+        entries = [_entry(version, changes, scope, site) for version, changes in recent]
     if scope.search is not None:
         events = store.searches.events(scope.search.name, MAX_ENTRIES)
         entries += [_event_entry(event, scope) for event in events]
@@ -196,6 +198,7 @@ def _digest_entries(
     scope: FeedScope,
     schedule: DigestSchedule,
     now: datetime,
+    site: str | None = None,
 ) -> list[AtomEntry]:
     """One entry per digest period that has ended: the versions seen in it, together.
 
@@ -208,11 +211,18 @@ def _digest_entries(
         slot = schedule.next_after(seen - timedelta(microseconds=1))
         if slot > now:
             continue
-        alert = Alert(version.nct_id, version.title or "", changes, version.last_update_posted)
+        alert = Alert(
+            version.nct_id, version.title or "", changes, version.last_update_posted,
+            site=site, change_set=version.id,
+        )  # fmt: skip
         periods.setdefault(slot, []).append(alert)
     entries = []
     for slot, alerts in sorted(periods.items(), reverse=True):
-        digest = Digest(tuple(reversed(alerts)), reason="digest", slot=iso(slot))
+        members = tuple(reversed(alerts))
+        digest = Digest(
+            by_trial(members), reason="digest", slot=iso(slot), members=members,
+            more_url=changes_url(members),
+        )  # fmt: skip
         root = ET.Element("div")
         heading = ET.SubElement(root, "p")
         heading.text = digest.headline
@@ -222,7 +232,7 @@ def _digest_entries(
                 id=_uuid(f"digest/{scope.key}/{iso(slot)}"),
                 title=f"{digest.headline} ({schedule.describe()}, {iso(slot)})",
                 updated=iso(slot),
-                link=digest.alerts[0].history_url,
+                link=digest.more_url or digest.alerts[0].history_url,
                 summary=digest_text(digest),
                 html=html,
             )
@@ -269,16 +279,18 @@ def _uuid(key: str) -> str:
 
 
 def _entry(
-    version: ChangedVersion, changes: tuple[FieldChange, ...], scope: FeedScope
+    version: ChangedVersion, changes: tuple[FieldChange, ...], scope: FeedScope, site: str | None
 ) -> AtomEntry:
-    alert = Alert(version.nct_id, version.title or "", changes, version.last_update_posted)
+    alert = Alert(
+        version.nct_id, version.title or "", changes, version.last_update_posted, site=site
+    )
     lines = [line.text() for line in change_lines(changes)]
     key = f"{version.nct_id}/{version.content_hash}/{version.fetched_at}/{scope.key}"
     return AtomEntry(
         id=_uuid(key),
         title=f"{alert.nct_id} · {alert.headline}",
         updated=version.fetched_at,
-        link=alert.history_url,
+        link=alert.page_url or alert.history_url,
         summary="\n".join([alert.title or alert.nct_id, *lines, alert.history_url]),
         html=_html(alert),
     )
@@ -299,4 +311,8 @@ def _html(alert: Alert) -> str:
     footer.text = f"Last update posted {alert.last_update_posted or '—'} · "
     link = ET.SubElement(footer, "a", href=alert.history_url)
     link.text = "View history on ClinicalTrials.gov"
+    if alert.page_url is not None:
+        link.tail = " · "
+        page = ET.SubElement(footer, "a", href=alert.page_url)
+        page.text = "Trial page on ctwatch"
     return html_fragment(root)

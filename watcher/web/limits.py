@@ -6,6 +6,14 @@ long. uvicorn bounds idle keep-alive connections (``timeout_keep_alive``) and
 the concurrent connections (``limit_concurrency``, then 503), but not a client
 that connects and sends its headers one byte a minute, nor one that trickles a
 body; :class:`HeaderDeadline` and :func:`read_body` add those two deadlines.
+
+Two caps, far apart: :class:`RequestCap` answers 503 above
+:attr:`Limits.max_requests` requests *being handled*, which is what protects
+the worker threads and the database; the connection cap (uvicorn's
+``limit_concurrency``) is :attr:`Limits.max_connections`, eight times higher,
+only so that file descriptors stay bounded. Idle and slow-header connections
+count against the second alone (and are closed after ``header_seconds``), so
+a few hundred idle sockets never silence Slack's slash commands and buttons.
 Bodies are read only by the Slack routes, at most :attr:`Limits.max_body`
 (16 KiB: a slash command or a click is a few KiB); every other route is a
 ``GET`` that never reads one.
@@ -20,6 +28,7 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MAX_BODY = 16 * 1024
@@ -38,8 +47,10 @@ class Limits:
     """Longest time from connecting (or the previous answer) to a complete request head."""
     keep_alive: int = 5
     """Seconds an idle keep-alive connection stays open."""
-    max_connections: int = 64
-    """Concurrent connections before uvicorn answers 503."""
+    max_requests: int = 64
+    """Requests handled at once; one more is answered 503 (``Retry-After: 1``)."""
+    max_connections: int = 512
+    """Open connections, idle ones included; a request on one more is answered 503."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -68,6 +79,34 @@ class HeaderDeadline(H11Protocol):
     def _overdue(self, armed_for: Any) -> None:
         if self.cycle is armed_for and not self.transport.is_closing():
             self.transport.close()
+
+
+class RequestCap:
+    """ASGI middleware: at most ``limit`` HTTP requests in flight, 503 for one more.
+
+    Counts requests being handled, not connections: a socket that is open but
+    has sent no complete request head is no work yet, so it cannot crowd out
+    one that has (uvicorn's own limit counts connections).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            busy = PlainTextResponse("busy; try again", 503, headers={"Retry-After": "1"})
+            await busy(scope, receive, send)
+            return
+        self.in_flight += 1  # one event loop: no lock needed
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
 
 
 def protocol(limits: Limits) -> type[HeaderDeadline]:

@@ -19,7 +19,7 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-from watcher.web.limits import DEFAULT_LIMITS, Limits, protocol
+from watcher.web.limits import DEFAULT_LIMITS, Limits, RequestCap, protocol
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class WebServer:
         sock = socket.create_server((host, port), family=family, backlog=128)
         limits = self._limits
         config = uvicorn.Config(
-            self._app,
+            RequestCap(self._app, limits.max_requests),
             http=protocol(limits),
             ws="none",
             lifespan="off",
@@ -55,7 +55,9 @@ class WebServer:
             server_header=False,
             proxy_headers=False,
             timeout_keep_alive=limits.keep_alive,
-            limit_concurrency=limits.max_connections,
+            # uvicorn answers 503 when the open connections, the asking one included,
+            # reach its limit: one more than ours makes "above max_connections" exact
+            limit_concurrency=limits.max_connections + 1,
             timeout_graceful_shutdown=GRACEFUL_STOP,
         )
         server = uvicorn.Server(config)
