@@ -33,6 +33,8 @@ def downgrade_to_0005(path: Path) -> None:
             DROP TABLE trial_facts;
             DROP INDEX versions_by_number;
             DROP INDEX versions_seen;
+            DROP INDEX versions_by_date;
+            DELETE FROM _sqlite_migrations WHERE name LIKE '0019%';
             ALTER TABLE versions DROP COLUMN number;
             DELETE FROM _sqlite_migrations WHERE name LIKE '0016%';
             ALTER TABLE changes DROP COLUMN old_text;

@@ -109,9 +109,7 @@ class App:
         one_shot: bool = False,
     ) -> App:
         """``one_shot`` (``ctwatch check``): an unreachable registry fails at once."""
-        from watcher.alerts.delivery import Deliverer
         from watcher.cycle.backfill import Backfiller
-        from watcher.cycle.pipeline import Pipeline
         from watcher.registry.configured import registry_client
         from watcher.registry.history import HistoryClient
 
@@ -140,23 +138,8 @@ class App:
             config=config,
             store=store,
             registry=registry,
-            pipeline=Pipeline(
-                store,
-                registry,
-                planner(registry, reg),
-                clock,
-                progress,
-                trouble_after=config.alerts.trouble_after,
-                history=backfiller,
-                queue_history=reg.backfill,
-            ),
-            deliverer=Deliverer(
-                store,
-                chosen,
-                clock,
-                config.delivery.give_up_after,
-                site=config.server.public_url if config.server is not None else None,
-            ),
+            pipeline=pipeline(config, store, registry, backfiller, clock=clock, progress=progress),
+            deliverer=deliverer(config, store, chosen, clock),
             redactor=redactor,
             backfiller=backfiller,
             lock_wait=lock_wait,
@@ -290,6 +273,45 @@ def settle_memory(config: Config) -> bool:
     gc.collect()
     gc.freeze()
     return True
+
+
+def pipeline(
+    config: Config,
+    store: Store,
+    registry: RegistryClient,
+    backfiller: Backfiller,
+    *,
+    clock: Clock,
+    progress: ProgressFactory | None,
+) -> Pipeline:
+    """One cycle's steps, with ``[registry]``'s planner and ``[alerts]``' trouble count."""
+    from watcher.cycle.pipeline import Pipeline
+
+    return Pipeline(
+        store,
+        registry,
+        planner(registry, config.registry),
+        clock,
+        progress,
+        trouble_after=config.alerts.trouble_after,
+        history=backfiller,
+        queue_history=config.registry.backfill,
+    )
+
+
+def deliverer(
+    config: Config, store: Store, notifiers: Mapping[str, Notifier], clock: Clock
+) -> Deliverer:
+    """The outbox worker: ``[delivery]``, and links to ``[server] public_url`` pages."""
+    from watcher.alerts.delivery import Deliverer
+
+    return Deliverer(
+        store,
+        notifiers,
+        clock,
+        config.delivery.give_up_after,
+        site=config.server.public_url if config.server is not None else None,
+    )
 
 
 def planner(registry: RegistryClient, reg: RegistryConfig) -> Planner:
