@@ -116,6 +116,7 @@ class App:
                 trouble_after=config.alerts.trouble_after,
                 history=backfiller,
                 queue_history=reg.backfill,
+                thresholds=config.events.thresholds,
             ),
             deliverer=Deliverer(store, chosen, clock, config.delivery.give_up_after),
             redactor=redactor,

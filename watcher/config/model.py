@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watcher.config.crontab import cron_trigger
+from watcher.config.events import EventsConfig
 from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.tables import SearchConfig, WatchConfig
 from watcher.config.types import (
@@ -286,6 +287,7 @@ class Config(_Strict):
     webhooks: WebhooksConfig = WebhooksConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     alerts: AlertsConfig = AlertsConfig()
+    events: EventsConfig = EventsConfig()
     server: ServerConfig | None = None
     watch: tuple[WatchConfig, ...] = ()
     search: tuple[SearchConfig, ...] = ()

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from watcher.config.destinations import DestinationKeys
+from watcher.config.events import EventFilterKeys
 from watcher.config.problems import shown_value
 from watcher.config.types import normalise_nct_id
 from watcher.core import search_url
@@ -66,9 +67,10 @@ class FieldFilter(BaseModel):
         return tuple(table.by_piece[p].path for p in self.fields)
 
 
-class WatchConfig(DestinationKeys, FieldFilter):
+class WatchConfig(DestinationKeys, FieldFilter, EventFilterKeys):
     """A named list of trials and where their alerts go (``slack``, ``email``, ``teams``,
-    ``webhook``: see :class:`DestinationKeys`; ``fields``: see :class:`FieldFilter`)."""
+    ``webhook``: see :class:`DestinationKeys`; ``fields``: see :class:`FieldFilter`;
+    ``min_level``, ``events``: see :class:`~watcher.config.events.EventFilterKeys`)."""
 
     name: str = Field(min_length=1)
     trials: tuple[str, ...] = Field(min_length=1)
@@ -95,7 +97,7 @@ class WatchConfig(DestinationKeys, FieldFilter):
         return value
 
 
-class SearchConfig(DestinationKeys, FieldFilter):
+class SearchConfig(DestinationKeys, FieldFilter, EventFilterKeys):
     """A registry search whose matches are watched: ``url`` (a website search URL) or
     ``params`` (API v2 parameters), translated and checked by
     :mod:`watcher.registry.search_url`; destinations as in ``[[watch]]``."""

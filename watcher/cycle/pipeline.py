@@ -28,7 +28,8 @@ from typing import Any
 from watcher.alerts.routing import Route, Routes, outbox_rows
 from watcher.alerts.search_routes import SearchSpec
 from watcher.core import record as rec
-from watcher.core.diff import diff_records
+from watcher.core.diff import FieldChange, diff_records
+from watcher.core.events import Event, Thresholds, classify, clock_facts, facts_of, needs_history
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle import notices
@@ -78,6 +79,10 @@ class Pipeline:
     """Learns registry numbers of new versions of trials whose history is known."""
     queue_history: bool = False
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
+    thresholds: Thresholds = Thresholds()
+    """The ``[events]`` table: thresholds of the event rules."""
+    classify_events: bool = True
+    """Make events for each change (False only for the benchmark's comparison)."""
 
     def __post_init__(self) -> None:
         self.searching = SearchRound(self.store, self.registry, self.clock, self.trouble_after)
@@ -340,11 +345,16 @@ class Pipeline:
         """Baseline, touch, or record a new version with its changes and alerts."""
         snap = take_snapshot(nct, record)
         if state is None or state.latest_hash is None:
-            # first sight: silent; after imported history, its changes since the last import
+            # first sight: silent; after imported history, its changes (and their events)
+            # since the last import are recorded, silently: the imported history may be
+            # ahead of what the API serves (a version published the next day)
             body = batch.latest_body(nct) if state is not None else None
             imported = _parsed(body) if body is not None else None
             seam = diff_records(imported, snap.record) if imported is not None else []
-            batch.record_version(snap, stored_changes(seam), [], now)
+            events = self._events(batch, nct, imported, snap.record, seam)
+            batch.record_version(
+                snap, stored_changes(seam), [], now, events=events, clock=self._clock(snap.record)
+            )
             if self.queue_history:
                 batch.queue_history(nct, now)
             log.info("%s: baseline recorded", nct)
@@ -359,10 +369,37 @@ class Pipeline:
         if not changes:
             batch.record_unchanged(snap, now)  # and stores the new hash: compared once
             return Outcome.UNCHANGED
-        rows = outbox_rows(changes, routes)
-        batch.record_version(snap, stored_changes(changes), rows, now)
-        log.info("%s: %d change(s), %d alert(s) queued", nct, len(changes), len(rows))
+        old = _parsed(previous)
+        events = self._events(batch, nct, old, snap.record, changes)
+        rows = outbox_rows(changes, routes, events)
+        batch.record_version(
+            snap, stored_changes(changes), rows, now, events=events, clock=self._clock(snap.record)
+        )
+        log.info(
+            "%s: %d change(s), %d event(s), %d alert(s) queued",
+            nct, len(changes), len(events), len(rows),
+        )  # fmt: skip
         return Outcome.CHANGED
+
+    def _events(
+        self,
+        batch: VersionBatch,
+        nct: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        changes: list[FieldChange],
+    ) -> list[Event]:
+        """What the change means (:mod:`watcher.core.events`); earlier versions are read
+        only when a rule needs them (a date or enrollment change)."""
+        if not self.classify_events or old is None or not changes:
+            return []
+        earlier = []
+        if needs_history(changes):
+            earlier = [facts_of(r) for r in batch.earlier_records(nct)]
+        return classify(old, new, changes, earlier, self.thresholds)
+
+    def _clock(self, record: dict[str, Any]) -> str | None:
+        return clock_facts(record).to_json() if self.classify_events else None
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""

@@ -426,3 +426,60 @@ def _m0014_search_failures(db: Database) -> None:
     """How many checks of a search failed in a row (0 after a check that read it): after
     ``alerts.trouble_after`` of them its destinations are told, as for a trial."""
     _script(db, "ALTER TABLE searches ADD COLUMN consecutive_errors INTEGER NOT NULL DEFAULT 0")
+
+
+@migration("0017_events")
+def _m0017_events(db: Database) -> None:
+    """Events: what each change meant (``watcher.core.events``), and the time-event state.
+
+    ``events``: one row per event, written in the transaction of its version
+    (``version_id``; for a time event, the trial's latest version when it was
+    found). ``value_json`` holds the typed values; ``source`` is ``observed``,
+    ``imported`` (a registry history) or ``clock`` (a time event); ``silent`` is 1
+    for events recorded without alerts (imported history, a trial's baseline).
+    ``event_clock``: per trial, the facts the time rules read (from its latest
+    version) and the state last evaluated, so each transition is told once.
+    ``trial_events``: the analysts' view, numbered as ``ctwatch history`` numbers.
+    ``subscriptions`` take a ``min_level`` and ``events`` patterns (JSON) from Slack.
+    """
+    _script(
+        db,
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            nct_id TEXT NOT NULL,
+            version_id INTEGER REFERENCES versions(id),
+            type TEXT NOT NULL,
+            level TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            value_json TEXT NOT NULL DEFAULT '{}',
+            detected_at TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT 'observed',
+            silent INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX events_by_trial ON events(nct_id, id);
+        CREATE INDEX events_by_version ON events(version_id);
+        CREATE INDEX events_by_time ON events(detected_at);
+        CREATE TABLE event_clock (
+            nct_id TEXT PRIMARY KEY,
+            facts TEXT NOT NULL,
+            state TEXT,
+            evaluated_on TEXT
+        );
+        ALTER TABLE subscriptions ADD COLUMN min_level TEXT;
+        ALTER TABLE subscriptions ADD COLUMN events TEXT;
+        CREATE VIEW trial_events AS
+            SELECT e.nct_id AS nct_id,
+                   t.title AS title,
+                   v.position AS version,
+                   e.type AS type,
+                   e.level AS level,
+                   e.summary AS summary,
+                   e.value_json AS "values",
+                   e.detected_at AS detected_at,
+                   e.source AS source
+            FROM events e
+            LEFT JOIN versions v ON v.id = e.version_id
+            LEFT JOIN trials t ON t.nct_id = e.nct_id
+        """,
+    )

@@ -25,8 +25,10 @@ from sqlite_utils import Database
 
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange
+from watcher.core.events import Event
 from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
+from watcher.store.events import insert_events, set_clock_facts
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
 from watcher.store.outbox import insert_rows
@@ -116,10 +118,26 @@ class VersionBatch:
         """Nothing new: refresh the trial row (and its hash), add no version."""
         _upsert_trial(self._db, snap, now, keep_hash=True, readable=self._readable)
 
+    def earlier_records(self, nct_id: str) -> list[dict[str, Any]]:
+        """Every stored version of a trial but the newest, oldest first (what the
+        history-aware event rules read; loaded only when a rule needs it)."""
+        rows = self._db.execute(
+            "SELECT body FROM versions WHERE nct_id = ? ORDER BY position", [nct_id]
+        ).fetchall()
+        return [self._codec.record(self._db, r["body"]) for r in rows[:-1]]
+
     def record_version(
-        self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
+        self,
+        snap: Snapshot,
+        changes: Sequence[ChangeRow],
+        outbox: Sequence[OutboxRow],
+        now: str,
+        *,
+        events: Sequence[Event] = (),
+        clock: str | None = None,
     ) -> int:
-        """A version with its changes and outbox rows."""
+        """A version with its changes, events and outbox rows; ``clock``: the facts the
+        time-event rules read from this (the newest) version."""
         db = self._db
         _upsert_trial(db, snap, now, changed=bool(changes), readable=self._readable)
         cursor = db.execute(
@@ -142,7 +160,17 @@ class VersionBatch:
             ],
         )
         insert_rows(db, outbox, now, version_id=version_id, nct_id=snap.nct_id)
+        if events:
+            silent = not any(r.kind == "change" for r in outbox)
+            insert_events(db, snap.nct_id, version_id, events, now, source="observed",
+                          silent=silent)  # fmt: skip
+        if clock is not None:
+            set_clock_facts(db, snap.nct_id, clock)
         return version_id
+
+    def set_clock(self, nct_id: str, clock: str) -> None:
+        """Refresh the time-event facts of a trial whose newest version is unchanged."""
+        set_clock_facts(self._db, nct_id, clock)
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
         """Queue a notice about a condition (a trial gone) unless it was told already."""

@@ -52,6 +52,47 @@ class Level(enum.Enum):
 _RANKS = {Level.INFO: 0, Level.LOW: 1, Level.MEDIUM: 2, Level.HIGH: 3}
 LEVEL_NAMES = tuple(level.value for level in Level)
 
+EVENT_TYPES = (
+    "status.changed",
+    "dates.primary_completion_slipped",
+    "dates.primary_completion_pulled_in",
+    "dates.completion_slipped",
+    "dates.completion_pulled_in",
+    "dates.start_slipped",
+    "dates.start_pulled_in",
+    "enrollment.target_changed",
+    "enrollment.actual_reported",
+    "results.posted",
+    "results.due_soon",
+    "results.due",
+    "results.overdue",
+    "results.reported_late",
+    "outcomes.primary_changed",
+    "outcomes.secondary_changed",
+    "arms.changed",
+    "eligibility.changed",
+    "sponsor.changed",
+    "sites.changed",
+    "contacts.changed",
+    "record.administrative",
+    "record.stale",
+)
+"""Every event type the rules make (``docs/events.md`` documents each)."""
+
+
+def check_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
+    """The patterns, each checked to match at least one event type (a typo matches none)."""
+    out = []
+    for pattern in patterns:
+        text = pattern.strip()
+        if not text or not any(fnmatch.fnmatchcase(t, text) for t in EVENT_TYPES):
+            raise ValueError(
+                f"{pattern!r} matches no event type (e.g. 'status.*', 'dates.*', "
+                "'results.overdue'; docs/events.md lists them)"
+            )
+        out.append(text)
+    return tuple(out)
+
 
 @dataclass(frozen=True)
 class Event:

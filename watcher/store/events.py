@@ -1,0 +1,187 @@
+"""Events as rows: written with their version, read per trial, per version, or recent.
+
+Why rows: what a change meant is part of the trial's record, queried later
+(``ctwatch events``, the ``trial_events`` view, the web UI, digests) without
+running the rules again - and written in the same transaction as the version
+it belongs to, so a version never exists without its events.
+
+The public reads are :meth:`Events.for_trial`, :meth:`Events.recent` and
+:meth:`Events.of_versions`; each gives :class:`StoredEvent` values (the
+:class:`~watcher.core.events.Event` plus where and when). The version number is
+the one ``ctwatch history`` prints, computed in :data:`VERSION_NUMBER` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from watcher.core.events import ClockState, Event, Level
+from watcher.core.events.model import LEVEL_NAMES
+from watcher.store.base import Connection
+
+Source = Literal["observed", "imported", "clock"]
+
+VERSION_NUMBER = "v.position"
+"""The SQL for a version's number as ``ctwatch history`` prints it (the one place to change)."""
+
+_COLUMNS = f"""SELECT e.id, e.nct_id, e.version_id, e.type, e.level, e.summary, e.value_json,
+                      e.detected_at, e.source, e.silent, {VERSION_NUMBER} AS version
+               FROM events e LEFT JOIN versions v ON v.id = e.version_id"""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One recorded event: the event, its trial and version, when and how it was found."""
+
+    id: int
+    nct_id: str
+    event: Event
+    version_id: int | None
+    version: int | None
+    """The version's number as ``ctwatch history`` prints it."""
+    detected_at: str
+    source: str
+    silent: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The documented shape of ``ctwatch events --json`` (one object)."""
+        return {
+            "nct_id": self.nct_id,
+            **self.event.as_json(),
+            "version": self.version,
+            "detected_at": self.detected_at,
+            "source": self.source,
+        }
+
+
+def _stored(row: Any) -> StoredEvent:
+    try:
+        values = json.loads(row["value_json"])
+    except ValueError:
+        values = {}
+    level = Level(row["level"]) if row["level"] in LEVEL_NAMES else Level.INFO
+    event = Event(row["type"], level, row["summary"], values if isinstance(values, dict) else {})
+    return StoredEvent(
+        int(row["id"]), row["nct_id"], event, row["version_id"], row["version"],
+        row["detected_at"], row["source"], bool(row["silent"]),
+    )  # fmt: skip
+
+
+def insert_events(
+    db: Database,
+    nct_id: str,
+    version_id: int | None,
+    events: Sequence[Event],
+    now: str,
+    *,
+    source: Source,
+    silent: bool,
+) -> None:
+    """Write ``events`` (inside the caller's transaction)."""
+    db.conn.executemany(
+        """INSERT INTO events (nct_id, version_id, type, level, summary, value_json,
+                               detected_at, source, silent)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (nct_id, version_id, e.type, e.level.value, e.summary,
+             json.dumps(dict(e.values), separators=(",", ":"), ensure_ascii=False),
+             now, source, int(silent))
+            for e in events
+        ],
+    )  # fmt: skip
+
+
+def replace_events(
+    db: Database, nct_id: str, version_id: int, events: Sequence[Event], now: str
+) -> None:
+    """The events of an imported version, recomputed (its neighbours moved)."""
+    db.execute("DELETE FROM events WHERE version_id = ? AND source = 'imported'", [version_id])
+    insert_events(db, nct_id, version_id, events, now, source="imported", silent=True)
+
+
+def set_clock_facts(db: Database, nct_id: str, facts: str) -> None:
+    """What the time rules read for a trial, from its newest version."""
+    db.execute(
+        """INSERT INTO event_clock (nct_id, facts) VALUES (?, ?)
+           ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts""",
+        [nct_id, facts],
+    )
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """One trial's stored time-event facts and last state (None: never evaluated)."""
+
+    nct_id: str
+    facts: str
+    state: ClockState | None
+    latest_version: int | None
+
+
+class Events:
+    """Reads ``events``; the time-event state in ``event_clock``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def for_trial(self, nct_id: str) -> list[StoredEvent]:
+        """Every event of a trial, oldest first."""
+        rows = self._conn.rows(_COLUMNS + " WHERE e.nct_id = ? ORDER BY e.id", [nct_id])
+        return [_stored(r) for r in rows]
+
+    def of_versions(self, version_ids: Sequence[int]) -> dict[int, tuple[Event, ...]]:
+        """The events of each version (highest level first), one query per 500 versions."""
+        rows = self._conn.rows_in(_COLUMNS, "e.version_id", version_ids)
+        grouped: dict[int, list[StoredEvent]] = {}
+        for stored in sorted((_stored(r) for r in rows), key=lambda s: s.id):
+            if stored.source != "clock" and stored.version_id is not None:
+                grouped.setdefault(stored.version_id, []).append(stored)
+        return {
+            vid: tuple(sorted((s.event for s in items), key=lambda e: -e.level.rank))
+            for vid, items in grouped.items()
+        }
+
+    def recent(
+        self,
+        *,
+        since: str | None = None,
+        min_level: Level = Level.INFO,
+        nct_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Events detected at or after ``since`` (all without), at ``min_level`` or higher,
+        of the trials named (all without), newest first. Type patterns are the caller's
+        (:func:`watcher.core.events.matches`)."""
+        where, params = ["1 = 1"], []
+        if since is not None:
+            where.append("e.detected_at >= ?")
+            params.append(since)
+        levels = [n for n in LEVEL_NAMES if Level(n).at_least(min_level)]
+        where.append(f"e.level IN ({', '.join('?' for _ in levels)})")
+        params += levels
+        sql = _COLUMNS + " WHERE " + " AND ".join(where) + " ORDER BY e.id DESC"
+        if nct_ids is not None:
+            wanted = set(nct_ids)
+            rows = [r for r in self._conn.rows(sql, params) if r["nct_id"] in wanted]
+        else:
+            rows = self._conn.rows(sql + (f" LIMIT {int(limit)}" if limit else ""), params)
+        found = [_stored(r) for r in rows]
+        return found[:limit] if limit else found
+
+    def clock_rows(self) -> list[ClockRow]:
+        """Every trial's time-event facts, state, and latest version (one query)."""
+        rows = self._conn.rows(
+            """SELECT c.nct_id, c.facts, c.state,
+                      (SELECT id FROM versions WHERE nct_id = c.nct_id
+                       ORDER BY position DESC LIMIT 1) AS latest
+               FROM event_clock c ORDER BY c.nct_id"""
+        )
+        return [
+            ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"]), r["latest"])
+            for r in rows
+        ]
