@@ -90,7 +90,10 @@ class App:
         reg = config.registry
         registry = registry_client(reg, transport=transport, sleep=sleep)
         # the history adapter shares the v2 client's JsonGetter: one pace for both
-        backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
+        backfiller = Backfiller(
+            store, HistoryClient(registry.http, reg.url), clock,
+            thresholds=config.events.thresholds,
+        )  # fmt: skip
         chosen = (
             dict(notifiers)
             if notifiers is not None

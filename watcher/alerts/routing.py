@@ -14,7 +14,7 @@ destination and gets one message.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from watcher.config import Config
@@ -31,7 +31,7 @@ class Route:
     watch: str
     destination: Destination
     field_paths: tuple[str, ...] | None
-    events: EventFilter = EventFilter()
+    events: EventFilter = field(default_factory=EventFilter)
     """Which changes, by their events' level and type (default: every change)."""
 
 
@@ -119,7 +119,7 @@ class FollowedSearch:
     destinations: tuple[Destination, ...]
     field_paths: tuple[str, ...] | None
     members: tuple[str, ...]
-    events: EventFilter = EventFilter()
+    events: EventFilter = field(default_factory=EventFilter)
 
 
 def build_routes(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from watcher.alerts.routing import FollowedSearch, channel_destination
@@ -41,7 +41,7 @@ class SearchSpec:
     source: Literal["config", "slack"] = "config"
     subscribers: tuple[SearchSubscription, ...] = ()
     """The Slack channels that subscribed to it."""
-    events: EventFilter = EventFilter()
+    events: EventFilter = field(default_factory=EventFilter)
     """Which member changes reach its destinations (``min_level``, ``events``; follow only)."""
 
     def member_event(
@@ -76,9 +76,14 @@ def search_specs(
     """
     specs: dict[str, SearchSpec] = {
         s.name: SearchSpec(
-            s.name, s.query, s.destinations, s.follow, s.field_paths, s.max_trials,
+            s.name,
+            s.query,
+            s.destinations,
+            s.follow,
+            s.field_paths,
+            s.max_trials,
             events=s.event_filter,
-        )  # fmt: skip
+        )
         for s in config.search
     }
     subs = list(subscriptions)

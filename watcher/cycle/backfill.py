@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from watcher.core.diff import diff_records
+from watcher.core.events import Facts, Thresholds, classify, clock_facts, facts_of
 from watcher.core.history import (
     Held,
     ListedVersion,
@@ -126,6 +127,8 @@ class Backfiller:
     clock: Clock = utc_now
     max_bytes: int = MAX_IMPORT_BYTES
     """JSON read for one trial's import beyond which it is given up (a lying server)."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """The ``[events]`` table: imported changes get their events, silently."""
 
     def backfill(
         self,
@@ -197,14 +200,36 @@ class Backfiller:
             write.reorder([ids[slot] for slot in after])
             alerted = {v.id for v in stored if v.alerted}
 
-            def body(slot: Slot) -> dict[str, Any]:
-                return _record(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
+            cache: dict[Slot, dict[str, Any]] = {}
 
+            def body(slot: Slot) -> dict[str, Any]:
+                if slot not in cache:
+                    cache[slot] = (
+                        _record(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
+                    )
+                return cache[slot]
+
+            facts: dict[Slot, Facts] = {}
+
+            def earlier(index: int) -> list[Facts]:
+                """The facts of the versions before the one before ``after[index]``."""
+                for slot in after[: max(index - 1, 0)]:
+                    if slot not in facts:
+                        facts[slot] = facts_of(body(slot))
+                return [facts[slot] for slot in after[: max(index - 1, 0)]]
+
+            position = {slot: i for i, slot in enumerate(after)}
             for slot, predecessor in moved(before, after):
                 if ids[slot] in alerted:
                     continue  # what people were told stays as it was told
                 changes = diff_records(body(predecessor), body(slot)) if predecessor else []
                 write.set_changes(ids[slot], stored_changes(changes))
+                if predecessor is not None:
+                    was, now_is = body(predecessor), body(slot)
+                    found = classify(was, now_is, changes, earlier(position[slot]), self.thresholds)
+                    write.set_events(ids[slot], found, now, imported=slot[0] == "new")
+            if after:
+                write.set_clock(clock_facts(body(after[-1])).to_json())
             write.mark_read(len(listed), now)
         return TrialBackfill(
             nct_id,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from watcher.alerts.routing import Route, Routes, outbox_rows
@@ -37,6 +37,7 @@ from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
 from watcher.cycle.stored import stored_changes
+from watcher.cycle.time_events import TimeEvents
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
@@ -79,7 +80,7 @@ class Pipeline:
     """Learns registry numbers of new versions of trials whose history is known."""
     queue_history: bool = False
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = field(default_factory=Thresholds)
     """The ``[events]`` table: thresholds of the event rules."""
     classify_events: bool = True
     """Make events for each change (False only for the benchmark's comparison)."""
@@ -116,6 +117,7 @@ class Pipeline:
         try:
             stamp, members = self._check(trials, routes, searches, report, should_stop, full=full)
             scope += members
+            self._time_events(routes)
             settled = True
         except RegistryError as exc:
             report.registry_down, report.registry_error = True, str(exc)
@@ -380,6 +382,19 @@ class Pipeline:
             nct, len(changes), len(events), len(rows),
         )  # fmt: skip
         return Outcome.CHANGED
+
+    def _time_events(self, routes: Routes) -> None:
+        """Results due / overdue and stale records, from stored data (no request); a fault
+        here is logged and never fails the cycle's detection."""
+        if not self.classify_events:
+            return
+        try:
+            TimeEvents(self.store, self.clock, self.thresholds).run(routes)
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.error("time events could not be evaluated: %s", describe_failure(exc))
+            log.debug("time events failed", exc_info=True)
 
     def _events(
         self,

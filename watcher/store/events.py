@@ -23,6 +23,8 @@ from sqlite_utils import Database
 from watcher.core.events import ClockState, Event, Level
 from watcher.core.events.model import LEVEL_NAMES
 from watcher.store.base import Connection
+from watcher.store.outbox import insert_rows
+from watcher.store.rows import OutboxRow
 
 Source = Literal["observed", "imported", "clock"]
 
@@ -31,7 +33,7 @@ VERSION_NUMBER = "v.position"
 
 _COLUMNS = f"""SELECT e.id, e.nct_id, e.version_id, e.type, e.level, e.summary, e.value_json,
                       e.detected_at, e.source, e.silent, {VERSION_NUMBER} AS version
-               FROM events e LEFT JOIN versions v ON v.id = e.version_id"""
+               FROM events e LEFT JOIN versions v ON v.id = e.version_id"""  # noqa: S608 - a constant
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,18 @@ class ClockRow:
     latest_version: int | None
 
 
+@dataclass(frozen=True)
+class TimeUpdate:
+    """A trial whose time-event state moved: its new state, the events, their alerts."""
+
+    nct_id: str
+    state: str
+    events: tuple[Event, ...]
+    version_id: int | None
+    silent: bool
+    outbox: tuple[OutboxRow, ...]
+
+
 class Events:
     """Reads ``events``; the time-event state in ``event_clock``."""
 
@@ -185,3 +199,29 @@ class Events:
             ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"]), r["latest"])
             for r in rows
         ]
+
+    def without_clock(self) -> list[str]:
+        """Trials with a version but no time-event facts (recorded before events existed)."""
+        rows = self._conn.rows(
+            """SELECT nct_id FROM trials WHERE latest_hash IS NOT NULL
+               AND nct_id NOT IN (SELECT nct_id FROM event_clock)"""
+        )
+        return [r["nct_id"] for r in rows]
+
+    def set_clock(self, nct_id: str, facts: str) -> None:
+        with self._conn.atomic() as db:
+            set_clock_facts(db, nct_id, facts)
+
+    def record_clock(self, updates: Sequence[TimeUpdate], now: str, today: str) -> None:
+        """One transaction: each trial's new state, its events and their outbox rows."""
+        with self._conn.atomic() as db:
+            db.conn.executemany(
+                "UPDATE event_clock SET state = ?, evaluated_on = ? WHERE nct_id = ?",
+                [(u.state, today, u.nct_id) for u in updates],
+            )
+            for u in updates:
+                if u.events:
+                    insert_events(db, u.nct_id, u.version_id, u.events, now, source="clock",
+                                  silent=u.silent)  # fmt: skip
+                if u.outbox:
+                    insert_rows(db, u.outbox, now, nct_id=u.nct_id)

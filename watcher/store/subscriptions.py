@@ -8,7 +8,6 @@ a search without anyone editing files; the next cycle routes alerts to them.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Sequence
 
 from watcher.store.base import Connection

@@ -28,9 +28,9 @@ from watcher.core.diff import FieldChange
 from watcher.core.events import Event
 from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
-from watcher.store.events import insert_events, set_clock_facts
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
+from watcher.store.events import insert_events, set_clock_facts
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 

@@ -1,0 +1,97 @@
+"""The time-event pass: results due / overdue and stale records, told once per transition.
+
+Why each cycle and without a request: these events happen as days pass, not
+as records change; everything they need is stored with each trial's newest
+version (``event_clock``: :class:`~watcher.core.events.ClockFacts`), so the pass
+reads one small row per trial, compares today's state (the injected clock's
+UTC date, never the registry's timestamp) with the stored one, and writes only
+the trials that moved - events, new state and outbox rows in one transaction.
+A trial evaluated for the first time (its baseline, or a database from before
+events) has its current state recorded as silent events: no alert for what was
+already so. Alerts are notices (``kind = 'notice'``) to the destinations whose
+filters want the event; a trial's ``fields`` filter does not apply (no field
+changed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from watcher.alerts.routing import Route
+from watcher.core.events import ClockFacts, ClockState, Event, Thresholds, clock_facts, evaluate
+from watcher.core.text import one_line
+from watcher.store import OutboxRow, Store
+from watcher.store.events import TimeUpdate
+from watcher.timeutil import Clock, iso, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TimeReport:
+    """What one pass did."""
+
+    evaluated: int
+    events: int
+    alerts: int
+
+
+@dataclass
+class TimeEvents:
+    """Evaluates the time rules for every trial with stored facts."""
+
+    store: Store
+    clock: Clock = utc_now
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def run(self, routes: Mapping[str, Sequence[Route]]) -> TimeReport:
+        """One pass (see the module doc); never a registry request."""
+        now = self.clock()
+        today = now.date()
+        self._fill_missing()
+        updates: list[TimeUpdate] = []
+        rows = self.store.events.clock_rows()
+        for row in rows:
+            facts = ClockFacts.from_json(row.facts)
+            state, events = evaluate(facts, row.state, today, self.thresholds)
+            if state == row.state:
+                continue
+            silent = row.state is None
+            outbox = [] if silent else _rows(row.nct_id, events, routes.get(row.nct_id, ()))
+            updates.append(
+                TimeUpdate(row.nct_id, state.to_text(), tuple(events), row.latest_version,
+                           silent, tuple(outbox))
+            )  # fmt: skip
+        if updates:
+            self.store.events.record_clock(updates, iso(now), today.isoformat())
+        told = sum(len(u.events) for u in updates)
+        alerts = sum(len(u.outbox) for u in updates)
+        if told:
+            log.info("time events: %d event(s), %d alert(s) queued", told, alerts)
+        return TimeReport(len(rows), told, alerts)
+
+    def _fill_missing(self) -> None:
+        """Trials recorded before events existed get their facts from their newest version."""
+        for nct in self.store.events.without_clock():
+            record = self.store.versions.latest_record(nct)
+            if record is not None:
+                self.store.events.set_clock(nct, clock_facts(record).to_json())
+
+
+def _rows(nct_id: str, events: Sequence[Event], routes: Sequence[Route]) -> list[OutboxRow]:
+    """One notice per destination and event its filters want."""
+    out: list[OutboxRow] = []
+    for event in events:
+        wanted = dict.fromkeys(r.destination for r in routes if r.events.passes([event]))
+        payload = {
+            "headline": f"{nct_id}: {one_line(event.summary, 120)}",
+            "body": event.summary,
+            "event": event.as_json(),
+        }
+        out += [OutboxRow(d, kind="notice", payload=payload, nct_id=nct_id) for d in wanted]
+    return out
+
+
+__all__ = ["ClockState", "TimeEvents", "TimeReport"]
