@@ -456,7 +456,8 @@ def test_subscribe_baseline_then_alert_in_that_channel(
     assert "alerts sent 1" in check(config)
     (message,) = slack.messages
     assert message.channel == slack.channel_id("#lab")  # by channel ID, as Slack sent it
-    assert message.text.startswith(f"{SEED_NCT} — {SEED_TITLE}: Overall Status: Recruiting")
+    assert message.text.startswith(f"{SEED_NCT} — {SEED_TITLE}: [HIGH] Overall status changed")
+    assert "; Overall Status: Recruiting → Suspended" in message.text
     assert "alerts sent 0" in check(config)
     assert len(slack.messages) == 1
 

@@ -26,6 +26,7 @@ from watcher.alerts.routing import same_channel
 from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
+from watcher.core.events import Event
 from watcher.core.render import Alert, Notice, Queued
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
@@ -130,7 +131,11 @@ class Deliverer:
         """
         ids = [c.version_id for c in claims if c.version_id is not None]
         changes = self.store.versions.changes_of(ids)
-        return [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
+        events = self.store.events.of_versions(ids)
+        return [
+            _alert(c, changes.get(c.version_id or 0, ()), events.get(c.version_id or 0, ()))
+            for c in claims
+        ]
 
     def _send(
         self, claims: Sequence[OutboxClaim], send: Callable[[], None], report: DeliveryReport
@@ -229,7 +234,9 @@ def _muted(mute: Mute) -> str:
     return f"muted in this channel{who} until {mute.until}"
 
 
-def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
+def _alert(
+    claim: OutboxClaim, changes: tuple[FieldChange, ...], events: tuple[Event, ...] = ()
+) -> Alert:
     queued = Queued(claim.id, claim.created_at)
     if claim.kind == "notice":
         payload = claim.payload or {}
@@ -248,5 +255,6 @@ def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
     old, new = claim.previous_registry_version, claim.registry_version
     compare = (old, new) if old is not None and new is not None else None
     return Alert(
-        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued, compare=compare
-    )
+        claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued,
+        compare=compare, events=events,
+    )  # fmt: skip

@@ -30,6 +30,7 @@ from watcher.core.render import (
     card_lines,
     change_lines,
     digest_headline,
+    event_lines,
     search_link,
     trial_heading,
 )
@@ -164,6 +165,7 @@ def _change_card(alert: Alert, lines: list[ChangeLine], shown: int, limit: int) 
     body = [
         _header(f"{alert.nct_id} · {alert.headline}"),
         _title(alert, alert.study_url),
+        *(rich(run(text, weight="Bolder")) for text in event_lines(alert.events)),
         *(_row(line, limit) for line in lines[:shown]),
     ]
     if shown < len(lines):

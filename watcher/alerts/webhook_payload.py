@@ -91,6 +91,7 @@ def _data(alert: Alert, kind: EventType) -> Payload:
         "headline": alert.headline,
         "last_update_posted": alert.last_update_posted,
         "summary": [line.text() for line in change_lines(alert.changes)],
+        "events": [event.as_json() for event in alert.events],
         "changes": changes,
         "changes_omitted": omitted,
         "links": _links(alert.nct_id, alert),

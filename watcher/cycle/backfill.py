@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from watcher.core.diff import diff_records
-from watcher.core.events import Facts, Thresholds, classify, clock_facts, facts_of
+from watcher.core.diff import FieldChange, diff_records
+from watcher.core.events import Event, Facts, Thresholds, classify, clock_facts, facts_of
 from watcher.core.history import (
     Held,
     ListedVersion,
@@ -200,36 +200,20 @@ class Backfiller:
             write.reorder([ids[slot] for slot in after])
             alerted = {v.id for v in stored if v.alerted}
 
-            cache: dict[Slot, dict[str, Any]] = {}
-
             def body(slot: Slot) -> dict[str, Any]:
-                if slot not in cache:
-                    cache[slot] = (
-                        _record(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
-                    )
-                return cache[slot]
+                return _record(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
 
-            facts: dict[Slot, Facts] = {}
-
-            def earlier(index: int) -> list[Facts]:
-                """The facts of the versions before the one before ``after[index]``."""
-                for slot in after[: max(index - 1, 0)]:
-                    if slot not in facts:
-                        facts[slot] = facts_of(body(slot))
-                return [facts[slot] for slot in after[: max(index - 1, 0)]]
-
-            position = {slot: i for i, slot in enumerate(after)}
+            history = _Classifier(body, after, self.thresholds)
             for slot, predecessor in moved(before, after):
                 if ids[slot] in alerted:
                     continue  # what people were told stays as it was told
                 changes = diff_records(body(predecessor), body(slot)) if predecessor else []
                 write.set_changes(ids[slot], stored_changes(changes))
                 if predecessor is not None:
-                    was, now_is = body(predecessor), body(slot)
-                    found = classify(was, now_is, changes, earlier(position[slot]), self.thresholds)
+                    found = history.events(slot, predecessor, changes)
                     write.set_events(ids[slot], found, now, imported=slot[0] == "new")
             if after:
-                write.set_clock(clock_facts(body(after[-1])).to_json())
+                write.set_clock(clock_facts(history.body(after[-1])).to_json())
             write.mark_read(len(listed), now)
         return TrialBackfill(
             nct_id,
@@ -324,6 +308,34 @@ class Backfiller:
         wait = min(RETRY_FIRST * (2 ** min(attempts, 10)), RETRY_MAX)
         self.store.histories.defer(nct_id, error, iso(self.clock() + wait))
         log.warning("%s: %s; tried again in %s day(s)", nct_id, error, wait.days)
+
+
+class _Classifier:
+    """The events of an imported history's versions, each with the facts of the versions
+    before it; every body is read (and parsed) once."""
+
+    def __init__(
+        self, read: Callable[[Slot], dict[str, Any]], order: Sequence[Slot], thresholds: Thresholds
+    ) -> None:
+        self._read = read
+        self._order = list(order)
+        self._position = {slot: i for i, slot in enumerate(order)}
+        self._thresholds = thresholds
+        self._bodies: dict[Slot, dict[str, Any]] = {}
+        self._facts: dict[Slot, Facts] = {}
+
+    def body(self, slot: Slot) -> dict[str, Any]:
+        if slot not in self._bodies:
+            self._bodies[slot] = self._read(slot)
+        return self._bodies[slot]
+
+    def events(self, slot: Slot, predecessor: Slot, changes: list[FieldChange]) -> list[Event]:
+        earlier = self._order[: max(self._position[slot] - 1, 0)]
+        for item in earlier:
+            if item not in self._facts:
+                self._facts[item] = facts_of(self.body(item))
+        facts = [self._facts[item] for item in earlier]
+        return classify(self.body(predecessor), self.body(slot), changes, facts, self._thresholds)
 
 
 def _record(held: bytes) -> dict[str, Any]:

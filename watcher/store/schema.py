@@ -430,18 +430,10 @@ def _m0014_search_failures(db: Database) -> None:
 
 @migration("0017_events")
 def _m0017_events(db: Database) -> None:
-    """Events: what each change meant (``watcher.core.events``), and the time-event state.
-
-    ``events``: one row per event, written in the transaction of its version
-    (``version_id``; for a time event, the trial's latest version when it was
-    found). ``value_json`` holds the typed values; ``source`` is ``observed``,
-    ``imported`` (a registry history) or ``clock`` (a time event); ``silent`` is 1
-    for events recorded without alerts (imported history, a trial's baseline).
-    ``event_clock``: per trial, the facts the time rules read (from its latest
-    version) and the state last evaluated, so each transition is told once.
-    ``trial_events``: the analysts' view, numbered as ``ctwatch history`` numbers.
-    ``subscriptions`` take a ``min_level`` and ``events`` patterns (JSON) from Slack.
-    """
+    """``events`` (one row per event, in its version's transaction; ``source`` observed,
+    imported or clock; ``silent``: recorded without alerts), ``event_clock`` (the facts
+    and last state of the time rules per trial), the ``trial_events`` view, and Slack
+    subscriptions' ``min_level`` / ``events`` filters. See :mod:`watcher.store.events`."""
     _script(
         db,
         """
