@@ -29,6 +29,7 @@ from watcher.cli.output import no_versions_reason
 from watcher.config import normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value, label_for
 from watcher.core.diff import FieldChange, diff_records
+from watcher.core.events import Event
 from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
@@ -77,7 +78,7 @@ def _changes_json(changes: Sequence[FieldChange]) -> list[dict[str, Any]]:
     ]
 
 
-def _version_json(v: VersionRow, first: bool) -> dict[str, Any]:
+def _version_json(v: VersionRow, first: bool, events: Sequence[Event] = ()) -> dict[str, Any]:
     return {
         "number": v.number,
         "registry_version": v.registry_version,
@@ -89,6 +90,7 @@ def _version_json(v: VersionRow, first: bool) -> dict[str, Any]:
         "overall_status": v.overall_status,
         "baseline": first,
         "changes": _changes_json(v.changes),
+        "events": [e.as_json() for e in events],
     }
 
 
@@ -129,6 +131,7 @@ def history(
     require_database(config)
     with open_app(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
+        meant = app.store.events.of_versions([v.id for v in versions])
         if path is not None:
             first = app.store.versions.record(versions[0].id) or {}
             _field_timeline(
@@ -138,7 +141,7 @@ def history(
             return
     shown = versions if oldest_first else list(reversed(versions))
     if as_json:
-        out = [_version_json(v, v is versions[0]) for v in shown]
+        out = [_version_json(v, v is versions[0], meant.get(v.id, ())) for v in shown]
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     order = "oldest first" if oldest_first else "newest first"
@@ -147,7 +150,8 @@ def history(
     first_seen = next((v for v in versions if v.source != IMPORTED), None)
     blocks = []
     for v in shown:
-        lines = [_describe(v), *(f"  {line.text()}" for line in change_lines(v.changes))]
+        said = [f"  {e.level.value}: {e.summary}" for e in meant.get(v.id, ())]
+        lines = [_describe(v), *said, *(f"  {line.text()}" for line in change_lines(v.changes))]
         if v is versions[0]:
             lines.append(f"  {_first_words(v)}")
         elif v is first_seen:
