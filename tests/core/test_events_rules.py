@@ -52,9 +52,15 @@ def study(**status: Any) -> dict[str, Any]:
             "outcomesModule": {"primaryOutcomes": [{"measure": "Overall survival"}]},
             "eligibilityModule": {"eligibilityCriteria": "Adults", "sex": "ALL"},
             "contactsLocationsModule": {
-                "locations": [{"facility": "MGH", "city": "Boston", "country": "United States",
-                               "status": "RECRUITING"}],
-            },  # fmt: skip
+                "locations": [
+                    {
+                        "facility": "MGH",
+                        "city": "Boston",
+                        "country": "United States",
+                        "status": "RECRUITING",
+                    }
+                ],
+            },
         },
         "hasResults": False,
     }
@@ -127,9 +133,10 @@ def test_slip_threshold_and_pull_in_direction() -> None:
     old = study()
     later = edit(old, PCD, {"date": "2025-08", "type": "ESTIMATED"})
     assert events_of(old, later)["dates.primary_completion_slipped"].level is Level.MEDIUM
-    assert events_of(old, later, slip_high_days=30)[
-        "dates.primary_completion_slipped"
-    ].level is Level.HIGH
+    assert (
+        events_of(old, later, slip_high_days=30)["dates.primary_completion_slipped"].level
+        is Level.HIGH
+    )
     earlier = edit(old, PCD, {"date": "2025-05-02", "type": "ACTUAL"})
     found = events_of(old, earlier)
     assert "dates.primary_completion_slipped" not in found
@@ -261,7 +268,7 @@ def test_needs_history_only_for_date_and_enrollment_changes() -> None:
 def test_odd_shapes_never_raise() -> None:
     odd: list[Any] = [{}, {"protocolSection": None}, {"protocolSection": {"statusModule": []}}]
     for old in odd:
-        for new in odd + [study()]:
+        for new in [*odd, study()]:
             classify(old, new, diff_records(old, new))
 
 
@@ -277,9 +284,9 @@ def test_filters_count_no_event_as_info() -> None:
 # ---- time events ----------------------------------------------------------------
 
 
-def clock(record: dict[str, Any], before: ClockState | None, today: str) -> tuple[
-    ClockState, list[str]
-]:
+def clock(
+    record: dict[str, Any], before: ClockState | None, today: str
+) -> tuple[ClockState, list[str]]:
     state, events = evaluate(clock_facts(record), before, date.fromisoformat(today), Thresholds())
     return state, [e.type for e in events]
 

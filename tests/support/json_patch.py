@@ -53,9 +53,11 @@ def apply_patch(document: Any, patch: list[dict[str, Any]]) -> Any:
             raise PatchError("whole-document operations are not used by the registry")
         parent: Any = doc
         for token in tokens[:-1]:
-            parent = parent[_index(parent, token, adding=False)] if isinstance(
-                parent, list
-            ) else parent[token]
+            parent = (
+                parent[_index(parent, token, adding=False)]
+                if isinstance(parent, list)
+                else parent[token]
+            )
         last, kind = tokens[-1], op["op"]
         if isinstance(parent, list):
             index = _index(parent, last, adding=kind == "add")
