@@ -401,3 +401,15 @@ def test_the_json_values_are_the_typed_values(setup: tuple[Path, RegistryDouble]
     (event,) = json.loads(run_cli(config, "events", "--json").stdout)
     assert event["values"] == {"old": 100, "new": 60, "percent": -40.0, "first_target": 100}
     assert event["level"] == "high"
+
+
+def test_atom_entries_carry_a_category_per_event_type(
+    setup: tuple[Path, RegistryDouble],
+) -> None:
+    config, registry = setup
+    publish(registry, EDITS["status.changed"])
+    run_cli(config, "check")
+    feed = run_cli(config, "feed", "all")
+    assert feed.exit_code == 0, feed.stderr
+    assert '<category term="status.changed" label="high"' in feed.stdout
+    assert "[HIGH] Overall status changed from Recruiting to Terminated" in feed.stdout

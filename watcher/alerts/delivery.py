@@ -27,6 +27,7 @@ from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.events import Event
+from watcher.core.events.model import event_from_json
 from watcher.core.render import Alert, Notice, Queued
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
@@ -241,7 +242,11 @@ def _alert(
     if claim.kind == "notice":
         payload = claim.payload or {}
         notice = Notice(str(payload.get("headline", "notice")), str(payload.get("body", "")))
-        return Alert(claim.nct_id, claim.title, (), notice=notice, queued=queued)
+        told = event_from_json(payload.get("event"))  # a time event (results due, stale)
+        return Alert(
+            claim.nct_id, claim.title, (), notice=notice, queued=queued,
+            events=(told,) if told is not None else (),
+        )  # fmt: skip
     if claim.kind in SEARCH_KINDS:  # the card was stored with the event: no lookups
         event, explained = read_payload(claim.payload or {})
         card = event.card

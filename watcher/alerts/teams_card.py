@@ -272,6 +272,7 @@ def _digest_entry(alert: Alert) -> list[Element]:
     lines = change_lines(alert.changes)
     heading_text = truncate(f"{alert.nct_id} — {alert.title or alert.headline}", 300)
     entry = [_title(alert, alert.history_url, heading_text)]
+    entry += [rich(run(text, weight="Bolder")) for text in event_lines(alert.events)[:2]]
     entry += [_row(line, 100) for line in lines[:DIGEST_ROWS]]
     if len(lines) > DIGEST_ROWS:
         entry.append(_subtle(f"+{len(lines) - DIGEST_ROWS} more changes"))

@@ -82,6 +82,7 @@ def _data(alert: Alert, kind: EventType) -> Payload:
             "nct_id": nct,
             "headline": alert.notice.headline,
             "body": alert.notice.body,
+            "events": [event.as_json() for event in alert.events],
             "links": _links(alert.nct_id, alert),
         }
     changes, omitted = _changes(alert.changes)

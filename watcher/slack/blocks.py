@@ -234,8 +234,11 @@ def _digest_lines(alert: Alert) -> list[str]:
         facts = card_lines(alert, alert.search, limit=200)[:3]
         head = f"_{escape(alert.search.headline)}_"
         return [head, *(f"*{escape(name)}:* {escape(words)}" for name, words in facts)]
+    if alert.quiet:
+        return [f"_{escape(alert.events[0].summary)}_"]
     lines = change_lines(alert.changes)
-    shown = [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
+    events = [f"*{escape(line)}*" for line in event_lines(alert.events)[:2]]
+    shown = events + [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
     if len(lines) > 3:
         shown.append(f"_+{len(lines) - 3} more changes_")
     return shown

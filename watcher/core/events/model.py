@@ -118,6 +118,20 @@ class Event:
         }
 
 
+def event_from_json(data: Any) -> Event | None:
+    """An :meth:`Event.as_json` object read back (None for anything else)."""
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None
+    level = data.get("level")
+    values = data.get("values")
+    return Event(
+        data["type"],
+        Level(level) if level in LEVEL_NAMES else Level.INFO,
+        str(data.get("summary", "")),
+        values if isinstance(values, dict) else {},
+    )
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """The ``[events]`` table, as the rules read it (defaults: the documented ones)."""
