@@ -102,8 +102,9 @@ def bench_clock(trials: int) -> None:
                 p = record["protocolSection"]
                 p["oversightModule"]["isFdaRegulatedDrug"] = i % 2 == 0
                 snap = take_snapshot(p["identificationModule"]["nctId"], record)
+                facts = clock_facts(snap.record)
                 batch.record_version(snap, [], [], "2025-01-01T00:00:00Z",
-                                     clock=clock_facts(snap.record).to_json())  # fmt: skip
+                                     clock=(facts.to_json(), True))  # fmt: skip
         print(f"- {trials:,} trials recorded in {time.perf_counter() - t0:.1f} s (setup)")
         console = (Route("bench", Destination.console(), None),)
         routes = Routes([console], dict.fromkeys(_ids(store), (0,)), {})

@@ -4,6 +4,7 @@ it, the events land in the store with their version, the console leads with them
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -413,3 +414,45 @@ def test_atom_entries_carry_a_category_per_event_type(
     assert feed.exit_code == 0, feed.stderr
     assert '<category term="status.changed" label="high"' in feed.stdout
     assert "[HIGH] Overall status changed from Recruiting to Terminated" in feed.stdout
+
+
+def test_a_stale_record_that_finishes_and_reopens_is_told_again(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """Facts that can no longer make a time event still clear the state they made."""
+    study = base()
+    _status(study)["primaryCompletionDateStruct"] = {"date": "2025-06-10", "type": "ESTIMATED"}
+    registry.put(study)
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    cycle_at(config, T0)  # stale at its baseline: silent
+    done = copy.deepcopy(study)
+    _status(done).update(overallStatus="COMPLETED",
+                         lastUpdatePostDateStruct={"date": "2026-01-21", "type": "ACTUAL"})  # fmt: skip
+    registry.put(done)
+    cycle_at(config, T0 + timedelta(days=2))
+    reopened = copy.deepcopy(study)
+    _status(reopened)["lastUpdatePostDateStruct"] = {"date": "2026-01-25", "type": "ACTUAL"}
+    registry.put(reopened)
+    told = cycle_at(config, T0 + timedelta(days=6))
+    assert "Primary completion date 2025-06-10 passed" in told
+    assert [(t, s) for t, source, s in stored_types(config) if source == "clock"] == [
+        ("record.stale", True), ("record.stale", False)
+    ]  # fmt: skip
+
+
+def test_a_second_cycle_on_the_same_day_evaluates_only_what_moved(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    registry.put(due_trial())
+    config_path = write_config(tmp_path, registry.url, [SEED_NCT])
+    cycle_at(config_path, T0)
+    store = Store.open(tmp_path / "ctwatch.db")
+    try:
+        again = TimeEvents(store, lambda: T0 + timedelta(hours=3)).run(build_routes(
+            load_config(config_path, {})))  # fmt: skip
+        assert again.evaluated == 0
+        later = TimeEvents(store, lambda: T0 + timedelta(days=1)).run(build_routes(
+            load_config(config_path, {})))  # fmt: skip
+        assert later.evaluated == 1
+    finally:
+        store.close()

@@ -213,7 +213,8 @@ class Backfiller:
                     found = history.events(slot, predecessor, changes)
                     write.set_events(ids[slot], found, now, imported=slot[0] == "new")
             if after:
-                write.set_clock(clock_facts(history.body(after[-1])).to_json())
+                facts = clock_facts(history.body(after[-1]))
+                write.set_clock(facts.to_json(), relevant=facts.relevant)
             write.mark_read(len(listed), now)
         return TrialBackfill(
             nct_id,

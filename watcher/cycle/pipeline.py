@@ -413,8 +413,11 @@ class Pipeline:
             earlier = [facts_of(r) for r in batch.earlier_records(nct)]
         return classify(old, new, changes, earlier, self.thresholds)
 
-    def _clock(self, record: dict[str, Any]) -> str | None:
-        return clock_facts(record).to_json() if self.classify_events else None
+    def _clock(self, record: dict[str, Any]) -> tuple[str, bool] | None:
+        if not self.classify_events:
+            return None
+        facts = clock_facts(record)
+        return facts.to_json(), facts.relevant
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""

@@ -1,5 +1,9 @@
 """The time-event pass: results due / overdue and stale records, told once per transition.
 
+A trial is evaluated at most once per UTC day unless its facts moved: its state depends
+on its facts and the date alone, so a second cycle on the same day only looks at the
+trials recorded since.
+
 Why each cycle and without a request: these events happen as days pass, not
 as records change; everything they need is stored with each trial's newest
 version (``event_clock``: :class:`~watcher.core.events.ClockFacts`), so the pass
@@ -52,7 +56,7 @@ class TimeEvents:
         today = now.date()
         self._fill_missing()
         updates: list[TimeUpdate] = []
-        rows = self.store.events.clock_rows()
+        rows = self.store.events.clock_rows(today.isoformat())
         for row in rows:
             facts = ClockFacts.from_json(row.facts)
             state, events = evaluate(facts, row.state, today, self.thresholds)
@@ -61,11 +65,11 @@ class TimeEvents:
             silent = row.state is None
             outbox = [] if silent else _rows(row.nct_id, events, routes.get(row.nct_id, ()))
             updates.append(
-                TimeUpdate(row.nct_id, state.to_text(), tuple(events), row.latest_version,
-                           silent, tuple(outbox))
-            )  # fmt: skip
-        if updates:
-            self.store.events.record_clock(updates, iso(now), today.isoformat())
+                TimeUpdate(row.nct_id, state.to_text(), tuple(events), silent, tuple(outbox))
+            )
+        if rows:
+            evaluated = [row.nct_id for row in rows]
+            self.store.events.record_clock(updates, evaluated, iso(now), today.isoformat())
         told = sum(len(u.events) for u in updates)
         alerts = sum(len(u.outbox) for u in updates)
         if told:
@@ -77,7 +81,8 @@ class TimeEvents:
         for nct in self.store.events.without_clock():
             record = self.store.versions.latest_record(nct)
             if record is not None:
-                self.store.events.set_clock(nct, clock_facts(record).to_json())
+                facts = clock_facts(record)
+                self.store.events.set_clock(nct, facts.to_json(), relevant=facts.relevant)
 
 
 def _rows(nct_id: str, events: Sequence[Event], routes: Sequence[Route]) -> list[OutboxRow]:

@@ -106,11 +106,23 @@ def replace_events(
     insert_events(db, nct_id, version_id, events, now, source="imported", silent=True)
 
 
-def set_clock_facts(db: Database, nct_id: str, facts: str) -> None:
-    """What the time rules read for a trial, from its newest version."""
+def set_clock_facts(db: Database, nct_id: str, facts: str, *, relevant: bool = True) -> None:
+    """What the time rules read for a trial, from its newest version. Facts that moved are
+    evaluated again at the next pass (``evaluated_on`` cleared); facts that can never make
+    a time event (``relevant`` false) are not stored for a trial that has none yet."""
+    if not relevant:
+        db.execute(
+            """UPDATE event_clock SET facts = :facts,
+                   evaluated_on = CASE WHEN facts = :facts THEN evaluated_on END
+               WHERE nct_id = :nct""",
+            {"facts": facts, "nct": nct_id},
+        )
+        return
     db.execute(
         """INSERT INTO event_clock (nct_id, facts) VALUES (?, ?)
-           ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts""",
+           ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts,
+               evaluated_on = CASE WHEN event_clock.facts = excluded.facts
+                                   THEN event_clock.evaluated_on END""",
         [nct_id, facts],
     )
 
@@ -122,7 +134,6 @@ class ClockRow:
     nct_id: str
     facts: str
     state: ClockState | None
-    latest_version: int | None
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,6 @@ class TimeUpdate:
     nct_id: str
     state: str
     events: tuple[Event, ...]
-    version_id: int | None
     silent: bool
     outbox: tuple[OutboxRow, ...]
 
@@ -187,18 +197,15 @@ class Events:
         found = [_stored(r) for r in rows]
         return found[:limit] if limit else found
 
-    def clock_rows(self) -> list[ClockRow]:
-        """Every trial's time-event facts, state, and latest version (one query)."""
+    def clock_rows(self, today: str) -> list[ClockRow]:
+        """The trials the time rules must look at today: not yet evaluated on ``today``, or
+        whose facts moved since (state depends on nothing else). One query."""
         rows = self._conn.rows(
-            """SELECT c.nct_id, c.facts, c.state,
-                      (SELECT id FROM versions WHERE nct_id = c.nct_id
-                       ORDER BY position DESC LIMIT 1) AS latest
-               FROM event_clock c ORDER BY c.nct_id"""
+            """SELECT nct_id, facts, state FROM event_clock
+               WHERE evaluated_on IS NULL OR evaluated_on != ? ORDER BY nct_id""",
+            [today],
         )
-        return [
-            ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"]), r["latest"])
-            for r in rows
-        ]
+        return [ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"])) for r in rows]
 
     def without_clock(self) -> list[str]:
         """Trials with a version but no time-event facts (recorded before events existed)."""
@@ -208,20 +215,32 @@ class Events:
         )
         return [r["nct_id"] for r in rows]
 
-    def set_clock(self, nct_id: str, facts: str) -> None:
+    def set_clock(self, nct_id: str, facts: str, *, relevant: bool = True) -> None:
         with self._conn.atomic() as db:
-            set_clock_facts(db, nct_id, facts)
+            set_clock_facts(db, nct_id, facts, relevant=relevant)
 
-    def record_clock(self, updates: Sequence[TimeUpdate], now: str, today: str) -> None:
-        """One transaction: each trial's new state, its events and their outbox rows."""
+    def record_clock(
+        self, updates: Sequence[TimeUpdate], evaluated: Sequence[str], now: str, today: str
+    ) -> None:
+        """One transaction: each moved trial's new state, its events (on the trial's newest
+        version) and their outbox rows; every ``evaluated`` trial marked done for ``today``."""
         with self._conn.atomic() as db:
             db.conn.executemany(
-                "UPDATE event_clock SET state = ?, evaluated_on = ? WHERE nct_id = ?",
-                [(u.state, today, u.nct_id) for u in updates],
+                "UPDATE event_clock SET evaluated_on = ? WHERE nct_id = ?",
+                [(today, nct) for nct in evaluated],
+            )
+            db.conn.executemany(
+                "UPDATE event_clock SET state = ? WHERE nct_id = ?",
+                [(u.state, u.nct_id) for u in updates],
             )
             for u in updates:
                 if u.events:
-                    insert_events(db, u.nct_id, u.version_id, u.events, now, source="clock",
+                    latest = db.execute(
+                        "SELECT id FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1",
+                        [u.nct_id],
+                    ).fetchone()
+                    version_id = latest["id"] if latest else None
+                    insert_events(db, u.nct_id, version_id, u.events, now, source="clock",
                                   silent=u.silent)  # fmt: skip
                 if u.outbox:
                     insert_rows(db, u.outbox, now, nct_id=u.nct_id)

@@ -129,9 +129,9 @@ class HistoryWrite:
         source: Source = "imported" if imported else "observed"
         insert_events(self._db, self.nct_id, version_id, events, now, source=source, silent=True)
 
-    def set_clock(self, facts: str) -> None:
+    def set_clock(self, facts: str, *, relevant: bool) -> None:
         """The time-event facts, from the trial's newest version."""
-        set_clock_facts(self._db, self.nct_id, facts)
+        set_clock_facts(self._db, self.nct_id, facts, relevant=relevant)
 
     def reorder(self, version_ids: Sequence[int]) -> None:
         """Number the trial's versions 1…n in this order."""

@@ -134,7 +134,7 @@ class VersionBatch:
         now: str,
         *,
         events: Sequence[Event] = (),
-        clock: str | None = None,
+        clock: tuple[str, bool] | None = None,
     ) -> int:
         """A version with its changes, events and outbox rows; ``clock``: the facts the
         time-event rules read from this (the newest) version."""
@@ -164,13 +164,9 @@ class VersionBatch:
             silent = not any(r.kind == "change" for r in outbox)
             insert_events(db, snap.nct_id, version_id, events, now, source="observed",
                           silent=silent)  # fmt: skip
-        if clock is not None:
-            set_clock_facts(db, snap.nct_id, clock)
+        if clock is not None:  # (facts, whether they can make a time event)
+            set_clock_facts(db, snap.nct_id, clock[0], relevant=clock[1])
         return version_id
-
-    def set_clock(self, nct_id: str, clock: str) -> None:
-        """Refresh the time-event facts of a trial whose newest version is unchanged."""
-        set_clock_facts(self._db, nct_id, clock)
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
         """Queue a notice about a condition (a trial gone) unless it was told already."""

@@ -44,6 +44,14 @@ class ClockFacts:
     primary_completion: date | None
     primary_completion_text: str | None
 
+    @property
+    def relevant(self) -> bool:
+        """Whether these facts can make a time event at all (a deadline, or an open status
+        with a primary completion date); others need no row until they can."""
+        return self.deadline is not None or (
+            self.primary_completion is not None and self.status in OPEN_STATUSES
+        )
+
     def to_json(self) -> str:
         d = self.deadline
         return json.dumps(
