@@ -109,21 +109,15 @@ def replace_events(
 def set_clock_facts(db: Database, nct_id: str, facts: str, *, relevant: bool = True) -> None:
     """What the time rules read for a trial, from its newest version. Facts that moved are
     evaluated again at the next pass (``evaluated_on`` cleared); facts that can never make
-    a time event (``relevant`` false) are not stored for a trial that has none yet."""
-    if not relevant:
-        db.execute(
-            """UPDATE event_clock SET facts = :facts,
-                   evaluated_on = CASE WHEN facts = :facts THEN evaluated_on END
-               WHERE nct_id = :nct""",
-            {"facts": facts, "nct": nct_id},
-        )
-        return
+    a time event (``relevant`` false) are evaluated once (to clear an earlier state), then
+    not again until they move."""
     db.execute(
-        """INSERT INTO event_clock (nct_id, facts) VALUES (?, ?)
+        """INSERT INTO event_clock (nct_id, facts, relevant) VALUES (?, ?, ?)
            ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts,
+               relevant = excluded.relevant,
                evaluated_on = CASE WHEN event_clock.facts = excluded.facts
                                    THEN event_clock.evaluated_on END""",
-        [nct_id, facts],
+        [nct_id, facts, int(relevant)],
     )
 
 
@@ -199,10 +193,12 @@ class Events:
 
     def clock_rows(self, today: str) -> list[ClockRow]:
         """The trials the time rules must look at today: not yet evaluated on ``today``, or
-        whose facts moved since (state depends on nothing else). One query."""
+        whose facts moved since (state depends on nothing else); trials whose facts can make
+        no time event only after their facts moved. One query."""
         rows = self._conn.rows(
             """SELECT nct_id, facts, state FROM event_clock
-               WHERE evaluated_on IS NULL OR evaluated_on != ? ORDER BY nct_id""",
+               WHERE evaluated_on IS NULL OR (relevant = 1 AND evaluated_on != ?)
+               ORDER BY nct_id""",
             [today],
         )
         return [ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"])) for r in rows]

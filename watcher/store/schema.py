@@ -455,6 +455,7 @@ def _m0017_events(db: Database) -> None:
         CREATE TABLE event_clock (
             nct_id TEXT PRIMARY KEY,
             facts TEXT NOT NULL,
+            relevant INTEGER NOT NULL DEFAULT 1,
             state TEXT,
             evaluated_on TEXT
         );
