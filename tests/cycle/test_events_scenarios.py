@@ -8,6 +8,7 @@ import copy
 import csv
 import io
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -456,3 +457,16 @@ def test_a_second_cycle_on_the_same_day_evaluates_only_what_moved(
         assert later.evaluated == 1
     finally:
         store.close()
+
+
+def test_the_trial_events_view_for_sql_users(setup: tuple[Path, RegistryDouble]) -> None:
+    config, registry = setup
+    publish(registry, EDITS["dates.primary_completion_slipped"])
+    run_cli(config, "check")
+    with sqlite3.connect(config.parent / "ctwatch.db") as conn:
+        rows = conn.execute(
+            """SELECT nct_id, version, type, level, json_extract("values", '$.days'), source
+               FROM trial_events"""
+        ).fetchall()
+    # 2027-06 -> 2028-06: from 2027-06-30 to 2028-06-30
+    assert rows == [(SEED_NCT, 2, "dates.primary_completion_slipped", "high", 366, "observed")]
