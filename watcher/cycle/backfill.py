@@ -37,6 +37,7 @@ from watcher.core.snapshot import Snapshot, take_snapshot
 from watcher.core.text import counted
 from watcher.cycle.report import Interrupted
 from watcher.cycle.stored import stored_changes
+from watcher.cycle.time_events import clock_write
 from watcher.registry.errors import RegistryError
 from watcher.registry.history import HistoryClient, HistoryUnavailable
 from watcher.store import Busy, Store, StoredVersion, StoreError
@@ -213,8 +214,7 @@ class Backfiller:
                     found = history.events(slot, predecessor, changes)
                     write.set_events(ids[slot], found, now, imported=slot[0] == "new")
             if after:
-                facts = clock_facts(history.body(after[-1]))
-                write.set_clock(facts.to_json(), relevant=facts.relevant)
+                write.set_clock(clock_write(clock_facts(history.body(after[-1]))), now)
             write.mark_read(len(listed), now)
         return TrialBackfill(
             nct_id,

@@ -37,11 +37,12 @@ from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
 from watcher.cycle.stored import stored_changes
-from watcher.cycle.time_events import TimeEvents
+from watcher.cycle.time_events import TimeEvents, clock_write
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
 from watcher.store import Store, StoreError
+from watcher.store.events import ClockWrite
 from watcher.store.versions import TrialState, VersionBatch
 from watcher.timeutil import Clock, iso, utc_now
 
@@ -355,7 +356,12 @@ class Pipeline:
             seam = diff_records(imported, snap.record) if imported is not None else []
             events = self._events(batch, nct, imported, snap.record, seam)
             batch.record_version(
-                snap, stored_changes(seam), [], now, events=events, clock=self._clock(snap.record)
+                snap,
+                stored_changes(seam),
+                [],
+                now,
+                events=events,
+                clock=self._clock(snap.record, first_sight=True),
             )
             if self.queue_history:
                 batch.queue_history(nct, now)
@@ -413,11 +419,13 @@ class Pipeline:
             earlier = [facts_of(r) for r in batch.earlier_records(nct)]
         return classify(old, new, changes, earlier, self.thresholds)
 
-    def _clock(self, record: dict[str, Any]) -> tuple[str, bool] | None:
+    def _clock(self, record: dict[str, Any], *, first_sight: bool = False) -> ClockWrite | None:
+        """The time-event facts of the newest version; at first sight, evaluated at once
+        (its current state recorded silently), so the cycle's pass has nothing to redo."""
         if not self.classify_events:
             return None
-        facts = clock_facts(record)
-        return facts.to_json(), facts.relevant
+        today = self.clock().date()
+        return clock_write(clock_facts(record), (today, self.thresholds) if first_sight else None)
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""

@@ -22,15 +22,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from watcher.alerts.routing import Route
 from watcher.core.events import ClockFacts, ClockState, Event, Thresholds, clock_facts, evaluate
 from watcher.core.text import one_line
 from watcher.store import OutboxRow, Store
-from watcher.store.events import TimeUpdate
+from watcher.store.events import ClockWrite, TimeUpdate
 from watcher.timeutil import Clock, iso, utc_now
 
 log = logging.getLogger(__name__)
+IRRELEVANT = ClockFacts(None, None, None, None)
+"""The facts of a trial that can make no time event (stored as "")."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class TimeEvents:
         updates: list[TimeUpdate] = []
         rows = self.store.events.clock_rows(today.isoformat())
         for row in rows:
-            facts = ClockFacts.from_json(row.facts)
+            facts = ClockFacts.from_json(row.facts) if row.facts else IRRELEVANT
             state, events = evaluate(facts, row.state, today, self.thresholds)
             if state == row.state:
                 continue
@@ -81,8 +84,25 @@ class TimeEvents:
         for nct in self.store.events.without_clock():
             record = self.store.versions.latest_record(nct)
             if record is not None:
-                facts = clock_facts(record)
-                self.store.events.set_clock(nct, facts.to_json(), relevant=facts.relevant)
+                self.store.events.set_clock(
+                    nct, clock_write(clock_facts(record)), iso(self.clock())
+                )
+
+
+def clock_write(
+    facts: ClockFacts, first_sight: tuple[date, Thresholds] | None = None
+) -> ClockWrite:
+    """What the store keeps of ``facts``; at a trial's ``first_sight`` (today, thresholds)
+    its state is evaluated at once, its current time events recorded silently."""
+    if not facts.relevant:  # nothing to evaluate, ever (until the facts move)
+        if first_sight is None:
+            return ClockWrite("", relevant=False)
+        return ClockWrite("", False, ClockState().to_text(), first_sight[0].isoformat())
+    if first_sight is None:
+        return ClockWrite(facts.to_json(), relevant=True)
+    today, thresholds = first_sight
+    state, events = evaluate(facts, None, today, thresholds)
+    return ClockWrite(facts.to_json(), True, state.to_text(), today.isoformat(), tuple(events))
 
 
 def _rows(nct_id: str, events: Sequence[Event], routes: Sequence[Route]) -> list[OutboxRow]:

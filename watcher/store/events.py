@@ -106,19 +106,42 @@ def replace_events(
     insert_events(db, nct_id, version_id, events, now, source="imported", silent=True)
 
 
-def set_clock_facts(db: Database, nct_id: str, facts: str, *, relevant: bool = True) -> None:
-    """What the time rules read for a trial, from its newest version. Facts that moved are
-    evaluated again at the next pass (``evaluated_on`` cleared); facts that can never make
-    a time event (``relevant`` false) are evaluated once (to clear an earlier state), then
-    not again until they move."""
+@dataclass(frozen=True)
+class ClockWrite:
+    """A trial's time-event facts from its newest version, as the store keeps them.
+
+    ``facts`` is the JSON the time rules read ("" when they can never make a time event:
+    ``relevant`` false). At a trial's first sight the cycle evaluates it at once:
+    ``state`` and ``evaluated_on`` are set and ``events`` (its current state) are
+    recorded silently, if the trial had no row yet.
+    """
+
+    facts: str
+    relevant: bool
+    state: str | None = None
+    evaluated_on: str | None = None
+    events: tuple[Event, ...] = ()
+
+
+def write_clock(
+    db: Database, nct_id: str, clock: ClockWrite, now: str, version_id: int | None = None
+) -> None:
+    """Store a trial's facts (see :class:`ClockWrite`). Facts that moved are evaluated
+    again at the next pass (``evaluated_on`` cleared); an existing state is kept."""
+    fresh = clock.evaluated_on is not None and (
+        db.execute("SELECT 1 FROM event_clock WHERE nct_id = ?", [nct_id]).fetchone() is None
+    )
     db.execute(
-        """INSERT INTO event_clock (nct_id, facts, relevant) VALUES (?, ?, ?)
+        """INSERT INTO event_clock (nct_id, facts, relevant, state, evaluated_on)
+           VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts,
                relevant = excluded.relevant,
                evaluated_on = CASE WHEN event_clock.facts = excluded.facts
                                    THEN event_clock.evaluated_on END""",
-        [nct_id, facts, int(relevant)],
+        [nct_id, clock.facts, int(clock.relevant), clock.state, clock.evaluated_on],
     )
+    if fresh and clock.events:
+        insert_events(db, nct_id, version_id, clock.events, now, source="clock", silent=True)
 
 
 @dataclass(frozen=True)
@@ -211,9 +234,9 @@ class Events:
         )
         return [r["nct_id"] for r in rows]
 
-    def set_clock(self, nct_id: str, facts: str, *, relevant: bool = True) -> None:
+    def set_clock(self, nct_id: str, clock: ClockWrite, now: str) -> None:
         with self._conn.atomic() as db:
-            set_clock_facts(db, nct_id, facts, relevant=relevant)
+            write_clock(db, nct_id, clock, now)
 
     def record_clock(
         self, updates: Sequence[TimeUpdate], evaluated: Sequence[str], now: str, today: str

@@ -29,7 +29,7 @@ from watcher.core.history import IMPORTED
 from watcher.core.snapshot import Snapshot
 from watcher.store.base import Connection
 from watcher.store.bodies import BodyCodec
-from watcher.store.events import Source, insert_events, set_clock_facts
+from watcher.store.events import ClockWrite, Source, insert_events, write_clock
 from watcher.store.rows import ChangeRow, StoredVersion
 
 _OUTLINE = """SELECT v.id, v.position AS number, v.source, v.registry_version, v.submitted,
@@ -129,9 +129,9 @@ class HistoryWrite:
         source: Source = "imported" if imported else "observed"
         insert_events(self._db, self.nct_id, version_id, events, now, source=source, silent=True)
 
-    def set_clock(self, facts: str, *, relevant: bool) -> None:
+    def set_clock(self, clock: ClockWrite, now: str) -> None:
         """The time-event facts, from the trial's newest version."""
-        set_clock_facts(self._db, self.nct_id, facts, relevant=relevant)
+        write_clock(self._db, self.nct_id, clock, now)
 
     def reorder(self, version_ids: Sequence[int]) -> None:
         """Number the trial's versions 1…n in this order."""

@@ -30,7 +30,7 @@ from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
-from watcher.store.events import insert_events, set_clock_facts
+from watcher.store.events import ClockWrite, insert_events, write_clock
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
@@ -134,7 +134,7 @@ class VersionBatch:
         now: str,
         *,
         events: Sequence[Event] = (),
-        clock: tuple[str, bool] | None = None,
+        clock: ClockWrite | None = None,
     ) -> int:
         """A version with its changes, events and outbox rows; ``clock``: the facts the
         time-event rules read from this (the newest) version."""
@@ -164,8 +164,8 @@ class VersionBatch:
             silent = not any(r.kind == "change" for r in outbox)
             insert_events(db, snap.nct_id, version_id, events, now, source="observed",
                           silent=silent)  # fmt: skip
-        if clock is not None:  # (facts, whether they can make a time event)
-            set_clock_facts(db, snap.nct_id, clock[0], relevant=clock[1])
+        if clock is not None:
+            write_clock(db, snap.nct_id, clock, now, version_id)
         return version_id
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
