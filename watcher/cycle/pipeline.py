@@ -361,7 +361,7 @@ class Pipeline:
                 [],
                 now,
                 events=events,
-                clock=self._clock(snap.record, first_sight=True),
+                clock=self._clock(snap.record, first_sight=state is None),
             )
             if self.queue_history:
                 batch.queue_history(nct, now)
@@ -373,11 +373,11 @@ class Pipeline:
         # Another hash is not yet a change: the same bytes under a hash of another
         # form (an older ctwatch), or the same content in another list order, are not.
         previous = batch.latest_body(nct)
-        changes = [] if previous == snap.body else diff_records(_parsed(previous), snap.record)
+        old = _parsed(previous) if previous != snap.body else {}
+        changes = diff_records(old, snap.record) if previous != snap.body else []
         if not changes:
             batch.record_unchanged(snap, now)  # and stores the new hash: compared once
             return Outcome.UNCHANGED
-        old = _parsed(previous)
         events = self._events(batch, nct, old, snap.record, changes)
         rows = outbox_rows(changes, routes, events)
         batch.record_version(

@@ -127,21 +127,27 @@ def write_clock(
     db: Database, nct_id: str, clock: ClockWrite, now: str, version_id: int | None = None
 ) -> None:
     """Store a trial's facts (see :class:`ClockWrite`). Facts that moved are evaluated
-    again at the next pass (``evaluated_on`` cleared); an existing state is kept."""
-    fresh = clock.evaluated_on is not None and (
-        db.execute("SELECT 1 FROM event_clock WHERE nct_id = ?", [nct_id]).fetchone() is None
-    )
+    again at the next pass (``evaluated_on`` cleared); an existing state is kept, and a
+    first evaluation's events are only recorded for a trial that had no row."""
+    if clock.evaluated_on is not None:
+        fresh = db.execute(
+            """INSERT OR IGNORE INTO event_clock (nct_id, facts, relevant, state, evaluated_on)
+               VALUES (?, ?, ?, ?, ?)""",
+            [nct_id, clock.facts, int(clock.relevant), clock.state, clock.evaluated_on],
+        ).rowcount
+        if fresh:
+            if clock.events:
+                insert_events(db, nct_id, version_id, clock.events, now, source="clock",
+                              silent=True)  # fmt: skip
+            return
     db.execute(
-        """INSERT INTO event_clock (nct_id, facts, relevant, state, evaluated_on)
-           VALUES (?, ?, ?, ?, ?)
+        """INSERT INTO event_clock (nct_id, facts, relevant) VALUES (?, ?, ?)
            ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts,
                relevant = excluded.relevant,
                evaluated_on = CASE WHEN event_clock.facts = excluded.facts
                                    THEN event_clock.evaluated_on END""",
-        [nct_id, clock.facts, int(clock.relevant), clock.state, clock.evaluated_on],
+        [nct_id, clock.facts, int(clock.relevant)],
     )
-    if fresh and clock.events:
-        insert_events(db, nct_id, version_id, clock.events, now, source="clock", silent=True)
 
 
 @dataclass(frozen=True)

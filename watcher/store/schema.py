@@ -451,7 +451,6 @@ def _m0017_events(db: Database) -> None:
         );
         CREATE INDEX events_by_trial ON events(nct_id, id);
         CREATE INDEX events_by_version ON events(version_id);
-        CREATE INDEX events_by_time ON events(detected_at);
         CREATE TABLE event_clock (
             nct_id TEXT PRIMARY KEY,
             facts TEXT NOT NULL,
