@@ -192,6 +192,10 @@ def test_slip_history_across_stored_versions(setup: tuple[Path, RegistryDouble])
     assert newest["values"]["slip_count"] == 2
     assert newest["values"]["first_known"] == "2027-06"
     assert "2nd slip" in newest["summary"]
+    versions = json.loads(run_cli(config, "history", SEED_NCT, "--json").stdout)
+    assert [v["number"] for v in versions] == [3, 2, 1]
+    assert versions[0]["events"][0]["values"]["slip_count"] == 2
+    assert versions[2]["events"] == []  # the baseline: nothing changed
 
 
 def test_events_command_filters_and_formats(setup: tuple[Path, RegistryDouble]) -> None:
