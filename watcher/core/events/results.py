@@ -86,15 +86,16 @@ class Deadline:
 
 def deadline(record: Any) -> Deadline | None:
     """The FDAAA deadline of a record, or None when the rule does not apply (module doc)."""
-    design = dig(record, "protocolSection", "designModule")
-    status = dig(record, "protocolSection", "statusModule")
-    if dig(design, "studyType") != "INTERVENTIONAL":
+    protocol = _module(record, "protocolSection")
+    design = _module(protocol, "designModule")
+    if design.get("studyType") != "INTERVENTIONAL":  # most records stop here or below
         return None
-    phases = dig(design, "phases")
+    phases = design.get("phases")
     if not isinstance(phases, list) or not phases or not all(isinstance(p, str) for p in phases):
         return None
     if set(phases) <= PHASE_ONE:
         return None
+    status = _module(protocol, "statusModule")
     basis_text = dig(status, "primaryCompletionDateStruct", "date")
     basis = parse_date(basis_text)
     if basis is None:
@@ -104,9 +105,14 @@ def deadline(record: Any) -> Deadline | None:
         return None
     if not (_declared(record) or _legacy(record, basis)):
         return None
-    certificate = isinstance(dig(status, "dispFirstSubmitDate"), str)
+    certificate = isinstance(status.get("dispFirstSubmitDate"), str)
     due = add_years(basis, 3 if certificate else 1)
     return Deadline(basis, basis_text, due, certificate, _results_date(record), has_results(record))
+
+
+def _module(parent: Any, name: str) -> dict[str, Any]:
+    value = parent.get(name) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _declared(record: Any) -> bool:
