@@ -120,7 +120,10 @@ class App:
             reg, transport=transport, sleep=sleep, retry_unreachable=not one_shot
         )
         # the history adapter shares the v2 client's JsonGetter: one pace for both
-        backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
+        backfiller = Backfiller(
+            store, HistoryClient(registry.http, reg.url), clock,
+            thresholds=config.events.thresholds,
+        )  # fmt: skip
         chosen = (
             dict(notifiers)
             if notifiers is not None
@@ -296,6 +299,7 @@ def pipeline(
         trouble_after=config.alerts.trouble_after,
         history=backfiller,
         queue_history=config.registry.backfill,
+        thresholds=config.events.thresholds,
     )
 
 

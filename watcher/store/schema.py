@@ -464,4 +464,4 @@ def _m0015_mutes_by_workspace(db: Database) -> None:
 
 # The analyst views and numbering steps (0016…) live in their own module, registered here,
 # after every earlier step, so they apply in order.
-from watcher.store import schema_analyst  # noqa: E402, F401
+from watcher.store import schema_analyst, schema_events  # noqa: E402, F401
