@@ -27,7 +27,10 @@ repeats the cycles with one request per trial and no version probe or
 incremental fetch (batch_size = 1, incremental = false). Peak RSS is compared
 between N and N/10 when both ran. The 580,000-trial run serves ~6 GB of JSON
 from the double's memory (about 7 GB of RAM and 10 minutes to build) and is
-never part of CI. This is a benchmark that prints its figures, not a test:
+never part of CI. Each N runs the three cycles twice, with and without the
+event rules (``--skip-event-comparison`` skips the second), and prints the CPU the
+rules add (bench/events.py has the history and time-event figures).
+This is a benchmark that prints its figures, not a test:
 nothing here asserts.
 """
 
@@ -102,9 +105,9 @@ def parse_cost(double: Any, n: int) -> dict[str, float]:
     return cost
 
 
-def one_cycle(config: str, full: bool = False) -> None:
+def one_cycle(config: str, full: bool = False, events: bool = True) -> None:
     """Child mode: run one `ctwatch check` cycle (``--full``: the sweep) in-process and
-    print its figures."""
+    print its figures; ``events=False`` skips the event rules (for the comparison)."""
     import io  # noqa: PLC0415 - child mode only
     from contextlib import nullcontext  # noqa: PLC0415
 
@@ -119,6 +122,8 @@ def one_cycle(config: str, full: bool = False) -> None:
 
     loaded = load_config(Path(config))
     app = App.build(loaded, out=io.StringIO(), progress=count)
+    app.pipeline.classify_events = events
+    spent = _meter_events() if events else [0.0, 0.0]
     settle_memory(loaded)  # as `ctwatch check` does
     wall0, cpu0 = time.perf_counter(), time.process_time()
     report, delivery = app.check(full=full)
@@ -139,9 +144,37 @@ def one_cycle(config: str, full: bool = False) -> None:
                 "new": len(report.new),
                 "alerts": delivery.sent,
                 "search_events": len(report.search_events),
+                "classify_cpu": spent[0],
+                "clock_cpu": spent[1],
+                "events_cpu": spent[0] + spent[1],
             }
         )
     )
+
+
+def _meter_events() -> list[float]:
+    """CPU seconds spent in the event code of this process, measured around those functions
+    alone: ``[classification and its writes, time-event facts + their writes + the pass]``."""
+    import watcher.cycle.pipeline as pipeline  # noqa: PLC0415 - child mode only
+    import watcher.store.versions as versions  # noqa: PLC0415
+
+    spent = [0.0, 0.0]
+
+    def metered(fn: Any, slot: int) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[slot] += time.process_time() - start
+
+        return wrapper
+
+    for name, slot in (("_events", 0), ("_clock", 1), ("_time_events", 1)):
+        setattr(pipeline.Pipeline, name, metered(getattr(pipeline.Pipeline, name), slot))
+    versions.insert_events = metered(versions.insert_events, 0)
+    versions.write_clock = metered(versions.write_clock, 1)
+    return spent
 
 
 def write_config(
@@ -211,7 +244,9 @@ def status_times(n: int, config: Path) -> None:
         )
 
 
-def bench(n: int, naive: bool, wide_over: int, readable: str | None = None) -> list[dict[str, Any]]:
+def bench(
+    n: int, naive: bool, wide_over: int, readable: str | None = None, events: bool = True
+) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
     server.start()
@@ -229,17 +264,17 @@ def bench(n: int, naive: bool, wide_over: int, readable: str | None = None) -> l
                     parent.send(("change", 0.01))
                     parent.recv()
                 before = db_figures(db)[0] if db.exists() else 0
-                row = run_cycle(config)
+                row = run_cycle(config, *(() if events else ("--no-events",)))
                 size, stored = db_figures(db)
                 received += row["mb"]
                 row.update(
                     n=n, cycle=name, naive=naive, db_mb=size / 1e6,
                     db_growth_kb=(size - before) / 1024, stored_mb=stored / 1e6,
-                    received_mb=received, parse=parse,
+                    received_mb=received, parse=parse, events=events,
                 )  # fmt: skip
                 rows.append(row)
                 print(_line(row), flush=True)
-            if not naive:
+            if not naive and events:
                 status_times(n, config)
     finally:
         parent.send(("stop", None))
@@ -258,11 +293,37 @@ HEADER = (
 def _line(row: dict[str, Any]) -> str:
     per_k = f"{row['cpu'] * 1e6 / row['fetched']:.0f}" if row["fetched"] else "–"
     return (
-        f"| {row['n']:,} | {'naive' if row['naive'] else 'ctwatch'} | {row['cycle']} "
+        f"| {row['n']:,} | {_mode(row)} | {row['cycle']} "
         f"| {row['requests']:,} | {row['mb']:.2f} | {row['wall']:.2f} | {row['cpu']:.2f} "
         f"| {row['process_cpu']:.2f} | {per_k} | {row['rss_mb']:.0f} | {row['db_mb']:.2f} "
         f"| {row['db_mb'] * 1e6 / row['n']:,.0f} | {row['db_growth_kb']:.1f} |"
     )
+
+
+def _mode(row: dict[str, Any]) -> str:
+    if row["naive"]:
+        return "naive"
+    return "ctwatch" if row.get("events", True) else "no events"
+
+
+def event_cost(rows: list[dict[str, Any]]) -> list[str]:
+    """CPU of each cycle with the event rules against the same cycle without them."""
+    out = []
+    plain = {(r["n"], r["cycle"]): r for r in rows if not r["naive"] and not r["events"]}
+    for row in rows:
+        other = plain.get((row["n"], row["cycle"]))
+        if row["naive"] or not row["events"] or other is None or row["cycle"] == "no change":
+            continue
+        extra = (row["cpu"] - other["cpu"]) / other["cpu"] * 100 if other["cpu"] else 0.0
+        rest = row["cpu"] - row["events_cpu"]
+        out.append(
+            f"- N = {row['n']:,}, {row['cycle']}: {row['cpu']:.2f} s CPU with events, "
+            f"{other['cpu']:.2f} s without: {extra:+.1f} % (target ≤ +10 %); measured inside: "
+            f"classification {row['classify_cpu']:.3f} s "
+            f"({row['classify_cpu'] / rest * 100:+.1f} %), time-event facts and pass "
+            f"{row['clock_cpu']:.3f} s ({row['clock_cpu'] / rest * 100:+.1f} %)"
+        )
+    return out
 
 
 def parsing(rows: list[dict[str, Any]]) -> list[str]:
@@ -367,9 +428,15 @@ def main() -> None:
     )
     parser.add_argument("--cycle", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-events", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--skip-event-comparison",
+        action="store_true",
+        help="do not repeat the cycles without the event rules",
+    )
     args = parser.parse_args()
     if args.cycle:
-        one_cycle(args.cycle, args.full)
+        one_cycle(args.cycle, args.full, events=not args.no_events)
         return
     sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
     print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
@@ -377,8 +444,13 @@ def main() -> None:
     rows = []
     for n in sizes:
         rows += bench(n, False, args.registry_wide_over, args.readable_records)
+        if not args.skip_event_comparison:
+            rows += bench(n, False, args.registry_wide_over, args.readable_records, events=False)
         if args.naive:
             rows += bench(n, True, args.registry_wide_over, args.readable_records)
+    if lines := event_cost(rows):
+        print("\nEvents (classification inside the cycle):")
+        print("\n".join(lines))
     print("\nParsing the same JSON:")
     print("\n".join(parsing(rows)))
     if lines := memory(rows):

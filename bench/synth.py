@@ -74,6 +74,12 @@ def study(index: int, seed: int = 7) -> dict[str, Any]:
             {"measure": _text(rng, 6), "timeFrame": f"{m} months"} for m in (6, 12, 24, 36)
         ],
     }
+    proto["statusModule"]["primaryCompletionDateStruct"] = {
+        "date": f"20{rng.randint(24, 29)}-{rng.randint(1, 12):02d}",
+        "type": "ESTIMATED",
+    }
+    proto["statusModule"]["completionDateStruct"] = {"date": "2030-12", "type": "ESTIMATED"}
+    proto["designModule"]["enrollmentInfo"] = {"count": rng.randint(20, 900), "type": "ESTIMATED"}
     for site in proto["contactsLocationsModule"]["locations"]:
         site["contacts"] = [{"name": f"Coordinator {rng.randint(1, 999)}", "role": "CONTACT"}]
     record["derivedSection"] = {
@@ -86,9 +92,11 @@ def study(index: int, seed: int = 7) -> dict[str, Any]:
 
 
 def edited(record: dict[str, Any], day: str) -> dict[str, Any]:
-    """A registry update posted on ``day``: status, verified date, one site."""
+    """A registry update posted on ``day``: status, verified date, one site, and the
+    completion date slipping a year (so the event rules read the trial's history)."""
     out = copy.deepcopy(record)
     status = out["protocolSection"]["statusModule"]
+    status["completionDateStruct"] = {"date": "2031-12", "type": "ESTIMATED"}
     status["overallStatus"] = "ACTIVE_NOT_RECRUITING"
     status["statusVerifiedDate"] = day[:7]
     status["lastUpdatePostDateStruct"] = {"date": day, "type": "ACTUAL"}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.core.diff import diff_records
+from watcher.core.events import classify
 from watcher.core.render import Alert
 from watcher.core.snapshot import take_snapshot
 from watcher.testing.samples import changed, make_study, seed_study
@@ -32,7 +33,9 @@ def golden(name: str, text: str) -> None:
 def alert_between(old: dict[str, Any], new: dict[str, Any]) -> Alert:
     a, b = take_snapshot("x", old), take_snapshot("x", new)
     nct = b.record["protocolSection"]["identificationModule"]["nctId"]
-    return Alert(nct, b.title, tuple(diff_records(a.record, b.record)), b.last_update_posted)
+    changes = diff_records(a.record, b.record)
+    events = tuple(classify(a.record, b.record, changes))
+    return Alert(nct, b.title, tuple(changes), b.last_update_posted, events=events)
 
 
 def status_change() -> Alert:

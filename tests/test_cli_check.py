@@ -46,6 +46,7 @@ def test_baseline_is_silent_then_changes_are_reported(
     assert second.exit_code == 0, second.stderr
     assert second.stdout == (
         "NCT06850103 — SCRT-CAPEOX-Serplulimab for MSS/pMMR Rectal Cancer With Oligometastases\n"
+        "  [MEDIUM] Overall status changed from Recruiting to Active, not recruiting.\n"
         "  Overall Status: Recruiting → Active, not recruiting\n"
         "  Status Verified Date: 2025-11 → 2026-01\n"
         "  Last Update Posted: 2025-12-01 → 2026-01-15\n"

@@ -24,6 +24,12 @@ def downgrade_to_0005(path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.executescript(
             """
+            DROP VIEW trial_events;
+            DROP TABLE events;
+            DROP TABLE event_clock;
+            ALTER TABLE subscriptions DROP COLUMN min_level;
+            ALTER TABLE subscriptions DROP COLUMN events;
+            DELETE FROM _sqlite_migrations WHERE name = '0017_events';
             DROP VIEW trial_versions;
             DROP VIEW trial_watches;
             DROP TABLE watch_members;
@@ -33,6 +39,8 @@ def downgrade_to_0005(path: Path) -> None:
             DROP TABLE trial_facts;
             DROP INDEX versions_by_number;
             DROP INDEX versions_seen;
+            DROP INDEX versions_by_date;
+            DELETE FROM _sqlite_migrations WHERE name LIKE '0019%';
             ALTER TABLE versions DROP COLUMN number;
             DELETE FROM _sqlite_migrations WHERE name LIKE '0016%';
             ALTER TABLE changes DROP COLUMN old_text;

@@ -41,8 +41,11 @@ def test_history_lists_numbers_registry_versions_dates_sources_and_changes(
         "first seen by ctwatch (the changes above since the last imported version)" in (blocks[0])
     )
     assert "Eligibility" not in blocks[0]  # HTML then, Markdown now: not a change
-    assert blocks[1].splitlines()[:3] == [
+    assert blocks[1].splitlines()[:5] == [  # the version's events above its changes
         "r3 · 2025-06-02 · Recruiting · imported",
+        "  high: Primary completion date moved later by 184 days (2027-06 → 2027-12, "
+        "about 6 months); 1st slip.",
+        "  low: Enrollment target raised from 60 to 80 (+33.3 %).",
         "  Status Verified Date: 2025-03 → 2025-06",
         "  Primary Completion Date: 2027-06 → 2027-12",
     ]

@@ -84,7 +84,10 @@ def test_only_trials_posted_since_the_last_cycle_are_fetched(
     reg.set_data_timestamp(DAY2)
     reg.reset_requests()
     out = check(config)
-    assert f"{TRIALS[2]} — Trial {TRIALS[2]}\n  Overall Status: Recruiting → Suspended" in out
+    assert (
+        f"{TRIALS[2]} — Trial {TRIALS[2]}\n  [HIGH] Overall status changed from Recruiting to Suspended.\n  Overall Status: Recruiting → Suspended"
+        in out
+    )
     assert "checked 5 · changed 1 · new 0" in out
     probe, listing, fetch = reg.requests
     assert probe.path == "/api/v2/version"
@@ -223,7 +226,8 @@ def test_a_trial_watched_under_an_alias_is_seen_to_move(tmp_path: Path, wide_ove
         reg.put(edit)
         reg.set_data_timestamp(DAY2)
         out = check(config)
-    assert "NCT00000099 — Merged trial\n  Overall Status: Recruiting → Terminated" in out
+    assert "NCT00000099 — Merged trial\n  [HIGH] Overall status changed" in out
+    assert "\n  Overall Status: Recruiting → Terminated" in out
 
 
 def test_a_trial_removed_and_added_back_is_fetched_again(
@@ -244,7 +248,10 @@ def test_a_trial_removed_and_added_back_is_fetched_again(
     config.write_text(config.read_text().replace(without, everyone))
     reg.reset_requests()
     out = check(config)  # the data did not move, but the trial is back: full fetch
-    assert f"{TRIALS[1]} — Trial {TRIALS[1]}\n  Overall Status: Recruiting → Terminated" in out
+    assert (
+        f"{TRIALS[1]} — Trial {TRIALS[1]}\n  [HIGH] Overall status changed from Recruiting to Terminated.\n  Overall Status: Recruiting → Terminated"
+        in out
+    )
     assert reg.requests[-1].params["filter.ids"] == TRIALS[1]
     reg.reset_requests()
     check(config)

@@ -20,7 +20,8 @@ def test_demo_runs_offline() -> None:
     assert "NCT06850103 — SCRT-CAPEOX-Serplulimab" in out
     assert "  Overall Status: Recruiting → Active, not recruiting" in out
     assert "  Why Stopped: (none) → Abandon of the partner, ROCHE" in out
-    assert "  Status Verified Date: 2025-10 → 2026-01" in out
+    assert "  [HIGH] Overall status changed from Recruiting to Terminated" in out  # events lead
+    assert "(demo record): Only administrative dates changed" in out  # one quiet line
     assert "(registry requests this check: 2)" in out  # probe + one batch
     assert "(registry requests this check: 1)" in out  # probe only: nothing new
     assert "checked 3 · changed 3 · new 0 · not found 0 · errors 0 · alerts sent 3" in out

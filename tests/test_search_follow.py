@@ -163,3 +163,19 @@ def test_a_member_coming_back_is_carded_and_baselined_from_its_fresh_record(
         ("change",), ("search.left",), ("search.matches",),
     ]  # fmt: skip
     assert rows(db, f"SELECT COUNT(*) FROM versions WHERE nct_id = '{B}'") == [(3,)]
+
+
+def test_a_followed_search_filters_member_changes_by_event_level(
+    tmp_path: Path, reg: RegistryDouble
+) -> None:
+    config = search_config(tmp_path, reg, f'url = "{RECTAL}"\nfollow = true\nmin_level = "high"')
+    check(config)
+    cut = trial(A, "Trial A", last="2026-01-05")  # 120 -> 110: a small cut, low
+    cut["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 110
+    big = trial(B, "Trial B", last="2026-01-05")  # 120 -> 60: a 50 % cut, high
+    big["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 60
+    refresh(reg, DAY2, cut, big)
+    out = check(config)
+    assert "changed 2" in out and "alerts sent 1" in out
+    assert "NCT00000002 — Trial B\n  [HIGH] Enrollment target cut from 120 to 60" in out
+    assert "NCT00000001" not in out

@@ -33,6 +33,7 @@ def test_change_posts_block_kit_with_text_fallback(
     assert message.channel == "#trial-alerts" and message.token == TOKEN
     assert message.text == (
         "NCT06850103 — SCRT-CAPEOX-Serplulimab for MSS/pMMR Rectal Cancer With Oligometastases: "
+        "[MEDIUM] Overall status changed from Recruiting to Active, not recruiting; "
         "Overall Status: Recruiting → Active, not recruiting; Last Update Posted: 2025-12-01 → 2026-01-15"
     )
     header = message.blocks[0]
@@ -47,8 +48,11 @@ def test_change_posts_block_kit_with_text_fallback(
         "<https://clinicaltrials.gov/study/NCT06850103|SCRT-CAPEOX"
         in message.blocks[1]["text"]["text"]
     )
+    assert message.blocks[2]["text"]["text"] == (  # the events lead, the field diff below
+        "*[MEDIUM] Overall status changed from Recruiting to Active, not recruiting.*"
+    )
     assert (
-        "*Overall Status:* Recruiting → Active, not recruiting" in message.blocks[2]["text"]["text"]
+        "*Overall Status:* Recruiting → Active, not recruiting" in message.blocks[3]["text"]["text"]
     )
     context = message.blocks[-1]["elements"][0]["text"]
     assert (

@@ -456,9 +456,36 @@ def test_subscribe_baseline_then_alert_in_that_channel(
     assert "alerts sent 1" in check(config)
     (message,) = slack.messages
     assert message.channel == slack.channel_id("#lab")  # by channel ID, as Slack sent it
-    assert message.text.startswith(f"{SEED_NCT} — {SEED_TITLE}: Overall Status: Recruiting")
+    assert message.text.startswith(f"{SEED_NCT} — {SEED_TITLE}: [HIGH] Overall status changed")
+    assert "; Overall Status: Recruiting → Suspended" in message.text
     assert "alerts sent 0" in check(config)
     assert len(slack.messages) == 1
+
+
+def test_subscribe_with_min_level_hears_only_high_events(
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+) -> None:
+    registry.put(seed_study())
+    registry.put(make_study(OTHER, "Another trial"))
+    config = commands_config(tmp_path, registry, slack, trials=(OTHER,))
+    with endpoint(config) as server:
+        bad = command(server, slack, f"watch {SEED_NCT} min_level=urgent", channel="#lab")
+        assert "min_level: 'urgent' is not a level" in bad["text"]
+        bad = command(server, slack, f"watch {SEED_NCT} events=stauts.*", channel="#lab")
+        assert "matches no event type" in bad["text"]
+        command(server, slack, f"watch {SEED_NCT} min_level=high", channel="#lab")
+        assert "(events at high or higher only)" in follow_up(slack)
+    store = Store.open(tmp_path / "ctwatch.db")
+    (sub,) = store.subscriptions.list()
+    store.close()
+    assert (sub.min_level, sub.events) == ("high", ())
+    check(config)  # the baseline
+    registry.put(changed(seed_study(), status="ACTIVE_NOT_RECRUITING", last_update="2026-01-15"))
+    assert "alerts sent 0" in check(config)  # medium: recorded, not sent
+    registry.put(changed(seed_study(), status="SUSPENDED", last_update="2026-01-16"))
+    assert "alerts sent 1" in check(config)
+    (message,) = slack.messages
+    assert "[HIGH] Overall status changed from Active, not recruiting to Suspended" in message.text
 
 
 def test_channel_subscribed_both_ways_gets_one_alert(

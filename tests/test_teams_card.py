@@ -9,6 +9,7 @@ becomes markup or a link, and no card is over the size budget.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -73,8 +74,7 @@ def test_teams_card_golden(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_webhook_body_golden(name: str) -> None:
-    alert = CASES[name]()
-    alert = Alert(alert.nct_id, alert.title, alert.changes, alert.last_update_posted, queued=QUEUED)
+    alert = dataclasses.replace(CASES[name](), queued=QUEUED)
     msg_id = message_id(alert)
     assert msg_id == "msg_42_20261125T143000Z"
     body = build_payload(alert, msg_id, NOW)
@@ -89,7 +89,8 @@ def test_status_change_card_reads_like_the_other_destinations() -> None:
     runs = texts(payload)
     assert runs[0] == "NCT06850103 · Overall Status: Recruiting → Active, not recruiting"
     assert runs[1].startswith("SCRT-CAPEOX-Serplulimab")
-    assert runs[2:6] == ["Overall Status: ", "Recruiting", " → ", "Active, not recruiting"]
+    assert runs[2] == "[MEDIUM] Overall status changed from Recruiting to Active, not recruiting."
+    assert runs[3:7] == ["Overall Status: ", "Recruiting", " → ", "Active, not recruiting"]
     assert runs[-1] == "Last update posted 2026-01-15"
     title = card["body"][1]["inlines"][0]
     assert title["selectAction"]["url"] == "https://clinicaltrials.gov/study/NCT06850103"

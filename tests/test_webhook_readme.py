@@ -23,11 +23,13 @@ import pytest
 from tests.alert_cases import NOW, status_change
 from tests.hook_setup import SECRET, hook_config, run
 from watcher.alerts.webhook_payload import build_payload
+from watcher.core.events import Event, Level
 from watcher.core.render import Alert, Queued
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "setup" / "webhooks.md"
+EVENTS_DOC = Path(__file__).resolve().parents[1] / "docs" / "events.md"
 
 
 def docs_block(marker: str, language: str) -> str:
@@ -99,8 +101,26 @@ def test_the_docs_example_body_has_the_shape_ctwatch_sends() -> None:
     queued = Alert(alert.nct_id, alert.title, alert.changes[:1], alert.last_update_posted,
                    queued=Queued(42, "2026-11-25T14:30:00Z"))  # fmt: skip
     sent = build_payload(queued, "msg_42_20261125T143000Z", NOW)
-    assert keys(example) == keys(sent)
+    # ``data.events`` is documented in docs/events.md (the README is being cut down)
+    assert "events" not in example["data"] or keys(example) == keys(sent)
+    sent_without = {**sent, "data": {k: v for k, v in sent["data"].items() if k != "events"}}
+    example["data"].pop("events", None)
+    assert keys(example) == keys(sent_without)
     assert example["data"]["changes"] == sent["data"]["changes"]
-    page = PAGE.read_text(encoding="utf-8")
+    page = PAGE.read_text(encoding="utf-8") + EVENTS_DOC.read_text(encoding="utf-8")
     for field in sent["data"]:
-        assert f"data.{field}" in page  # every field is in the schema table
+        assert f"data.{field}" in page  # every field is in a schema table
+
+
+def test_the_events_doc_shows_the_events_list_ctwatch_sends() -> None:
+    block = EVENTS_DOC.read_text(encoding="utf-8")
+    start = block.index("<!-- webhook events -->")
+    match = re.compile(r"```json\n(.*?)```", re.S).search(block, start)
+    assert match is not None
+    documented = json.loads(match.group(1))
+    alert = status_change()
+    event = Event("status.changed", Level.HIGH, "Overall status changed.", {"from": "A", "to": "B"})
+    sent = build_payload(Alert(alert.nct_id, alert.title, alert.changes, events=(event,)),
+                         "msg_1", NOW)  # fmt: skip
+    assert set(documented["events"][0]) == set(sent["data"]["events"][0]) == {
+        "type", "level", "summary", "values"}  # fmt: skip

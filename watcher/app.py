@@ -109,10 +109,7 @@ class App:
         one_shot: bool = False,
     ) -> App:
         """``one_shot`` (``ctwatch check``): an unreachable registry fails at once."""
-        from watcher.alerts.delivery import Deliverer
-        from watcher.alerts.digests import Digester, all_timings
         from watcher.cycle.backfill import Backfiller
-        from watcher.cycle.pipeline import Pipeline
         from watcher.registry.configured import registry_client
         from watcher.registry.history import HistoryClient
 
@@ -123,7 +120,10 @@ class App:
             reg, transport=transport, sleep=sleep, retry_unreachable=not one_shot
         )
         # the history adapter shares the v2 client's JsonGetter: one pace for both
-        backfiller = Backfiller(store, HistoryClient(registry.http, reg.url), clock)
+        backfiller = Backfiller(
+            store, HistoryClient(registry.http, reg.url), clock,
+            thresholds=config.events.thresholds,
+        )  # fmt: skip
         chosen = (
             dict(notifiers)
             if notifiers is not None
@@ -141,24 +141,8 @@ class App:
             config=config,
             store=store,
             registry=registry,
-            pipeline=Pipeline(
-                store,
-                registry,
-                planner(registry, reg),
-                clock,
-                progress,
-                trouble_after=config.alerts.trouble_after,
-                history=backfiller,
-                queue_history=reg.backfill,
-            ),
-            deliverer=Deliverer(
-                store,
-                chosen,
-                clock,
-                config.delivery.give_up_after,
-                site=config.server.public_url if config.server is not None else None,
-                digester=Digester(store, partial(all_timings, config, store), clock=clock),
-            ),
+            pipeline=pipeline(config, store, registry, backfiller, clock=clock, progress=progress),
+            deliverer=deliverer(config, store, chosen, clock),
             redactor=redactor,
             backfiller=backfiller,
             lock_wait=lock_wait,
@@ -292,6 +276,51 @@ def settle_memory(config: Config) -> bool:
     gc.collect()
     gc.freeze()
     return True
+
+
+def pipeline(
+    config: Config,
+    store: Store,
+    registry: RegistryClient,
+    backfiller: Backfiller,
+    *,
+    clock: Clock,
+    progress: ProgressFactory | None,
+) -> Pipeline:
+    """One cycle's steps, with ``[registry]``'s planner and ``[alerts]``' trouble count."""
+    from watcher.cycle.pipeline import Pipeline
+
+    return Pipeline(
+        store,
+        registry,
+        planner(registry, config.registry),
+        clock,
+        progress,
+        trouble_after=config.alerts.trouble_after,
+        history=backfiller,
+        queue_history=config.registry.backfill,
+        thresholds=config.events.thresholds,
+    )
+
+
+def deliverer(
+    config: Config, store: Store, notifiers: Mapping[str, Notifier], clock: Clock
+) -> Deliverer:
+    """The outbox worker: ``[delivery]``, links to ``[server] public_url`` pages, and each
+    destination's digest and quiet hours (the config's and Slack channels' own)."""
+    from watcher.alerts.delivery import Deliverer
+    from watcher.alerts.digests import Digester, all_timings
+
+    return Deliverer(
+        store,
+        notifiers,
+        clock,
+        config.delivery.give_up_after,
+        site=config.server.public_url if config.server is not None else None,
+        digester=Digester(
+            store, partial(all_timings, config, store), store.events.top_levels, clock=clock
+        ),
+    )
 
 
 def planner(registry: RegistryClient, reg: RegistryConfig) -> Planner:

@@ -24,7 +24,9 @@ def test_headline_counts_trials_notices_and_already_sent() -> None:
     alerts = (status_change(), replace(status_change(), nct_id="NCT01234567"))
     notice = Alert("", "ctwatch", (), notice=Notice("checks failing", "down"))
     digest = Digest((*alerts, notice), reason="digest", already_sent=(termination(),))
-    assert digest.headline == "ctwatch digest: 2 trials changed · 1 notice · 1 already sent"
+    assert (
+        digest.headline == "ctwatch digest: 2 trials changed · 2 medium · 1 notice · 1 already sent"
+    )
     assert Digest((), reason="digest").headline == "ctwatch digest: no changes"
     assert Digest(alerts).headline == "ctwatch: 2 trials changed"  # a busy cycle, as before
     text = digest_text(replace(digest, more_url="https://ctwatch.example.org/changes?x=1"))

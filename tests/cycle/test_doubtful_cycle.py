@@ -38,7 +38,7 @@ def test_an_unrequested_study_is_never_told_as_gone(tmp_path: Path) -> None:
     assert "not found 0 · errors 1 (NCT00000025)" in result.stdout
     assert "no longer in the registry" not in result.stdout
     # told as a failed read (trouble_after = 1 here), with the reason
-    assert "NCT00000025 failed: the registry returned 1 record(s) that were not asked for" in (
+    assert "NCT00000025 failed: the registry returned 1 record ctwatch did not ask for" in (
         " ".join(result.stdout.split())
     )
     with sqlite3.connect(tmp_path / "ctwatch.db") as conn:

@@ -42,7 +42,7 @@ def test_an_unrequested_study_makes_the_absent_ones_failed_never_missing() -> No
             result = client.fetch_studies(TRIALS[:3])
     assert sorted(result.records) == TRIALS[:2]
     assert result.missing == []  # never "no longer in the registry"
-    assert result.failed == {TRIALS[2]: "the registry returned 1 record(s) that were not asked for"}
+    assert result.failed == {TRIALS[2]: "the registry returned 1 record ctwatch did not ask for"}
 
 
 def test_an_unrequested_study_is_asked_for_again_at_once() -> None:

@@ -38,8 +38,13 @@ def test_slack_folds_what_does_not_fit_into_a_count(site: str | None) -> None:
     if site is not None:  # and linked to exactly their changes in the web UI
         rest = ",".join(str(i + 1) for i in range(shown, 80))
         assert f"<{SITE}/changes?set={rest}|see them all>" in folded
-    assert blocks[0]["text"]["text"] == "ctwatch digest: 80 trials changed · 1 already sent"
-    assert text.startswith("ctwatch digest: 80 trials changed · 1 already sent")
+    assert (
+        blocks[0]["text"]["text"]
+        == "ctwatch digest: 80 trials changed · 27 high · 27 medium · 1 already sent"
+    )
+    assert text.startswith(
+        "ctwatch digest: 80 trials changed · 27 high · 27 medium · 1 already sent"
+    )
 
 
 def test_a_folded_trial_that_changed_twice_links_both_of_its_changes() -> None:

@@ -38,7 +38,7 @@ def test_one_entry_per_ended_period_with_every_change_in_it(
     assert entries(tmp_path, config, 0) == []  # today's digest has not gone yet
     (entry,) = entries(tmp_path, config, 1)
     title = entry.findtext(f"{ATOM}title") or ""
-    assert title.startswith(f"ctwatch digest: 2 trials changed ({cron} (UTC), ")
+    assert title.startswith(f"ctwatch digest: 2 trials changed · 1 high · 1 medium ({cron} (UTC), ")
     summary = entry.findtext(f"{ATOM}summary") or ""
     assert "Overall Status: Recruiting → Suspended" in summary
     assert "Overall Status: Recruiting → Completed" in summary

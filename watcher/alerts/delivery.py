@@ -28,6 +28,8 @@ from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.digest import Digest, by_trial
+from watcher.core.events import Event
+from watcher.core.events.model import event_from_json
 from watcher.core.render import Alert, Notice, Queued, changes_url
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
@@ -201,7 +203,11 @@ class Deliverer:
         """
         ids = [c.version_id for c in claims if c.version_id is not None]
         changes = self.store.versions.changes_of(ids)
-        alerts = [_alert(c, changes.get(c.version_id or 0, ())) for c in claims]
+        events = self.store.events.of_versions(ids)
+        alerts = [
+            _alert(c, changes.get(c.version_id or 0, ()), events.get(c.version_id or 0, ()))
+            for c in claims
+        ]
         return [replace(a, site=self.site) for a in alerts] if self.site else alerts
 
     def _send(
@@ -301,12 +307,18 @@ def _muted(mute: Mute) -> str:
     return f"muted in this channel{who} until {mute.until}"
 
 
-def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
+def _alert(
+    claim: OutboxClaim, changes: tuple[FieldChange, ...], events: tuple[Event, ...] = ()
+) -> Alert:
     queued = Queued(claim.id, claim.created_at)
     if claim.kind == "notice":
         payload = claim.payload or {}
         notice = Notice(str(payload.get("headline", "notice")), str(payload.get("body", "")))
-        return Alert(claim.nct_id, claim.title, (), notice=notice, queued=queued)
+        told = event_from_json(payload.get("event"))  # a time event (results due, stale)
+        return Alert(
+            claim.nct_id, claim.title, (), notice=notice, queued=queued,
+            events=(told,) if told is not None else (),
+        )  # fmt: skip
     if claim.kind in SEARCH_KINDS:  # the card was stored with the event: no lookups
         event, explained = read_payload(claim.payload or {})
         card = event.card
@@ -321,5 +333,5 @@ def _alert(claim: OutboxClaim, changes: tuple[FieldChange, ...]) -> Alert:
     compare = (old, new) if old is not None and new is not None else None
     return Alert(
         claim.nct_id, claim.title, changes, claim.last_update_posted, queued=queued,
-        compare=compare, change_set=claim.version_id,
+        compare=compare, change_set=claim.version_id, events=events,
     )  # fmt: skip

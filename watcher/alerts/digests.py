@@ -21,10 +21,11 @@ from datetime import datetime
 
 from watcher.alerts.routing import channel_destination
 from watcher.config import Config
-from watcher.config.digest import LEVELS, parse_digest, parse_quiet_hours
+from watcher.config.digest import parse_digest, parse_quiet_hours
 from watcher.config.digest_keys import Timing
 from watcher.config.timings import destination_timings
 from watcher.core.destination import Destination
+from watcher.core.events.model import Level
 from watcher.store import Store
 from watcher.store.digests import WaitingRow
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
@@ -35,7 +36,8 @@ LevelsOf = Callable[[Sequence[int]], Mapping[int, str]]
 """version ids -> the highest event level of each (a version with no event is ``info``)."""
 
 NOTICE_KINDS = frozenset({"notice"})
-"""Operational news (a trial unreadable, gone): quiet hours hold it, a digest never does."""
+"""Operational news (a trial unreadable, gone): quiet hours hold it, a digest never does.
+A notice that tells a time event (results due, a stale record) is an event like any other."""
 
 
 def no_levels(_: Sequence[int]) -> Mapping[int, str]:
@@ -44,8 +46,14 @@ def no_levels(_: Sequence[int]) -> Mapping[int, str]:
 
 def at_least(level: str, threshold: str) -> bool:
     """``high`` is at least ``medium``; unknown levels count as ``info``."""
-    rank = {name: i for i, name in enumerate(LEVELS)}
-    return rank.get(level, len(LEVELS) - 1) <= rank.get(threshold, len(LEVELS) - 1)
+
+    def known(name: str) -> Level:
+        try:
+            return Level.parse(name)
+        except ValueError:
+            return Level.INFO
+
+    return known(level).at_least(known(threshold))
 
 
 @dataclass
@@ -91,10 +99,11 @@ class Digester:
         urgent, hold = [], []
         quiet_now = timing.quiet is not None and timing.quiet.is_quiet(now)
         for row in fresh:
-            level = levels.get(row.version_id or 0, "info")
+            level = row.event_level or levels.get(row.version_id or 0, "info")
+            operational = row.kind in NOTICE_KINDS and row.event_level is None
             if timing.urgent is not None and at_least(level, timing.urgent):
                 urgent.append(row.id)
-            elif (timing.digest is not None and row.kind not in NOTICE_KINDS) or quiet_now:
+            elif (timing.digest is not None and not operational) or quiet_now:
                 hold.append(row.id)
         if urgent and timing.digest is not None:
             self.store.digests.mark_urgent(urgent)
@@ -178,7 +187,8 @@ class Digester:
 
 
 def _notice(row: WaitingRow) -> bool:
-    return row.kind in NOTICE_KINDS
+    """Operational news: released when quiet hours end, never kept for a digest."""
+    return row.kind in NOTICE_KINDS and row.event_level is None
 
 
 def all_timings(config: Config, store: Store) -> dict[Destination, Timing]:

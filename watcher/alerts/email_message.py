@@ -22,6 +22,7 @@ from watcher.core.render import (
     card_lines,
     change_lines,
     console_text,
+    event_lines,
     search_link,
     trial_heading,
 )
@@ -60,6 +61,8 @@ def html_body(alert: Alert) -> str:
         )
     if alert.search is not None:
         return _search_html(alert, alert.search)
+    events = "".join(f"<li>{esc(text)}</li>" for text in event_lines(alert.events))
+    headlines = f'<ul style="font-family:sans-serif">{events}</ul>' if events else ""
     rows = []
     for line in change_lines(alert.changes):
         before = line.before if line.summary is None else ""
@@ -85,7 +88,7 @@ def html_body(alert: Alert) -> str:
         )
     return (
         "<!doctype html><html><body>"
-        f'<h2 style="font-family:sans-serif">{esc(trial_heading(alert))}</h2>'
+        f'<h2 style="font-family:sans-serif">{esc(trial_heading(alert))}</h2>{headlines}'
         '<table border="1" cellpadding="6" cellspacing="0" style="border-collapse:collapse;'
         'font-family:sans-serif"><tr><th align="left">Field</th><th align="left">Before</th>'
         f'<th align="left">After</th></tr>{"".join(rows)}</table>{link}</body></html>'

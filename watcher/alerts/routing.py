@@ -14,12 +14,13 @@ destination and gets one message.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from watcher.config import Config
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
+from watcher.core.events import Event, EventFilter, Level
 from watcher.store import OutboxRow, Subscription
 
 
@@ -30,6 +31,8 @@ class Route:
     watch: str
     destination: Destination
     field_paths: tuple[str, ...] | None
+    events: EventFilter = field(default_factory=EventFilter)
+    """Which changes, by their events' level and type (default: every change)."""
 
 
 def same_channel(entry: str, channel_id: str, channel_name: str | None) -> bool:
@@ -116,6 +119,7 @@ class FollowedSearch:
     destinations: tuple[Destination, ...]
     field_paths: tuple[str, ...] | None
     members: tuple[str, ...]
+    events: EventFilter = field(default_factory=EventFilter)
 
 
 def build_routes(
@@ -131,12 +135,18 @@ def build_routes(
     every field: the subscription asked for all of them). A followed search is
     one more watch: a trial it shares with a watch gets one alert per destination.
     """
-    groups = [(w.name, w.destinations, w.field_paths, w.trials) for w in config.watch]
-    groups += [(f"search {f.name}", f.destinations, f.field_paths, f.members) for f in followed]
-    by_watch = [tuple(Route(name, d, paths) for d in where) for name, where, paths, _ in groups]
+    groups = [(w.name, w.destinations, w.field_paths, w.trials, w.event_filter)
+              for w in config.watch]  # fmt: skip
+    groups += [
+        (f"search {f.name}", f.destinations, f.field_paths, f.members, f.events) for f in followed
+    ]
+    by_watch = [
+        tuple(Route(name, d, paths, wanted) for d in where)
+        for name, where, paths, _, wanted in groups
+    ]
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
     watches_of: dict[str, tuple[int, ...]] = {}
-    for index, (_, _, _, trials) in enumerate(groups):
+    for index, (_, _, _, trials, _) in enumerate(groups):
         mine: dict[str, tuple[int, ...]] = dict.fromkeys(trials, (index,))  # C speed
         for nct in mine.keys() & watches_of.keys():  # trials an earlier watch also names
             key = (*watches_of[nct], index)
@@ -149,7 +159,8 @@ def build_routes(
         known = (r.destination for r in (*routes.from_config(sub.nct_id), *trial_routes))
         destination = channel_destination(sub.channel_id, sub.channel_name, known)
         origin = f"slack subscription in {sub.channel_id}"
-        trial_routes.append(Route(origin, destination, None))
+        wanted = EventFilter(Level.parse(sub.min_level or "info"), sub.events)
+        trial_routes.append(Route(origin, destination, None, wanted))
     return Routes(by_watch, watches_of, {n: tuple(r) for n, r in subscribed.items()})
 
 
@@ -227,10 +238,16 @@ def path_matches(change_schema_path: str, filters: Iterable[str]) -> bool:
     return False
 
 
-def outbox_rows(changes: Sequence[FieldChange], routes: Iterable[Route]) -> list[OutboxRow]:
-    """One row per destination whose filters match at least one change."""
+def outbox_rows(
+    changes: Sequence[FieldChange], routes: Iterable[Route], events: Sequence[Event] = ()
+) -> list[OutboxRow]:
+    """One row per destination whose filters pass: its events filter (level, types; a
+    change with no event counts as info) and its ``fields`` filter (at least one change).
+    A change that passes no destination's filters gets no row: recorded, not sent."""
     by_destination: dict[Destination, set[str] | None] = {}
     for route in routes:
+        if not route.events.passes(events):
+            continue
         key = route.destination
         if route.field_paths is None:
             selected: set[str] | None = None

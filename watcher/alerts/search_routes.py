@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from watcher.alerts.routing import FollowedSearch, channel_destination
 from watcher.config import DEFAULT_MAX_TRIALS, Config
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
+from watcher.core.events import EventFilter
 from watcher.core.search_card import SearchEvent, event_payload
 from watcher.core.search_url import SearchQuery, SearchQueryError, suggested_name
 from watcher.store import OutboxRow, SearchSubscription, Store
@@ -40,6 +41,8 @@ class SearchSpec:
     source: Literal["config", "slack"] = "config"
     subscribers: tuple[SearchSubscription, ...] = ()
     """The Slack channels that subscribed to it."""
+    events: EventFilter = field(default_factory=EventFilter)
+    """Which member changes reach its destinations (``min_level``, ``events``; follow only)."""
 
     def member_event(
         self, nct_id: str, event: SearchEvent, changes: Sequence[FieldChange] = ()
@@ -72,7 +75,15 @@ def search_specs(
     is skipped with a warning.
     """
     specs: dict[str, SearchSpec] = {
-        s.name: SearchSpec(s.name, s.query, s.destinations, s.follow, s.field_paths, s.max_trials)
+        s.name: SearchSpec(
+            s.name,
+            s.query,
+            s.destinations,
+            s.follow,
+            s.field_paths,
+            s.max_trials,
+            events=s.event_filter,
+        )
         for s in config.search
     }
     subs = list(subscriptions)
@@ -131,7 +142,9 @@ def followed_searches(
 ) -> list[FollowedSearch]:
     """The searches with ``follow = true``, with their current members (for routing)."""
     return [
-        FollowedSearch(s.name, s.destinations, s.field_paths, tuple(members.get(s.name, {})))
+        FollowedSearch(
+            s.name, s.destinations, s.field_paths, tuple(members.get(s.name, {})), s.events
+        )
         for s in specs
         if s.follow
     ]

@@ -31,6 +31,7 @@ from watcher.core.render import (
     card_lines,
     change_lines,
     digest_headline,
+    event_lines,
     search_link,
     trial_heading,
 )
@@ -168,6 +169,7 @@ def _change_card(alert: Alert, lines: list[ChangeLine], shown: int, limit: int) 
     body = [
         _header(f"{alert.nct_id} · {alert.headline}"),
         _title(alert, alert.study_url),
+        *(rich(run(text, weight="Bolder")) for text in event_lines(alert.events)),
         *(_row(line, limit) for line in lines[:shown]),
     ]
     if shown < len(lines):
@@ -279,6 +281,7 @@ def _digest_entry(alert: Alert) -> list[Element]:
     lines = change_lines(alert.changes)
     heading_text = truncate(f"{alert.nct_id} — {alert.title or alert.headline}", 300)
     entry = [_title(alert, alert.history_url, heading_text)]
+    entry += [rich(run(text, weight="Bolder")) for text in event_lines(alert.events)[:2]]
     entry += [_row(line, 100) for line in lines[:DIGEST_ROWS]]
     if len(lines) > DIGEST_ROWS:
         entry.append(_subtle(f"+{len(lines) - DIGEST_ROWS} more changes"))

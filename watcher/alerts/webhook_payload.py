@@ -116,12 +116,15 @@ def _data(alert: Alert, kind: EventType) -> Payload:
         message = "A test event from ctwatch test-alert: delivery works. No trial changed."
         return {"nct_id": nct, "title": alert.title, "message": message}
     if alert.notice is not None:
-        return {
+        notice: Payload = {
             "nct_id": nct,
             "headline": alert.notice.headline,
             "body": alert.notice.body,
             "links": _links(alert.nct_id, alert),
         }
+        if alert.events:  # a time event (results due, a stale record) told as a notice
+            notice["events"] = [event.as_json() for event in alert.events]
+        return notice
     changes, omitted = _changes(alert.changes)
     data: Payload = {
         "nct_id": alert.nct_id,
@@ -129,6 +132,7 @@ def _data(alert: Alert, kind: EventType) -> Payload:
         "headline": alert.headline,
         "last_update_posted": alert.last_update_posted,
         "summary": [line.text() for line in change_lines(alert.changes)],
+        "events": [event.as_json() for event in alert.events],
         "changes": changes,
         "changes_omitted": omitted,
         "links": _links(alert.nct_id, alert),

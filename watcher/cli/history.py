@@ -28,6 +28,7 @@ from watcher.cli.main import (
 )
 from watcher.core.describe import STATUS_PATH, display_value, label_for
 from watcher.core.diff import FieldChange, diff_records
+from watcher.core.events import Event
 from watcher.core.fieldnames import AmbiguousField, field_path
 from watcher.core.history import IMPORTED
 from watcher.core.render import Alert, change_lines, compare_url, console_text
@@ -87,7 +88,7 @@ def _changes_json(changes: Sequence[FieldChange]) -> list[dict[str, Any]]:
     ]
 
 
-def _version_json(v: VersionRow, first: bool) -> dict[str, Any]:
+def _version_json(v: VersionRow, first: bool, events: Sequence[Event] = ()) -> dict[str, Any]:
     return {
         "ref": v.ref,
         "number": v.number,
@@ -100,6 +101,7 @@ def _version_json(v: VersionRow, first: bool) -> dict[str, Any]:
         "overall_status": v.overall_status,
         "baseline": first,
         "changes": _changes_json(v.changes),
+        "events": [e.as_json() for e in events],
     }
 
 
@@ -143,6 +145,7 @@ def history(
     require_database(config)
     with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
+        meant = app.store.events.of_versions([v.id for v in versions])
         if path is not None:
             first = app.store.versions.record(versions[0].id) or {}
             _field_timeline(
@@ -152,7 +155,7 @@ def history(
             return
     shown = versions if oldest_first else list(reversed(versions))
     if as_json:
-        out = [_version_json(v, v is versions[0]) for v in shown]
+        out = [_version_json(v, v is versions[0], meant.get(v.id, ())) for v in shown]
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     order = "oldest first" if oldest_first else "newest first"
@@ -161,7 +164,8 @@ def history(
     first_seen = next((v for v in versions if v.source != IMPORTED), None)
     blocks = []
     for v in shown:
-        lines = [_describe(v), *(f"  {line.text()}" for line in change_lines(v.changes))]
+        said = [f"  {e.level.value}: {e.summary}" for e in meant.get(v.id, ())]
+        lines = [_describe(v), *said, *(f"  {line.text()}" for line in change_lines(v.changes))]
         if v is versions[0]:
             lines.append(f"  {_first_words(v)}")
         elif v is first_seen:

@@ -28,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.config.crontab import cron_trigger
+from watcher.core.events.model import Level
 
 if TYPE_CHECKING:  # APScheduler loads when a schedule is checked or asked: not to read
     from apscheduler.triggers.cron import CronTrigger
@@ -48,8 +49,6 @@ DAY_NAMES = {
     "sun": "sun",
     "sunday": "sun",
 }
-LEVELS = ("high", "medium", "low", "info")
-"""Event levels, highest first; ``urgent`` names one of them (that level or higher)."""
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MAX_SLOTS = 100_000
@@ -212,7 +211,5 @@ def parse_quiet_hours(text: str, timezone: str = "UTC") -> QuietHours:
 
 
 def check_level(text: str) -> str:
-    """An event level name (``urgent``, ``min_level``), or ValueError naming the choices."""
-    if text not in LEVELS:
-        raise ValueError(f"{text!r} is not a level (one of {', '.join(LEVELS)})")
-    return text
+    """An event level name (``urgent``), or ValueError naming the choices."""
+    return Level.parse(text).value

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import DestinationKeys
+from watcher.config.events import EventsConfig
 from watcher.config.server import ServerConfig, check_app_token, listen_conflict
 from watcher.config.tables import SearchConfig, WatchConfig
 from watcher.config.types import (
@@ -358,6 +359,7 @@ class Config(_Strict):
     webhooks: WebhooksConfig = WebhooksConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     alerts: AlertsConfig = AlertsConfig()
+    events: EventsConfig = EventsConfig()
     server: ServerConfig | None = None
     watch: tuple[WatchConfig, ...] = ()
     search: tuple[SearchConfig, ...] = ()

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from watcher.config.digest_keys import TimingTable
+from watcher.config.events import EventFilterKeys
 from watcher.config.problems import shown_value
 from watcher.config.types import normalise_nct_id
 from watcher.core import search_url
@@ -70,11 +71,12 @@ class FieldFilter(BaseModel):
         return tuple(table.by_piece[p].path for p in self.fields)
 
 
-class WatchConfig(TimingTable, FieldFilter):
+class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """A named list of trials and where their alerts go.
 
     Destinations (``slack``, ``email``, ``teams``, ``webhook``) come from
-    :class:`DestinationKeys`, ``fields`` from :class:`FieldFilter`.
+    :class:`DestinationKeys`, ``fields`` from :class:`FieldFilter`, ``min_level`` and
+    ``events`` from :class:`~watcher.config.events.EventFilterKeys`.
     """
 
     name: str = Field(min_length=1)
@@ -104,7 +106,7 @@ class WatchConfig(TimingTable, FieldFilter):
         return value
 
 
-class SearchConfig(TimingTable, FieldFilter):
+class SearchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """A registry search whose matching trials are watched; destinations as in ``[[watch]]``.
 
     ``url`` (a website search URL) or ``params`` (API v2 parameters) are

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from watcher.core.events.model import Level, highest, ordered
 from watcher.core.render import Alert, Queued, changes_url, console_text, digest_headline
 from watcher.core.text import counted
 
@@ -61,6 +62,8 @@ class Digest:
         parts = []
         if kinds["change"]:
             parts.append(f"{counted(self.trial_count, 'trial')} changed")
+            tops = Counter(highest(a.events) for a in self.alerts if a.nct_id and a.events)
+            parts += [f"{tops[lv]} {lv.value}" for lv in (Level.HIGH, Level.MEDIUM) if tops[lv]]
         if kinds["search"]:
             parts.append(counted(kinds["search"], "search alert"))
         if kinds["notice"]:
@@ -108,8 +111,10 @@ def by_trial(alerts: Sequence[Alert]) -> tuple[Alert, ...]:
             changes=first.changes + alert.changes,
             last_update_posted=alert.last_update_posted,
             compare=span,
+            events=tuple(ordered((*first.events, *alert.events))),
         )
-    return tuple(merged[x] if isinstance(x, str) else x for x in out)
+    entries = [merged[x] if isinstance(x, str) else x for x in out]
+    return tuple(sorted(entries, key=lambda a: -highest(a.events).rank))  # high first, stable
 
 
 def folded_url(digest: Digest | None, rest: Sequence[Alert]) -> str | None:

@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watcher.core.describe import NONE, display_value
+from watcher.core.describe import NONE, display_value, enum_text
 from watcher.core.diff import FieldChange
+from watcher.core.events import Event, Level, highest
 from watcher.core.search_card import SearchEvent
 from watcher.core.text import counted, one_line
 
@@ -88,6 +89,21 @@ class Alert:
             return None
         return TRIAL_PAGE.format(site=self.site, nct=self.nct_id)
 
+    events: tuple[Event, ...] = ()
+    """What the change means (highest level first); every channel shows these first."""
+
+    @property
+    def quiet(self) -> bool:
+        """Only ``info`` events (bookkeeping dates): one quiet line, not a full alert."""
+        return bool(self.events) and highest(self.events) is Level.INFO
+
+    @property
+    def top_event(self) -> Event | None:
+        """The highest event above info, if any: what the subject line names."""
+        if not self.events or highest(self.events) is Level.INFO:
+            return None
+        return self.events[0]
+
     @property
     def history_url(self) -> str:
         """The registry's comparison of exactly these two versions, else the history tab."""
@@ -114,6 +130,12 @@ class Alert:
             return self.notice.headline
         if self.search is not None:
             return self.search.headline
+        top = self.top_event
+        if top is not None:
+            more = len([e for e in self.events if e.level is not Level.INFO]) - 1
+            return event_headline(top) + (f" (+{more} more)" if more > 0 else "")
+        if self.quiet:
+            return one_line(self.events[0].summary.rstrip("."), 90)
         lines = change_lines(self.changes)
         if not lines:
             return "record updated"
@@ -285,12 +307,39 @@ def console_text(alert: Alert) -> str:
     if alert.test:
         head = f"[TEST] {head}"
     body = [f"  {line.text()}" for line in change_lines(alert.changes)]
+    if alert.quiet:  # bookkeeping only: one quiet line
+        return f"{head}: {alert.events[0].summary}\n"
+    body = [f"  {line}" for line in event_lines(alert.events)] + body
     if alert.test:
         body = ["  This is a test alert from ctwatch; no field changed."]
     link = [f"  {alert.history_url}"] if alert.nct_id else []  # a search's test: no trial
     if alert.page_url is not None:
         link.append(f"  {alert.page_url}")
     return "\n".join([head, *body, *link, ""])
+
+
+def event_headline(event: Event) -> str:
+    """A subject-sized line naming an event: a status move as the field line people know
+    (``Overall Status: Recruiting → Terminated``), others their summary's first clause."""
+    values = event.values
+    if event.type == "status.changed" and isinstance(values.get("from"), str):
+        path = "protocolSection.statusModule.overallStatus"
+        old, new = str(values["from"]), str(values.get("to"))
+        return f"Overall Status: {enum_text(path, old)} → {enum_text(path, new)}"
+    first = event.summary.split("; ", 1)[0].split(" (", 1)[0].rstrip(".")
+    return one_line(first, 90)
+
+
+def event_line(event: Event) -> str:
+    """``[HIGH] Overall status changed from Recruiting to Terminated.``"""
+    return f"[{event.level.value.upper()}] {event.summary}"
+
+
+def event_lines(events: Sequence[Event], *, stop: bool = True) -> list[str]:
+    """The headline line of each event above info (info events say nothing new);
+    ``stop=False`` drops the full stop (for lines joined with ``;``)."""
+    lines = [event_line(e) for e in events if e.level is not Level.INFO]
+    return lines if stop else [line.removesuffix(".") for line in lines]
 
 
 def notice_text(alert: Alert, notice: Notice) -> str:

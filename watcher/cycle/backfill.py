@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from watcher.core.diff import diff_records
+from watcher.core.diff import FieldChange, diff_records
+from watcher.core.events import Event, Facts, Thresholds, classify, clock_facts, facts_of
 from watcher.core.history import (
     Held,
     ListedVersion,
@@ -36,6 +37,7 @@ from watcher.core.snapshot import Snapshot, take_snapshot
 from watcher.core.text import counted
 from watcher.cycle.report import Interrupted
 from watcher.cycle.stored import stored_changes
+from watcher.cycle.time_events import clock_write
 from watcher.registry.errors import RegistryError
 from watcher.registry.history import HistoryClient, HistoryUnavailable
 from watcher.store import Busy, Store, StoredVersion, StoreError
@@ -127,6 +129,8 @@ class Backfiller:
     clock: Clock = utc_now
     max_bytes: int = MAX_IMPORT_BYTES
     """JSON read for one trial's import beyond which it is given up (a lying server)."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """The ``[events]`` table: imported changes get their events, silently."""
 
     def backfill(
         self,
@@ -201,11 +205,17 @@ class Backfiller:
             def body(slot: Slot) -> dict[str, Any]:
                 return _record(bodies[slot[1]]) if slot[0] == "new" else write.record(slot[1])
 
+            history = _Classifier(body, after, self.thresholds)
             for slot, predecessor in moved(before, after):
                 if ids[slot] in alerted:
                     continue  # what people were told stays as it was told
                 changes = diff_records(body(predecessor), body(slot)) if predecessor else []
                 write.set_changes(ids[slot], stored_changes(changes))
+                if predecessor is not None:
+                    found = history.events(slot, predecessor, changes)
+                    write.set_events(ids[slot], found, now, imported=slot[0] == "new")
+            if after:
+                write.set_clock(clock_write(clock_facts(history.body(after[-1]))), now)
             write.mark_read(len(listed), now)
         return TrialBackfill(
             nct_id,
@@ -300,6 +310,34 @@ class Backfiller:
         wait = min(RETRY_FIRST * (2 ** min(attempts, 10)), RETRY_MAX)
         self.store.histories.defer(nct_id, error, iso(self.clock() + wait))
         log.warning("%s: %s; tried again in %s", nct_id, error, counted(wait.days, "day"))
+
+
+class _Classifier:
+    """The events of an imported history's versions, each with the facts of the versions
+    before it; every body is read (and parsed) once."""
+
+    def __init__(
+        self, read: Callable[[Slot], dict[str, Any]], order: Sequence[Slot], thresholds: Thresholds
+    ) -> None:
+        self._read = read
+        self._order = list(order)
+        self._position = {slot: i for i, slot in enumerate(order)}
+        self._thresholds = thresholds
+        self._bodies: dict[Slot, dict[str, Any]] = {}
+        self._facts: dict[Slot, Facts] = {}
+
+    def body(self, slot: Slot) -> dict[str, Any]:
+        if slot not in self._bodies:
+            self._bodies[slot] = self._read(slot)
+        return self._bodies[slot]
+
+    def events(self, slot: Slot, predecessor: Slot, changes: list[FieldChange]) -> list[Event]:
+        earlier = self._order[: max(self._position[slot] - 1, 0)]
+        for item in earlier:
+            if item not in self._facts:
+                self._facts[item] = facts_of(self.body(item))
+        facts = [self._facts[item] for item in earlier]
+        return classify(self.body(predecessor), self.body(slot), changes, facts, self._thresholds)
 
 
 def _record(held: bytes) -> dict[str, Any]:

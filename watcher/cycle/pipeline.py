@@ -22,13 +22,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from watcher.alerts.routing import Route, Routes, outbox_rows
 from watcher.alerts.search_routes import SearchSpec
 from watcher.core import record as rec
-from watcher.core.diff import diff_records
+from watcher.core.diff import FieldChange, diff_records
+from watcher.core.events import Event, Thresholds, classify, clock_facts, facts_of, needs_history
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import take_snapshot
 from watcher.core.text import counted
@@ -37,10 +38,12 @@ from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
 from watcher.cycle.stored import stored_changes
+from watcher.cycle.time_events import TimeEvents, clock_write
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
 from watcher.store import Store, StoreError
+from watcher.store.events import ClockWrite
 from watcher.store.versions import TrialState, VersionBatch
 from watcher.timeutil import Clock, iso, utc_now
 
@@ -79,6 +82,10 @@ class Pipeline:
     """Learns registry numbers of new versions of trials whose history is known."""
     queue_history: bool = False
     """Queue the registry history of every newly watched trial (``registry.backfill``)."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """The ``[events]`` table: thresholds of the event rules."""
+    classify_events: bool = True
+    """Make events for each change (False only for the benchmark's comparison)."""
 
     def __post_init__(self) -> None:
         self.searching = SearchRound(self.store, self.registry, self.clock, self.trouble_after)
@@ -112,6 +119,7 @@ class Pipeline:
         try:
             stamp, members = self._check(trials, routes, searches, report, should_stop, full=full)
             scope += members
+            self._time_events(routes)
             settled = True
         except RegistryError as exc:
             report.registry_down, report.registry_error = True, str(exc)
@@ -342,11 +350,21 @@ class Pipeline:
         """Baseline, touch, or record a new version with its changes and alerts."""
         snap = take_snapshot(nct, record)
         if state is None or state.latest_hash is None:
-            # first sight: silent; after imported history, its changes since the last import
+            # first sight: silent; after imported history, its changes (and their events)
+            # since the last import are recorded, silently: the imported history may be
+            # ahead of what the API serves (a version published the next day)
             body = batch.latest_body(nct) if state is not None else None
             imported = _parsed(body) if body is not None else None
             seam = diff_records(imported, snap.record) if imported is not None else []
-            batch.record_version(snap, stored_changes(seam), [], now)
+            events = self._events(batch, nct, imported, snap.record, seam)
+            batch.record_version(
+                snap,
+                stored_changes(seam),
+                [],
+                now,
+                events=events,
+                clock=self._clock(snap.record, first_sight=state is None),
+            )
             if self.queue_history:
                 batch.queue_history(nct, now)
             log.info("%s: baseline recorded", nct)
@@ -357,16 +375,59 @@ class Pipeline:
         # Another hash is not yet a change: the same bytes under a hash of another
         # form (an older ctwatch), or the same content in another list order, are not.
         previous = batch.latest_body(nct)
-        changes = [] if previous == snap.body else diff_records(_parsed(previous), snap.record)
+        old = _parsed(previous) if previous != snap.body else {}
+        changes = diff_records(old, snap.record) if previous != snap.body else []
         if not changes:
             batch.record_unchanged(snap, now)  # and stores the new hash: compared once
             return Outcome.UNCHANGED
-        rows = outbox_rows(changes, routes)
-        batch.record_version(snap, stored_changes(changes), rows, now)
-        log.info(
-            "%s: %s, %s queued", nct, counted(len(changes), "change"), counted(len(rows), "alert")
+        events = self._events(batch, nct, old, snap.record, changes)
+        rows = outbox_rows(changes, routes, events)
+        batch.record_version(
+            snap, stored_changes(changes), rows, now, events=events, clock=self._clock(snap.record)
         )
+        log.info(
+            "%s: %s, %s, %s queued", nct, counted(len(changes), "change"),
+            counted(len(events), "event"), counted(len(rows), "alert"),
+        )  # fmt: skip
         return Outcome.CHANGED
+
+    def _time_events(self, routes: Routes) -> None:
+        """Results due / overdue and stale records, from stored data (no request); a fault
+        here is logged and never fails the cycle's detection."""
+        if not self.classify_events:
+            return
+        try:
+            TimeEvents(self.store, self.clock, self.thresholds).run(routes)
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.error("time events could not be evaluated: %s", describe_failure(exc))
+            log.debug("time events failed", exc_info=True)
+
+    def _events(
+        self,
+        batch: VersionBatch,
+        nct: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any],
+        changes: list[FieldChange],
+    ) -> list[Event]:
+        """What the change means (:mod:`watcher.core.events`); earlier versions are read
+        only when a rule needs them (a date or enrollment change)."""
+        if not self.classify_events or old is None or not changes:
+            return []
+        earlier = []
+        if needs_history(changes):
+            earlier = [facts_of(r) for r in batch.earlier_records(nct)]
+        return classify(old, new, changes, earlier, self.thresholds)
+
+    def _clock(self, record: dict[str, Any], *, first_sight: bool = False) -> ClockWrite | None:
+        """The time-event facts of the newest version; at first sight, evaluated at once
+        (its current state recorded silently), so the cycle's pass has nothing to redo."""
+        if not self.classify_events:
+            return None
+        today = self.clock().date()
+        return clock_write(clock_facts(record), (today, self.thresholds) if first_sight else None)
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""

@@ -231,7 +231,9 @@ class RegistryClient:
                 try:
                     again = self._fetch_batch(part, base, on_progress)
                 except RegistryError as exc:
-                    log.info("registry: asking %d trial(s) again failed: %s", len(part), exc)
+                    log.info(
+                        "registry: asking %s again failed: %s", counted(len(part), "trial"), exc
+                    )
                     continue
                 for nct in [*again.records, *again.missing]:
                     doubtful.pop(nct, None)
@@ -254,8 +256,8 @@ class RegistryClient:
                 missing.append(nct)
         if len(doubtful) < len(result.failed):
             log.info(
-                "registry: %d of %d trial(s) left out of a doubtful answer read on asking again",
-                len(result.failed) - len(doubtful),
+                "registry: %s left out of a doubtful answer read on asking again (of %d)",
+                counted(len(result.failed) - len(doubtful), "trial"),
                 len(result.failed),
             )
         return FetchResult(records=records, missing=missing, failed=doubtful)
@@ -389,10 +391,8 @@ class Served:
         if self.nameless:
             return f"the registry returned {counted(self.nameless, 'record')} without an NCT ID"
         if self.unrequested:
-            return (
-                f"the registry returned {counted(self.unrequested, 'record')} that were not "
-                "asked for"
-            )
+            unasked = counted(self.unrequested, "record")
+            return f"the registry returned {unasked} ctwatch did not ask for"
         if self.total is not None and len(self.ids) < self.total:
             return (
                 f"the registry counted {self.total:,} result{'s' if self.total != 1 else ''} "

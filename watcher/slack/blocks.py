@@ -21,6 +21,7 @@ from watcher.core.render import (
     card_lines,
     change_lines,
     digest_headline,
+    event_lines,
     search_link,
     trial_heading,
 )
@@ -133,18 +134,24 @@ def alert_message(alert: Alert, *, actions: bool = False) -> tuple[str, list[Blo
     lines = change_lines(alert.changes)
     history = _link(alert.history_url, alert.history_label)
     header = f"{alert.nct_id} · {alert.headline}"
-    blocks = [
-        _header(header),
-        _section(f"*{_link(alert.study_url, truncate(alert.title or alert.nct_id, 500))}*"),
-    ]
+    title = f"*{_link(alert.study_url, truncate(alert.title or alert.nct_id, 500))}*"
+    if alert.quiet:  # bookkeeping only: one quiet line
+        quiet = f"{title} · _{escape(alert.events[0].summary)}_ · {history}"
+        text = f"{alert.nct_id} — {alert.title}: {alert.events[0].summary}"
+        return escape(truncate(text, MAX_TEXT)), [_context(truncate(quiet, 2900))]
+    blocks = [_header(header), _section(title)]
+    headlines = [f"*{escape(line)}*" for line in event_lines(alert.events)]
+    if headlines:
+        blocks += _pack(headlines, 3, "")
     rendered = [_line(line.label, line.before, line.after, line.summary) for line in lines]
-    blocks += _pack(rendered, MAX_BLOCKS - 3 - int(actions), f"See {history}.")
+    blocks += _pack(rendered, MAX_BLOCKS - 1 - len(blocks) - int(actions), f"See {history}.")
     posted = alert.last_update_posted or "—"
     page = f" · {_link(alert.page_url, 'Trial page')}" if alert.page_url else ""
     blocks.append(_context(f"Last update posted {escape(posted)} · {history}{page}"))
     if actions:
         blocks.append(actions_block(alert.nct_id, alert.history_url))
-    text = f"{alert.nct_id} — {alert.title}: " + "; ".join(line.text(200) for line in lines)
+    said = event_lines(alert.events, stop=False) + [line.text(200) for line in lines]
+    text = f"{alert.nct_id} — {alert.title}: " + "; ".join(said)
     return escape(truncate(text, MAX_TEXT)), blocks
 
 
@@ -237,8 +244,11 @@ def _digest_lines(alert: Alert) -> list[str]:
         facts = card_lines(alert, alert.search, limit=200)[:3]
         head = f"_{escape(alert.search.headline)}_"
         return [head, *(f"*{escape(name)}:* {escape(words)}" for name, words in facts)]
+    if alert.quiet:
+        return [f"_{escape(alert.events[0].summary)}_"]
     lines = change_lines(alert.changes)
-    shown = [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
+    events = [f"*{escape(line)}*" for line in event_lines(alert.events)[:2]]
+    shown = events + [_line(x.label, x.before, x.after, x.summary) for x in lines[:3]]
     if len(lines) > 3:
         shown.append(f"_+{len(lines) - 3} more changes_")
     return shown

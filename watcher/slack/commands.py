@@ -27,6 +27,7 @@ from watcher.config import Config, normalise_nct_id
 from watcher.config.types import is_slack_channel_id
 from watcher.core import record as rec
 from watcher.core.describe import STATUS_PATH, display_value
+from watcher.core.events.model import LEVEL_NAMES, check_patterns
 from watcher.core.render import change_lines
 from watcher.core.text import counted, truncate
 from watcher.registry.client import FetchResult
@@ -124,6 +125,11 @@ class Commands:
             return Answer(self.channel_list(request))
         if verb in ("watch", "unwatch") and about_a_search(verb, rest):
             return self._search(name, verb, request, rest)
+        wanted = TrialFilter()
+        if verb == "watch":
+            rest, wanted, trouble = split_filter(rest)
+            if trouble is not None:
+                return Answer(Reply(escape(trouble)))
         ids, bad = parse_ids(rest)
         problem = _id_problem(name, verb, ids, bad)
         if problem is not None:
@@ -136,7 +142,7 @@ class Commands:
         if verb == "unwatch":
             return Answer(self.unwatch(request, ids))
         checking = f"Checking {', '.join(ids)} in the registry…"
-        return Answer(Reply(checking), later=partial(self.watch, request, ids))
+        return Answer(Reply(checking), later=partial(self.watch, request, ids, wanted))
 
     def _timing(self, name: str, verb: str, rest: str, request: CommandRequest) -> Reply:
         """``digest …``/``quiet …`` (see :mod:`watcher.slack.timing_commands`); showing the
@@ -164,8 +170,12 @@ class Commands:
 
     # ---- the commands --------------------------------------------------------
 
-    def watch(self, request: CommandRequest, ids: Sequence[str]) -> Reply:
-        """Subscribe this channel to the IDs the registry knows (the slow part)."""
+    def watch(
+        self, request: CommandRequest, ids: Sequence[str], wanted: TrialFilter | None = None
+    ) -> Reply:
+        """Subscribe this channel to the IDs the registry knows (the slow part); ``wanted``:
+        ``min_level=`` / ``events=`` given with the command (they replace earlier ones)."""
+        wanted = wanted or TrialFilter()
         result = self.lookup(ids)
         now = iso(self.clock())
         subs = [
@@ -176,6 +186,8 @@ class Commands:
                 team_id=request.team_id or None,
                 user_id=request.user_id or None,
                 created_at=now,
+                min_level=wanted.min_level,
+                events=wanted.events,
             )
             for nct in ids
             if nct in result.records
@@ -187,6 +199,7 @@ class Commands:
             record = result.records.get(nct)
             if record is not None:
                 state = "now watched in this channel" if nct in added else "already watched here"
+                state += wanted.words()
                 also = in_config.get(nct)
                 if also:
                     state += f" (also by the config file: {_names(also)})"
@@ -328,6 +341,50 @@ def split_command(text: str) -> tuple[str, str]:
     return parts[0].lower(), parts[1] if len(parts) > 1 else ""
 
 
+@dataclass(frozen=True)
+class TrialFilter:
+    """``min_level=high`` and ``events=status.*,results.*`` given with ``watch``."""
+
+    min_level: str | None = None
+    events: tuple[str, ...] = ()
+
+    def words(self) -> str:
+        parts = []
+        if self.min_level is not None:
+            parts.append(f"events at {self.min_level} or higher")
+        if self.events:
+            parts.append("events " + ", ".join(f"`{escape(e)}`" for e in self.events))
+        return f" ({'; '.join(parts)} only)" if parts else ""
+
+
+def split_filter(text: str) -> tuple[str, TrialFilter, str | None]:
+    """``"NCT0685… min_level=high"`` -> the text without options, the filter, a problem."""
+    level: str | None = None
+    patterns: tuple[str, ...] = ()
+    kept = []
+    for token in text.split():
+        key, sep, value = token.partition("=")
+        if not sep:
+            kept.append(token)
+            continue
+        if key == "min_level":
+            if value.lower() not in LEVEL_NAMES:
+                return (
+                    text,
+                    TrialFilter(),
+                    (f"min_level: {value!r} is not a level (use one of {', '.join(LEVEL_NAMES)})"),
+                )
+            level = value.lower()
+        elif key == "events":
+            try:
+                patterns = check_patterns([p for p in value.split(",") if p])
+            except ValueError as exc:
+                return text, TrialFilter(), f"events: {exc}"
+        else:
+            return text, TrialFilter(), f"{key!r} is not an option of watch (min_level, events)"
+    return " ".join(kept), TrialFilter(level, patterns), None
+
+
 def parse_ids(text: str) -> tuple[list[str], list[str]]:
     """``"nct06850103, NCT0123"`` -> ``(["NCT06850103"], ["NCT0123"])``: good (once each), bad."""
     good: dict[str, None] = {}
@@ -348,6 +405,8 @@ def help_text(name: str) -> str:
         [
             "*ctwatch* follows ClinicalTrials.gov records and posts what changed, field by field.",
             f"• `{name} watch NCT06850103 [NCT…]` — alert this channel when these trials change",
+            f"• `{name} watch NCT06850103 min_level=high events=status.*,results.*` — only "
+            "changes with such events (levels: info, low, medium, high)",
             f"• `{name} watch <registry search URL>` — alert this channel about new trials and "
             "trials that start or stop matching a search on ClinicalTrials.gov",
             f"• `{name} unwatch NCT…` (or a search's name or URL) — stop (subscriptions made in "

@@ -14,6 +14,7 @@ sent once, and never one from before the schedule was loaded.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ class WaitingRow:
     kind: str
     version_id: int | None
     nct_id: str
+    event_level: str | None = None
+    """A notice that tells a time event (results due, a stale record): that event's level."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,17 @@ class Waiting:
     oldest: str
 
 
+_WAITING = """id, kind, version_id, nct_id,
+              CASE WHEN json_valid(payload) THEN json_extract(payload, '$.event.level')
+              END AS event_level"""
+
+
+def _waiting(row: sqlite3.Row) -> WaitingRow:
+    return WaitingRow(
+        row["id"], row["kind"], row["version_id"], row["nct_id"] or "", row["event_level"]
+    )
+
+
 class Digests:
     """Reads and writes held rows, digest rows and ``digest_state``."""
 
@@ -67,13 +81,13 @@ class Digests:
         a retry of a row that was already due is never pulled back into a digest.
         """
         rows = self._conn.rows(
-            """SELECT id, kind, version_id, nct_id FROM outbox
-               WHERE status = 'pending' AND destination = ? AND attempts = 0
-                 AND held IS NULL AND urgent = 0 AND kind != ?
-               ORDER BY id""",
+            f"""SELECT {_WAITING} FROM outbox
+                WHERE status = 'pending' AND destination = ? AND attempts = 0
+                  AND held IS NULL AND urgent = 0 AND kind != ?
+                ORDER BY id""",  # noqa: S608 - a constant
             [destination.key, DIGEST_KIND],
         )
-        return [WaitingRow(r["id"], r["kind"], r["version_id"], r["nct_id"] or "") for r in rows]
+        return [_waiting(r) for r in rows]
 
     def hold(self, ids: Sequence[int], timing: str) -> None:
         """Make rows wait for ``timing`` (a digest slot or the end of quiet hours)."""
@@ -115,11 +129,11 @@ class Digests:
             destination.key, timing,
         ])  # fmt: skip
         rows = self._conn.rows(
-            f"""SELECT id, kind, version_id, nct_id FROM outbox
+            f"""SELECT {_WAITING} FROM outbox
                 WHERE status = 'held' AND destination = ?{extra} ORDER BY id""",  # noqa: S608
             params,
         )
-        return [WaitingRow(r["id"], r["kind"], r["version_id"], r["nct_id"] or "") for r in rows]
+        return [_waiting(r) for r in rows]
 
     def bundle(
         self,

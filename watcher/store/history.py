@@ -24,10 +24,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from watcher.core import record as rec
+from watcher.core.events import Event
 from watcher.core.history import IMPORTED
 from watcher.core.snapshot import Snapshot
 from watcher.store.base import Connection
 from watcher.store.bodies import BodyCodec
+from watcher.store.events import ClockWrite, Source, insert_events, write_clock
 from watcher.store.rows import ChangeRow, StoredVersion
 
 _OUTLINE = """SELECT v.id, v.position, v.source, v.registry_version, v.submitted,
@@ -120,6 +122,21 @@ class HistoryWrite:
         self._db.execute(
             "UPDATE versions SET change_count = ? WHERE id = ?", [len(changes), version_id]
         )
+
+    def set_events(
+        self, version_id: int, events: Sequence[Event], now: str, *, imported: bool
+    ) -> None:
+        """Replace a version's events (recomputed with the versions now before it); they
+        are silent: an import never alerts."""
+        self._db.execute(
+            "DELETE FROM events WHERE version_id = ? AND source != 'clock'", [version_id]
+        )
+        source: Source = "imported" if imported else "observed"
+        insert_events(self._db, self.nct_id, version_id, events, now, source=source, silent=True)
+
+    def set_clock(self, clock: ClockWrite, now: str) -> None:
+        """The time-event facts, from the trial's newest version."""
+        write_clock(self._db, self.nct_id, clock, now)
 
     def reorder(self, version_ids: Sequence[int]) -> None:
         """Put the trial's versions in this order in time (``position`` 1…n; names stay)."""

@@ -238,6 +238,10 @@ class Subscription:
     team_id: str | None = None
     user_id: str | None = None
     created_at: str = ""
+    min_level: str | None = None
+    """``/ctwatch watch NCT… min_level=high``: only changes with an event this high (None: all)."""
+    events: tuple[str, ...] = ()
+    """``events=status.*,results.*``: only changes with an event of these types."""
 
 
 @dataclass(frozen=True)

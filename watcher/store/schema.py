@@ -463,5 +463,6 @@ def _m0015_mutes_by_workspace(db: Database) -> None:
 
 
 # Later steps live in modules of their own, registered here, after every earlier step, so
-# they apply in order: the analyst views and numbering (0016…, 0019), digests (0018).
-from watcher.store import schema_analyst, schema_digests  # noqa: E402, F401
+# they apply in order: the analyst views and numbering (0016…, 0019), events (0017; it
+# names versions as the numbering does), digests (0018).
+from watcher.store import schema_analyst, schema_digests, schema_events  # noqa: E402, F401

@@ -9,7 +9,8 @@ table groups are :mod:`versions <watcher.store.versions>`, :mod:`outbox
 <watcher.store.troubles>`, :mod:`overview <watcher.store.overview>` (what
 ``status`` lists), :mod:`subscriptions <watcher.store.subscriptions>`,
 :mod:`histories <watcher.store.history>` (imported registry history, its queue),
-:mod:`mutes <watcher.store.mutes>`, :mod:`service_state
+:mod:`mutes <watcher.store.mutes>`, :mod:`events <watcher.store.events>` (what changes
+meant), :mod:`service_state
 <watcher.store.service_state>`, :mod:`searches <watcher.store.searches>` (their
 members and events) and the readers :mod:`stats <watcher.store.stats>` and
 :mod:`recent <watcher.store.recent>`; :mod:`watches <watcher.store.watches>` (which watch
@@ -33,6 +34,7 @@ from watcher.store.bodies import BodyCodec
 from watcher.store.changelog import ChangeLog
 from watcher.store.channel_timings import ChannelTimings
 from watcher.store.digests import Digests
+from watcher.store.events import Events
 from watcher.store.history import Histories
 from watcher.store.lock import ProcessLock
 from watcher.store.mutes import Mutes
@@ -94,6 +96,7 @@ class Store:
         self.recent = Recent(self.conn)
         self.timeline = Timeline(self.conn, self.codec)
         self.searches = Searches(self.conn)
+        self.events = Events(self.conn)
         self.search_subscriptions = SearchSubscriptions(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))
 

@@ -7,11 +7,20 @@ a search without anyone editing files; the next cycle routes alerts to them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import OutboxRow, SearchSubscription, Subscription, from_row
+
+
+def _patterns(text: str | None) -> tuple[str, ...]:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 class Subscriptions:
@@ -38,6 +47,13 @@ class Subscriptions:
                 )  # fmt: skip
                 if cursor.rowcount:
                     added.append(sub.nct_id)
+                if sub.min_level is not None or sub.events:  # a filter given: it replaces
+                    db.execute(
+                        """UPDATE subscriptions SET min_level = ?, events = ?
+                           WHERE channel_id = ? AND nct_id = ?""",
+                        [sub.min_level, json.dumps(list(sub.events)) if sub.events else None,
+                         sub.channel_id, sub.nct_id],
+                    )  # fmt: skip
                 if sub.channel_name:
                     db.execute(
                         "UPDATE subscriptions SET channel_name = ? WHERE channel_id = ?",
@@ -61,9 +77,13 @@ class Subscriptions:
     def list(self, channel_id: str | None = None) -> list[Subscription]:
         """Every subscription (or one channel's), oldest first."""
         where = "" if channel_id is None else "WHERE channel_id = :channel"
-        sql = f"""SELECT channel_id, nct_id, channel_name, team_id, user_id, created_at
+        sql = f"""SELECT channel_id, nct_id, channel_name, team_id, user_id, created_at,
+                         min_level, events
                   FROM subscriptions {where} ORDER BY created_at, channel_id, nct_id"""  # noqa: S608 - fixed fragments
-        return [from_row(Subscription, r) for r in self._conn.rows(sql, {"channel": channel_id})]
+        return [
+            from_row(Subscription, r, events=_patterns(r["events"]))
+            for r in self._conn.rows(sql, {"channel": channel_id})
+        ]
 
 
 class SearchSubscriptions:

@@ -25,12 +25,14 @@ from sqlite_utils import Database
 
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange
+from watcher.core.events import Event
 from watcher.core.facts import COLUMNS as FACT_COLUMNS
 from watcher.core.facts import facts
 from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
+from watcher.store.events import ClockWrite, insert_events, write_clock
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
@@ -149,10 +151,26 @@ class VersionBatch:
         ):
             self._db.execute("INSERT " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
 
+    def earlier_records(self, nct_id: str) -> list[dict[str, Any]]:
+        """Every stored version of a trial but the newest, oldest first (what the
+        history-aware event rules read; loaded only when a rule needs it)."""
+        rows = self._db.execute(
+            "SELECT body FROM versions WHERE nct_id = ? ORDER BY position", [nct_id]
+        ).fetchall()
+        return [self._codec.record(self._db, r["body"]) for r in rows[:-1]]
+
     def record_version(
-        self, snap: Snapshot, changes: Sequence[ChangeRow], outbox: Sequence[OutboxRow], now: str
+        self,
+        snap: Snapshot,
+        changes: Sequence[ChangeRow],
+        outbox: Sequence[OutboxRow],
+        now: str,
+        *,
+        events: Sequence[Event] = (),
+        clock: ClockWrite | None = None,
     ) -> int:
-        """A version with its changes and outbox rows."""
+        """A version with its changes, events and outbox rows; ``clock``: the facts the
+        time-event rules read from this (the newest) version."""
         db = self._db
         _upsert_trial(db, snap, now, changed=bool(changes), copies=self._copies)
         # ``number``: ctwatch's own, the next one for this trial, never changed afterwards
@@ -182,6 +200,12 @@ class VersionBatch:
             ],
         )
         insert_rows(db, outbox, now, version_id=version_id, nct_id=snap.nct_id)
+        if events:
+            silent = not any(r.kind == "change" for r in outbox)
+            insert_events(db, snap.nct_id, version_id, events, now, source="observed",
+                          silent=silent)  # fmt: skip
+        if clock is not None:
+            write_clock(db, snap.nct_id, clock, now, version_id)
         return version_id
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:

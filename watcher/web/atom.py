@@ -35,6 +35,8 @@ class AtomEntry:
     link: str
     summary: str
     html: str
+    categories: tuple[tuple[str, str], ...] = ()
+    """``(term, label)`` pairs: one per event type (``status.changed``, its level)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ def render(feed: AtomFeed) -> bytes:
         _child(item, "title", entry.title)
         _child(item, "updated", entry.updated)
         _child(item, "link", rel="alternate", type="text/html", href=entry.link)
+        for term, label in entry.categories:
+            _child(item, "category", term=term, label=label)
         _child(item, "summary", entry.summary, type="text")
         _child(item, "content", entry.html, type="html")
     ET.indent(root)

@@ -32,11 +32,13 @@ from watcher.config import Config
 from watcher.config.digest import DigestSchedule
 from watcher.core.diff import FieldChange
 from watcher.core.digest import Digest, by_trial, digest_text
+from watcher.core.events import Event
 from watcher.core.render import (
     Alert,
     card_lines,
     change_lines,
     changes_url,
+    event_lines,
     search_link,
     search_text,
     trial_heading,
@@ -157,10 +159,14 @@ def build(store: Store, scope: FeedScope, now: datetime, site: str | None = None
     """
     scope = _with_members(store, scope)
     recent = _recent(store, scope)
+    meant = store.events.of_versions([version.id for version, _ in recent])
     if scope.digest is not None:
-        entries = _digest_entries(recent, scope, scope.digest, now, site)
+        entries = _digest_entries(recent, scope, scope.digest, now, site=site, meant=meant)
     else:
-        entries = [_entry(version, changes, scope, site) for version, changes in recent]
+        entries = [
+            _entry(version, changes, scope, site, meant.get(version.id, ()))
+            for version, changes in recent
+        ]
     if scope.search is not None:
         events = store.searches.events(scope.search.name, MAX_ENTRIES)
         entries += [_event_entry(event, scope) for event in events]
@@ -198,7 +204,9 @@ def _digest_entries(
     scope: FeedScope,
     schedule: DigestSchedule,
     now: datetime,
+    *,
     site: str | None = None,
+    meant: Mapping[int, tuple[Event, ...]] | None = None,
 ) -> list[AtomEntry]:
     """One entry per digest period that has ended: the versions seen in it, together.
 
@@ -213,7 +221,7 @@ def _digest_entries(
             continue
         alert = Alert(
             version.nct_id, version.title or "", changes, version.last_update_posted,
-            site=site, change_set=version.id,
+            site=site, change_set=version.id, events=(meant or {}).get(version.id, ()),
         )  # fmt: skip
         periods.setdefault(slot, []).append(alert)
     entries = []
@@ -279,12 +287,17 @@ def _uuid(key: str) -> str:
 
 
 def _entry(
-    version: ChangedVersion, changes: tuple[FieldChange, ...], scope: FeedScope, site: str | None
+    version: ChangedVersion,
+    changes: tuple[FieldChange, ...],
+    scope: FeedScope,
+    site: str | None,
+    events: tuple[Event, ...] = (),
 ) -> AtomEntry:
     alert = Alert(
-        version.nct_id, version.title or "", changes, version.last_update_posted, site=site
-    )
-    lines = [line.text() for line in change_lines(changes)]
+        version.nct_id, version.title or "", changes, version.last_update_posted,
+        site=site, events=events,
+    )  # fmt: skip
+    lines = event_lines(events) + [line.text() for line in change_lines(changes)]
     key = f"{version.nct_id}/{version.content_hash}/{version.fetched_at}/{scope.key}"
     return AtomEntry(
         id=_uuid(key),
@@ -293,6 +306,7 @@ def _entry(
         link=alert.page_url or alert.history_url,
         summary="\n".join([alert.title or alert.nct_id, *lines, alert.history_url]),
         html=_html(alert),
+        categories=tuple(dict.fromkeys((e.type, e.level.value) for e in events)),
     )
 
 
@@ -301,6 +315,10 @@ def _html(alert: Alert) -> str:
     root = ET.Element("div")
     title = ET.SubElement(ET.SubElement(root, "p"), "a", href=alert.study_url)
     title.text = alert.title or alert.nct_id
+    if alert.events and not alert.quiet:
+        headlines = ET.SubElement(root, "ul")
+        for text in event_lines(alert.events):
+            ET.SubElement(headlines, "li").text = text
     items = ET.SubElement(root, "ul")
     for line in change_lines(alert.changes):
         item = ET.SubElement(items, "li")

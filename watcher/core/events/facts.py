@@ -1,0 +1,91 @@
+"""The few facts of one version that the rules read, extracted once.
+
+Why: rules that know a trial's history (slip counts, the first known target)
+look at every earlier version; reading a handful of fields once per version
+keeps a 100-version history cheap, and lets the pipeline load only what a rule
+needs. Records come from outside: every accessor tolerates anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from watcher.core.events.dates import parse_date
+
+DATE_FIELDS = {
+    "start": "startDateStruct",
+    "primary_completion": "primaryCompletionDateStruct",
+    "completion": "completionDateStruct",
+}
+
+
+def dig(record: Any, *keys: str) -> Any:
+    """``record[k1][k2]…`` or None when any step is missing or not an object."""
+    value = record
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def status_module(record: Any) -> Any:
+    return dig(record, "protocolSection", "statusModule")
+
+
+@dataclass(frozen=True)
+class DateFact:
+    """A planned or actual date as written (``text``), as a day, and its type."""
+
+    text: str
+    day: date
+    actual: bool
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the history-aware rules read from one version."""
+
+    start: DateFact | None = None
+    primary_completion: DateFact | None = None
+    completion: DateFact | None = None
+    enrollment: int | None = None
+    enrollment_actual: bool = False
+
+    def date(self, name: str) -> DateFact | None:
+        found: DateFact | None = getattr(self, name)
+        return found
+
+
+def date_fact(record: Any, struct: str) -> DateFact | None:
+    value = dig(record, "protocolSection", "statusModule", struct)
+    text = dig(value, "date")
+    day = parse_date(text)
+    if day is None or not isinstance(text, str):
+        return None
+    return DateFact(text, day, dig(value, "type") == "ACTUAL")
+
+
+def enrollment(record: Any) -> tuple[int | None, bool]:
+    """The enrollment count (None when absent or not a whole number) and whether actual."""
+    info = dig(record, "protocolSection", "designModule", "enrollmentInfo")
+    count = dig(info, "count")
+    if isinstance(count, bool) or not isinstance(count, int | float) or count < 0:
+        count = None
+    elif isinstance(count, float):
+        count = int(count) if count.is_integer() else None
+    return count, dig(info, "type") == "ACTUAL"
+
+
+def facts_of(record: Any) -> Facts:
+    """The :class:`Facts` of one record (anything odd -> None for that fact)."""
+    count, actual = enrollment(record)
+    return Facts(
+        start=date_fact(record, DATE_FIELDS["start"]),
+        primary_completion=date_fact(record, DATE_FIELDS["primary_completion"]),
+        completion=date_fact(record, DATE_FIELDS["completion"]),
+        enrollment=count,
+        enrollment_actual=actual,
+    )

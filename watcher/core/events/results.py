@@ -1,0 +1,135 @@
+"""Results: first posted (a change event) and the FDAAA deadline (time events).
+
+``results.posted`` (high): the record has results now and had none before.
+
+The deadline follows FDAAA TrialsTracker's reading of FDAAA 801 and its Final
+Rule, as far as registry data allows:
+
+- *applicable*: an interventional trial whose phases are known and not only
+  Phase 1 / Early Phase 1, that either declares an FDA-regulated drug or device,
+  or (started before 2017-01-18, completing on or after it) has a US site and a
+  drug, biological or device intervention; and whose deadline date falls on or
+  after 2017-01-18 (the Final Rule's effective date);
+- *deadline date*: the primary completion date, else the completion date
+  (month-only -> the month's last day);
+- *due*: that date + 1 year; + 3 years with a certificate of delay
+  (``dispFirstSubmitDate``);
+- *overdue*: more than 30 days (the grace) after due with no results submitted;
+- *reported late*: results first submitted after due + grace.
+
+Anything that does not parse (an empty phase list, no date) makes the trial
+not applicable: no time event, never a guessed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from watcher.core.events.context import Change
+from watcher.core.events.dates import add_years, parse_date
+from watcher.core.events.facts import dig
+from watcher.core.events.model import Event, Level
+
+FINAL_RULE = date(2017, 1, 18)
+GRACE_DAYS = 30
+PHASE_ONE = frozenset({"PHASE1", "EARLY_PHASE1"})
+REGULATED_TYPES = frozenset({"DRUG", "BIOLOGICAL", "DEVICE"})
+US = "United States"
+
+
+def results_events(change: Change) -> Iterator[Event]:
+    if has_results(change.new) and not has_results(change.old):
+        posted = _results_date(change.new)
+        when = f" ({posted.isoformat()})" if posted else ""
+        yield Event(
+            "results.posted",
+            Level.HIGH,
+            f"Results were posted for the first time{when}.",
+            {"submitted": posted.isoformat() if posted else None},
+        )
+
+
+def has_results(record: Any) -> bool:
+    if not isinstance(record, dict):
+        return False
+    return bool(record.get("hasResults")) or isinstance(record.get("resultsSection"), dict)
+
+
+def _results_date(record: Any) -> date | None:
+    """When results were first submitted (else first posted), if the record says."""
+    status = dig(record, "protocolSection", "statusModule")
+    return parse_date(dig(status, "resultsFirstSubmitDate")) or parse_date(
+        dig(status, "resultsFirstPostDateStruct", "date")
+    )
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One applicable trial's FDAAA deadline, as computed from its latest version."""
+
+    basis: date
+    """Primary completion date, else completion date (the month's last day if month-only)."""
+    basis_text: str
+    due: date
+    certificate: bool
+    results: date | None
+    """When results were first submitted (or posted); None when there are none."""
+    has_results: bool
+
+    @property
+    def overdue_from(self) -> date:
+        return self.due + timedelta(days=GRACE_DAYS)
+
+
+def deadline(record: Any) -> Deadline | None:
+    """The FDAAA deadline of a record, or None when the rule does not apply (module doc)."""
+    protocol = _module(record, "protocolSection")
+    design = _module(protocol, "designModule")
+    if design.get("studyType") != "INTERVENTIONAL":  # most records stop here or below
+        return None
+    phases = design.get("phases")
+    if not isinstance(phases, list) or not phases or not all(isinstance(p, str) for p in phases):
+        return None
+    if set(phases) <= PHASE_ONE:
+        return None
+    status = _module(protocol, "statusModule")
+    basis_text = dig(status, "primaryCompletionDateStruct", "date")
+    basis = parse_date(basis_text)
+    if basis is None:
+        basis_text = dig(status, "completionDateStruct", "date")
+        basis = parse_date(basis_text)
+    if basis is None or basis < FINAL_RULE or not isinstance(basis_text, str):
+        return None
+    if not (_declared(record) or _legacy(record, basis)):
+        return None
+    certificate = isinstance(status.get("dispFirstSubmitDate"), str)
+    due = add_years(basis, 3 if certificate else 1)
+    return Deadline(basis, basis_text, due, certificate, _results_date(record), has_results(record))
+
+
+def _module(parent: Any, name: str) -> dict[str, Any]:
+    value = parent.get(name) if isinstance(parent, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _declared(record: Any) -> bool:
+    oversight = dig(record, "protocolSection", "oversightModule")
+    return dig(oversight, "isFdaRegulatedDrug") is True or (
+        dig(oversight, "isFdaRegulatedDevice") is True
+    )
+
+
+def _legacy(record: Any, basis: date) -> bool:
+    start = parse_date(dig(record, "protocolSection", "statusModule", "startDateStruct", "date"))
+    if start is None or start >= FINAL_RULE or basis < FINAL_RULE:
+        return False
+    locations = dig(record, "protocolSection", "contactsLocationsModule", "locations")
+    interventions = dig(record, "protocolSection", "armsInterventionsModule", "interventions")
+    us = isinstance(locations, list) and any(dig(x, "country") == US for x in locations)
+    regulated = isinstance(interventions, list) and any(
+        dig(i, "type") in REGULATED_TYPES for i in interventions
+    )
+    return us and regulated

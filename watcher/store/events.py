@@ -1,0 +1,282 @@
+"""Events as rows: written with their version, read per trial, per version, or recent.
+
+Why rows: what a change meant is part of the trial's record, queried later
+(``ctwatch events``, the ``trial_events`` view, the web UI, digests) without
+running the rules again - and written in the same transaction as the version
+it belongs to, so a version never exists without its events.
+
+The public reads are :meth:`Events.for_trial`, :meth:`Events.recent` and
+:meth:`Events.of_versions`; each gives :class:`StoredEvent` values (the
+:class:`~watcher.core.events.Event` plus where and when). The version number is
+the one ``ctwatch history`` prints, computed in :data:`VERSION_NUMBER` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from watcher.core.events import ClockState, Event, Level
+from watcher.core.events.model import LEVEL_NAMES
+from watcher.store.base import Connection
+from watcher.store.outbox import insert_rows
+from watcher.store.rows import OutboxRow
+
+Source = Literal["observed", "imported", "clock"]
+
+VERSION_NUMBER = "COALESCE('#' || v.number, 'r' || v.registry_version)"
+"""The SQL for a version's name as ``ctwatch history`` prints it (``#2``, ``r7``; see
+:func:`watcher.core.history.version_ref`): the one place that decides it."""
+
+_COLUMNS = f"""SELECT e.id, e.nct_id, e.version_id, e.type, e.level, e.summary, e.value_json,
+                      e.detected_at, e.source, e.silent, {VERSION_NUMBER} AS version
+               FROM events e LEFT JOIN versions v ON v.id = e.version_id"""  # noqa: S608 - a constant
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One recorded event: the event, its trial and version, when and how it was found."""
+
+    id: int
+    nct_id: str
+    event: Event
+    version_id: int | None
+    version: str | None
+    """The version's name as ``ctwatch history`` prints it (``#2``, ``r7``); None for a
+    time event, which belongs to no version."""
+    detected_at: str
+    source: str
+    silent: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The documented shape of ``ctwatch events --json`` (one object)."""
+        return {
+            "nct_id": self.nct_id,
+            **self.event.as_json(),
+            "version": self.version,
+            "detected_at": self.detected_at,
+            "source": self.source,
+        }
+
+
+def _stored(row: Any) -> StoredEvent:
+    try:
+        values = json.loads(row["value_json"])
+    except ValueError:
+        values = {}
+    level = Level(row["level"]) if row["level"] in LEVEL_NAMES else Level.INFO
+    event = Event(row["type"], level, row["summary"], values if isinstance(values, dict) else {})
+    return StoredEvent(
+        int(row["id"]), row["nct_id"], event, row["version_id"], row["version"],
+        row["detected_at"], row["source"], bool(row["silent"]),
+    )  # fmt: skip
+
+
+def insert_events(
+    db: Database,
+    nct_id: str,
+    version_id: int | None,
+    events: Sequence[Event],
+    now: str,
+    *,
+    source: Source,
+    silent: bool,
+) -> None:
+    """Write ``events`` (inside the caller's transaction)."""
+    db.conn.executemany(
+        """INSERT INTO events (nct_id, version_id, type, level, summary, value_json,
+                               detected_at, source, silent)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (nct_id, version_id, e.type, e.level.value, e.summary,
+             json.dumps(dict(e.values), separators=(",", ":"), ensure_ascii=False),
+             now, source, int(silent))
+            for e in events
+        ],
+    )  # fmt: skip
+
+
+def replace_events(
+    db: Database, nct_id: str, version_id: int, events: Sequence[Event], now: str
+) -> None:
+    """The events of an imported version, recomputed (its neighbours moved)."""
+    db.execute("DELETE FROM events WHERE version_id = ? AND source = 'imported'", [version_id])
+    insert_events(db, nct_id, version_id, events, now, source="imported", silent=True)
+
+
+@dataclass(frozen=True)
+class ClockWrite:
+    """A trial's time-event facts from its newest version, as the store keeps them.
+
+    ``facts`` is the JSON the time rules read ("" when they can never make a time event:
+    ``relevant`` false). At a trial's first sight the cycle evaluates it at once:
+    ``state`` and ``evaluated_on`` are set and ``events`` (its current state) are
+    recorded silently, if the trial had no row yet.
+    """
+
+    facts: str
+    relevant: bool
+    state: str | None = None
+    evaluated_on: str | None = None
+    events: tuple[Event, ...] = ()
+
+
+def write_clock(
+    db: Database, nct_id: str, clock: ClockWrite, now: str, version_id: int | None = None
+) -> None:
+    """Store a trial's facts (see :class:`ClockWrite`). Facts that moved are evaluated
+    again at the next pass (``evaluated_on`` cleared); an existing state is kept, and a
+    first evaluation's events are only recorded for a trial that had no row."""
+    if clock.evaluated_on is not None:
+        fresh = db.execute(
+            """INSERT OR IGNORE INTO event_clock (nct_id, facts, relevant, state, evaluated_on)
+               VALUES (?, ?, ?, ?, ?)""",
+            [nct_id, clock.facts, int(clock.relevant), clock.state, clock.evaluated_on],
+        ).rowcount
+        if fresh:
+            if clock.events:
+                insert_events(db, nct_id, version_id, clock.events, now, source="clock",
+                              silent=True)  # fmt: skip
+            return
+    db.execute(
+        """INSERT INTO event_clock (nct_id, facts, relevant) VALUES (?, ?, ?)
+           ON CONFLICT(nct_id) DO UPDATE SET facts = excluded.facts,
+               relevant = excluded.relevant,
+               evaluated_on = CASE WHEN event_clock.facts = excluded.facts
+                                   THEN event_clock.evaluated_on END""",
+        [nct_id, clock.facts, int(clock.relevant)],
+    )
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """One trial's stored time-event facts and last state (None: never evaluated)."""
+
+    nct_id: str
+    facts: str
+    state: ClockState | None
+
+
+@dataclass(frozen=True)
+class TimeUpdate:
+    """A trial whose time-event state moved: its new state, the events, their alerts."""
+
+    nct_id: str
+    state: str
+    events: tuple[Event, ...]
+    silent: bool
+    outbox: tuple[OutboxRow, ...]
+
+
+class Events:
+    """Reads ``events``; the time-event state in ``event_clock``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def for_trial(self, nct_id: str) -> list[StoredEvent]:
+        """Every event of a trial, oldest first."""
+        rows = self._conn.rows(_COLUMNS + " WHERE e.nct_id = ? ORDER BY e.id", [nct_id])
+        return [_stored(r) for r in rows]
+
+    def top_levels(self, version_ids: Sequence[int]) -> dict[int, str]:
+        """Each version's highest event level (``high``…``info``): what a destination's
+        ``urgent`` compares (a version with no event is absent: info)."""
+        return {
+            vid: events[0].level.value
+            for vid, events in self.of_versions(version_ids).items()
+            if events
+        }
+
+    def of_versions(self, version_ids: Sequence[int]) -> dict[int, tuple[Event, ...]]:
+        """The events of each version (highest level first), one query per 500 versions."""
+        rows = self._conn.rows_in(_COLUMNS, "e.version_id", version_ids)
+        grouped: dict[int, list[StoredEvent]] = {}
+        for stored in sorted((_stored(r) for r in rows), key=lambda s: s.id):
+            if stored.source != "clock" and stored.version_id is not None:
+                grouped.setdefault(stored.version_id, []).append(stored)
+        return {
+            vid: tuple(sorted((s.event for s in items), key=lambda e: -e.level.rank))
+            for vid, items in grouped.items()
+        }
+
+    def recent(
+        self,
+        *,
+        since: str | None = None,
+        min_level: Level = Level.INFO,
+        nct_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """Events detected at or after ``since`` (all without), at ``min_level`` or higher,
+        of the trials named (all without), newest first. Type patterns are the caller's
+        (:func:`watcher.core.events.matches`)."""
+        where, params = ["1 = 1"], []
+        if since is not None:
+            where.append("e.detected_at >= ?")
+            params.append(since)
+        levels = [n for n in LEVEL_NAMES if Level(n).at_least(min_level)]
+        where.append(f"e.level IN ({', '.join('?' for _ in levels)})")
+        params += levels
+        sql = _COLUMNS + " WHERE " + " AND ".join(where) + " ORDER BY e.id DESC"
+        if nct_ids is not None:
+            wanted = set(nct_ids)
+            rows = [r for r in self._conn.rows(sql, params) if r["nct_id"] in wanted]
+        else:
+            rows = self._conn.rows(sql + (f" LIMIT {int(limit)}" if limit else ""), params)
+        found = [_stored(r) for r in rows]
+        return found[:limit] if limit else found
+
+    def clock_rows(self, today: str) -> list[ClockRow]:
+        """The trials the time rules must look at today: not yet evaluated on ``today``, or
+        whose facts moved since (state depends on nothing else); trials whose facts can make
+        no time event only after their facts moved. One query."""
+        rows = self._conn.rows(
+            """SELECT nct_id, facts, state FROM event_clock
+               WHERE evaluated_on IS NULL OR (relevant = 1 AND evaluated_on != ?)
+               ORDER BY nct_id""",
+            [today],
+        )
+        return [ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"])) for r in rows]
+
+    def without_clock(self) -> list[str]:
+        """Trials with a version but no time-event facts (recorded before events existed)."""
+        rows = self._conn.rows(
+            """SELECT nct_id FROM trials WHERE latest_hash IS NOT NULL
+               AND nct_id NOT IN (SELECT nct_id FROM event_clock)"""
+        )
+        return [r["nct_id"] for r in rows]
+
+    def set_clock(self, nct_id: str, clock: ClockWrite, now: str) -> None:
+        with self._conn.atomic() as db:
+            write_clock(db, nct_id, clock, now)
+
+    def record_clock(
+        self, updates: Sequence[TimeUpdate], evaluated: Sequence[str], now: str, today: str
+    ) -> None:
+        """One transaction: each moved trial's new state, its events (on the trial's newest
+        version) and their outbox rows; every ``evaluated`` trial marked done for ``today``."""
+        with self._conn.atomic() as db:
+            db.conn.executemany(
+                "UPDATE event_clock SET evaluated_on = ? WHERE nct_id = ?",
+                [(today, nct) for nct in evaluated],
+            )
+            db.conn.executemany(
+                "UPDATE event_clock SET state = ? WHERE nct_id = ?",
+                [(u.state, u.nct_id) for u in updates],
+            )
+            for u in updates:
+                if u.events:
+                    latest = db.execute(
+                        "SELECT id FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1",
+                        [u.nct_id],
+                    ).fetchone()
+                    version_id = latest["id"] if latest else None
+                    insert_events(db, u.nct_id, version_id, u.events, now, source="clock",
+                                  silent=u.silent)  # fmt: skip
+                if u.outbox:
+                    insert_rows(db, u.outbox, now, nct_id=u.nct_id)
