@@ -462,6 +462,7 @@ def _m0015_mutes_by_workspace(db: Database) -> None:
     )
 
 
-# The analyst views and numbering steps (0016…) live in their own module, registered here,
-# after every earlier step, so they apply in order.
-from watcher.store import schema_analyst, schema_events  # noqa: E402, F401
+# Later steps live in modules of their own, registered here in the order of their numbers:
+# the analyst views and numbering (0016…), events (0017; named as the numbering names
+# versions), the web UI's index (0019).
+from watcher.store import schema_analyst, schema_events, schema_ui  # noqa: E402, F401
