@@ -23,7 +23,10 @@ from watcher.daemon.scheduler import ConfigSource, Daemon
 from watcher.store import RunRecord
 from watcher.testing.registry_double import RegistryDouble
 
-pytest_plugins = ["tests.slack_setup", "tests.hook_setup"]  # doubles' fixtures, every module
+pytest_plugins = [
+    "tests.support.slack_setup",
+    "tests.support.hook_setup",
+]  # doubles' fixtures, every module
 
 SHARED_CTGOV = Path(__file__).resolve().parents[2] / "shared" / "ctgov"
 
@@ -60,7 +63,7 @@ def write_config(
     """A config pointing at ``url`` with no pacing or backoff (tests never sleep).
 
     Incremental fetching is off unless asked for: these tests publish edits
-    without moving the registry's dataTimestamp; tests/test_incremental.py
+    without moving the registry's dataTimestamp; tests/cycle/test_incremental.py
     covers the probe and incremental paths with realistic registry updates.
     """
     trial_list = ", ".join(f'"{t}"' for t in trials)
