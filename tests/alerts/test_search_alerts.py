@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.alerts.test_teams_card import texts, urls, walk
-from tests.conftest import load_shared
+from tests.conftest import load_fixture
 from tests.support.alert_cases import NOW
 from tests.support.slack_blockkit import block_errors
 from tests.support.teams_double import card_errors
@@ -41,46 +41,47 @@ def event_alert(record: dict[str, Any], kind: str = "new", search: str = "rectal
     return _alert(claim, ())
 
 
-def test_the_card_of_a_real_record_says_what_decides() -> None:
-    record = load_shared("records", "NCT04267848.json")
+def test_the_card_of_a_big_record_says_what_decides() -> None:
+    record = load_fixture("synthetic", "NCT09000102.json")
     card = TrialCard.of(record)
     facts = dict(card.facts())
-    assert facts["Lead sponsor"] == "National Cancer Institute (NCI)"
+    assert facts["Lead sponsor"] == "Great Lakes Oncology Group"
     assert facts["Phase"] == "Phase 3"
     assert facts["Overall status"] == "Recruiting"
     assert facts["Conditions"] == (
-        "Lung Non-Small Cell Carcinoma, Lung Non-Small Cell Squamous Carcinoma, "
-        "Lung Non-Squamous Non-Small Cell Carcinoma (+3 more)"
+        "Non-Small Cell Lung Carcinoma, Stage III Lung Cancer AJCC v8, "
+        "Stage IIIA Lung Cancer AJCC v8 (+3 more)"
     )
     interventions = record["protocolSection"]["armsInterventionsModule"]["interventions"]
     assert facts["Interventions"].endswith(f"(+{len(interventions) - 3} more)")
-    assert facts["Enrollment"] == "1,210 (estimated)"
-    assert facts["Start date"] == "2020-06-16"
-    assert facts["First posted"] == "2020-02-13"
+    assert facts["Enrollment"] == "1,480 (estimated)"
+    assert facts["Start date"] == "2022-03-07"
+    assert facts["First posted"] == "2022-01-21"
     sites = record["protocolSection"]["contactsLocationsModule"]["locations"]
-    assert facts["Locations"].startswith(f"{len(sites):,} sites in United States")
+    assert facts["Locations"] == f"{len(sites):,} sites in United States, Canada"
+    assert len(sites) > 1000  # the thousands separator
     assert TrialCard.from_json(json.loads(json.dumps(card.to_json()))) == card
 
 
 def test_every_renderer_names_the_kind_in_words_and_the_search() -> None:
-    record = load_shared("records", "NCT04267848.json")
+    record = load_fixture("synthetic", "NCT09000102.json")
     for kind, words in (("new", "New trial"), ("matches", "Now matches")):
         alert = event_alert(record, kind)
-        assert console_text(alert).startswith(f"{words} · search “rectal-io”\nNCT04267848 — ")
+        assert console_text(alert).startswith(f"{words} · search “rectal-io”\nNCT09000102 — ")
         text, blocks = alert_message(alert, actions=True)
         assert blocks[0]["text"]["text"] == f"{words} · rectal-io"
-        assert text.startswith(f"{words} · search “rectal-io”: NCT04267848")
-        assert subject(alert).startswith(f"[ctwatch] {words} in “rectal-io”: NCT04267848 — ")
+        assert text.startswith(f"{words} · search “rectal-io”: NCT09000102")
+        assert subject(alert).startswith(f"[ctwatch] {words} in “rectal-io”: NCT09000102 — ")
         assert texts(alert_card(alert))[0] == f"{words} · rectal-io"
         body = build_payload(alert, "msg_7", NOW)
         assert body["type"] == f"search.{kind}"
         assert body["data"]["event"] == words and body["data"]["search"] == "rectal-io"
-        assert body["data"]["card"]["nct_id"] == "NCT04267848"
+        assert body["data"]["card"]["nct_id"] == "NCT09000102"
         assert "Phase: Phase 3" in body["data"]["summary"]
 
 
 def test_slack_search_alerts_fit_block_kit_escape_and_offer_the_right_buttons() -> None:
-    record = load_shared("records", "NCT04267848.json")
+    record = load_fixture("synthetic", "NCT09000102.json")
     record["protocolSection"]["identificationModule"]["briefTitle"] = HOSTILE
     alert = event_alert(record)
     text, blocks = alert_message(alert, actions=True)
@@ -90,7 +91,7 @@ def test_slack_search_alerts_fit_block_kit_escape_and_offer_the_right_buttons() 
     assert len(fields) == 9 and fields[0]["text"].startswith("*Lead sponsor:*")
     buttons = blocks[-1]["elements"]
     assert [b["text"]["text"] for b in buttons] == ["View record", "Watch trial", "Mute 7 days"]
-    assert buttons[1]["value"] == "NCT04267848"
+    assert buttons[1]["value"] == "NCT09000102"
     left = event_alert(record, "left")
     _, left_blocks = alert_message(left, actions=True)
     names = [b["text"]["text"] for b in left_blocks[-1]["elements"]]
@@ -98,7 +99,7 @@ def test_slack_search_alerts_fit_block_kit_escape_and_offer_the_right_buttons() 
 
 
 def test_a_departure_with_a_huge_explanation_still_fits_everywhere() -> None:
-    old = load_shared("records", "NCT02513394.json")
+    old = load_fixture("records", "NCT02513394.json")
     new = copy.deepcopy(old)
     for i in range(400):
         new["protocolSection"]["descriptionModule"][f"note{i:03d}"] = f"{i} " + "word " * 300
@@ -122,7 +123,7 @@ def read_back(event: SearchEvent, changes: tuple[FieldChange, ...]) -> Alert:
 
 
 def test_email_headers_stay_one_line_and_html_is_escaped() -> None:
-    record = load_shared("records", "NCT04267848.json")
+    record = load_fixture("synthetic", "NCT09000102.json")
     record["protocolSection"]["identificationModule"]["briefTitle"] = HOSTILE
     alert = event_alert(record)
     message = build_message(alert, "ctwatch@example.org", ["team@example.org"], NOW)
@@ -138,26 +139,26 @@ def test_email_headers_stay_one_line_and_html_is_escaped() -> None:
 
 
 def test_teams_search_cards_hold_no_markup_and_only_registry_links() -> None:
-    record = load_shared("records", "NCT04267848.json")
+    record = load_fixture("synthetic", "NCT09000102.json")
     record["protocolSection"]["identificationModule"]["briefTitle"] = HOSTILE
     for kind in ("new", "left"):
         card = alert_card(event_alert(record, kind))
         assert card_errors(card) == []
         assert "TextBlock" not in {o.get("type") for o in walk(card)}
         assert urls(card) <= {
-            "https://clinicaltrials.gov/study/NCT04267848",
-            "https://clinicaltrials.gov/study/NCT04267848?tab=history",
+            "https://clinicaltrials.gov/study/NCT09000102",
+            "https://clinicaltrials.gov/study/NCT09000102?tab=history",
         }
         assert "{{" not in " ".join(texts(card))
 
 
 def test_a_digest_mixes_changes_and_search_news() -> None:
-    record = load_shared("records", "NCT04267848.json")
+    record = load_fixture("synthetic", "NCT09000102.json")
     change = Alert("NCT06850103", "Seed", (FieldChange("x", "X", "changed", "a", "b"),))
     alerts = [event_alert(record), change, event_alert(record, "left")]
     text, blocks = digest_message(alerts)
     assert block_errors(blocks) == []
-    assert "NCT04267848 — " in text and "(New trial · search “rectal-io”)" in text
+    assert "NCT09000102 — " in text and "(New trial · search “rectal-io”)" in text
     assert blocks[0]["text"]["text"] == "ctwatch: 3 alerts (2 search alerts)"  # as on Teams
     assert "_New trial · search “rectal-io”_" in blocks[1]["text"]["text"]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_shared
+from tests.conftest import load_fixture
 from tests.support.alert_cases import CASES, NOW, alert_between, golden
 from tests.support.teams_double import card_errors
 from watcher.alerts.teams_card import (
@@ -141,7 +141,7 @@ def test_a_huge_change_set_is_summarised_under_the_budget() -> None:
 
 
 def test_a_real_record_rewritten_everywhere_still_fits() -> None:
-    old = load_shared("records", "NCT02513394.json")
+    old = load_fixture("records", "NCT02513394.json")
     new = copy.deepcopy(old)
 
     def reword(value: Any) -> Any:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import load_shared, run_cli, write_config
+from tests.conftest import load_fixture, run_cli, write_config
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 
@@ -62,11 +62,11 @@ def test_baseline_is_silent_then_changes_are_reported(
 
 
 def test_rebuild_noise_is_not_a_change(tmp_path: Path, registry: RegistryDouble) -> None:
-    old = load_shared("records", "NCT02552212.json")
+    old = load_fixture("records", "NCT02552212.json")
     registry.put(old)
     config = write_config(tmp_path, registry.url, ["NCT02552212"])
     assert run_cli(config, "check").exit_code == 0
-    registry.put(load_shared("records", "NCT02552212.snapshot-vh2024-01-03.json"))
+    registry.put(load_fixture("records", "NCT02552212.snapshot-vh2024-01-03.json"))
     result = run_cli(config, "check")
     assert (
         result.stdout == "checked 1 · changed 0 · new 0 · not found 0 · errors 0 · alerts sent 0\n"

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_shared, run_cli, write_config
+from tests.conftest import load_fixture, run_cli, write_config
 from tests.support.histories import SampleHistory, seed_history, shared_history
 from watcher.testing.registry_double import RegistryDouble
 
 NCT = "NCT06850103"
-ACTT = "NCT04280705"
+ACTT = "NCT09000101"
 
 
 @pytest.fixture
@@ -144,11 +144,11 @@ def test_show_prints_a_stored_version(backfilled: Path) -> None:
     assert "derivedSection" not in latest
 
 
-# ---- real shapes: version 0 of NCT04280705, the NCT03690141 list, real patches ----------
+# ---- real shapes: a version 0 and a version list (synthetic), real patches ---------------
 
 
 def actt_history() -> SampleHistory:
-    """NCT04280705 over ten versions with the real list's statuses, labels and rhythm."""
+    """A trial over ten versions with its list's statuses, labels and rhythm, real patches."""
     patches: dict[int, list[dict[str, Any]]] = {}
     for version, name in (
         (1, "trialdiff.evt_NCT01441947_v7_v8_f7b4655e907f.json"),
@@ -156,10 +156,10 @@ def actt_history() -> SampleHistory:
         (7, "trialdiff.evt_NCT01441947_v9_v10_9d5358cb53af.json"),
         (9, "trialdiff.evt_NCT02546232_v5_v6_f2311ad49264.json"),
     ):
-        patches[version] = load_shared("history", name)["patch"]
+        patches[version] = load_fixture("history", name)["patch"]
     return shared_history(
-        load_shared("history", "NCT04280705.history-v0.json"),
-        load_shared("history", "NCT03690141.int-history.json"),
+        load_fixture("synthetic", "NCT09000101.history-v0.json"),
+        load_fixture("synthetic", "NCT09000101.int-history.json"),
         patches,
     )
 
@@ -168,7 +168,7 @@ def test_the_story_of_a_real_trial_from_its_first_version(
     tmp_path: Path, registry: RegistryDouble
 ) -> None:
     sample = actt_history()
-    listed = load_shared("history", "NCT03690141.int-history.json")
+    listed = load_fixture("synthetic", "NCT09000101.int-history.json")
     extra = {k: v for k, v in listed.items() if k != "changes"}  # originalData & co., as served
     registry.put(sample.current)
     registry.history.set(ACTT, sample.versions, extra)
@@ -182,7 +182,7 @@ def test_the_story_of_a_real_trial_from_its_first_version(
         "Overall Status: Recruiting → Active, not recruiting",
         "Overall Status: Active, not recruiting → Completed",
     ]
-    assert story.stdout.splitlines()[1].startswith("#1 · registry version 1 · 2020-02-20 ·")
+    assert story.stdout.splitlines()[1].startswith("#1 · registry version 1 · 2021-05-11 ·")
     # the first check: a silent baseline, and no change against the registry's HTML copy
     assert "new 1" in run_cli(config, "check").stdout
     newest = json.loads(run_cli(config, "history", ACTT, "--json").stdout)[0]

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED_CTGOV, load_shared
+from tests.conftest import load_fixture
+from tests.support.paths import CTGOV
 from watcher.core.describe import display_value
 from watcher.core.diff import FieldChange, diff_records, item_key
 from watcher.core.render import Alert, change_lines, console_text
@@ -26,8 +27,8 @@ def snap(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_real_rebuild_pair_is_no_change() -> None:
-    old = load_shared("records", "NCT02552212.json")
-    new = load_shared("records", "NCT02552212.snapshot-vh2024-01-03.json")
+    old = load_fixture("records", "NCT02552212.json")
+    new = load_fixture("records", "NCT02552212.snapshot-vh2024-01-03.json")
     assert old["derivedSection"] != new["derivedSection"]  # the files really differ
     a, b = take_snapshot("NCT02552212", old), take_snapshot("NCT02552212", new)
     assert a.content_hash == b.content_hash
@@ -35,10 +36,9 @@ def test_real_rebuild_pair_is_no_change() -> None:
 
 
 def test_every_real_record_diffs_empty_against_itself_reordered() -> None:
-    folder = SHARED_CTGOV / "records"
-    if not folder.exists():
-        pytest.skip("shared records absent")
-    for path in sorted(folder.glob("NCT*.json")):
+    paths = sorted((CTGOV / "records").glob("NCT*.json"))
+    assert len(paths) > 15
+    for path in paths:
         record = json.loads(path.read_text(encoding="utf-8"))
         shuffled = _reverse_lists(record)
         a, b = take_snapshot("X", record), take_snapshot("X", shuffled)
@@ -57,9 +57,7 @@ def _reverse_lists(value: Any) -> Any:
 
 # ---- real patches from the registry's history API ---------------------------------
 
-HISTORY = (
-    sorted((SHARED_CTGOV / "history").glob("trialdiff.*.json")) if SHARED_CTGOV.exists() else []
-)
+HISTORY = sorted((CTGOV / "history").glob("trialdiff.*.json"))
 
 
 def _tokens(pointer: str) -> list[str]:
@@ -241,7 +239,7 @@ def test_real_patch_yields_exactly_its_changes(path: Path) -> None:
 
 
 def test_real_termination_patch_reads_naturally() -> None:
-    event = load_shared("history", "trialdiff.evt_NCT05180006_v3_v4_3cebafd518aa.json")
+    event = load_fixture("history", "trialdiff.evt_NCT05180006_v3_v4_3cebafd518aa.json")
     signals = {
         s["path"]: s["old_value"]
         for s in event["classification"]["value_signals"]
@@ -387,7 +385,7 @@ def test_many_site_changes_are_summarised() -> None:
 
 
 def test_results_section_appearing_is_summarised_not_dumped() -> None:
-    record = load_shared("records", "NCT04431453.json")
+    record = load_fixture("records", "NCT04431453.json")
     assert "resultsSection" in record
     without = {k: v for k, v in record.items() if k != "resultsSection"}
     changes = diff_records(snap(without), snap(record))

@@ -1,4 +1,4 @@
-"""What to import and where it goes (watcher.core.history), on the real version list's shape."""
+"""What to import and where it goes (watcher.core.history), on a version list of the real shape."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_shared
+from tests.conftest import load_fixture
 from watcher.core.history import (
     IMPORTED,
     OBSERVED,
@@ -22,9 +22,9 @@ from watcher.registry.history import HistoryUnavailable, parse_version_list
 
 
 def real_list() -> list[ListedVersion]:
-    body: dict[str, Any] = load_shared("history", "NCT03690141.int-history.json")
+    body: dict[str, Any] = load_fixture("synthetic", "NCT09000101.int-history.json")
     return parse_version_list(
-        body, "https://clinicaltrials.gov/api/int/studies/NCT03690141/history"
+        body, "https://clinicaltrials.gov/api/int/studies/NCT09000101/history"
     )
 
 
@@ -32,11 +32,11 @@ def test_the_real_list_parses_into_website_numbers() -> None:
     listed = real_list()
     assert [v.number for v in listed] == list(range(1, 11))
     assert (listed[0].date, listed[0].status, listed[0].module_labels) == (
-        "2018-09-27",
+        "2021-05-11",
         "NOT_YET_RECRUITING",
         (),
     )
-    assert listed[-1].date == "2020-04-27" and listed[-1].status == "COMPLETED"
+    assert listed[-1].date == "2023-03-01" and listed[-1].status == "COMPLETED"
     assert listed[1].module_labels == ("Study Status", "Contacts/Locations")
 
 
@@ -85,22 +85,22 @@ def test_nothing_stored_imports_everything_oldest_first() -> None:
 
 def test_a_baseline_gets_its_number_and_only_older_versions_are_imported() -> None:
     listed = real_list()
-    plan = plan_import([observed(7, "2020-04-27")], listed)
+    plan = plan_import([observed(7, "2023-03-01")], listed)
     assert plan.numbering == {7: 10}
     assert [v.number for v in plan.fetch] == list(range(1, 10))
 
 
 def test_versions_newer_than_what_ctwatch_saw_are_left_for_check() -> None:
     listed = real_list()
-    # ctwatch saw version 9 (submitted 2019-12-04) and nothing since: 10 is check's to alert on
-    plan = plan_import([observed(3, "2019-12-04")], listed)
+    # ctwatch saw version 9 (submitted 2022-10-24) and nothing since: 10 is check's to alert on
+    plan = plan_import([observed(3, "2022-10-24")], listed)
     assert plan.numbering == {3: 9}
     assert [v.number for v in plan.fetch] == list(range(1, 9))
 
 
 def test_versions_between_two_observed_ones_are_not_imported() -> None:
     listed = real_list()
-    stored = [observed(1, "2019-01-18"), observed(2, "2020-04-27")]  # 6 and 10; 7-9 missed
+    stored = [observed(1, "2021-11-15"), observed(2, "2023-03-01")]  # 6 and 10; 7-9 missed
     plan = plan_import(stored, listed)
     assert plan.numbering == {1: 6, 2: 10}
     assert [v.number for v in plan.fetch] == [1, 2, 3, 4, 5]
@@ -109,16 +109,16 @@ def test_versions_between_two_observed_ones_are_not_imported() -> None:
 def test_a_complete_history_imports_nothing() -> None:
     listed = real_list()
     stored = [imported(i, i, v.date) for i, v in enumerate(listed[:-1], start=1)]
-    stored.append(observed(99, "2020-04-27", 10))
+    stored.append(observed(99, "2023-03-01", 10))
     plan = plan_import(stored, listed)
     assert plan.fetch == () and plan.numbering == {}
 
 
 def test_an_unmatched_observed_version_is_placed_by_its_dates() -> None:
     listed = real_list()
-    plan = plan_import([observed(5, "2019-07-20")], listed)  # no version submitted that day
+    plan = plan_import([observed(5, "2022-06-10")], listed)  # no version submitted that day
     assert plan.numbering == {} and [v.number for v in plan.fetch] == list(range(1, 9))
-    by_post = plan_import([Held(5, OBSERVED, None, None, "2018-11-16")], listed)
+    by_post = plan_import([Held(5, OBSERVED, None, None, "2021-07-20")], listed)
     assert [v.number for v in by_post.fetch] == [1, 2, 3]  # submitted before it was posted
     blind = plan_import([Held(5, OBSERVED, None, None, None)], listed)
     assert blind.fetch == () and blind.unplaced

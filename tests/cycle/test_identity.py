@@ -16,10 +16,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import SHARED_CTGOV, run_cli, write_config
-from tests.support.paths import FIXTURES
+from tests.conftest import run_cli, write_config
+from tests.support.paths import CTGOV, FIXTURES
 from watcher.core.jsoncodec import canonical_bytes
 from watcher.core.snapshot import order_free_json, take_snapshot
 from watcher.store import Store
@@ -57,11 +55,8 @@ def test_the_hash_is_of_the_canonical_body() -> None:
 
 
 def real_records() -> list[dict[str, Any]]:
-    folder = SHARED_CTGOV / "records"
-    if not folder.exists():
-        pytest.skip("shared records absent")
     by_id: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob("NCT*.json")):
+    for path in sorted((CTGOV / "records").glob("NCT*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         nct = record["protocolSection"]["identificationModule"]["nctId"]
         by_id.setdefault(nct, record)

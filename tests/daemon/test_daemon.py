@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -99,6 +100,29 @@ def test_stop_before_a_cycle_records_nothing(tmp_path: Path, registry: RegistryD
     daemon.run_cycle()  # returns at once, records nothing
     assert daemon.app.store.versions.trials() == []
     daemon.app.close()
+
+
+@pytest.fixture
+def own_signal_handlers() -> Iterator[None]:
+    """Daemon.run() installs handlers in this process: put pytest's back afterwards."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
+def test_a_stop_that_lands_before_the_scheduler_starts_still_ends_run(
+    tmp_path: Path, registry: RegistryDouble, own_signal_handlers: None
+) -> None:
+    """The handler only posts the signal (it may interrupt the main thread while that
+    holds a lock the scheduler's shutdown needs); the stop waits for the start."""
+    registry.put(seed_study())
+    daemon = daemon_for(write_config(tmp_path, registry.url, [SEED_NCT]))
+    daemon.post_signal(signal.SIGTERM, None)  # returns at once: nothing started yet
+    daemon.run()  # would block until the next signal if the stop were lost
+    assert daemon.stop_event.is_set() and not daemon.scheduler.running
 
 
 def test_stop_interrupts_a_cycle_between_trials(tmp_path: Path, registry: RegistryDouble) -> None:

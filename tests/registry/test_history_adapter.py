@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import load_shared, write_config
+from tests.conftest import load_fixture, write_config
 from tests.support.histories import seed_history
 from tests.support.trickle import TrickleServer
 from watcher.app import App
@@ -45,8 +45,8 @@ def history_client(
     return client, HistoryClient(client.http, url)
 
 
-def test_the_real_list_shape_with_its_extra_parts(registry: RegistryDouble) -> None:
-    real = load_shared("history", "NCT03690141.int-history.json")
+def test_the_list_shape_with_its_extra_parts(registry: RegistryDouble) -> None:
+    real = load_fixture("synthetic", "NCT09000101.int-history.json")
     sample = seed_history()
     versions = [
         HistoricVersion(e["date"], sample.versions[0].study, e.get("status"), ())
@@ -55,11 +55,11 @@ def test_the_real_list_shape_with_its_extra_parts(registry: RegistryDouble) -> N
     registry.history.set(NCT, versions, {k: v for k, v in real.items() if k != "changes"})
     client, history = history_client(registry.url)
     listed = history.versions(NCT)
-    assert [(v.number, v.date) for v in listed][-1] == (10, "2020-04-27")
+    assert [(v.number, v.date) for v in listed][-1] == (10, "2023-03-01")
     answer = registry.history.answer(f"/api/int/studies/{NCT}/history")
     assert answer is not None
     served = json.loads(answer[1])
-    assert served["originalData"]["enrollmentInfo"] == {"count": 30, "type": "ESTIMATED"}
+    assert served["originalData"]["enrollmentInfo"] == {"count": 420, "type": "ESTIMATED"}
     client.close()
 
 

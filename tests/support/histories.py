@@ -1,9 +1,8 @@
 """Registry histories for the double: hand-built ones, and ones built from real shapes.
 
-Why in the package: the double must serve histories without ../shared (a fresh
-checkout, the demo, the benchmark), and tests that have ../shared build richer
-ones from the real files (version 0 of NCT04280705, the NCT03690141 version
-list, the real RFC 6902 patches) with the same builder.
+Why here: the tests and the benchmark build hand-made histories, and richer ones
+from the shapes in tests/fixtures/ctgov (a version 0 and a version list as the
+history endpoints serve them, the real RFC 6902 patches) with the same builder.
 
 The two text forms are the point. The history endpoints serve HTML
 (``<p>…</p>``, ``<ul><li>…</li></ul>``, ``&#x2F;``, ``&gt;``) and the API v2 serves
