@@ -73,9 +73,11 @@ UNSET_ENV = (
 @pytest.fixture(autouse=True)
 def pinned_environment() -> Iterator[None]:
     """Every test runs with :data:`PINNED_ENV`, without :data:`UNSET_ENV` or any
-    ``CTWATCH_*`` variable of the caller's; the caller's environment comes back after."""
+    ``CTWATCH_*`` variable of the caller's (but ``CTWATCH_UPDATE_GOLDEN``, which asks
+    the golden tests to rewrite their files); the caller's environment comes back after."""
     saved = dict(os.environ)
-    for name in [*UNSET_ENV, *(n for n in os.environ if n.startswith("CTWATCH_"))]:
+    ours = [n for n in os.environ if n.startswith("CTWATCH_") and n != "CTWATCH_UPDATE_GOLDEN"]
+    for name in [*UNSET_ENV, *ours]:
         os.environ.pop(name, None)
     os.environ.update(PINNED_ENV)
     time.tzset()

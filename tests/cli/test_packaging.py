@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -46,3 +47,18 @@ def test_example_config_in_the_image_puts_the_database_on_the_volume(tmp_path: P
     (folder / "ctwatch.toml").write_text((REPO / "config" / "ctwatch.toml").read_text())
     config = load_config(folder / "ctwatch.toml", {})
     assert config.database.path == str(tmp_path / "data" / "ctwatch.db")  # /config/.. -> /data
+
+
+def test_ci_runs_the_suite_in_parallel_with_what_the_test_extra_installs() -> None:
+    """CI's last step is the README's test command; pytest-xdist (its ``-n auto``) comes
+    with ``pip install -e ".[test]"``, which is how CI and a contributor get it."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == "python -m pytest -q -n auto"
+    assert 'python -m pip install --quiet -e ".[test]"' in ci
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(
+        r.startswith("pytest-xdist") for r in project["project"]["optional-dependencies"]["test"]
+    )
+    # `license = "MIT"` (an SPDX expression) needs setuptools 77 to build
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]
