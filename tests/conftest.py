@@ -52,6 +52,18 @@ shared_file = fixture_file
 load_shared = load_fixture
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: two workers per core. Over half of the suite's wall time is waiting
+    (servers that trickle on purpose, deadlines, processes starting and stopping), not
+    CPU: run one after the other, its tests take about 150 s for 65 s of CPU, so two
+    workers on two cores cannot finish in under a minute and four can.
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set (None hands over to
+    xdist's own hook, which reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return 2 * len(os.sched_getaffinity(0))
+
+
 # What a caller's shell could set that changes what ctwatch prints or where it connects:
 # a test sees the same environment from a terminal, a pipe, CI or an xdist worker
 # (xdist workers get COLUMNS=80 and LINES=24, which made `status` cut titles).
