@@ -15,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli, write_config
 from tests.support.slack_double import SlackDouble
 from tests.support.slack_setup import ENV, slack_config
-from watcher.store import Store
+from watcher.store import Store, StoreError
 from watcher.store.lock import ProcessLock
 from watcher.store.schema import KNOWN
 from watcher.testing.registry_double import RegistryDouble
@@ -95,6 +97,42 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
     assert len(names) == len(set(names)) == len(KNOWN)  # every step applied exactly once
+
+
+def test_a_first_open_next_to_another_writer_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new database, another process in a write transaction on it (as a second first
+    open is): SQLite refuses the switch to WAL at once, without its busy timeout. The open
+    tries again; here the other writer finishes during the first pause."""
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if other.in_transaction:
+            other.execute("COMMIT")
+
+    monkeypatch.setattr(time, "sleep", pause)
+    Store.open(path).close()
+    other.close()
+    assert len(pauses) == 1  # refused once, then done
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert len(list(conn.execute("SELECT name FROM _sqlite_migrations"))) == len(KNOWN)
+
+
+def test_a_first_open_gives_up_on_a_writer_that_never_finishes(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"cannot open .*new\.db \(database is locked\)"):
+        Store.open(path, busy_timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 5  # its busy timeout, not at once, not forever
+    other.close()
 
 
 def test_a_sender_killed_mid_post_is_sent_again_at_once(
