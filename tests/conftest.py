@@ -55,13 +55,14 @@ load_shared = load_fixture
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: two workers per core. Over half of the suite's wall time is waiting
     (servers that trickle on purpose, deadlines, processes starting and stopping), not
-    CPU: run one after the other, its tests take about 150 s for 65 s of CPU, so two
-    workers on two cores cannot finish in under a minute and four can.
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when set (None hands over to
-    xdist's own hook, which reads it)."""
+    CPU: run one after the other, its tests take about 150 s for 65 s of CPU, so more
+    workers than cores overlap the waits. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still
+    decides when set (None hands over to xdist's own hook, which reads it)."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    return 2 * len(os.sched_getaffinity(0))
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every CPU
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return 2 * cores
 
 
 # What a caller's shell could set that changes what ctwatch prints or where it connects:
