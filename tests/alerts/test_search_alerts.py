@@ -1,4 +1,4 @@
-"""What a search alert looks like everywhere: the card from real records, every renderer's
+"""What a search alert looks like everywhere: the card from a real-shaped record, every renderer's
 escaping and limits, and the payload that carries it through the outbox."""
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def actt_history() -> SampleHistory:
     )
 
 
-def test_the_story_of_a_real_trial_from_its_first_version(
+def test_the_story_of_a_trial_from_its_first_version(
     tmp_path: Path, registry: RegistryDouble
 ) -> None:
     sample = actt_history()
