@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,27 +101,41 @@ def test_stop_before_a_cycle_records_nothing(tmp_path: Path, registry: RegistryD
     daemon.app.close()
 
 
-@pytest.fixture
-def own_signal_handlers() -> Iterator[None]:
-    """Daemon.run() installs handlers in this process: put pytest's back afterwards."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for number, handler in saved.items():
-            signal.signal(number, handler)
+STOP_BEFORE_START = """
+import io, signal, sys
+from pathlib import Path
+from watcher.app import App
+from watcher.daemon.scheduler import ConfigSource, Daemon
+
+source = ConfigSource(Path(sys.argv[1]))
+config = source.read_if_changed()
+daemon = Daemon(source, config, lambda c, sleep: App.build(c, out=io.StringIO(), sleep=sleep))
+daemon.post_signal(signal.SIGTERM, None)  # returns at once: nothing has started yet
+daemon.run()  # would block until the next signal if the stop were lost
+print("stopped", daemon.stop_event.is_set(), daemon.scheduler.running)
+"""
 
 
 def test_a_stop_that_lands_before_the_scheduler_starts_still_ends_run(
-    tmp_path: Path, registry: RegistryDouble, own_signal_handlers: None
+    tmp_path: Path, registry: RegistryDouble
 ) -> None:
     """The handler only posts the signal (it may interrupt the main thread while that
-    holds a lock the scheduler's shutdown needs); the stop waits for the start."""
+    holds a lock the scheduler's shutdown needs); the stop waits for the start.
+
+    In its own process: run() installs signal handlers and may leave with os._exit."""
     registry.put(seed_study())
-    daemon = daemon_for(write_config(tmp_path, registry.url, [SEED_NCT]))
-    daemon.post_signal(signal.SIGTERM, None)  # returns at once: nothing started yet
-    daemon.run()  # would block until the next signal if the stop were lost
-    assert daemon.stop_event.is_set() and not daemon.scheduler.running
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STOP_BEFORE_START, str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert out == "stopped True False\n"
 
 
 def test_stop_interrupts_a_cycle_between_trials(tmp_path: Path, registry: RegistryDouble) -> None:
