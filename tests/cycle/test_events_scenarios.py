@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_cli, write_config
+from tests.support.histories import seed_history
 from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import load_config
 from watcher.core.events.model import EVENT_TYPES
 from watcher.cycle.time_events import TimeEvents
 from watcher.store import Store
-from watcher.testing.histories import seed_history
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, seed_study
 

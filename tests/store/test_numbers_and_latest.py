@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.core.test_facts import terminated_trial
+from tests.support.histories import historic
 from watcher.core.snapshot import take_snapshot
 from watcher.store import Store
-from watcher.testing.histories import historic
 from watcher.testing.samples import changed, seed_study
 
 NCT = "NCT06850103"
