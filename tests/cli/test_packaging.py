@@ -54,7 +54,7 @@ def test_ci_runs_the_suite_in_parallel_with_what_the_test_extra_installs() -> No
     """CI's last step is the README's test command; pytest-xdist (its ``-n auto``) comes
     with ``pip install -e ".[test]"``, which is how CI and a contributor get it."""
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
-    assert ci[-1] == "python -m pytest -q -n auto"
+    assert ci[-1] == "python -m pytest -n auto"
     assert 'python -m pip install --quiet -e ".[test]"' in ci
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert any(

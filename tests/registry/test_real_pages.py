@@ -150,7 +150,7 @@ def test_real_pages_that_end_short_of_their_count_fail_the_search() -> None:
     server = PageServer(first, later)
     with server.client() as client, pytest.raises(RegistryUnavailable) as short:
         SearchReader(client).members(SearchQuery.of({"query.cond": "Phelan-McDermid"}), 100)
-    assert "counted 21 result(s) but served 10 distinct trial(s)" in str(short.value)
+    assert "counted 21 results but served 10 distinct trials" in str(short.value)
     assert server.params(1)["pageToken"] == json.loads(first)["nextPageToken"]
     assert server.params(2)["pageToken"] == json.loads(later)["nextPageToken"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.story import import_story, record_story, slipping_records
 from watcher.store import Store
 from watcher.store.timeline import ChangeQuery, levels_from
-from watcher.testing.story import import_story, record_story, slipping_records
 
 NCT = "NCT01234567"
 OTHER = "NCT07654321"
