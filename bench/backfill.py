@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE))
 
 from synth import nct, study  # noqa: E402
 
-from watcher.testing.histories import Step, build_versions, historic  # noqa: E402
+from tests.support.histories import Step, build_versions, historic  # noqa: E402
 from watcher.testing.registry_double import RegistryDouble  # noqa: E402
 from watcher.testing.registry_history import HistoricVersion  # noqa: E402
 

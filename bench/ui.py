@@ -41,10 +41,10 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from tests.support.story import record_story, slipping_records  # noqa: E402
 from watcher.app import build_services  # noqa: E402
 from watcher.config import load_config  # noqa: E402
 from watcher.store import Store  # noqa: E402
-from watcher.testing.story import record_story, slipping_records  # noqa: E402
 
 BIG = "NCT09000000"
 STATUSES = ("NOT_YET_RECRUITING", "RECRUITING", "ACTIVE_NOT_RECRUITING", "COMPLETED")

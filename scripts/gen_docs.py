@@ -358,8 +358,10 @@ def _option_rows(command: click.Command, ctx: click.Context, name: str) -> list[
 
 
 def _is_help(param: click.Parameter, ctx: click.Context) -> bool:
-    """``-h``/``--help``: every command has it; the page says so once."""
-    return set(param.opts) <= set(ctx.help_option_names)
+    """``-h``/``--help``: every command has it; the page says so once. (Known by what it
+    is, not by the context's names: a subcommand's context may not carry ``-h``.)"""
+    names = set(ctx.help_option_names) | {"-h", "--help"}
+    return param.is_eager and not param.expose_value and set(param.opts) <= names
 
 
 def _arguments(command: click.Command, ctx: click.Context) -> list[str]:

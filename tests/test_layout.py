@@ -5,6 +5,11 @@ alerts -> store/registry -> config -> core``); ``core/`` is pure; only the
 composition root and the CLI pick concrete adapters; only the CLI imports the
 composition root. A module that breaks a rule fails here with its name and
 the import that broke it.
+
+The tests have a layout too: ``tests/<package>/`` per subpackage, helpers and
+test-only doubles in ``tests/support/`` (never in the installed package, which
+keeps in ``watcher/testing/`` only what it runs itself: the demo's registry
+double and samples), and the package never imports the tests.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "watcher"
+TESTS = PACKAGE.parent / "tests"
+SUPPORT = TESTS / "support"
+NOT_PACKAGES = ("fixtures", "golden", "__pycache__")  # data folders under tests/
 
 # Lower ranks are lower layers; a module may import its own rank or below, but
 # two different packages of the same rank (store, registry) may not import each other.
@@ -67,18 +75,18 @@ def group(name: str) -> str:
     raise AssertionError(f"{name} is in no layer; add it to RANKS")
 
 
-def imports(path: Path) -> Iterator[tuple[int, str]]:
-    """Every ``watcher`` module a file imports (anywhere in it), with the line."""
+def imports(path: Path, package: str = "watcher") -> Iterator[tuple[int, str]]:
+    """Every ``package`` module a file imports (anywhere in it), with the line."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
             for name in names:
-                if name.startswith("watcher"):
+                if name == package or name.startswith(package + "."):
                     yield node.lineno, name
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith("watcher"):
+                if alias.name == package or alias.name.startswith(package + "."):
                     yield node.lineno, alias.name
 
 
@@ -102,6 +110,7 @@ CHANNEL_MODULES = tuple(
 )
 """The modules of the registered channel kinds (what ``watcher/channels.py`` lists): adapters
 like those above, so a new channel is held to the same rule without a line here."""
+SUPPORT_MODULES = sorted(SUPPORT.rglob("*.py"))
 
 
 def edges() -> Iterator[tuple[str, int, str]]:
@@ -161,7 +170,61 @@ def test_only_the_cli_imports_the_composition_root() -> None:
     assert offending == []
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_package_never_imports_the_tests() -> None:
+    """``tests`` is not installed: an import of it from ``watcher/`` breaks every install."""
+    offending = [
+        f"{module_name(path)}:{line} imports {name}"
+        for path in MODULES
+        for line, name in imports(path, "tests")
+    ]
+    assert offending == []
+
+
+def test_the_installed_doubles_are_the_ones_the_package_runs() -> None:
+    """Every module of ``watcher/testing`` is imported, directly or not, by the rest of
+    the package (the demo); a double only tests or the bench use lives in tests/support."""
+    needed: set[str] = set()
+    todo = [imported for importer, _, imported in edges() if group(importer) != "watcher.testing"]
+    graph: dict[str, set[str]] = {}
+    for importer, _, imported in edges():
+        graph.setdefault(importer, set()).add(imported)
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(graph.get(name, ()))
+    testing = {module_name(p) for p in MODULES if group(module_name(p)) == "watcher.testing"}
+    assert sorted(testing - needed - {"watcher.testing"}) == []
+
+
+def test_support_imports_no_test_module() -> None:
+    """Helpers sit below the tests: a test module may import one, never the reverse."""
+    offending = [
+        f"{path.relative_to(TESTS)}:{line} imports {name}"
+        for path in SUPPORT_MODULES
+        for line, name in imports(path, "tests")
+        if not (name == "tests.conftest" or name.startswith(("tests.conftest.", "tests.support")))
+    ]
+    assert offending == []
+
+
+def test_every_test_folder_is_a_package() -> None:
+    """``tests/<package>/__init__.py`` everywhere: two ``test_x.py`` in two folders then
+    never clash, and ``from tests.support import ...`` works under xdist too."""
+    folders = [
+        d
+        for d in sorted(TESTS.rglob("*"))
+        if d.is_dir() and not set(d.relative_to(TESTS).parts) & set(NOT_PACKAGES)
+    ]
+    assert SUPPORT in folders
+    assert [str(d.relative_to(TESTS)) for d in folders if not (d / "__init__.py").exists()] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    MODULES + SUPPORT_MODULES,
+    ids=lambda p: str(p.relative_to(PACKAGE if p.is_relative_to(PACKAGE) else TESTS)),
+)
 def test_modules_and_functions_stay_small(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count("\n") <= 480, f"{path.name} has grown past ~400 lines: split it"

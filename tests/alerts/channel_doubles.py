@@ -16,10 +16,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from tests.smtp_server import SmtpServer
-from watcher.testing.slack_double import SlackDouble
-from watcher.testing.teams_double import TeamsDouble
-from watcher.testing.webhook_receiver import WebhookReceiver
+from tests.support.slack_double import SlackDouble
+from tests.support.smtp_server import SmtpServer
+from tests.support.teams_double import TeamsDouble
+from tests.support.webhook_receiver import WebhookReceiver
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwQ2Ux2dNg7kE="
 

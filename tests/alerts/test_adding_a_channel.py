@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import database_text, write_config
+from tests.support.http_sink import Reply, Request, SinkDouble
 from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
@@ -34,7 +35,6 @@ from watcher.core.destination import Destination
 from watcher.core.digest import Digest
 from watcher.core.render import Alert, console_text
 from watcher.daemon.scheduler import ConfigSource
-from watcher.testing.http_sink import Reply, Request, SinkDouble
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, write_config
-from tests.hook_setup import SECRET, receiver, teams  # noqa: F401 - fixtures
-from tests.scripted_smtp import ScriptedSmtp
-from tests.slack_setup import ENV, slack, slack_config  # noqa: F401 - fixture
+from tests.support.hook_setup import SECRET, receiver, teams  # noqa: F401 - fixtures
+from tests.support.scripted_smtp import ScriptedSmtp
+from tests.support.slack_double import SlackDouble
+from tests.support.slack_setup import ENV, slack, slack_config  # noqa: F401 - fixture
+from tests.support.teams_double import TeamsDouble
+from tests.support.webhook_receiver import WebhookReceiver
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
-from watcher.testing.slack_double import SlackDouble
-from watcher.testing.teams_double import TeamsDouble
-from watcher.testing.webhook_receiver import WebhookReceiver
 
 
 def alert_test(config: Path, env: dict[str, str]) -> tuple[int, str]:

@@ -18,14 +18,14 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.hook_setup import hook_config
+from tests.support.hook_setup import hook_config
+from tests.support.webhook_receiver import WebhookReceiver
 from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import Config, load_config
 from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
-from watcher.testing.webhook_receiver import WebhookReceiver
 from watcher.timeutil import iso
 from watcher.web.metrics import Reading
 from watcher.web.metrics import registry as metrics_registry

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, write_config
-from watcher.testing.histories import next_version, publish, seed_history
+from tests.support.histories import next_version, publish, seed_history
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import changed, make_study
 

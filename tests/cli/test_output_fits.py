@@ -120,8 +120,8 @@ def test_the_daemon_logs_when_the_next_check_is_due(
 
 
 def test_status_filters_every_section(tmp_path: Path, registry: RegistryDouble) -> None:
-    from tests.slack_setup import ENV  # noqa: PLC0415
-    from watcher.testing.slack_double import SlackDouble  # noqa: PLC0415
+    from tests.support.slack_double import SlackDouble  # noqa: PLC0415
+    from tests.support.slack_setup import ENV  # noqa: PLC0415
 
     other = "NCT05180006"
     registry.put(seed_study())

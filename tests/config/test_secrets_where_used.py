@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli, write_config
-from tests.hook_setup import SECRET
+from tests.support.hook_setup import SECRET
 from watcher.config.load import DELIVERY, READ_ONLY, load_config
 from watcher.config.problems import Problem
 from watcher.testing.registry_double import RegistryDouble

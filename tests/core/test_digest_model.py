@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.alert_cases import status_change, termination
+from tests.support.alert_cases import status_change, termination
 from watcher.core.digest import Digest, by_trial, digest_text
 from watcher.core.render import Alert, Notice
 

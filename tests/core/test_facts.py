@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import load_shared
+from tests.conftest import load_fixture
 from watcher.core.facts import COLUMNS, facts
 
 
@@ -88,8 +88,8 @@ def test_wrong_types_and_missing_parts_are_null_never_an_error() -> None:
 
 
 def test_a_real_record_from_aact() -> None:
-    """NCT03281889 as the registry served it (AACT's tests, MIT; ../shared/ctgov)."""
-    (study,) = load_shared("pages", "aact_NCT03281889.page.json")["studies"]
+    """NCT03281889 as the registry served it (AACT's tests, MIT; tests/fixtures/ctgov)."""
+    (study,) = load_fixture("pages", "aact_NCT03281889.page.json")["studies"]
     got = dict(zip(COLUMNS, facts(study), strict=True))
     assert got["lead_sponsor"] == "Massachusetts General Hospital"
     assert (got["phases"], got["enrollment"], got["enrollment_type"]) == ("NA", 20, "ESTIMATED")

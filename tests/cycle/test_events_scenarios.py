@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_cli, write_config
+from tests.support.histories import seed_history
 from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import load_config
 from watcher.core.events.model import EVENT_TYPES
 from watcher.cycle.time_events import TimeEvents
 from watcher.store import Store
-from watcher.testing.histories import seed_history
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, seed_study
 
@@ -141,7 +141,7 @@ def test_a_change_makes_its_event(setup: tuple[Path, RegistryDouble], kind: str)
     event = mine[0]
     assert set(event) == {"nct_id", "type", "level", "summary", "values", "version",
                           "detected_at", "source"}  # fmt: skip
-    assert (event["nct_id"], event["version"], event["source"]) == (SEED_NCT, 2, "observed")
+    assert (event["nct_id"], event["version"], event["source"]) == (SEED_NCT, "#2", "observed")
     if event["level"] == "info":
         assert f"{SEED_NCT} — " in out.stdout and ": Only administrative" in out.stdout
     else:  # the console leads with the event, the field diff below it
@@ -255,7 +255,7 @@ def test_bad_events_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9/api/v2", [SEED_NCT],
                           watch_extra='min_level = "urgent"')  # fmt: skip
     result = run_cli(config, "config", "check")
-    assert result.exit_code == 2 and "watch[0].min_level" in result.stderr
+    assert result.exit_code == 2 and 'watch "test".min_level' in result.stderr
 
 
 def test_turned_off_types_are_not_made(tmp_path: Path, registry: RegistryDouble) -> None:

@@ -20,13 +20,13 @@ import pytest
 from slack_sdk import WebClient
 
 from tests.conftest import write_config
+from tests.support.trickle import TrickleServer
 from watcher.alerts.http_post import Unreachable, post
 from watcher.alerts.notifier import DeliveryError
 from watcher.app import App
 from watcher.config import Config, SlackConfig
 from watcher.daemon.scheduler import ConfigSource, Daemon
 from watcher.slack.notifier import SlackNotifier
-from watcher.testing.trickle import TrickleServer
 
 SLOW_JSON = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + b'{"ok":' * 2000
 SLOW_HEAD = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"." * 10_000  # a head that never ends

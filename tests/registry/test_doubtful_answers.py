@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tests.search_setup import RECTAL, trial
+from tests.support.search_setup import RECTAL, trial
 from watcher.core.search_url import from_url
 from watcher.registry.client import RegistryClient
 from watcher.registry.http import HttpPolicy

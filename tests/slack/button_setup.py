@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 import httpx
 
 from tests.conftest import run_cli, write_config
+from tests.support.slack_double import TEAM_ID, PostedMessage, SlackDouble
 from watcher.app import build_services
 from watcher.config import load_config
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
-from watcher.testing.slack_double import TEAM_ID, PostedMessage, SlackDouble
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ENV = {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SECRET}

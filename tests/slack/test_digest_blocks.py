@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.alert_cases import CASES
+from tests.support.alert_cases import CASES
 from watcher.alerts.teams_card import MAX_BYTES, digest_card, encode
 from watcher.core.digest import Digest, by_trial
 from watcher.core.render import Alert

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import write_config
+from tests.support.slack_double import SlackDouble
 from watcher.app import build_services
 from watcher.config import load_config
 from watcher.store import Store
 from watcher.store.service_state import SOCKET_MODE
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT
-from watcher.testing.slack_double import SlackDouble
 
 APP_TOKEN = "xapp-1-test-app-token"
 ENV = {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_APP_TOKEN": APP_TOKEN}

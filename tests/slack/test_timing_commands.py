@@ -6,10 +6,10 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.test_slash import ENV, check, command, commands_config, endpoint
+from tests.slack.test_slash import ENV, check, command, commands_config, endpoint
+from tests.support.slack_double import SlackDouble
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import changed, seed_study
-from watcher.testing.slack_double import SlackDouble
 
 
 def timings(tmp_path: Path) -> list[tuple[str, str | None, str | None, str | None]]:

@@ -21,10 +21,10 @@ from tests.slack.button_setup import (
     signed,
     web,
 )
+from tests.support.slack_double import SlackDouble
 from watcher.slack.blocks import MUTE_ACTION
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT, changed, seed_study
-from watcher.testing.slack_double import SlackDouble
 from watcher.web.asgi import INTERACTIONS_PATH
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.core.test_facts import terminated_trial
+from tests.support.histories import historic
 from watcher.core.snapshot import take_snapshot
 from watcher.store import Store
-from watcher.testing.histories import historic
 from watcher.testing.samples import changed, seed_study
 
 NCT = "NCT06850103"
@@ -111,11 +111,13 @@ def downgrade_0016(path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.executescript(
             """
+            DROP VIEW trial_events;
             DROP VIEW trial_versions; DROP VIEW trial_watches; DROP VIEW trial_changes;
             DROP VIEW latest; DROP TABLE watch_members; DROP TABLE watch_digest;
             DROP TABLE trial_facts; DROP INDEX versions_by_number; DROP INDEX versions_seen;
             ALTER TABLE versions DROP COLUMN number;
             CREATE VIEW trial_changes AS SELECT 1 AS x;
+            CREATE VIEW trial_events AS SELECT 1 AS x;
             CREATE VIEW latest AS SELECT 1 AS x;
             DELETE FROM _sqlite_migrations WHERE name LIKE '0016%';
             """

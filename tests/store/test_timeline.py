@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.story import import_story, record_story, slipping_records
 from watcher.store import Store
 from watcher.store.timeline import ChangeQuery, levels_from
-from watcher.testing.story import import_story, record_story, slipping_records
 
 NCT = "NCT01234567"
 OTHER = "NCT07654321"
@@ -53,7 +53,7 @@ def test_imported_versions_are_numbered_before_observed_ones(tmp_path: Path) -> 
 
 
 def test_without_events_every_change_is_info(store: Store) -> None:
-    assert not store.timeline.has_events()
+    assert store.conn.one("SELECT COUNT(*) AS n FROM events")["n"] == 0  # type: ignore[index]
     assert store.timeline.changes(ChangeQuery(level="high")) == []
     sets = store.timeline.changes(ChangeQuery(level="info", limit=100))
     assert {e.level for s in sets for e in s.entries} == {"info"}
@@ -65,13 +65,11 @@ def test_events_plug_in_first_with_their_levels_and_types(store: Store) -> None:
     assert story is not None
     target = story.versions[5]
     store.conn.db.execute(
-        """CREATE TABLE events (id INTEGER PRIMARY KEY, version_id INTEGER NOT NULL,
-               type TEXT NOT NULL, level TEXT NOT NULL, "values" TEXT, summary TEXT NOT NULL)"""
-    )  # what issue 22's migration adds (simulated: the UI only reads it)
-    store.conn.db.execute(
-        "INSERT INTO events (version_id, type, level, summary) VALUES (?, ?, ?, ?)",
-        [target.id, "dates.primary_completion_slipped", "medium", "Slipped by 92 days"],
-    )
+        """INSERT INTO events (nct_id, version_id, type, level, summary, detected_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        [NCT, target.id, "dates.primary_completion_slipped", "medium", "Slipped by 92 days",
+         "2026-12-07T00:00:00Z"],
+    )  # fmt: skip
     assert store.timeline.has_events()
     (found,) = store.timeline.changes(ChangeQuery(level="medium"))
     assert found.version_id == target.id and found.level == "medium"

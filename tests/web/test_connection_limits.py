@@ -24,10 +24,10 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from tests.conftest import write_config
+from tests.support.slack_double import SlackDouble
 from watcher.app import build_services
 from watcher.config import load_config
 from watcher.testing.registry_double import RegistryDouble
-from watcher.testing.slack_double import SlackDouble
 from watcher.web.asgi import COMMANDS_PATH
 from watcher.web.limits import DEFAULT_LIMITS
 from watcher.web.server import WebServer

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 
-from tests.test_web import ENV, server_config, two_changes
+from tests.web.test_web import ENV, server_config, two_changes
 from watcher.config import load_config
 from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble

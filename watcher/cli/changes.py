@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from watcher.cli.main import EXIT_USAGE, Context, fail, main, open_reader, require_database, say
-from watcher.core.text import one_line
+from watcher.core.text import one_line, spreadsheet_safe
 from watcher.timeutil import iso, utc_now
 
 if TYPE_CHECKING:  # read-only: the config and store load when the command runs
@@ -137,8 +137,8 @@ def _json(changes: Iterable[LoggedChange]) -> None:
 def _csv(changes: Iterable[LoggedChange]) -> None:
     writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    for change in changes:
-        writer.writerow(_record(change))
+    for change in changes:  # record text never runs as a formula in a spreadsheet
+        writer.writerow({k: spreadsheet_safe(v) for k, v in _record(change).items()})
 
 
 @main.command()

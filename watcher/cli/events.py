@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,24 +16,25 @@ from watcher.cli.main import (
     Context,
     fail,
     main,
-    open_app,
+    open_reader,
     require_database,
     require_watch,
     say,
 )
-from watcher.config import normalise_nct_id
-from watcher.config.types import parse_duration
-from watcher.core.events import Level, matches
-from watcher.core.events.model import LEVEL_NAMES, check_patterns
-from watcher.core.text import one_line
-from watcher.store.events import StoredEvent
+from watcher.core.events.model import LEVEL_NAMES
+from watcher.core.text import one_line, spreadsheet_safe
 from watcher.timeutil import iso
+
+if TYPE_CHECKING:  # read-only: the config and store load when the command runs
+    from watcher.store.events import StoredEvent
 
 CSV_COLUMNS = ("nct_id", "type", "level", "summary", "values", "version", "detected_at", "source")
 
 
 def since_moment(text: str, now: datetime) -> str:
     """``7d`` / ``12h`` (before ``now``) or a date ``2026-01-31`` -> an ISO timestamp."""
+    from watcher.config.types import parse_duration
+
     try:
         return iso(now - timedelta(seconds=parse_duration(text)))
     except ValueError:
@@ -78,7 +80,11 @@ def events(  # noqa: PLR0917 - click passes every option
       ctwatch events --since 7d --level high
       ctwatch events --type 'dates.*' NCT06850103 --json
     """
-    config = obj.load()
+    from watcher.config import normalise_nct_id
+    from watcher.core.events import Level, matches
+    from watcher.core.events.model import check_patterns
+
+    config = obj.load(secrets="none")
     require_watch(config, watch_name)
     try:
         wanted = [normalise_nct_id(n) for n in nct_ids]
@@ -93,7 +99,7 @@ def events(  # noqa: PLR0917 - click passes every option
         watch = next(w for w in config.watch if w.name == watch_name)
         wanted = [n for n in watch.trials if not wanted or n in wanted]
     require_database(config)
-    with open_app(config) as app:
+    with open_reader(config) as app:
         found = app.store.events.recent(
             since=moment, min_level=Level.parse(level),
             nct_ids=wanted if wanted or watch_name is not None else None,
@@ -113,7 +119,7 @@ def _csv(found: Sequence[StoredEvent]) -> None:
     for e in found:
         row = e.as_json()
         row["values"] = json.dumps(row["values"], ensure_ascii=False)
-        writer.writerow([row[c] for c in CSV_COLUMNS])
+        writer.writerow([spreadsheet_safe(row[c]) for c in CSV_COLUMNS])
 
 
 def _table(found: Sequence[StoredEvent]) -> None:

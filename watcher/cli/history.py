@@ -130,18 +130,7 @@ def history(
     """
     nct = _nct(nct_id)
     config = obj.load(secrets="none")
-    path = None
-    if field_name is not None:
-        try:
-            path = field_path(field_name)
-        except AmbiguousField as exc:
-            fail(f"--field: {exc}", EXIT_USAGE)
-        if path is None:
-            fail(
-                f"--field: {field_name!r} is not a ClinicalTrials.gov field name or label "
-                "(e.g. OverallStatus or 'Primary Completion Date')",
-                EXIT_USAGE,
-            )
+    path = None if field_name is None else _field(field_name)
     require_database(config)
     with open_reader(config) as app:
         versions, title = _versions(app, nct), _title(app, nct)
@@ -175,6 +164,21 @@ def history(
             lines.append("  no field changed")
         blocks.append("\n".join(lines))
     say("\n\n".join(blocks))
+
+
+def _field(name: str) -> str:
+    """``--field NAME`` as a record path; exit 2 naming it when it is no field."""
+    try:
+        path = field_path(name)
+    except AmbiguousField as exc:
+        fail(f"--field: {exc}", EXIT_USAGE)
+    if path is None:
+        fail(
+            f"--field: {name!r} is not a ClinicalTrials.gov field name or label "
+            "(e.g. OverallStatus or 'Primary Completion Date')",
+            EXIT_USAGE,
+        )
+    return path
 
 
 def _first_words(v: VersionRow) -> str:

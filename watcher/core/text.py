@@ -52,3 +52,13 @@ def terminal_safe(text: str) -> str:
     title or a server's answer can move the cursor, recolour, retitle or clear a
     terminal."""
     return text.translate(_CONTROLS)
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: record text such as ``=HYPERLINK(…)`` is
+    prefixed with ``'`` so opening the export never runs it (the web UI's CSV does the same)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text

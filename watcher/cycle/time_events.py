@@ -26,7 +26,7 @@ from datetime import date
 
 from watcher.alerts.routing import Route
 from watcher.core.events import ClockFacts, ClockState, Event, Thresholds, clock_facts, evaluate
-from watcher.core.text import one_line
+from watcher.core.text import counted, one_line
 from watcher.store import OutboxRow, Store
 from watcher.store.events import ClockWrite, TimeUpdate
 from watcher.timeutil import Clock, iso, utc_now
@@ -76,7 +76,7 @@ class TimeEvents:
         told = sum(len(u.events) for u in updates)
         alerts = sum(len(u.outbox) for u in updates)
         if told:
-            log.info("time events: %d event(s), %d alert(s) queued", told, alerts)
+            log.info("time events: %s, %s queued", counted(told, "event"), counted(alerts, "alert"))
         return TimeReport(len(rows), told, alerts)
 
     def _fill_missing(self) -> None:

@@ -15,6 +15,10 @@ Why these choices:
 * SIGTERM/SIGINT set a stop event: the cycle stops between trials (each trial is
   its own transaction) and pacing sleeps wake up at once, so the process exits
   within seconds with nothing half-written; unsent alerts stay in the outbox.
+* A signal handler only posts the signal's number; a control thread acts on it.
+  A handler runs between two bytecodes of the main thread, which may be holding
+  a lock the scheduler needs to stop (submitting a job holds the thread pool's),
+  so stopping from the handler itself could wait forever on its own thread.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -32,6 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Generic, Protocol, TypeVar
 
+from apscheduler.events import EVENT_SCHEDULER_START, SchedulerEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -52,6 +58,7 @@ STOP_GRACE = 5  # seconds a stop waits for an in-flight cycle before leaving any
 CYCLE_LOCK_WAIT = 60  # seconds a cycle waits for another ctwatch on the same database
 CYCLE_JOB = "cycle"
 DELIVERY_JOB = "deliver"
+_NO_MORE_SIGNALS = 0  # posted when run() ends: the control thread's last word
 
 
 class Runtime(Protocol):
@@ -126,6 +133,8 @@ class Daemon(Generic[R]):
         self.stop_event = threading.Event()
         self._build_app = build_app
         self._lock = threading.Lock()
+        self._signals: queue.SimpleQueue[int] = queue.SimpleQueue()  # put() is reentrant
+        self._started = threading.Event()  # the scheduler can be shut down from now on
         self.app = build_app(config, self.sleep)
         self.scheduler = self.build_scheduler()
 
@@ -150,7 +159,11 @@ class Daemon(Generic[R]):
             name="retry pending alerts",
             **once,
         )
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_START)
         return scheduler
+
+    def _on_started(self, event: SchedulerEvent) -> None:
+        self._started.set()
 
     # ---- jobs ------------------------------------------------------------------
 
@@ -303,14 +316,27 @@ class Daemon(Generic[R]):
         return True
 
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGTERM, self.post_signal)
+        signal.signal(signal.SIGINT, self.post_signal)
         if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, self._on_hup)
+            signal.signal(signal.SIGHUP, self.post_signal)
+
+    def post_signal(self, signum: int, frame: FrameType | None) -> None:
+        """The handler: no lock, no logging, no call into the scheduler (see the module)."""
+        self._signals.put(signum)
+
+    def _handle_signals(self) -> None:
+        """The control thread: acts on each posted signal, in order, until run() ends."""
+        while (signum := self._signals.get()) != _NO_MORE_SIGNALS:
+            if hasattr(signal, "SIGHUP") and signum == signal.SIGHUP:
+                self._on_hup(signum, None)
+            else:
+                self._on_stop(signum, None)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("received %s; stopping", signal.Signals(signum).name)
         self.stop_event.set()
+        self._started.wait()  # a stop before the scheduler started still stops it
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -320,6 +346,8 @@ class Daemon(Generic[R]):
 
     def run(self) -> None:
         """Block until stopped; then release everything."""
+        control = threading.Thread(target=self._handle_signals, name="signals", daemon=True)
+        control.start()
         self.install_signal_handlers()
         log.info(
             "ctwatch running: %s, schedule %s",
@@ -329,6 +357,8 @@ class Daemon(Generic[R]):
             self.scheduler.start()
         finally:
             self.stop_event.set()
+            self._started.set()  # start() failed: a stop waiting for it need not
+            self._signals.put(_NO_MORE_SIGNALS)
             if not self._lock.acquire(timeout=STOP_GRACE):
                 # a registry or Slack call is still in flight; every write is a
                 # transaction, so leaving now loses nothing (pending alerts stay pending)

@@ -189,16 +189,3 @@ CREATE VIEW trial_changes AS
     JOIN versions v ON v.id = c.version_id
     LEFT JOIN trials t ON t.nct_id = v.nct_id
 """
-
-
-@migration("0019_versions_by_date")
-def _m0019_versions_by_date(db: Database) -> None:
-    """The web UI's change log reads versions newest date first, a page at a time (keyset
-    on date and id): without this index every page scans all versions (bench/ui.py at
-    200,000 versions: 153 ms a first page, 277 ms deep; with it 5 and 59). The expression
-    is :func:`watcher.store.timeline.date_sql`'s, letter for letter, so SQLite uses it."""
-    db.execute(
-        """CREATE INDEX versions_by_date ON versions(
-               COALESCE(submitted, last_update_posted, substr(fetched_at, 1, 10)), id)
-           WHERE change_count > 0"""
-    )

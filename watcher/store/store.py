@@ -22,6 +22,7 @@ Next to the file lives its :class:`~watcher.store.lock.ProcessLock`.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,7 +126,7 @@ class Store:
             db = Database(conn, execute_plugins=False)
             if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
                 conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only a new file takes it
-            db.enable_wal()
+            _enable_wal(db, busy_timeout)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             migrate(db)
@@ -153,3 +154,26 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _enable_wal(db: Database, busy_timeout: float) -> None:
+    """Switch to WAL, trying again while another process does the same.
+
+    Why: when two processes open a new database at once, both read it and then
+    both ask for the exclusive lock the switch needs; SQLite answers one of them
+    "database is locked" at once, without its busy timeout (waiting could never
+    end). The other one finishes the switch in milliseconds, so the loser tries
+    again, up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            left = deadline - time.monotonic()
+            if "locked" not in str(exc) or left <= 0:
+                raise
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.25)

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.story import import_story, record_story, slipping_records
 from watcher.app import Services, build_services
 from watcher.config import Config, load_config
 from watcher.store import Store
 from watcher.store.searches import MemberEvent, SearchUpdate
 from watcher.testing.samples import changed, make_study
-from watcher.testing.story import import_story, record_story, slipping_records
 
 LONG = "NCT01234567"
 HOSTILE_NCT = "NCT07654321"

@@ -10,7 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.hook_setup import SECRET, baseline_then_change, hook_config, receiver, run
+from tests.support.hook_setup import SECRET, baseline_then_change, hook_config, receiver, run
+from tests.support.story import record_story, slipping_records
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.web.ui.conftest import serve
 from watcher.alerts.delivery import Deliverer
 from watcher.alerts.email_message import build_message
@@ -20,8 +22,6 @@ from watcher.slack.blocks import digest_message
 from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.samples import SEED_NCT
-from watcher.testing.story import record_story, slipping_records
-from watcher.testing.webhook_receiver import WebhookReceiver
 
 __all__ = ["receiver"]  # the fixture, used by name
 SITE = "https://ctwatch.example.org"

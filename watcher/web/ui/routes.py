@@ -43,6 +43,7 @@ from watcher.config import Config, normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.render import HISTORY_URL, STUDY_URL, compare_url
 from watcher.core.search_card import TrialCard
+from watcher.core.text import spreadsheet_safe
 from watcher.core.timeline import results_due
 from watcher.store import Store
 from watcher.store.timeline import LEVELS, ChangeQuery, ChangeSet, StoryVersion
@@ -430,13 +431,9 @@ def _json(rows: Sequence[ChangeSet], following: str | None) -> Response:
     return _secure(response)
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: object) -> str:
     """A CSV cell a spreadsheet shows as text (a record's ``=cmd`` is not run)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
+    return spreadsheet_safe(value)
 
 
 def _csv(rows: Sequence[ChangeSet], following: str | None) -> Response:
