@@ -26,6 +26,7 @@ from watcher.config.digest_keys import Timing
 from watcher.config.timings import destination_timings
 from watcher.core.destination import Destination
 from watcher.core.events.model import Level
+from watcher.core.text import counted
 from watcher.store import Store
 from watcher.store.digests import WaitingRow
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
@@ -166,8 +167,8 @@ class Digester:
                 continue
             held = self.store.digests.held(destination, key)
             log.info(
-                "%d alert(s) for %s waited for a timing no longer configured; sending them now",
-                len(held),
+                "%s for %s waited for a timing no longer configured; sending them now",
+                counted(len(held), "alert"),
                 destination.describe(),
             )
             if len(held) == 1:

@@ -201,7 +201,7 @@ def send(obj: Context, watch: str, wait: float) -> None:
     if not made.digests:
         say("nothing waiting: no digest sent")
         return
-    say(f"{counted(len(made.digests), 'digest')} written; {report.sent} alert(s) sent")
+    say(f"{counted(len(made.digests), 'digest')} written; {counted(report.sent, 'alert')} sent")
     for error in report.errors:
         say(f"ctwatch: {obj.redactor(error)}", err=True)
     if report.failed or report.retrying:
