@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # imported where they are used: read-only commands need none 
     from watcher.cycle.pipeline import Pipeline, ProgressFactory
     from watcher.cycle.report import CycleReport
     from watcher.registry.client import FetchResult, RegistryClient
-    from watcher.registry.planner import FetchPolicy, Planner
+    from watcher.registry.planner import Planner
     from watcher.registry.searches import Preview
     from watcher.slack.bolt_app import SlackService
     from watcher.slack.commands import Lookup
@@ -306,8 +306,10 @@ def pipeline(
 def deliverer(
     config: Config, store: Store, notifiers: Mapping[str, Notifier], clock: Clock
 ) -> Deliverer:
-    """The outbox worker: ``[delivery]``, and links to ``[server] public_url`` pages."""
+    """The outbox worker: ``[delivery]``, links to ``[server] public_url`` pages, and each
+    destination's digest and quiet hours (the config's and Slack channels' own)."""
     from watcher.alerts.delivery import Deliverer
+    from watcher.alerts.digests import Digester, all_timings
 
     return Deliverer(
         store,
@@ -315,25 +317,18 @@ def deliverer(
         clock,
         config.delivery.give_up_after,
         site=config.server.public_url if config.server is not None else None,
+        digester=Digester(
+            store, partial(all_timings, config, store), store.events.top_levels, clock=clock
+        ),
     )
 
 
 def planner(registry: RegistryClient, reg: RegistryConfig) -> Planner:
-    from watcher.registry.planner import Planner  # the cycle's requests, per [registry]
+    """The cycle's requests, with the tunables of ``[registry]``."""
+    from watcher.registry.planner import FetchPolicy, Planner
 
-    return Planner(registry, fetch_policy(reg))
-
-
-def fetch_policy(reg: RegistryConfig) -> FetchPolicy:
-    """The planner's tunables from ``[registry]``."""
-    from watcher.registry.planner import FetchPolicy
-
-    return FetchPolicy(
-        incremental=reg.incremental,
-        registry_wide_over=reg.registry_wide_over,
-        full_sweep=reg.full_sweep,
-        lookback=reg.lookback,
-    )
+    policy = FetchPolicy(reg.incremental, reg.registry_wide_over, reg.full_sweep, reg.lookback)
+    return Planner(registry, policy)
 
 
 def registry_lookup(config: Config) -> Lookup:

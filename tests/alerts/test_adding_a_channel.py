@@ -17,7 +17,7 @@ import importlib
 import io
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from watcher.channels import CHANNELS
 from watcher.config import Config, ConfigError, load_config
 from watcher.config.destinations import by_reference
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert, console_text
 from watcher.daemon.scheduler import ConfigSource
 from watcher.testing.registry_double import RegistryDouble
@@ -63,8 +64,8 @@ class NtfyNotifier:
         if not answer.ok:
             raise failure(where, answer, self._mask)
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        for alert in digest.alerts:
             self.send(destination, alert)
 
 

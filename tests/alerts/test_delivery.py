@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import load_config
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert
 from watcher.core.snapshot import take_snapshot
 from watcher.store import ChangeRow, OutboxRow, Store
@@ -59,7 +60,8 @@ class ScriptedNotifier:
             raise outcome
         self.sent.append((destination, alert.nct_id))
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        alerts = digest.alerts
         for alert in alerts:
             self.send(destination, alert)
 

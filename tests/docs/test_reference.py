@@ -42,18 +42,16 @@ def model_in(annotation: object) -> type[BaseModel] | None:
     return None
 
 
-def config_keys(model: type[BaseModel], path: str = "") -> Iterator[tuple[str, str, bool]]:
+def config_keys(
+    model: type[BaseModel], path: str = "", array: bool = False
+) -> Iterator[tuple[str, str, bool]]:
     """``(table path, key, is array of tables)`` for every key the config accepts."""
     for name, field in model.model_fields.items():
         child = model_in(field.annotation)
         if child is not None:
-            yield from config_keys(child, f"{path}.{name}" if path else name)
+            many = typing.get_origin(field.annotation) is tuple
+            yield from config_keys(child, f"{path}.{name}" if path else name, many)
         else:
-            array = path in {
-                n
-                for n, f in Config.model_fields.items()
-                if typing.get_origin(f.annotation) is tuple
-            }
             yield path, name, array
 
 

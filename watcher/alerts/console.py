@@ -8,11 +8,11 @@ text: control characters are removed before they reach a terminal or a log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TextIO
 
 from watcher.alerts.channel import ChannelKind
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest, digest_text
 from watcher.core.render import Alert, console_text
 from watcher.core.text import terminal_safe
 
@@ -29,9 +29,13 @@ class ConsoleNotifier:
         self._stream.write(terminal_safe(console_text(alert)) + "\n")
         self._stream.flush()
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
-            self.send(destination, alert)
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        if not digest.scheduled:  # a busy cycle reads best as the blocks one by one
+            for alert in digest.alerts:
+                self.send(destination, alert)
+            return
+        self._stream.write(terminal_safe(digest_text(digest)) + "\n")
+        self._stream.flush()
 
 
 CONSOLE = ChannelKind("console", lambda config, deps: ConsoleNotifier(deps.out))

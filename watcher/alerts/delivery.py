@@ -21,16 +21,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
+from watcher.alerts.digests import Digester
 from watcher.alerts.notifier import DeliveryError, Notifier, PartialOutcome
 from watcher.alerts.routing import same_channel
 from watcher.config.types import format_duration
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
+from watcher.core.digest import Digest, by_trial
 from watcher.core.events import Event
 from watcher.core.events.model import event_from_json
-from watcher.core.render import Alert, Notice, Queued
+from watcher.core.render import Alert, Notice, Queued, changes_url
 from watcher.core.search_card import OUTBOX_KINDS, read_payload
 from watcher.store import Mute, OutboxClaim, Store
+from watcher.store.digests import DIGEST_KIND
 from watcher.timeutil import Clock, iso, parse_iso, utc_now
 
 log = logging.getLogger(__name__)
@@ -68,10 +71,17 @@ class Deliverer:
     give_up_after: timedelta = GIVE_UP_AFTER
     site: str | None = None
     """``[server] public_url``: alerts link to the trial's page there."""
+    digester: Digester | None = None
+    """Holds rows for digests and quiet hours and writes the digests that are due."""
 
     def deliver(self, *, force: bool = False) -> DeliveryReport:
-        """Send what is due; ``force`` also sends rows still in backoff."""
+        """Send what is due; ``force`` also sends rows still in backoff.
+
+        Held rows are never forced: ``force`` is about retries, not schedules.
+        """
         report = DeliveryReport()
+        if self.digester is not None:
+            self.digester.run()
         owner = self.store.lock.owner
         mutes = self.store.mutes.active(iso(self.clock()))
         for destination in self.store.outbox.due_destinations(iso(self.clock()), force=force):
@@ -112,11 +122,17 @@ class Deliverer:
             return
         # alerts are built inside the guarded send: a failure reading one back from
         # the store is retried like any other, never leaving claimed rows stranded
+        digests = [c for c in group if c.kind == DIGEST_KIND]
+        for claim in digests:
+            self._send([claim], partial(self._send_scheduled, notifier, destination, claim), report)
+        group = [c for c in group if c.kind != DIGEST_KIND]
+        if not group:
+            return
         limit = notifier.digest_over
         if limit is not None and len(group) > limit:
 
             def digest() -> None:
-                notifier.send_digest(destination, self.alerts_for(group))
+                notifier.send_digest(destination, Digest(tuple(self.alerts_for(group))))
 
             self._send(group, digest, report)
             return
@@ -125,6 +141,59 @@ class Deliverer:
 
     def _send_one(self, notifier: Notifier, destination: Destination, claim: OutboxClaim) -> None:
         notifier.send(destination, self.alerts_for([claim])[0])
+
+    def _send_scheduled(
+        self, notifier: Notifier, destination: Destination, claim: OutboxClaim
+    ) -> None:
+        """A digest row: its members, read back as alerts, in one message."""
+        notifier.send_digest(destination, self.digest_of(claim))
+
+    def digest_of(self, claim: OutboxClaim) -> Digest:
+        """A digest row read back: its members and the urgent rows it counts, as alerts."""
+        members, already = self.store.digests.members(claim.id)
+        payload = claim.payload or {}
+        return self._digest(
+            members,
+            already,
+            reason=str(payload.get("reason") or "digest"),
+            period_from=payload.get("period_from"),
+            slot=payload.get("slot"),
+            queued=Queued(claim.id, claim.created_at),
+        )
+
+    def preview(self, destination: Destination, timing: str) -> Digest:
+        """What ``destination``'s digest would say now (nothing is written or sent)."""
+        digests = self.store.digests
+        state = digests.state(destination, timing)
+        period_from = (state.last_slot or state.since) if state is not None else None
+        return self._digest(
+            [r.id for r in digests.held(destination, timing)],
+            digests.urgent_since(destination, period_from),
+            reason="digest",
+            period_from=period_from,
+        )
+
+    def _digest(
+        self,
+        members: Sequence[int],
+        already: Sequence[int],
+        *,
+        reason: str,
+        period_from: str | None,
+        slot: str | None = None,
+        queued: Queued | None = None,
+    ) -> Digest:
+        alerts = tuple(self.alerts_for(self.store.outbox.claims_of(members)))
+        return Digest(
+            by_trial(alerts),
+            reason=reason,
+            already_sent=tuple(self.alerts_for(self.store.outbox.claims_of(already))),
+            period_from=period_from,
+            slot=slot,
+            queued=queued,
+            more_url=changes_url(alerts),
+            members=alerts,
+        )
 
     def alerts_for(self, claims: Sequence[OutboxClaim]) -> list[Alert]:
         """Rebuild alerts from the stored versions and each row's field selection.

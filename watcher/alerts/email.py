@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Sequence
 from email.utils import parseaddr
 
 from watcher.alerts.channel import ChannelDeps, ChannelKind
-from watcher.alerts.email_message import build_message
+from watcher.alerts.email_message import build_digest, build_message
 from watcher.alerts.notifier import DeliveryError, PartialOutcome
 from watcher.config import Config, EmailConfig
 from watcher.config.destinations import EMAIL_KEY
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert
 from watcher.deadline import SocketWatchdog
 from watcher.neterrors import network_reason
@@ -42,9 +42,15 @@ class EmailNotifier:
         message = build_message(alert, self._config.sender, recipients, self._clock())
         self._deliver(message.as_bytes(), recipients)
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
-            self.send(destination, alert)
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        """A busy cycle: one mail per alert, as before; a scheduled digest: one mail."""
+        if not digest.scheduled:
+            for alert in digest.alerts:
+                self.send(destination, alert)
+            return
+        recipients = list(destination.targets)
+        message = build_digest(digest, self._config.sender, recipients, self._clock())
+        self._deliver(message.as_bytes(), recipients)
 
     def _open(self, smtp: smtplib.SMTP) -> None:
         """Connect (and STARTTLS) an unconnected SMTP object."""

@@ -16,6 +16,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from watcher.core.digest import Digest, digest_text
 from watcher.core.render import (
     Alert,
     card_lines,
@@ -119,18 +120,75 @@ def _link_text(alert: Alert) -> str:
     return f"{alert.history_label} on ClinicalTrials.gov"
 
 
+def digest_html(digest: Digest) -> str:
+    """One page: the headline, each alert's own section, the notes and the link to the rest."""
+    esc = html.escape
+    sections = "".join(_inner(html_body(alert)) + "<hr>" for alert in digest.alerts)
+    notes = "".join(f"<p><i>{esc(note)}</i></p>" for note in digest.notes)
+    more = (
+        f'<p><a href="{esc(digest.more_url)}">All changes of this digest</a></p>'
+        if digest.more_url
+        else ""
+    )
+    return (
+        '<!doctype html><html><body style="font-family:sans-serif">'
+        f"<h1>{esc(digest.headline)}</h1>{sections}{notes}{more}</body></html>"
+    )
+
+
+def _inner(page: str) -> str:
+    """An alert page's body content (each alert's HTML is a whole small page)."""
+    start = page.find("<body")
+    start = page.find(">", start) + 1 if start >= 0 else 0
+    end = page.rfind("</body>")
+    return page[start : end if end >= 0 else len(page)]
+
+
+def build_digest(
+    digest: Digest, sender: str, recipients: Sequence[str], now: datetime
+) -> EmailMessage:
+    """A scheduled digest as one mail: the headline as subject, text and HTML parts."""
+    return _message(
+        header_safe(digest.headline),
+        digest_text(digest),
+        digest_html(digest),
+        sender=sender,
+        recipients=recipients,
+        now=now,
+    )
+
+
 def build_message(
     alert: Alert, sender: str, recipients: Sequence[str], now: datetime
 ) -> EmailMessage:
     """The whole message: headers, text part, HTML part."""
+    return _message(
+        subject(alert),
+        console_text(alert),
+        html_body(alert),
+        sender=sender,
+        recipients=recipients,
+        now=now,
+    )
+
+
+def _message(
+    subject_line: str,
+    text: str,
+    page: str,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    now: datetime,
+) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)
-    message["Subject"] = subject(alert)
+    message["Subject"] = subject_line
     message["From"] = header_safe(sender, 300)
     message["To"] = ", ".join(header_safe(r, 300) for r in recipients)
     message["Date"] = format_datetime(now)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "ctwatch.invalid"
     message["Message-ID"] = make_msgid("ctwatch", domain=header_safe(domain, 100))
     # quoted-printable keeps every line short (SMTP allows 998 octets) for any text
-    message.set_content(console_text(alert), cte="quoted-printable")
-    message.add_alternative(html_body(alert), subtype="html", cte="quoted-printable")
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(page, subtype="html", cte="quoted-printable")
     return message

@@ -10,11 +10,11 @@ destination got it. Messages are masked again before they are stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert
 
 
@@ -57,5 +57,6 @@ class Notifier(Protocol):
     def send(self, destination: Destination, alert: Alert) -> None:
         """Send one alert; raise DeliveryError when it did not go through."""
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        """Send many alerts as one message; raise DeliveryError on failure."""
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        """Send many alerts as one message (a busy cycle, a scheduled digest, the end of
+        quiet hours); raise DeliveryError on failure."""

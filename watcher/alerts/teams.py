@@ -18,7 +18,7 @@ looked up by reference and appears in no message.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Answer, Mask, Unreachable, failure, post, resolve_url
@@ -34,6 +34,7 @@ from watcher.alerts.teams_card import (
 from watcher.config import Config, TeamsConfig
 from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert
 from watcher.redact import redact
 
@@ -67,8 +68,13 @@ class TeamsNotifier:
     def send(self, destination: Destination, alert: Alert) -> None:
         self._deliver(destination, alert_card(alert), lambda: shortened_card(alert))
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        self._deliver(destination, digest_card(alerts), lambda: shortened_digest(alerts))
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        alerts = digest.alerts
+        self._deliver(
+            destination,
+            digest_card(alerts, digest=digest),
+            lambda: shortened_digest(alerts, digest=digest),
+        )
 
     def _deliver(
         self, destination: Destination, card: Payload, shortened: Callable[[], Payload]

@@ -23,13 +23,13 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from watcher.core.digest import Digest, folded_url
 from watcher.core.render import (
     Alert,
     ChangeLine,
     Notice,
     card_lines,
     change_lines,
-    changes_url,
     digest_headline,
     event_lines,
     search_link,
@@ -239,24 +239,28 @@ def shortened_card(alert: Alert) -> Payload:
     return message(body, _links(alert))
 
 
-def digest_card(alerts: Sequence[Alert], limit: int = MAX_BYTES) -> Payload:
-    """One card for many changed trials; those that do not fit are named at the end."""
+def digest_card(
+    alerts: Sequence[Alert], limit: int = MAX_BYTES, *, digest: Digest | None = None
+) -> Payload:
+    """One card for many changed trials; those that do not fit are counted at the end
+    (linked to the whole list when the web UI's address is known)."""
 
     def build(shown: int) -> Payload:
-        return _digest(alerts, shown)
+        return _digest(alerts, shown, digest)
 
-    return fit(build, len(alerts), limit) or shortened_digest(alerts)
+    return fit(build, len(alerts), limit) or shortened_digest(alerts, digest=digest)
 
 
-def _digest(alerts: Sequence[Alert], shown: int) -> Payload:
-    body = [_header(digest_headline(alerts))]
+def _digest(alerts: Sequence[Alert], shown: int, digest: Digest | None) -> Payload:
+    body = [_header(digest.headline if digest is not None else digest_headline(alerts))]
     for alert in alerts[:shown]:
         body.append({"type": "Container", "items": _digest_entry(alert), "separator": True})
     if shown < len(alerts):
         rest = ", ".join(a.nct_id or a.headline for a in alerts[shown:])
         body.append(rich(run(truncate(f"…and {len(alerts) - shown} more: {rest}", 2000))))
+    body += [_subtle(note) for note in (digest.notes if digest is not None else ())]
     body.append(_subtle("Each trial links to its history on ClinicalTrials.gov."))
-    more = changes_url(alerts[shown:]) if shown < len(alerts) else None
+    more = folded_url(digest, alerts[shown:]) if shown < len(alerts) else None
     return message(body, [open_url(f"See the other {len(alerts) - shown}", more)] if more else [])
 
 
@@ -284,11 +288,11 @@ def _digest_entry(alert: Alert) -> list[Element]:
     return entry
 
 
-def shortened_digest(alerts: Sequence[Alert]) -> Payload:
+def shortened_digest(alerts: Sequence[Alert], *, digest: Digest | None = None) -> Payload:
     """A small digest: the count and the NCT IDs."""
     ids = ", ".join(a.nct_id or a.headline for a in alerts)
     body = [
-        _header(digest_headline(alerts)),
+        _header(digest.headline if digest is not None else digest_headline(alerts)),
         rich(run(truncate(ids, 2000))),
         _subtle("Open each trial's history on ClinicalTrials.gov."),
     ]

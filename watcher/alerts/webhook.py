@@ -21,16 +21,17 @@ a secret: it is looked up by reference and appears in no message.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from watcher.alerts.channel import ChannelDeps, ChannelKind, urls_of
 from watcher.alerts.http_post import Mask, Unreachable, failure, post, resolve_url
 from watcher.alerts.notifier import DeliveryError
-from watcher.alerts.webhook_payload import build_payload, encode, message_id
+from watcher.alerts.webhook_payload import build_digest_payload, build_payload, encode, message_id
 from watcher.config import Config, WebhooksConfig
 from watcher.config.destinations import DestinationKeys
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert
 from watcher.redact import redact
 from watcher.timeutil import Clock, utc_now
@@ -70,11 +71,25 @@ class WebhookNotifier:
         self._new_id = new_id
 
     def send(self, destination: Destination, alert: Alert) -> None:
-        url = resolve_url(self._urls, destination)
-        where = destination.describe()
         msg_id = message_id(alert) or self._new_id()
         now = self._clock().astimezone(UTC).replace(microsecond=0)
-        body = encode(build_payload(alert, msg_id, now))
+        self._post(destination, msg_id, now, encode(build_payload(alert, msg_id, now)))
+
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        """A busy cycle: one event per alert (receivers want them one by one); a scheduled
+        digest: one ``digest`` event listing every change, with its own webhook-id."""
+        if not digest.scheduled:
+            for alert in digest.alerts:
+                self.send(destination, alert)
+            return
+        queued = digest.queued
+        msg_id = f"msg_{queued.key}" if queued is not None else self._new_id()
+        now = self._clock().astimezone(UTC).replace(microsecond=0)
+        self._post(destination, msg_id, now, encode(build_digest_payload(digest, msg_id, now)))
+
+    def _post(self, destination: Destination, msg_id: str, now: datetime, body: str) -> None:
+        url = resolve_url(self._urls, destination)
+        where = destination.describe()
         try:
             answer = post(url, body.encode("utf-8"), self.headers(msg_id, now, body), self._timeout)
         except Unreachable as exc:
@@ -87,10 +102,6 @@ class WebhookNotifier:
                 permanent=True,
             )
         raise failure(where, answer, self._mask)
-
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
-            self.send(destination, alert)
 
     def headers(self, msg_id: str, now: datetime, body: str) -> dict[str, str]:
         """The Standard Webhooks headers for one attempt (signed when a secret is set)."""

@@ -23,12 +23,19 @@ from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
 from watcher.core.diff import FieldChange
+from watcher.core.digest import Digest
 from watcher.core.render import Alert, card_lines, change_lines
 from watcher.timeutil import iso
 
 SCHEMA_VERSION = 1
 EventType = Literal[
-    "trial.changed", "search.new", "search.matches", "search.left", "ctwatch.notice", "test"
+    "trial.changed",
+    "search.new",
+    "search.matches",
+    "search.left",
+    "ctwatch.notice",
+    "test",
+    "digest",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 MAX_CHANGES_BYTES = 1024 * 1024
@@ -60,6 +67,34 @@ def build_payload(alert: Alert, msg_id: str, now: datetime) -> Payload:
         "id": msg_id,
         "timestamp": alert.queued.at if alert.queued is not None else iso(now),
         "data": _data(alert, kind),
+    }
+
+
+def build_digest_payload(digest: Digest, msg_id: str, now: datetime) -> Payload:
+    """A scheduled digest: every change of the period, urgent ones (already told at once)
+    marked ``already_sent: true``; ``timestamp`` is when the digest was written."""
+    items = [
+        {"type": event_type(a), "already_sent": False, **_data(a, event_type(a))}
+        for a in digest.alerts
+    ]
+    items += [
+        {"type": event_type(a), "already_sent": True, **_data(a, event_type(a))}
+        for a in digest.already_sent
+    ]
+    return {
+        "version": SCHEMA_VERSION,
+        "type": "digest",
+        "id": msg_id,
+        "timestamp": digest.queued.at if digest.queued is not None else iso(now),
+        "data": {
+            "headline": digest.headline,
+            "reason": digest.reason,
+            "period_from": digest.period_from,
+            "slot": digest.slot,
+            "trials": digest.trial_count,
+            "alerts": items,
+            "links": {"changes": digest.more_url} if digest.more_url else None,
+        },
     }
 
 

@@ -21,6 +21,7 @@ from watcher.cli.main import EXIT_USAGE, Context, Group, channel_keys, fail, mai
 from watcher.core.fieldnames import search_fields
 from watcher.core.text import counted
 from watcher.redact import redact
+from watcher.timeutil import utc_now
 
 if TYPE_CHECKING:  # pydantic and tomlkit load when a command reads or edits the file
     from watcher.config import Config, SearchConfig
@@ -301,13 +302,18 @@ def list_watches(obj: Context) -> None:
     Example:
       ctwatch list
     """
+    from watcher.cli.digest import timing_lines
+
     config = obj.load(secrets="none")
+    now = utc_now()
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
         count = counted(len(watch.trials), "trial")
         say(f"watch “{watch.name}” → {where} ({count})")
         if watch.fields is not None:
             say(f"  only fields: {', '.join(watch.fields)}")
+        for line in timing_lines(watch, config.schedule.timezone, now):
+            say(f"  {line}")
         for nct in watch.trials:
             say(f"  {nct}")
     for search in config.search:
@@ -362,6 +368,9 @@ def config_check(obj: Context) -> None:
 
 def describe_config(path: Path, config: Config) -> list[str]:
     """What a valid config means, in a few lines."""
+    from watcher.cli.digest import timing_lines
+    from watcher.config.timings import timing_conflicts
+
     reg = config.registry
     mode = "incremental" if reg.incremental else "every record every cycle"
     lines = [
@@ -382,11 +391,13 @@ def describe_config(path: Path, config: Config) -> list[str]:
         where = ", ".join(d.describe() for d in watch.destinations)
         only = f"; only {', '.join(watch.fields)}" if watch.fields is not None else ""
         lines.append(f"  “{watch.name}”: {counted(len(watch.trials), 'trial')} → {where}{only}")
+        lines += [f"    {t}" for t in timing_lines(watch, config.schedule.timezone, utc_now())]
     if config.search:
         lines.append(f"{counted(len(config.search), 'search')}:")
         for search in config.search:
             lines.append("  " + _search_line(search).removeprefix("search "))
             lines.append(f"    {search.query.describe(1000)}")
+    lines += [f"warning: {conflict}" for conflict in timing_conflicts(config)]
     return lines + _server_lines(config)
 
 

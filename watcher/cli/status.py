@@ -21,6 +21,7 @@ from typing import Any, Literal, TextIO
 
 from watcher.alerts.routing import Follow
 from watcher.alerts.search_routes import SearchSpec
+from watcher.cli.digest import schedule_line
 from watcher.cli.output import subscription_groups
 from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
 from watcher.core.text import counted, terminal_safe
@@ -61,6 +62,8 @@ class StatusWriter:
     follows: Sequence[Follow] = ()
     mask: Callable[[str], str] = str
     searches: Sequence[SearchSpec] = ()
+    digests: Sequence[dict[str, Any]] = ()
+    """Destinations with a digest or quiet hours (:func:`watcher.cli.digest.schedule_rows`)."""
     only: frozenset[str] | None = None
     """``--watch``: every section keeps to these trials (None: all)."""
     _problems_only: bool = field(default=False, init=False)
@@ -122,6 +125,7 @@ class StatusWriter:
             "alerts": self.store.outbox.counts(),
             "alert_problems": self._alert_problems(),
             "mutes": self._mutes(),
+            "digests": list(self.digests),
         }
         tail = json.dumps(rest, ensure_ascii=False, indent=2)
         write(tail.removeprefix("{\n") + "\n")  # the object's other keys, then its "}"
@@ -193,6 +197,10 @@ class StatusWriter:
                 channel = f"#{mute['channel_name']}" if mute["channel_name"] else mute["channel_id"]
                 who = f" (by {mute['user_id']})" if mute["user_id"] else ""
                 say(f"  {mute['nct_id']} in {channel} until {mute['until']}{who}")
+        if self.digests:
+            say("Digests and quiet hours")
+            for row in self.digests:
+                say(f"  {schedule_line(row)}")
         counts = self.store.outbox.counts()
         muted = f", {counts['muted']} muted" if counts.get("muted") else ""
         say(

@@ -94,7 +94,11 @@ def status(
             watched = next(w.trials for w in config.watch if w.name == watch_name)
             only = frozenset(watched)
         follows = channel_follows(config, subscriptions)
+        from watcher.cli.digest import schedule_rows
+        from watcher.timeutil import utc_now
+
+        digests = schedule_rows(config, app.store, utc_now())
         writer = StatusWriter(
-            app.store, watched, sys.stdout, follows, obj.redactor, searches, only=only
+            app.store, watched, sys.stdout, follows, obj.redactor, searches, digests, only=only
         )
         writer.write(options)

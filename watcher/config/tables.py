@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from watcher.config.destinations import DestinationKeys
+from watcher.config.digest_keys import TimingTable
 from watcher.config.events import EventFilterKeys
 from watcher.config.problems import shown_value
 from watcher.config.types import normalise_nct_id
@@ -71,7 +71,7 @@ class FieldFilter(BaseModel):
         return tuple(table.by_piece[p].path for p in self.fields)
 
 
-class WatchConfig(DestinationKeys, FieldFilter, EventFilterKeys):
+class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """A named list of trials and where their alerts go.
 
     Destinations (``slack``, ``email``, ``teams``, ``webhook``) come from
@@ -106,7 +106,7 @@ class WatchConfig(DestinationKeys, FieldFilter, EventFilterKeys):
         return value
 
 
-class SearchConfig(DestinationKeys, FieldFilter, EventFilterKeys):
+class SearchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """A registry search whose matching trials are watched; destinations as in ``[[watch]]``.
 
     ``url`` (a website search URL) or ``params`` (API v2 parameters) are

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from watcher.core.digest import Digest, folded_url
 from watcher.core.render import (
     Alert,
     Notice,
     card_lines,
     change_lines,
-    changes_url,
     digest_headline,
     event_lines,
     search_link,
@@ -197,20 +197,26 @@ def search_message(
     return escape(truncate(text, MAX_TEXT)), blocks
 
 
-def digest_message(alerts: Sequence[Alert]) -> tuple[str, list[Block]]:
-    """One message for many changed trials (a busy day on a big portfolio)."""
-    header = digest_headline(alerts)
+def digest_message(
+    alerts: Sequence[Alert], *, digest: Digest | None = None
+) -> tuple[str, list[Block]]:
+    """One message for many changed trials (a busy day on a big portfolio, a scheduled
+    digest); what does not fit in Block Kit's 50 blocks is folded into a count, linked
+    to the whole list when the web UI's address is known."""
+    header = digest.headline if digest is not None else digest_headline(alerts)
+    notes = digest.notes if digest is not None else ()
     blocks: list[Block] = [_header(header)]
-    room = MAX_BLOCKS - 2
+    room = MAX_BLOCKS - 2 - len(notes)
     for index, alert in enumerate(alerts):
         if len(blocks) == room:
             rest = ", ".join(a.nct_id or a.headline for a in alerts[index:])
-            more = changes_url(alerts[index:])
+            more = folded_url(digest, alerts[index:])
             see = f" ({_link(more, 'see them all')})" if more else ""
             text = f"…and {len(alerts) - index} more{see}: {escape(rest)}"
             blocks.append(_section(truncate(text, MAX_SECTION)))
             break
         blocks.append(_section(truncate(_digest_entry(alert), MAX_SECTION)))
+    blocks += [_context(escape(truncate(note, MAX_SECTION))) for note in notes]
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
     text = header + ": " + "; ".join(_digest_summary(a) for a in alerts)
     return escape(truncate(text, MAX_TEXT)), blocks

@@ -33,6 +33,7 @@ from watcher.core.text import counted, truncate
 from watcher.registry.client import FetchResult
 from watcher.slack.blocks import MAX_TEXT, escape
 from watcher.slack.search_commands import SearchCommands, SearchPreviewer, about_a_search
+from watcher.slack.timing_commands import TimingCommands, TimingRequest
 from watcher.store import Store, Subscription
 from watcher.timeutil import Clock, iso, utc_now
 
@@ -115,6 +116,8 @@ class Commands:
         name = escape(request.command or "/ctwatch")
         if verb in ("", "help"):
             return Answer(Reply(help_text(name)))
+        if verb in ("digest", "quiet"):
+            return Answer(self._timing(name, verb, rest, request))
         if verb not in ("watch", "unwatch", "status", "list"):
             shown = escape(truncate(verb, 40))
             return Answer(Reply(f"I don't know the command `{shown}`.\n\n" + help_text(name)))
@@ -140,6 +143,19 @@ class Commands:
             return Answer(self.unwatch(request, ids))
         checking = f"Checking {', '.join(ids)} in the registry…"
         return Answer(Reply(checking), later=partial(self.watch, request, ids, wanted))
+
+    def _timing(self, name: str, verb: str, rest: str, request: CommandRequest) -> Reply:
+        """``digest …``/``quiet …`` (see :mod:`watcher.slack.timing_commands`); showing the
+        current setting works everywhere, changing it where subscriptions may change."""
+        if rest.strip():
+            refusal = self._refusal(name, verb, request)
+            if refusal is not None:
+                return refusal
+        commands = TimingCommands(self.store, self.config.schedule.timezone, self.clock)
+        where = TimingRequest(
+            request.channel_id, request.channel_name, request.team_id, request.user_id
+        )
+        return Reply(commands.handle(name, verb, rest, where))
 
     def _search(self, name: str, verb: str, request: CommandRequest, rest: str) -> Answer:
         """``watch``/``unwatch`` of a search (see :mod:`watcher.slack.search_commands`)."""
@@ -397,6 +413,10 @@ def help_text(name: str) -> str:
             "Slack; the config file's watches stay)",
             f"• `{name} list` — the trials this channel watches, from the config file and Slack",
             f"• `{name} status NCT…` — overall status, last update posted, last change seen",
+            f"• `{name} digest daily 08:00 [Europe/Paris]` — one summary a day (or `weekly mon "
+            f"08:00`, `hourly`, a cron line); `{name} digest off` — each change at once",
+            f"• `{name} quiet 20:00-08:00` — hold alerts overnight, then send them as one "
+            f"message; `{name} quiet off`",
             f"• `{name} help` — this message",
         ]
     )

@@ -7,7 +7,6 @@ that retrying cannot fix (a revoked token, a missing channel) as permanent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.error import URLError
 
@@ -16,6 +15,7 @@ from watcher.alerts.notifier import DeliveryError
 from watcher.config import Config, SlackConfig, serving
 from watcher.config.destinations import SLACK_KEY
 from watcher.core.destination import Destination
+from watcher.core.digest import Digest
 from watcher.core.render import Alert
 from watcher.core.text import truncate
 from watcher.deadline import DeadlineExceeded, call_with_deadline
@@ -100,8 +100,8 @@ class SlackNotifier:
     def send(self, destination: Destination, alert: Alert) -> None:
         self.post(destination.target, *alert_message(alert, actions=self._actions))
 
-    def send_digest(self, destination: Destination, alerts: Sequence[Alert]) -> None:
-        self.post(destination.target, *digest_message(alerts))
+    def send_digest(self, destination: Destination, digest: Digest) -> None:
+        self.post(destination.target, *digest_message(digest.alerts, digest=digest))
 
     def post(self, channel: str, text: str, blocks: list[Block]) -> None:
         """``chat.postMessage``; returns only when Slack answered ``ok: true``.

@@ -183,6 +183,15 @@ class Events:
         rows = self._conn.rows(_COLUMNS + " WHERE e.nct_id = ? ORDER BY e.id", [nct_id])
         return [_stored(r) for r in rows]
 
+    def top_levels(self, version_ids: Sequence[int]) -> dict[int, str]:
+        """Each version's highest event level (``high``…``info``): what a destination's
+        ``urgent`` compares (a version with no event is absent: info)."""
+        return {
+            vid: events[0].level.value
+            for vid, events in self.of_versions(version_ids).items()
+            if events
+        }
+
     def of_versions(self, version_ids: Sequence[int]) -> dict[int, tuple[Event, ...]]:
         """The events of each version (highest level first), one query per 500 versions."""
         rows = self._conn.rows_in(_COLUMNS, "e.version_id", version_ids)

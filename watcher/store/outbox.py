@@ -121,6 +121,19 @@ class Outbox:
             )
         return [_claim(r) for r in rows]
 
+    def claims_of(self, ids: Sequence[int]) -> list[OutboxClaim]:
+        """Rows by id, read as claims (a digest's members), in id order."""
+        if not ids:
+            return []
+        rows = self._conn.rows_in(
+            f"""SELECT {_CLAIM_COLUMNS} FROM outbox o
+                LEFT JOIN versions v ON v.id = o.version_id
+                LEFT JOIN trials t ON t.nct_id = o.nct_id""",  # noqa: S608 - fixed fragments
+            "o.id",
+            list(ids),
+        )
+        return sorted((_claim(r) for r in rows), key=lambda c: c.id)
+
     def mark_sent(self, outbox_ids: Sequence[int], now: str) -> None:
         with self._conn.atomic() as db:
             db.conn.executemany(

@@ -40,6 +40,10 @@ class Totals:
     """``(destination kind, state) -> rows``."""
     oldest_pending: str | None = None
     active_mutes: int = 0
+    digests_sent: int = 0
+    """Digest messages sent (scheduled digests and the ends of quiet hours)."""
+    waiting: int = 0
+    """Alerts held for a digest or the end of quiet hours."""
 
 
 class Stats:
@@ -78,6 +82,10 @@ class Stats:
             " WHERE status = 'pending'"
         )
         mutes = one("SELECT COUNT(*) AS n FROM mutes WHERE until > ?", [now])
+        digests = one(
+            """SELECT SUM(kind = 'digest' AND status = 'sent') AS sent,
+                      SUM(status = 'held') AS waiting FROM outbox"""
+        )
         return Totals(
             cycles=cycles,
             requests=int(traffic["requests"] or 0) if traffic else 0,
@@ -87,4 +95,6 @@ class Stats:
             alerts=alerts,
             oldest_pending=pending["oldest"] if pending else None,
             active_mutes=int(mutes["n"]) if mutes else 0,
+            digests_sent=int(digests["sent"] or 0) if digests else 0,
+            waiting=int(digests["waiting"] or 0) if digests else 0,
         )

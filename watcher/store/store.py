@@ -33,6 +33,8 @@ from watcher.redact import redact
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec
 from watcher.store.changelog import ChangeLog
+from watcher.store.channel_timings import ChannelTimings
+from watcher.store.digests import Digests
 from watcher.store.events import Events
 from watcher.store.history import Histories
 from watcher.store.lock import ProcessLock
@@ -82,6 +84,8 @@ class Store:
         self.watches = Watches(self.conn)
         self.changelog = ChangeLog(self.conn)
         self.outbox = Outbox(self.conn)
+        self.digests = Digests(self.conn)
+        self.channel_timings = ChannelTimings(self.conn)
         self.runs = Runs(self.conn)
         self.overview = Overview(self.conn)
         self.troubles = Troubles(self.conn)

@@ -24,17 +24,20 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from watcher.alerts.routing import channel_follows, path_matches, same_channel
 from watcher.alerts.search_routes import SearchSpec
 from watcher.config import Config
+from watcher.config.digest import DigestSchedule
 from watcher.core.diff import FieldChange
+from watcher.core.digest import Digest, by_trial, digest_text
 from watcher.core.events import Event
 from watcher.core.render import (
     Alert,
     card_lines,
     change_lines,
+    changes_url,
     event_lines,
     search_link,
     search_text,
@@ -42,7 +45,7 @@ from watcher.core.render import (
 )
 from watcher.core.search_card import read_payload
 from watcher.store import ChangedVersion, SearchEventRow, Store, Subscription
-from watcher.timeutil import iso
+from watcher.timeutil import iso, parse_iso
 from watcher.web.atom import AtomEntry, AtomFeed, html_fragment, render
 
 MAX_ENTRIES = 100
@@ -61,6 +64,8 @@ class FeedScope:
     title: str
     trials: Mapping[str, Fields] | None
     search: SearchSpec | None = None
+    digest: DigestSchedule | None = None
+    """A watch with ``digest``: one entry per digest period (complete ones), not per change."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ def _watch(sources: Sources, name: str) -> FeedScope | None:
     if watch is None:
         return None
     trials = dict.fromkeys(watch.trials, watch.field_paths)
-    return FeedScope(f"watch/{name}", f"ctwatch · watch “{name}”", trials)
+    digest = watch.timing(config.schedule.timezone).digest
+    return FeedScope(f"watch/{name}", f"ctwatch · watch “{name}”", trials, digest=digest)
 
 
 def _channel(sources: Sources, name: str) -> FeedScope | None:
@@ -154,10 +160,13 @@ def build(store: Store, scope: FeedScope, now: datetime, site: str | None = None
     scope = _with_members(store, scope)
     recent = _recent(store, scope)
     meant = store.events.of_versions([version.id for version, _ in recent])
-    entries = [
-        _entry(version, changes, scope, site, meant.get(version.id, ()))
-        for version, changes in recent
-    ]
+    if scope.digest is not None:
+        entries = _digest_entries(recent, scope, scope.digest, now, site=site, meant=meant)
+    else:
+        entries = [
+            _entry(version, changes, scope, site, meant.get(version.id, ()))
+            for version, changes in recent
+        ]
     if scope.search is not None:
         events = store.searches.events(scope.search.name, MAX_ENTRIES)
         entries += [_event_entry(event, scope) for event in events]
@@ -188,6 +197,55 @@ def _recent(store: Store, scope: FeedScope) -> list[tuple[ChangedVersion, tuple[
             if kept:
                 out.append((version, kept))
     return out[:MAX_ENTRIES]
+
+
+def _digest_entries(
+    recent: Sequence[tuple[ChangedVersion, tuple[FieldChange, ...]]],
+    scope: FeedScope,
+    schedule: DigestSchedule,
+    now: datetime,
+    *,
+    site: str | None = None,
+    meant: Mapping[int, tuple[Event, ...]] | None = None,
+) -> list[AtomEntry]:
+    """One entry per digest period that has ended: the versions seen in it, together.
+
+    A version seen at ``t`` belongs to the first slot at or after ``t``; a period
+    still open (its slot not yet come) is left out, as the digest itself waits.
+    """
+    periods: dict[datetime, list[Alert]] = {}
+    for version, changes in recent:
+        seen = parse_iso(version.fetched_at)
+        slot = schedule.next_after(seen - timedelta(microseconds=1))
+        if slot > now:
+            continue
+        alert = Alert(
+            version.nct_id, version.title or "", changes, version.last_update_posted,
+            site=site, change_set=version.id, events=(meant or {}).get(version.id, ()),
+        )  # fmt: skip
+        periods.setdefault(slot, []).append(alert)
+    entries = []
+    for slot, alerts in sorted(periods.items(), reverse=True):
+        members = tuple(reversed(alerts))
+        digest = Digest(
+            by_trial(members), reason="digest", slot=iso(slot), members=members,
+            more_url=changes_url(members),
+        )  # fmt: skip
+        root = ET.Element("div")
+        heading = ET.SubElement(root, "p")
+        heading.text = digest.headline
+        html = html_fragment(root) + "".join(_html(alert) for alert in digest.alerts)
+        entries.append(
+            AtomEntry(
+                id=_uuid(f"digest/{scope.key}/{iso(slot)}"),
+                title=f"{digest.headline} ({schedule.describe()}, {iso(slot)})",
+                updated=iso(slot),
+                link=digest.more_url or digest.alerts[0].history_url,
+                summary=digest_text(digest),
+                html=html,
+            )
+        )
+    return entries
 
 
 def _with_members(store: Store, scope: FeedScope) -> FeedScope:

@@ -26,7 +26,7 @@ from watcher.store.stats import Totals
 from watcher.timeutil import parse_iso
 
 OUTCOMES = ("complete", "partial", "failed")
-STATES = ("pending", "sent", "failed", "muted")
+STATES = ("pending", "sent", "failed", "muted", "held")
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,16 @@ class StoreCollector(Collector):
                 "When the newest cycle that did not fail finished (Unix time).",
                 parse_iso(totals.last_success).timestamp(),
             )
+        yield CounterMetricFamily(
+            "ctwatch_digests_sent",
+            "Digest messages sent (scheduled digests, ends of quiet hours).",
+            value=totals.digests_sent,
+        )
+        yield _gauge(
+            "ctwatch_alerts_waiting",
+            "Alerts held for a digest or for the end of quiet hours.",
+            totals.waiting,
+        )
         yield _gauge(
             "ctwatch_mutes_active",
             "Trials muted in a Slack channel right now.",
