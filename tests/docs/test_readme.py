@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli
 from watcher.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,3 +65,14 @@ def test_the_readme_example_config_is_valid(tmp_path: Path) -> None:
 def test_every_docs_page_is_in_the_nav(page: Path) -> None:
     nav = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
     assert f" {page.relative_to(REPO / 'docs').as_posix()}\n" in nav
+
+
+def test_the_readme_alert_is_what_the_demo_prints() -> None:
+    text = README.read_text(encoding="utf-8")
+    alert = text.split("\n```\nNCT05180006", 1)[1].split("```", 1)[0]
+    alert = "NCT05180006" + alert
+    demo = run_cli(None, "demo", "--no-pause")
+    assert demo.exit_code == 0, demo.stderr
+    for line in alert.splitlines():
+        if line.strip():
+            assert line in demo.stdout.splitlines(), f"the demo does not print {line!r}"
