@@ -309,7 +309,7 @@ def deliverer(
     """The outbox worker: ``[delivery]``, links to ``[server] public_url`` pages, and each
     destination's digest and quiet hours (the config's and Slack channels' own)."""
     from watcher.alerts.delivery import Deliverer
-    from watcher.alerts.digests import Digester, all_timings
+    from watcher.alerts.digests import Digester, all_timings, table_groups
 
     return Deliverer(
         store,
@@ -320,6 +320,7 @@ def deliverer(
         digester=Digester(
             store, partial(all_timings, config, store), store.events.top_levels, clock=clock
         ),
+        groups_of=partial(table_groups, config, store),
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import run_cli, write_config
 from watcher.testing.registry_double import RegistryDouble
-from watcher.testing.samples import SEED_NCT, changed, seed_study
+from watcher.testing.samples import SEED_NCT, changed, make_study, seed_study
 
 
 def outbox(tmp_path: Path) -> list[tuple[str, str]]:
@@ -176,3 +176,30 @@ def test_the_docs_example_is_a_valid_config(tmp_path: Path, registry: RegistryDo
     assert result.exit_code == 0, result.stderr
     assert "#trial-alerts: digest daily 08:00 (Europe/Paris), quiet 20:00-08:00" in result.stdout
     assert "clinops@example.org: digest weekly mon 08:00 (Europe/Paris)" in result.stdout
+
+
+def test_a_digest_for_two_watches_is_grouped_by_watch_highest_level_first(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    other = make_study("NCT01234567", "Another trial")
+    config = write_config(
+        tmp_path, registry.url, [SEED_NCT], watch_extra='digest = "weekly mon 08:00"'
+    )
+    config.write_text(
+        config.read_text()
+        + '\n[[watch]]\nname = "second"\ntrials = ["NCT01234567"]\ndigest = "weekly mon 08:00"\n',
+        encoding="utf-8",
+    )
+    registry.put(seed_study())
+    registry.put(other)
+    assert run_cli(config, "check").exit_code == 0
+    registry.put(changed(seed_study(), status="ACTIVE_NOT_RECRUITING"))
+    registry.put(changed(other, status="TERMINATED", why_stopped="Funding"))
+    assert run_cli(config, "check").exit_code == 0
+    result = run_cli(config, "digest", "preview", "--watch", "test")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "ctwatch digest: 2 trials changed · 1 high · 1 medium" in out
+    second, first = out.index("── watch “second” ──"), out.index("── watch “test” ──")
+    assert second < first  # the group with the termination (high) comes first
+    assert out.index("NCT01234567") < out.index("NCT06850103")

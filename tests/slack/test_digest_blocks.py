@@ -66,3 +66,17 @@ def test_teams_digest_card_stays_under_its_size_limit() -> None:
     body = str(card)
     assert "ctwatch digest: 150 trials changed" in body
     assert f"{SITE}/changes?set=" in body
+
+
+def test_sections_by_watch_head_their_trials_in_slack_and_teams() -> None:
+    alerts = many(4, SITE)
+    groups = {a.nct_id: ("watch “a”" if i % 2 else "watch “b”") for i, a in enumerate(alerts)}
+    digest = Digest(alerts, reason="digest", members=alerts, groups=groups)
+    _, blocks = digest_message(alerts, digest=digest)
+    texts = [
+        b["elements"][0]["text"] if b["type"] == "context" else b.get("text", {}).get("text", "")
+        for b in blocks
+    ]
+    assert texts.count("*watch “a”*") == 1 and texts.count("*watch “b”*") == 1
+    card = str(digest_card(alerts, digest=digest))
+    assert "watch “a”" in card and "watch “b”" in card

@@ -73,6 +73,8 @@ class Deliverer:
     """``[server] public_url``: alerts link to the trial's page there."""
     digester: Digester | None = None
     """Holds rows for digests and quiet hours and writes the digests that are due."""
+    groups_of: Callable[[Destination], Mapping[str, str]] | None = None
+    """A destination's trials -> the watch or search they come through (digest sections)."""
 
     def deliver(self, *, force: bool = False) -> DeliveryReport:
         """Send what is due; ``force`` also sends rows still in backoff.
@@ -157,6 +159,7 @@ class Deliverer:
             already,
             reason=str(payload.get("reason") or "digest"),
             period_from=payload.get("period_from"),
+            destination=claim.destination,
             slot=payload.get("slot"),
             queued=Queued(claim.id, claim.created_at),
         )
@@ -171,6 +174,7 @@ class Deliverer:
             digests.urgent_since(destination, period_from),
             reason="digest",
             period_from=period_from,
+            destination=destination,
         )
 
     def _digest(
@@ -180,10 +184,12 @@ class Deliverer:
         *,
         reason: str,
         period_from: str | None,
+        destination: Destination,
         slot: str | None = None,
         queued: Queued | None = None,
     ) -> Digest:
         alerts = tuple(self.alerts_for(self.store.outbox.claims_of(members)))
+        groups = self.groups_of(destination) if self.groups_of is not None else {}
         return Digest(
             by_trial(alerts),
             reason=reason,
@@ -193,6 +199,7 @@ class Deliverer:
             queued=queued,
             more_url=changes_url(alerts),
             members=alerts,
+            groups=groups,
         )
 
     def alerts_for(self, claims: Sequence[OutboxClaim]) -> list[Alert]:

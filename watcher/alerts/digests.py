@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from watcher.alerts.routing import channel_destination
+from watcher.alerts.routing import channel_destination, same_channel
 from watcher.config import Config
 from watcher.config.digest import parse_digest, parse_quiet_hours
 from watcher.config.digest_keys import Timing
@@ -217,6 +217,28 @@ def all_timings(config: Config, store: Store) -> dict[Destination, Timing]:
             continue
         timings[destination] = timing
     return {d: t for d, t in timings.items() if not t.immediate}
+
+
+def table_groups(config: Config, store: Store, destination: Destination) -> dict[str, str]:
+    """Which watch or search each of ``destination``'s trials comes through, in words
+    (``watch “rectal-cancer”``): a digest's sections. First table first, as routing reads
+    them; Slack-made subscriptions last."""
+    out: dict[str, str] = {}
+    for watch in config.watch:
+        if destination in watch.destinations:
+            label = f"watch “{watch.name}”"
+            for nct in watch.trials:
+                out.setdefault(nct, label)
+    searches = [s for s in config.search if destination in s.destinations]
+    members = store.searches.members([s.name for s in searches]) if searches else {}
+    for search in searches:
+        for nct in members.get(search.name, ()):
+            out.setdefault(nct, f"search “{search.name}”")
+    if destination.kind == "slack":
+        for sub in store.subscriptions.list():
+            if same_channel(destination.target, sub.channel_id, sub.channel_name):
+                out.setdefault(sub.nct_id, "followed from Slack")
+    return out
 
 
 def next_digest(timing: Timing, now: datetime) -> datetime | None:

@@ -123,7 +123,11 @@ def _link_text(alert: Alert) -> str:
 def digest_html(digest: Digest) -> str:
     """One page: the headline, each alert's own section, the notes and the link to the rest."""
     esc = html.escape
-    sections = "".join(_inner(html_body(alert)) + "<hr>" for alert in digest.alerts)
+    sections = "".join(
+        (f"<h2>{esc(label)}</h2>" if label is not None else "")
+        + "".join(_inner(html_body(alert)) + "<hr>" for alert in alerts)
+        for label, alerts in digest.sections()
+    )
     notes = "".join(f"<p><i>{esc(note)}</i></p>" for note in digest.notes)
     more = (
         f'<p><a href="{esc(digest.more_url)}">All changes of this digest</a></p>'

@@ -245,15 +245,27 @@ def digest_card(
     """One card for many changed trials; those that do not fit are counted at the end
     (linked to the whole list when the web UI's address is known)."""
 
+    sections = digest.sections() if digest is not None else [(None, tuple(alerts))]
+    grouped = [a for _, group in sections for a in group]  # by watch or search
+    starts, index = {}, 0
+    for label, group in sections:
+        if label is not None and group:
+            starts[index] = label
+        index += len(group)
+
     def build(shown: int) -> Payload:
-        return _digest(alerts, shown, digest)
+        return _digest(grouped, shown, digest, starts)
 
-    return fit(build, len(alerts), limit) or shortened_digest(alerts, digest=digest)
+    return fit(build, len(grouped), limit) or shortened_digest(grouped, digest=digest)
 
 
-def _digest(alerts: Sequence[Alert], shown: int, digest: Digest | None) -> Payload:
+def _digest(
+    alerts: Sequence[Alert], shown: int, digest: Digest | None, starts: dict[int, str]
+) -> Payload:
     body = [_header(digest.headline if digest is not None else digest_headline(alerts))]
-    for alert in alerts[:shown]:
+    for index, alert in enumerate(alerts[:shown]):
+        if index in starts:
+            body.append(rich(run(truncate(starts[index], 200), weight="Bolder")))
         body.append({"type": "Container", "items": _digest_entry(alert), "separator": True})
     if shown < len(alerts):
         rest = ", ".join(a.nct_id or a.headline for a in alerts[shown:])

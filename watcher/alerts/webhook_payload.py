@@ -73,14 +73,14 @@ def build_payload(alert: Alert, msg_id: str, now: datetime) -> Payload:
 def build_digest_payload(digest: Digest, msg_id: str, now: datetime) -> Payload:
     """A scheduled digest: every change of the period, urgent ones (already told at once)
     marked ``already_sent: true``; ``timestamp`` is when the digest was written."""
-    items = [
-        {"type": event_type(a), "already_sent": False, **_data(a, event_type(a))}
-        for a in digest.alerts
-    ]
-    items += [
-        {"type": event_type(a), "already_sent": True, **_data(a, event_type(a))}
-        for a in digest.already_sent
-    ]
+
+    def item(alert: Alert, sent: bool) -> Payload:
+        kind = event_type(alert)
+        return {"type": kind, "already_sent": sent, "group": digest.label_of(alert)} | _data(
+            alert, kind
+        )
+
+    items = [item(a, False) for a in digest.alerts] + [item(a, True) for a in digest.already_sent]
     return {
         "version": SCHEMA_VERSION,
         "type": "digest",

@@ -10,8 +10,8 @@ so Slack, email, Teams, webhooks and the console say the same thing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from watcher.core.events.model import Level, highest, ordered
 from watcher.core.render import Alert, Queued, changes_url, console_text, digest_headline
@@ -42,6 +42,30 @@ class Digest:
     members: tuple[Alert, ...] = ()
     """The alerts before :func:`by_trial` merged them: each keeps its own change set, so a
     folded "…and N more" links to exactly the changes it stands for."""
+    groups: Mapping[str, str] = field(default_factory=dict)
+    """NCT ID -> the watch or search it came through (``watch “rectal-cancer”``): a
+    digest for a destination of several tables is grouped by them."""
+
+    def sections(self) -> list[tuple[str | None, tuple[Alert, ...]]]:
+        """The alerts grouped by watch or search, the group with the highest level first,
+        each group's trials highest level first; one section (label None) when they all
+        came through one table."""
+        by_label: dict[str, list[Alert]] = {}
+        for alert in self.alerts:  # already highest level first (by_trial)
+            by_label.setdefault(self.label_of(alert), []).append(alert)
+        if len(by_label) <= 1:
+            return [(None, self.alerts)]
+        return [(label, tuple(alerts)) for label, alerts in by_label.items()]
+
+    def label_of(self, alert: Alert) -> str:
+        """The watch or search an alert came through, in words."""
+        if alert.nct_id in self.groups:
+            return self.groups[alert.nct_id]
+        if alert.search is not None:
+            return f"search “{alert.search.search}”"
+        if alert.notice is not None:
+            return "ctwatch"
+        return "other trials"
 
     @property
     def scheduled(self) -> bool:
@@ -139,7 +163,10 @@ def digest_text(digest: Digest) -> str:
     head = digest.headline
     since = f" (since {digest.period_from})" if digest.scheduled and digest.period_from else ""
     blocks = [f"{head}{since}", ""]
-    blocks += [console_text(alert) for alert in digest.alerts]
+    for label, alerts in digest.sections():
+        if label is not None:
+            blocks.append(f"── {label} ──")
+        blocks += [console_text(alert) for alert in alerts]
     blocks += list(digest.notes)
     if digest.more_url:
         blocks.append(f"All changes: {digest.more_url}")

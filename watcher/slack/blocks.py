@@ -205,21 +205,37 @@ def digest_message(
     to the whole list when the web UI's address is known."""
     header = digest.headline if digest is not None else digest_headline(alerts)
     notes = digest.notes if digest is not None else ()
+    sections = digest.sections() if digest is not None else [(None, tuple(alerts))]
+    alerts = [a for _, group in sections for a in group]  # grouped by watch or search
+    headings = _section_starts(sections)
     blocks: list[Block] = [_header(header)]
     room = MAX_BLOCKS - 2 - len(notes)
     for index, alert in enumerate(alerts):
-        if len(blocks) == room:
+        label = headings.get(index)
+        if len(blocks) + (2 if label else 1) > room:
             rest = ", ".join(a.nct_id or a.headline for a in alerts[index:])
             more = folded_url(digest, alerts[index:])
             see = f" ({_link(more, 'see them all')})" if more else ""
             text = f"…and {len(alerts) - index} more{see}: {escape(rest)}"
             blocks.append(_section(truncate(text, MAX_SECTION)))
             break
+        if label:
+            blocks.append(_context(f"*{escape(truncate(label, 200))}*"))
         blocks.append(_section(truncate(_digest_entry(alert), MAX_SECTION)))
     blocks += [_context(escape(truncate(note, MAX_SECTION))) for note in notes]
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
     text = header + ": " + "; ".join(_digest_summary(a) for a in alerts)
     return escape(truncate(text, MAX_TEXT)), blocks
+
+
+def _section_starts(sections: Sequence[tuple[str | None, Sequence[Alert]]]) -> dict[int, str]:
+    """Where each labelled section begins in the flattened list: a heading goes there."""
+    starts, index = {}, 0
+    for label, group in sections:
+        if label is not None and group:
+            starts[index] = label
+        index += len(group)
+    return starts
 
 
 def _digest_summary(alert: Alert) -> str:
