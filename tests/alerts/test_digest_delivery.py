@@ -84,6 +84,17 @@ def scrape(tmp_path: Path, now: datetime) -> tuple[float, float]:
     return samples["ctwatch_digests_sent_total"], samples["ctwatch_alerts_waiting"]
 
 
+def held_change(config: Config, registry: RegistryDouble) -> Clock:
+    """A silent baseline at 06:00, then a status change seen at 07:00 (held): the clock."""
+    clock = Clock(T0)
+    registry.put(seed_study())
+    cycle(config, clock).close()
+    publish(registry, status="SUSPENDED")
+    clock.now = T0 + timedelta(hours=1)
+    cycle(config, clock).close()
+    return clock
+
+
 def publish(registry: RegistryDouble, **edits: str) -> None:
     registry.put(changed(seed_study(), **edits))
 
@@ -118,12 +129,7 @@ def test_a_daemon_down_at_the_slot_sends_the_missed_digest_once_on_start(
     tmp_path: Path, registry: RegistryDouble, receiver: WebhookReceiver
 ) -> None:
     config = setup(tmp_path, registry, receiver, 'digest = "daily 08:00"')
-    clock = Clock(T0)
-    registry.put(seed_study())
-    cycle(config, clock).close()
-    publish(registry, status="SUSPENDED")
-    clock.now = T0 + timedelta(hours=1)
-    cycle(config, clock).close()
+    clock = held_change(config, registry)
     # down for three days: three 08:00 slots pass; one digest covers them
     clock.now = T0 + timedelta(days=3, hours=6)
     asked = len(registry.requests)
@@ -155,12 +161,7 @@ def test_a_crash_after_the_digest_is_written_neither_loses_nor_repeats_it(
     tmp_path: Path, registry: RegistryDouble, receiver: WebhookReceiver
 ) -> None:
     config = setup(tmp_path, registry, receiver, 'digest = "daily 08:00"')
-    clock = Clock(T0)
-    registry.put(seed_study())
-    cycle(config, clock).close()
-    publish(registry, status="SUSPENDED")
-    clock.now = T0 + timedelta(hours=1)
-    cycle(config, clock).close()
+    clock = held_change(config, registry)
     clock.now = datetime(2026, 12, 7, 8, 1, tzinfo=UTC)
     app = App.build(config, out=io.StringIO(), clock=clock)
     assert app.deliverer.digester is not None
