@@ -30,6 +30,7 @@ nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing as mp
 import os
@@ -53,6 +54,7 @@ from synth import edited, nct, study  # noqa: E402
 
 from watcher.testing.registry_double import RegistryDouble  # noqa: E402
 
+STARTED = time.perf_counter()
 BEFORE = "2025-11-20T09:00:06"
 AFTER = "2025-11-21T09:00:06"
 CHANGE_DAY = "2025-11-20"
@@ -94,10 +96,10 @@ def parse_cost(double: RegistryDouble, n: int) -> dict[str, float]:
     return cost
 
 
-def one_cycle(config: str, full: bool = False) -> None:
+def one_cycle(config: str, full: bool = False, profile: str | None = None) -> None:
     """Child mode: run one `ctwatch check` cycle (``--full``: the sweep) in-process and
-    print its figures."""
-    import io  # noqa: PLC0415 - child mode only
+    print its figures: the cycle's own CPU and the whole process's (start-up, imports and
+    config loading included); ``profile``: also write a cProfile of the cycle there."""
     from contextlib import nullcontext  # noqa: PLC0415
 
     from watcher.app import App, settle_memory  # noqa: PLC0415
@@ -113,7 +115,14 @@ def one_cycle(config: str, full: bool = False) -> None:
     app = App.build(loaded, out=io.StringIO(), progress=count)
     settle_memory(loaded)  # as `ctwatch check` does
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    report, delivery = app.check(full=full)
+    if profile:
+        import cProfile  # noqa: PLC0415 - on request only
+
+        with cProfile.Profile() as prof:
+            report, delivery = app.check(full=full)
+        prof.dump_stats(profile)
+    else:
+        report, delivery = app.check(full=full)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     stats = app.registry.stats
     app.close()
@@ -124,6 +133,8 @@ def one_cycle(config: str, full: bool = False) -> None:
                 "mb": stats.bytes_received / 1e6,
                 "wall": wall,
                 "cpu": cpu,
+                "process_cpu": time.process_time(),
+                "process_wall": time.perf_counter() - STARTED,
                 "fetched": fetched[0],
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "checked": report.checked,
@@ -165,12 +176,23 @@ def db_figures(db: Path) -> tuple[int, int]:
 
 
 def run_cycle(config: Path, *extra: str) -> dict[str, Any]:
+    """One cycle in a fresh process (``--profile FILE`` among ``extra`` profiles it)."""
     out = subprocess.run(
         [sys.executable, __file__, "--cycle", str(config), *extra],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def top_functions(stats: str, count: int = 25) -> None:
+    """The profiled cycle's costliest functions by their own time, then by cumulative time."""
+    import pstats  # noqa: PLC0415 - on request only
+
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(stats, stream=out).sort_stats(key).print_stats(count)
+        print(f"\n<!-- profile {stats} by {key}\n{out.getvalue()}\n-->", flush=True)
 
 
 def timed(config: Path, *args: str) -> float:
@@ -195,7 +217,9 @@ def status_times(n: int, config: Path) -> None:
         )
 
 
-def bench(n: int, naive: bool, wide_over: int, readable: bool = False) -> list[dict[str, Any]]:
+def bench(
+    n: int, naive: bool, wide_over: int, readable: bool = False, profile: str | None = None
+) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
     server.start()
@@ -213,7 +237,10 @@ def bench(n: int, naive: bool, wide_over: int, readable: bool = False) -> list[d
                     parent.send(("change", 0.01))
                     parent.recv()
                 before = db_figures(db)[0] if db.exists() else 0
-                row = run_cycle(config)
+                stats = f"{profile}.{n}" if profile and name == "baseline" else None
+                row = run_cycle(config, *(["--profile", stats] if stats else []))
+                if stats:
+                    top_functions(stats)
                 size, stored = db_figures(db)
                 received += row["mb"]
                 row.update(
@@ -233,17 +260,21 @@ def bench(n: int, naive: bool, wide_over: int, readable: bool = False) -> list[d
 
 
 HEADER = (
-    "| N | mode | cycle | requests | MB received | wall s | CPU s | CPU ms / 1k records "
-    "| peak RSS MB | DB MB | DB bytes / trial | DB growth KB |\n"
-    "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| N | mode | cycle | requests | MB received | wall s | CPU s | process CPU s "
+    "| process CPU / json.loads | CPU ms / 1k records | peak RSS MB | DB MB | DB bytes / trial "
+    "| DB growth KB |\n"
+    "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def _line(row: dict[str, Any]) -> str:
     per_k = f"{row['cpu'] * 1e6 / row['fetched']:.0f}" if row["fetched"] else "–"
+    baseline = row["cycle"] == "baseline"
+    ratio = f"{row['process_cpu'] / row['parse']['json']:.2f}×" if baseline else "–"
     return (
         f"| {row['n']:,} | {'naive' if row['naive'] else 'ctwatch'} | {row['cycle']} "
         f"| {row['requests']:,} | {row['mb']:.2f} | {row['wall']:.2f} | {row['cpu']:.2f} "
+        f"| {row['process_cpu']:.2f} | {ratio} "
         f"| {per_k} | {row['rss_mb']:.0f} | {row['db_mb']:.2f} "
         f"| {row['db_mb'] * 1e6 / row['n']:,.0f} | {row['db_growth_kb']:.1f} |"
     )
@@ -342,18 +373,24 @@ def main() -> None:
         action="store_true",
         help="keep each record as JSON text for the latest view (ctwatch's default; off here)",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="profile each baseline cycle with cProfile, write the stats to FILE.N and print "
+        "the functions that cost the most",
+    )
     parser.add_argument("--cycle", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cycle:
-        one_cycle(args.cycle, args.full)
+        one_cycle(args.cycle, args.full, args.profile)
         return
     sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
     print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print(HEADER)
     rows = []
     for n in sizes:
-        rows += bench(n, False, args.registry_wide_over, args.readable_records)
+        rows += bench(n, False, args.registry_wide_over, args.readable_records, args.profile)
         if args.naive:
             rows += bench(n, True, args.registry_wide_over, args.readable_records)
     print("\nParsing the same JSON:")
