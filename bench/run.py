@@ -30,15 +30,19 @@ nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import io
 import json
 import multiprocessing as mp
 import os
+import pty
 import resource
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,7 +56,6 @@ sys.path.insert(0, str(HERE))
 
 from synth import edited, nct, study  # noqa: E402
 
-from watcher.testing.registry_double import RegistryDouble  # noqa: E402
 
 STARTED = time.perf_counter()
 BEFORE = "2025-11-20T09:00:06"
@@ -62,6 +65,8 @@ CHANGE_DAY = "2025-11-20"
 
 def serve(n: int, conn: Connection) -> None:
     """The registry double's process: build N trials, then obey commands."""
+    from watcher.testing.registry_double import RegistryDouble  # noqa: PLC0415 - not in cycles
+
     double = RegistryDouble((study(i) for i in range(n)), data_timestamp=BEFORE).start()
     conn.send(double.url)
     while True:
@@ -82,7 +87,7 @@ def serve(n: int, conn: Connection) -> None:
             return
 
 
-def parse_cost(double: RegistryDouble, n: int) -> dict[str, float]:
+def parse_cost(double: Any, n: int) -> dict[str, float]:
     """CPU seconds to parse every study the double serves, in pages of 1,000, two ways."""
     cost = {"bytes": 0.0, "json": 0.0, "orjson": 0.0}
     for start in range(0, n, 1000):
@@ -148,18 +153,29 @@ def one_cycle(config: str, full: bool = False, profile: str | None = None) -> No
 
 
 def write_config(
-    folder: Path, url: str, n: int, naive: bool, wide_over: int, readable: bool = False
+    folder: Path,
+    url: str,
+    n: int,
+    naive: bool,
+    wide_over: int,
+    readable: bool = False,
+    in_toml: bool = False,
 ) -> Path:
     """The benchmark's config: no pacing, and (unless ``readable``) no readable copy of each
-    record for the ``latest`` view, as a whole-registry watch list would run."""
+    record for the ``latest`` view, as a whole-registry watch list would run; the IDs in a
+    ``trials_file`` (``in_toml``: a ``trials`` array, as before it existed)."""
     path = folder / "ctwatch.toml"
-    trials = ",\n".join(f'  "{nct(i)}"' for i in range(n))
+    if in_toml:
+        trials = "trials = [\n" + ",\n".join(f'  "{nct(i)}"' for i in range(n)) + "\n]"
+    else:
+        (folder / "ids.txt").write_text("".join(f"{nct(i)}\n" for i in range(n)), "utf-8")
+        trials = 'trials_file = "ids.txt"'
     mode = "incremental = false\nbatch_size = 1\n" if naive else ""
     mode += f"registry_wide_over = {wide_over}\n"
     path.write_text(
         f'[registry]\nurl = "{url}"\npace = 0\nretries = 2\nbackoff = 0.1\n{mode}\n'
         f'[database]\npath = "ctwatch.db"\nreadable_records = {str(readable).lower()}\n\n'
-        f'[[watch]]\nname = "bench"\ntrials = [\n{trials}\n]\n',
+        f'[[watch]]\nname = "bench"\n{trials}\n',
         encoding="utf-8",
     )
     return path
@@ -195,30 +211,72 @@ def top_functions(stats: str, count: int = 25) -> None:
         print(f"\n<!-- profile {stats} by {key}\n{out.getvalue()}\n-->", flush=True)
 
 
-def timed(config: Path, *args: str) -> float:
-    """Wall seconds of one whole ``ctwatch`` process (start-up included), output discarded."""
+def timed(config: Path, *args: str, terminal: bool = False) -> tuple[float, float]:
+    """Wall seconds of one whole ``ctwatch`` process (start-up included) and until its
+    first line of output, the output read and discarded; ``terminal``: on a pseudo-terminal
+    (80x24), as a person at a terminal sees it."""
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), *args],
-        stdout=subprocess.DEVNULL, check=True,
-    )  # fmt: skip
-    return time.perf_counter() - start
+    command = [sys.executable, "-m", "watcher", "--config", str(config), *args]
+    if terminal:
+        primary, secondary = pty.openpty()
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        proc = subprocess.Popen(command, stdout=secondary, stderr=subprocess.DEVNULL)
+        os.close(secondary)
+        reader = os.fdopen(primary, "rb", buffering=0)
+    else:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        reader = proc.stdout
+    first = 0.0
+    with reader:
+        buffered = b""
+        while True:
+            try:
+                chunk = reader.read(65536)
+            except OSError:  # the pseudo-terminal closed
+                break
+            if not chunk:
+                break
+            if not first and b"\n" in buffered + chunk:
+                first = time.perf_counter() - start
+            buffered = b"" if first else buffered + chunk
+    proc.wait()
+    return time.perf_counter() - start, first
 
 
-def status_times(n: int, config: Path) -> None:
-    """``status`` and ``status --json`` against a no-change ``check``, each a fresh process."""
-    check = timed(config, "check")
-    for args in (["status"], ["status", "--json"]):
-        took = timed(config, *args)
+STATUS_HEADER = (
+    "\n| N | command | wall | first line | against | ratio |\n|---:|---|---:|---:|---|---:|"
+)
+
+
+def status_times(n: int, config: Path) -> list[dict[str, Any]]:
+    """``status`` (on a terminal, and its whole list to a pipe) and ``status --json``
+    against a no-change ``check``, each a fresh process."""
+    check, first = timed(config, "check")
+    print(f"| {n:,} | `ctwatch check`, no change | {check:.2f} s | – | – | – |", flush=True)
+    out = [{"n": n, "command": "check", "where": "", "wall": check}]
+    for args, terminal in ((["status"], True), (["status"], False), (["status", "--json"], False)):
+        took, first = timed(config, *args, terminal=terminal)
+        where = "on a terminal" if terminal else "to a pipe"
+        out.append(
+            {"n": n, "command": " ".join(args), "where": where, "wall": took, "first": first}
+        )
         print(
-            f"| {n:,} | `ctwatch {' '.join(args)}` | {took:.2f} s | no-change `ctwatch check` "
-            f"{check:.2f} s | {took / check:.1f}x |",
+            f"| {n:,} | `ctwatch {' '.join(args)}` {where} | {took:.2f} s | {first:.2f} s "
+            f"| no-change `ctwatch check` | {took / check:.1f}× |",
             flush=True,
         )
+    return out
 
 
 def bench(
-    n: int, naive: bool, wide_over: int, readable: bool = False, profile: str | None = None
+    n: int,
+    naive: bool,
+    wide_over: int,
+    readable: bool = False,
+    profile: str | None = None,
+    in_toml: bool = False,
+    statuses: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
@@ -229,7 +287,7 @@ def bench(
         parent.send(("parse", None))
         parse = parent.recv()
         with tempfile.TemporaryDirectory(prefix="ctwatch-bench-") as tmp:
-            config = write_config(Path(tmp), url, n, naive, wide_over, readable)
+            config = write_config(Path(tmp), url, n, naive, wide_over, readable, in_toml)
             db = Path(tmp) / "ctwatch.db"
             received = 0.0
             for name in ("baseline", "no change", "1% changed"):
@@ -251,7 +309,10 @@ def bench(
                 rows.append(row)
                 print(_line(row), flush=True)
             if not naive:
-                status_times(n, config)
+                print(STATUS_HEADER, flush=True)
+                timings = status_times(n, config)
+                if statuses is not None:
+                    statuses += timings
     finally:
         parent.send(("stop", None))
         parent.recv()
@@ -357,6 +418,51 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return [f"- [{'x' if ok else ' '}] {what}: {value}" for what, ok, value in checks]
 
 
+def whole_registry(rows: list[dict[str, Any]], statuses: list[dict[str, Any]]) -> list[str]:
+    """Issue 25's targets at each N that ran, with the measured ratio."""
+    out = []
+    peaks: dict[int, float] = {}
+    for row in rows:
+        if not row["naive"]:
+            peaks[row["n"]] = max(peaks.get(row["n"], 0.0), row["rss_mb"])
+    for n in sorted(peaks):
+        base = next(r for r in rows if r["n"] == n and r["cycle"] == "baseline" and not r["naive"])
+        floor = base["parse"]["json"]
+        ratio = base["process_cpu"] / floor
+        out.append(
+            f"- [{'x' if ratio <= 3 else ' '}] N = {n:,}: baseline {base['process_cpu']:.1f} s "
+            f"CPU (whole process) = {ratio:.2f}× json.loads of the "
+            f"{base['parse']['bytes'] / 1e6:,.0f} MB it received ({floor:.1f} s; target ≤ 3×)"
+        )
+        small = peaks.get(n // 10)
+        if small:
+            grow = peaks[n] / small
+            ok = grow <= 1.3 and peaks[n] <= 300
+            out.append(
+                f"- [{'x' if ok else ' '}] N = {n:,}: peak RSS {peaks[n]:.0f} MB = {grow:.2f}× "
+                f"the {small:.0f} MB at N = {n // 10:,} (target ≤ 1.3× and ≤ 300 MB)"
+            )
+        timing = {(s["command"], s["where"]): s for s in statuses if s["n"] == n}
+        check = timing.get(("check", ""))
+        if check is None:
+            continue
+        out.append(
+            f"- [{'x' if check['wall'] <= 1 else ' '}] N = {n:,}: no-change `ctwatch check` "
+            f"{check['wall']:.2f} s wall (target ≤ 1 s)"
+        )
+        for (command, where), s in timing.items():
+            if command == "check":
+                continue
+            ratio = s["wall"] / check["wall"]
+            ok = ratio <= 3 and s["first"] <= 1
+            out.append(
+                f"- [{'x' if ok else ' '}] N = {n:,}: `ctwatch {command}` {where} "
+                f"{s['wall']:.2f} s = {ratio:.1f}× the no-change check, first line after "
+                f"{s['first']:.2f} s (target ≤ 3×, first line ≤ 1 s)"
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", default="1000,10000", help="comma-separated N values")
@@ -379,6 +485,11 @@ def main() -> None:
         help="profile each baseline cycle with cProfile, write the stats to FILE.N and print "
         "the functions that cost the most",
     )
+    parser.add_argument(
+        "--trials-in-toml",
+        action="store_true",
+        help="list the IDs as a TOML `trials` array instead of a trials_file (the old way)",
+    )
     parser.add_argument("--cycle", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -388,15 +499,27 @@ def main() -> None:
     sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
     print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print(HEADER)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    statuses: list[dict[str, Any]] = []
     for n in sizes:
-        rows += bench(n, False, args.registry_wide_over, args.readable_records, args.profile)
+        rows += bench(
+            n,
+            False,
+            args.registry_wide_over,
+            args.readable_records,
+            args.profile,
+            args.trials_in_toml,
+            statuses,
+        )
         if args.naive:
             rows += bench(n, True, args.registry_wide_over, args.readable_records)
     print("\nParsing the same JSON:")
     print("\n".join(parsing(rows)))
     if lines := memory(rows):
         print("\nMemory:")
+        print("\n".join(lines))
+    if lines := whole_registry(rows, statuses):
+        print("\nThe whole registry (issue 25), every figure as a ratio:")
         print("\n".join(lines))
     if lines := targets(rows):
         print("\nTargets:")

@@ -22,10 +22,10 @@ from typing import Any, Literal, TextIO
 from watcher.alerts.routing import Follow
 from watcher.alerts.search_routes import SearchSpec
 from watcher.cli.output import subscription_groups
-from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
+from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines, status_text
 from watcher.core.text import terminal_safe
 from watcher.store import SearchState, Store
-from watcher.store.overview import Order, StatusFilter, StatusRow
+from watcher.store.overview import Order, StatusFilter, StatusRow, StatusSummary
 from watcher.timeutil import iso, utc_now
 
 Format = Literal["table", "json", "csv", "tsv"]
@@ -89,8 +89,18 @@ class StatusWriter:
         write = self.out.write
         write('{\n"last_cycle": ' + json.dumps(self._last_cycle(), ensure_ascii=False))
         write(',\n"trials": [')
-        for index, row in enumerate(self._rows(options)):
-            write(("," if index else "") + "\n  " + json.dumps(asdict(row), ensure_ascii=False))
+        last = self.store.runs.last(complete=True)
+        rows = self.store.overview.json_rows(
+            self.watched, options.where, swept=last.finished_at if last else None
+        )
+        separator = "\n  "
+        for text, error in rows:
+            if error:  # through the secret mask, like every error text
+                row = json.loads(text)
+                row["last_error"] = self.mask(error)
+                text = json.dumps(row, ensure_ascii=False)
+            write(separator + text)
+            separator = ",\n  "
         write("\n],\n")
         rest = {
             "searches": self._searches(),
@@ -116,15 +126,22 @@ class StatusWriter:
 
     def _table(self, options: StatusOptions) -> None:
         recent = iso(utc_now() - RECENT)
-        summary = self.store.overview.summary(self.watched, options.where, recent=recent)
         say = self._say
+        room = max(options.height - 12, 10)
+        summarise = not options.show_all and len(self.watched) > room
+        if summarise:  # the first line before any query: a long list answers at once
+            say(f"{len(self.watched):,} trials watched")
+            self.out.flush()
+        summary = self.store.overview.summary(self.watched, options.where, recent=recent)
         if not summary.total:
             say("No trials to show." if options.where == StatusFilter() else "No trial matches.")
         else:
+            limit = None if options.show_all or summary.total <= room else room
+            if summarise:
+                self._counts(summary, options)
             columns = layout(summary, options.width)
             say(header(columns))
-            room = max(options.height - 12, 10)
-            limit = None if options.show_all or summary.total <= room else room
+            self.out.flush()
             shown = problems = changed = 0
             for row in self._rows(options, limit):
                 shown += 1
@@ -139,6 +156,23 @@ class StatusWriter:
                     )
                 )
         self._footer()
+
+    def _counts(self, summary: StatusSummary, options: StatusOptions) -> None:
+        """A long list on a terminal: its counts by status (problems first) before the
+        screenful of trials that matter most."""
+        say = self._say
+        if options.where != StatusFilter():
+            say(f"{summary.total:,} match")
+        if summary.problems:
+            say(f"{summary.problems:,} with problems (listed first below)")
+        if summary.recent:
+            say(f"{summary.recent:,} changed in the last {RECENT.days} days")
+        say("By status:")
+        for status, count, problems in summary.by_status:
+            name = status_text(status) if status else "not checked yet"
+            trouble = f" ({problems:,} with problems)" if problems else ""
+            say(f"  {count:>9,}  {name}{trouble}")
+        say()
 
     # ---- below the table ---------------------------------------------------------
 

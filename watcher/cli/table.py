@@ -12,6 +12,8 @@ the same text reads in a terminal, a file or a mail.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,7 +45,13 @@ def _minute(value: str | None) -> str:
 
 
 def _status(row: StatusRow) -> str:
-    return display_value(STATUS_PATH, row.overall_status) if row.overall_status else "—"
+    return status_text(row.overall_status) if row.overall_status else "—"
+
+
+@functools.lru_cache(maxsize=64)
+def status_text(value: str) -> str:
+    """A status as the website writes it; a handful of values over thousands of rows."""
+    return display_value(STATUS_PATH, value)
 
 
 def _checked(when: Callable[[str | None], str]) -> Callable[[StatusRow], str]:
