@@ -33,7 +33,7 @@ def test_an_edited_ids_file_is_reloaded(tmp_path: Path, registry: RegistryDouble
     config, ids = setup(tmp_path, registry.url)
     daemon = daemon_for(config)
     try:
-        assert daemon.config.trials == (SEED,)
+        assert list(daemon.config.trials) == [SEED]
         assert daemon.reload() is False  # nothing changed: not even re-read
         ids.write_text(f"{SEED}\n{OTHER}\n", encoding="utf-8")
         assert daemon.reload() is True

@@ -94,9 +94,10 @@ class StatusWriter:
             self.watched, options.where, swept=last.finished_at if last else None
         )
         separator = "\n  "
-        for text, error in rows:
+        for made, error in rows:
+            text = made
             if error:  # through the secret mask, like every error text
-                row = json.loads(text)
+                row = json.loads(made)
                 row["last_error"] = self.mask(error)
                 text = json.dumps(row, ensure_ascii=False)
             write(separator + text)
@@ -137,8 +138,8 @@ class StatusWriter:
             say("No trials to show." if options.where == StatusFilter() else "No trial matches.")
         else:
             limit = None if options.show_all or summary.total <= room else room
-            if summarise:
-                self._counts(summary, options)
+            if summarise:  # the counts take some of the screen
+                limit = max(room - self._counts(summary, options), 5)
             columns = layout(summary, options.width)
             say(header(columns))
             self.out.flush()
@@ -157,22 +158,25 @@ class StatusWriter:
                 )
         self._footer()
 
-    def _counts(self, summary: StatusSummary, options: StatusOptions) -> None:
+    def _counts(self, summary: StatusSummary, options: StatusOptions) -> int:
         """A long list on a terminal: its counts by status (problems first) before the
-        screenful of trials that matter most."""
-        say = self._say
+        screenful of trials that matter most; how many lines they took."""
+        out = []
         if options.where != StatusFilter():
-            say(f"{summary.total:,} match")
+            out.append(f"{summary.total:,} match")
         if summary.problems:
-            say(f"{summary.problems:,} with problems (listed first below)")
+            out.append(f"{summary.problems:,} with problems (listed first below)")
         if summary.recent:
-            say(f"{summary.recent:,} changed in the last {RECENT.days} days")
-        say("By status:")
+            out.append(f"{summary.recent:,} changed in the last {RECENT.days} days")
+        out.append("By status:")
         for status, count, problems in summary.by_status:
             name = status_text(status) if status else "not checked yet"
             trouble = f" ({problems:,} with problems)" if problems else ""
-            say(f"  {count:>9,}  {name}{trouble}")
-        say()
+            out.append(f"  {count:>9,}  {name}{trouble}")
+        out.append("")
+        for line in out:
+            self._say(line)
+        return len(out)
 
     # ---- below the table ---------------------------------------------------------
 

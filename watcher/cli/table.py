@@ -13,7 +13,6 @@ the same text reads in a terminal, a file or a mail.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Callable
 from dataclasses import dataclass
 

@@ -23,7 +23,9 @@ def from_row(cls: type[T], row: sqlite3.Row, **overrides: Any) -> T:
     """``cls(**row)`` for the dataclass fields the row has; ``overrides`` win."""
     names = set(row.keys())
     values = {
-        name: row[name] for name in _field_names(cls) if name in names and name not in overrides
+        name: row[name]
+        for name in _field_names(cls)  # type: ignore[arg-type]
+        if name in names and name not in overrides
     }
     return cls(**values, **overrides)
 
