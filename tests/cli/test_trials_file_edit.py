@@ -109,3 +109,17 @@ def test_the_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     assert run_cli(config, "add", "NCT00000001").exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ctwatch.toml", "ids.txt"]
     assert ids.stat().st_mode & 0o777 == 0o600
+
+
+def test_list_and_config_check_name_the_ids_file(tmp_path: Path) -> None:
+    config, ids = setup(tmp_path)
+    listed = run_cli(config, "list")
+    assert listed.exit_code == 0
+    assert listed.stdout.splitlines()[:3] == [
+        f"watch “all” → console (2 trials from {ids})",
+        "  NCT06850103",
+        "  NCT05180006",
+    ]
+    checked = run_cli(config, "config", "check")
+    assert checked.exit_code == 0
+    assert f"“all”: 2 trial(s) from {ids} → console" in checked.stdout

@@ -150,7 +150,8 @@ def list_watches(obj: Context) -> None:
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
         count = counted(len(watch.trials), "trial")
-        say(f"watch “{watch.name}” → {where} ({count})")
+        source = f" from {watch.trials_file}" if watch.trials_file else ""
+        say(f"watch “{watch.name}” → {where} ({count}{source})")
         if watch.fields is not None:
             say(f"  only fields: {', '.join(watch.fields)}")
         for nct in watch.trials:
@@ -218,7 +219,8 @@ def describe_config(path: Path, config: Config) -> list[str]:
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
         only = f"; only {', '.join(watch.fields)}" if watch.fields is not None else ""
-        lines.append(f"  “{watch.name}”: {len(watch.trials)} trial(s) → {where}{only}")
+        source = f" from {watch.trials_file}" if watch.trials_file else ""
+        lines.append(f"  “{watch.name}”: {len(watch.trials)} trial(s){source} → {where}{only}")
     if config.search:
         lines.append(f"{len(config.search)} search(es):")
         for search in config.search:
