@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import run_cli
 from watcher.config import ConfigError, load_config
-from watcher.config.trials_file import MAX_LINES, read_trials_file
+from watcher.config.trials_file import MAX_BYTES, MAX_LINES, read_trials_file
 
 HEAD = '[registry]\nurl = "http://127.0.0.1:9"\n[database]\npath = "ctwatch.db"\n'
 
@@ -155,3 +155,11 @@ def test_environment_reference_and_home_are_expanded(
     monkeypatch.setenv("IDS_DIR", str(tmp_path))
     config = load_config(config_with(tmp_path / "..", 'trials_file = "${IDS_DIR}/ids.txt"'))
     assert config.trials == ("NCT06850103",)
+
+
+def test_a_file_over_the_byte_limit_is_refused_unread(tmp_path: Path) -> None:
+    target = tmp_path / "ids.txt"
+    with target.open("wb") as handle:  # sparse: no disk space, nothing worth reading
+        handle.truncate(MAX_BYTES + 1)
+    with pytest.raises(ConfigError, match=r"ids.txt: is over 256 MB"):
+        load_config(config_with(tmp_path, 'trials_file = "ids.txt"'))
