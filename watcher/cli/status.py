@@ -22,7 +22,7 @@ from typing import Any, Literal, TextIO
 from watcher.alerts.routing import Follow
 from watcher.alerts.search_routes import SearchSpec
 from watcher.cli.output import subscription_groups
-from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines, status_text
+from watcher.cli.table import DEFAULT_WIDTH, header, layout, renderer, status_text
 from watcher.core.text import terminal_safe
 from watcher.store import SearchState, Store
 from watcher.store.overview import Order, StatusFilter, StatusRow, StatusSummary
@@ -88,6 +88,7 @@ class StatusWriter:
     def _json(self, options: StatusOptions) -> None:
         write = self.out.write
         write('{\n"last_cycle": ' + json.dumps(self._last_cycle(), ensure_ascii=False))
+        self.out.flush()  # the first lines go out before any row is read
         write(',\n"trials": [')
         last = self.store.runs.last(complete=True)
         rows = self.store.overview.json_rows(
@@ -144,12 +145,12 @@ class StatusWriter:
             say(header(columns))
             self.out.flush()
             shown = problems = changed = 0
+            render, write = renderer(columns, options.width), self.out.write
             for row in self._rows(options, limit):
                 shown += 1
                 problems += row.problem
                 changed += bool(row.last_changed_at and row.last_changed_at >= recent)
-                for line in lines(columns, row, options.width):
-                    say(line)
+                write(render(row) + "\n")  # terminal-safe already
             if shown < summary.total:
                 say(
                     _more(

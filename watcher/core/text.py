@@ -46,6 +46,11 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
+def is_terminal_safe(text: str) -> bool:
+    """True when :func:`terminal_safe` would leave ``text`` as it is."""
+    return _UNSAFE.search(text) is None
+
+
 def terminal_safe(text: str) -> str:
     """``text`` without control characters (tab and newline stay): nothing in a trial's
     title or a server's answer can move the cursor, recolour, retitle or clear a

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from watcher.store.base import Connection
-from watcher.store.rows import from_row
 
 Order = Literal["listed", "priority"]
 
@@ -36,7 +35,10 @@ _FILTERS = """
 WHERE (:since IS NULL OR t.last_changed_at >= :since) AND (:problems = 0 OR problem)
 """
 _ORDERS = {
-    "listed": "ORDER BY w.pos",
+    # No ORDER BY: a sort would read every row before the first comes back (no streaming).
+    # json_each, the left side of the LEFT JOIN, is always the outer loop and walks the
+    # array in order, so rows come back in config order (tests/cli/test_status_at_scale.py).
+    "listed": "",
     "priority": "ORDER BY problem DESC, t.last_changed_at IS NULL, t.last_changed_at DESC, w.pos",
 }
 
@@ -103,8 +105,8 @@ class Overview:
         """
         sql = _BASE + _FILTERS + _ORDERS[order] + " LIMIT :limit"
         params = _params(watched, where, swept) | {"limit": -1 if limit is None else limit}
-        for row in self._conn.stream(sql, params):
-            yield from_row(StatusRow, row, problem=bool(row["problem"]))
+        for row in self._conn.stream(sql, params):  # by position: 580,000 rows add up
+            yield StatusRow(row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8]))
 
     def json_rows(
         self, watched: Sequence[str], where: StatusFilter = StatusFilter(), *, swept: str | None
@@ -119,7 +121,7 @@ class Overview:
                           'last_error', last_error,
                           'problem', json(CASE WHEN problem THEN 'true' ELSE 'false' END)),
                          last_error
-                  FROM ({_BASE}{_FILTERS} ORDER BY w.pos)"""  # noqa: S608 - fixed fragments
+                  FROM ({_BASE}{_FILTERS})"""  # noqa: S608 - fixed fragments
         for row in self._conn.stream(sql, _params(watched, where, swept)):
             yield row[0], row[1]
 
