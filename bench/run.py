@@ -12,10 +12,14 @@ registry double in a separate process, then runs three cycles, each in a fresh
     (b) no change  - the registry's dataTimestamp has not moved
     (c) 1% changed - a registry refresh that edited 1% of the trials
 
-and prints requests, MB received, wall and CPU seconds, CPU per 1,000 records
+and prints requests, MB received, wall and CPU seconds (the cycle's, and the whole
+process's: start-up, imports and config loading included), CPU per 1,000 records
 fetched, peak RSS, database size and database bytes per trial for each; then
-the wall time of ``ctwatch status`` and ``status --json`` (output to
-/dev/null) against a no-change ``ctwatch check``, each a whole fresh process.
+the wall time of ``ctwatch status`` (on a pseudo-terminal: the summary; to a pipe: every
+row) and ``status --json``, and when each printed its first line, against a no-change
+``ctwatch check``, each a whole fresh process. The watch list is a ``trials_file``
+(``--trials-in-toml``: a TOML array, as before). ``--profile FILE`` writes a cProfile
+(CPU time) of each baseline and prints its costliest functions.
 It also times ``json.loads`` and ``orjson.loads`` on the very JSON the double
 serves (in the double's process, in pages of 1,000 studies), so the baseline's
 CPU can be read as a multiple of merely parsing what it received. ``--naive``
