@@ -157,11 +157,19 @@ def test_a_terminal_shows_what_matters_first_and_counts_the_rest(tmp_path: Path)
     options = StatusOptions(show_all=False, width=100, height=24)  # room for 12 rows
     StatusWriter(store, ids, out).write(options)
     lines = out.getvalue().splitlines()
+    assert lines[:6] == [
+        "60 trials watched",  # before any query
+        "1 with problems (listed first below)",
+        "1 changed in the last 7 days",
+        "By status:",
+        "         59  Recruiting (1 with problems)",
+        "          1  Suspended",
+    ]
     rows = [line.split()[0] for line in lines if line.startswith("NCT0")]
     assert rows[:2] == [ids[10], ids[20]]  # the problem, then the recent change
-    assert len(rows) == 12
+    assert len(rows) == 12 - 6  # the counts take six of the twelve lines
     assert (
-        "… 48 more trials (no problems, no recent changes): ctwatch status --all" in out.getvalue()
+        "… 54 more trials (no problems, no recent changes): ctwatch status --all" in out.getvalue()
     )
     everything = io.StringIO()
     StatusWriter(store, ids, everything).write(StatusOptions(show_all=True, width=100))

@@ -148,6 +148,9 @@ def build_routes(
     watches_of: dict[str, tuple[int, ...]] = {}
     for index, (_, _, _, trials, _) in enumerate(groups):
         mine: dict[str, tuple[int, ...]] = dict.fromkeys(trials, (index,))  # C speed
+        if not watches_of:  # the first watch's dict is the map itself: no second copy
+            watches_of = mine
+            continue
         for nct in mine.keys() & watches_of.keys():  # trials an earlier watch also names
             key = (*watches_of[nct], index)
             mine[nct] = shared.setdefault(key, key)

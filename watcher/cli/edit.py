@@ -309,7 +309,8 @@ def list_watches(obj: Context) -> None:
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
         count = counted(len(watch.trials), "trial")
-        say(f"watch “{watch.name}” → {where} ({count})")
+        source = f" from {watch.trials_file}" if watch.trials_file else ""
+        say(f"watch “{watch.name}” → {where} ({count}{source})")
         if watch.fields is not None:
             say(f"  only fields: {', '.join(watch.fields)}")
         for line in timing_lines(watch, config.schedule.timezone, now):
@@ -390,7 +391,9 @@ def describe_config(path: Path, config: Config) -> list[str]:
     for watch in config.watch:
         where = ", ".join(d.describe() for d in watch.destinations)
         only = f"; only {', '.join(watch.fields)}" if watch.fields is not None else ""
-        lines.append(f"  “{watch.name}”: {counted(len(watch.trials), 'trial')} → {where}{only}")
+        source = f" from {watch.trials_file}" if watch.trials_file else ""
+        trials = counted(len(watch.trials), "trial")
+        lines.append(f"  “{watch.name}”: {trials}{source} → {where}{only}")
         lines += [f"    {t}" for t in timing_lines(watch, config.schedule.timezone, utc_now())]
     if config.search:
         lines.append(f"{counted(len(config.search), 'search')}:")

@@ -23,10 +23,10 @@ from watcher.alerts.routing import Follow
 from watcher.alerts.search_routes import SearchSpec
 from watcher.cli.digest import schedule_line
 from watcher.cli.output import subscription_groups
-from watcher.cli.table import DEFAULT_WIDTH, header, layout, lines
+from watcher.cli.table import DEFAULT_WIDTH, header, layout, renderer, status_text
 from watcher.core.text import counted, terminal_safe
 from watcher.store import SearchState, Store
-from watcher.store.overview import Order, StatusFilter, StatusRow
+from watcher.store.overview import Order, StatusFilter, StatusRow, StatusSummary
 from watcher.timeutil import iso, utc_now
 
 Format = Literal["table", "json", "csv", "tsv"]
@@ -115,9 +115,21 @@ class StatusWriter:
     def _json(self, options: StatusOptions) -> None:
         write = self.out.write
         write('{\n"last_cycle": ' + json.dumps(self._last_cycle(), ensure_ascii=False))
+        self.out.flush()  # the first lines go out before any row is read
         write(',\n"trials": [')
-        for index, row in enumerate(self._rows(options)):
-            write(("," if index else "") + "\n  " + json.dumps(asdict(row), ensure_ascii=False))
+        last = self.store.runs.last(complete=True)
+        rows = self.store.overview.json_rows(
+            self.watched, options.where, swept=last.finished_at if last else None
+        )
+        separator = "\n  "
+        for made, error in rows:
+            text = made
+            if error:  # through the secret mask, like every error text
+                row = json.loads(made)
+                row["last_error"] = self.mask(error)
+                text = json.dumps(row, ensure_ascii=False)
+            write(separator + text)
+            separator = ",\n  "
         write("\n],\n")
         rest = {
             "searches": self._searches(),
@@ -144,22 +156,29 @@ class StatusWriter:
 
     def _table(self, options: StatusOptions) -> None:
         recent = iso(utc_now() - RECENT)
-        summary = self.store.overview.summary(self.watched, options.where, recent=recent)
         say = self._say
+        room = max(options.height - 12, 10)
+        summarise = not options.show_all and len(self.watched) > room
+        if summarise:  # the first line before any query: a long list answers at once
+            say(f"{len(self.watched):,} trials watched")
+            self.out.flush()
+        summary = self.store.overview.summary(self.watched, options.where, recent=recent)
         if not summary.total:
             say("No trials to show." if options.where == StatusFilter() else "No trial matches.")
         else:
+            limit = None if options.show_all or summary.total <= room else room
+            if summarise:  # the counts take some of the screen
+                limit = max(room - self._counts(summary, options), 5)
             columns = layout(summary, options.width)
             say(header(columns))
-            room = max(options.height - 12, 10)
-            limit = None if options.show_all or summary.total <= room else room
+            self.out.flush()
             shown = problems = changed = 0
+            render, write = renderer(columns, options.width), self.out.write
             for row in self._rows(options, limit):
                 shown += 1
                 problems += row.problem
                 changed += bool(row.last_changed_at and row.last_changed_at >= recent)
-                for line in lines(columns, row, options.width):
-                    say(line)
+                write(render(row) + "\n")  # terminal-safe already
             if shown < summary.total:
                 say(
                     _more(
@@ -167,6 +186,26 @@ class StatusWriter:
                     )
                 )
         self._footer()
+
+    def _counts(self, summary: StatusSummary, options: StatusOptions) -> int:
+        """A long list on a terminal: its counts by status (problems first) before the
+        screenful of trials that matter most; how many lines they took."""
+        out = []
+        if options.where != StatusFilter():
+            out.append(f"{summary.total:,} match")
+        if summary.problems:
+            out.append(f"{summary.problems:,} with problems (listed first below)")
+        if summary.recent:
+            out.append(f"{summary.recent:,} changed in the last {RECENT.days} days")
+        out.append("By status:")
+        for status, count, problems in summary.by_status:
+            name = status_text(status) if status else "not checked yet"
+            trouble = f" ({problems:,} with problems)" if problems else ""
+            out.append(f"  {count:>9,}  {name}{trouble}")
+        out.append("")
+        for line in out:
+            self._say(line)
+        return len(out)
 
     # ---- below the table ---------------------------------------------------------
 

@@ -54,9 +54,10 @@ def status(
     """Show the watched trials (status, last update, last change, last check, errors) and
     the searches (members, last check, last event).
 
-    On a terminal, a long watch list shows the trials that matter first
-    (problems, then recent changes) and counts the rest; --all lists every
-    trial in config order, as a file or pipe always gets. The table follows
+    On a terminal, a long watch list is summarised: counts by status (problems
+    first), then the trials that matter first (problems, then recent changes)
+    and a count of the rest; --all lists every trial in config order, as a
+    file or pipe always gets. Output streams at any size. The table follows
     the terminal's width (or COLUMNS).
 
     \b

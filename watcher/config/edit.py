@@ -10,6 +10,10 @@ temporary file in the same folder, flushed to disk, then renamed over it), so
 a crash or a full disk leaves the old file or the new one, never half of one.
 If the file changed on disk while it was being edited, nothing is written.
 
+A watch with a ``trials_file`` is edited in that file instead (IDs appended as lines,
+removed lines dropped, comments and order kept), with the same atomic replace and the
+same changed-meanwhile check; the config file itself is then left as it is.
+
 ``${VAR}`` references stay as they are: validation stands in a placeholder for
 variables this shell does not have (an editor need not hold the Slack token;
 :data:`~watcher.config.load.READ_ONLY`).
@@ -34,6 +38,7 @@ from tomlkit.items import AoT, Array, Table
 from watcher.config.destinations import ChannelKey
 from watcher.config.load import READ_ONLY, ConfigError, parse_config, read_config_text
 from watcher.config.model import Config
+from watcher.config.trials_file import TrialsFileError, read_trials_file, resolve_trials_file
 from watcher.config.types import normalise_nct_id
 
 
@@ -58,12 +63,39 @@ class EditReport:
 
 
 @dataclass
+class _IdsFile:
+    """A watch's ``trials_file`` being edited: its text as read, and the edit."""
+
+    path: Path
+    text: str
+    ids: set[str]
+    added: list[str] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)
+
+    def new_text(self) -> str:
+        lines = self.text.split("\n")
+        if self.removed:
+            lines = [ln for ln in lines if ln.partition("#")[0].strip().upper() not in self.removed]
+        text = "\n".join(lines)
+        if self.added:
+            text += ("\n" if text and not text.endswith("\n") else "") + "".join(
+                f"{nct}\n" for nct in self.added
+            )
+        return text
+
+    def left(self) -> int:
+        return len(self.ids - self.removed) + len(self.added)
+
+
+@dataclass
 class ConfigEditor:
     """Loads a config file as a tomlkit document, edits it, saves it safely."""
 
     path: Path
     text: str = ""
     doc: tomlkit.TOMLDocument = field(default_factory=tomlkit.TOMLDocument)
+    files: dict[Path, _IdsFile] = field(default_factory=dict)
+    """The ``trials_file`` of each file-backed watch touched by the edit."""
 
     @classmethod
     def open(cls, path: Path) -> ConfigEditor:
@@ -82,6 +114,15 @@ class ConfigEditor:
         if table is None:
             table = self._new_watch(watch)
             report.created = watch
+        ids_file = self._ids_file(table)
+        if ids_file is not None:
+            for nct in ids:
+                if nct in ids_file.ids or nct in ids_file.added:
+                    report.skipped.append(f"{nct} is already in watch “{watch}”")
+                    continue
+                ids_file.added.append(nct)
+                report.done.append((nct, watch))
+            return report
         trials = table.get("trials")
         if not isinstance(trials, Array):
             trials = tomlkit.array()
@@ -147,6 +188,13 @@ class ConfigEditor:
         for nct in ids:
             found = False
             for table in tables:
+                ids_file = self._ids_file(table)
+                if ids_file is not None:
+                    if nct in ids_file.ids and nct not in ids_file.removed:
+                        ids_file.removed.add(nct)
+                        found = True
+                        report.done.append((nct, str(table.get("name"))))
+                    continue
                 trials = table.get("trials")
                 if not isinstance(trials, Array):
                     continue
@@ -158,7 +206,12 @@ class ConfigEditor:
             if not found:
                 where = f"watch “{watch}”" if watch is not None else "any watch"
                 report.skipped.append(f"{nct} is not in {where}")
-        emptied = [str(t.get("name")) for t in tables if not t.get("trials")]
+        emptied = [
+            str(t.get("name"))
+            for t in tables
+            if ((f := self._ids_file(t)) is not None and not f.left())
+            or (f is None and not t.get("trials"))
+        ]
         if emptied:
             names = ", ".join(f"“{name}”" for name in emptied)
             raise EditError(
@@ -184,10 +237,45 @@ class ConfigEditor:
         )
 
     def save(self) -> None:
-        """Write atomically; EditError when the file changed on disk meanwhile."""
+        """Write atomically; EditError when a file changed on disk meanwhile."""
         if read_config_text(self.path) != self.text:
             raise EditError(f"{self.path} changed while it was being edited; nothing written")
-        write_atomically(self.path, self.doc.as_string())
+        changed = [f for f in self.files.values() if f.added or f.removed]
+        for ids_file in changed:
+            try:
+                now = _read_text(ids_file.path)
+            except TrialsFileError as exc:
+                raise EditError(f"{exc}; nothing written") from None
+            if now != ids_file.text:
+                raise EditError(
+                    f"{ids_file.path} changed while it was being edited; nothing written"
+                )
+        for ids_file in changed:
+            write_atomically(ids_file.path, ids_file.new_text())
+        text = self.doc.as_string()
+        if text != self.text:
+            write_atomically(self.path, text)
+
+    def _ids_file(self, table: Table) -> _IdsFile | None:
+        """The table's ``trials_file`` loaded for editing, or None for a ``trials`` list."""
+        value = table.get("trials_file")
+        if value is None:
+            return None
+        name = str(value)
+        if "${" in name:
+            raise EditError(
+                f"watch “{table.get('name')}”: trials_file {name!r} names an environment "
+                "variable; edit that file by hand"
+            )
+        path = resolve_trials_file(name, self.path).absolute()
+        if path not in self.files:
+            try:
+                ids = read_trials_file(path)
+                text = _read_text(path)
+            except TrialsFileError as exc:
+                raise EditError(f"watch “{table.get('name')}”: trials_file: {exc}") from None
+            self.files[path] = _IdsFile(path, text, set(ids))
+        return self.files[path]
 
     def tables(self, kind: str = "watch") -> list[Table]:
         """The ``[[watch]]`` (or ``[[search]]``) tables, in file order."""
@@ -224,6 +312,13 @@ def starter_text(target: Path) -> str:
     text = resources.files("watcher.config").joinpath("data/starter.toml").read_text("utf-8")
     database = "../data/ctwatch.db" if target.parent.name == "config" else "data/ctwatch.db"
     return text.replace("@DATABASE_PATH@", database)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrialsFileError(f"{path}: cannot read file ({exc})") from None
 
 
 def _normal(value: Any) -> str:

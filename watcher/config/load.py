@@ -35,6 +35,14 @@ from watcher.config.problems import (
     in_file_order,
     validation_problems,
 )
+from watcher.config.tables import FileTrials
+from watcher.config.trials_file import (
+    FileStamp,
+    TrialsFileError,
+    file_stamp,
+    read_trials_file,
+    resolve_trials_file,
+)
 
 DEFAULT_CONFIG = Path("config/ctwatch.toml")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -126,6 +134,7 @@ def load_config(
     needs: Needs = EVERY_SECRET,
     warnings: list[Problem] | None = None,
     channels: Mapping[str, ChannelKey] | None = None,
+    stamps: dict[Path, FileStamp | None] | None = None,
 ) -> Config:
     """Read, expand and validate ``path``; raise ConfigError on any problem.
 
@@ -133,10 +142,17 @@ def load_config(
     ``warnings`` (when given) instead of failing the load. ``channels``: the
     destination keys of the registered channels
     (:meth:`watcher.alerts.channel.Channels.config_keys`); the built-in ones are
-    known without it.
+    known without it. ``stamps``: filled with each ``trials_file``'s stamp, taken
+    before it was read (how the daemon notices an edited file).
     """
     return parse_config(
-        read_config_text(path), path, environ, needs=needs, warnings=warnings, channels=channels
+        read_config_text(path),
+        path,
+        environ,
+        needs=needs,
+        warnings=warnings,
+        channels=channels,
+        stamps=stamps,
     )
 
 
@@ -148,6 +164,7 @@ def parse_config(
     needs: Needs = EVERY_SECRET,
     warnings: list[Problem] | None = None,
     channels: Mapping[str, ChannelKey] | None = None,
+    stamps: dict[Path, FileStamp | None] | None = None,
 ) -> Config:
     """Validate config ``text`` as if read from ``path`` (relative paths resolve there).
 
@@ -168,11 +185,12 @@ def parse_config(
     unset: list[Problem] = []
     try:
         data = _expand(raw, (), _Environment(env, needs, unset), problems)
+        files, unread = _read_trials_files(data, path, problems, {} if stamps is None else stamps)
         config = Config.model_validate(data, context={CHANNEL_KEYS: channels})
     except RecursionError:
         raise ConfigError(path, "", "is nested too deeply to be a ctwatch config") from None
     except ValidationError as exc:
-        expanded = {p.key for p in problems}
+        expanded = {p.key for p in problems} | unread
         problems += [
             p for p in validation_problems(exc, data, Config, secret_keys) if p.key not in expanded
         ]
@@ -187,7 +205,46 @@ def parse_config(
     if not db_path.is_absolute():
         db_path = (path.parent / db_path).resolve()
     database = config.database.model_copy(update={"path": str(db_path)})
-    return config.model_copy(update={"database": database})
+    watch = tuple(
+        w.model_copy(update={"trials_file": str(files[i])}) if i in files else w
+        for i, w in enumerate(config.watch)
+    )
+    return config.model_copy(update={"database": database, "watch": watch})
+
+
+def _read_trials_files(
+    data: Any, path: Path, problems: list[Problem], stamps: dict[Path, FileStamp | None]
+) -> tuple[dict[int, Path], set[str]]:
+    """Read every ``[[watch]]``'s ``trials_file`` into its ``trials`` (in ``data``).
+
+    Returns the files read (watch index -> absolute path) and the ``trials`` keys not to
+    report again (a watch whose file failed has no trials of its own to complain about).
+    """
+    files: dict[int, Path] = {}
+    unread: set[str] = set()
+    watches = data.get("watch") if isinstance(data, dict) else None
+    if not isinstance(watches, list):
+        return files, unread
+    for i, table in enumerate(watches):
+        if not isinstance(table, dict) or "trials_file" not in table:
+            continue
+        value = table["trials_file"]
+        key = f"watch[{i}].trials_file"
+        if not isinstance(value, str) or not value:
+            continue  # the model names the wrong type or the empty string
+        if "trials" in table:
+            problems.append(Problem(key, "set either 'trials' or 'trials_file', not both"))
+            continue
+        where = resolve_trials_file(value, path).absolute()
+        unread.add(f"watch[{i}].trials")
+        stamps[where] = file_stamp(where)
+        try:
+            table["trials"] = FileTrials(read_trials_file(where))
+        except TrialsFileError as exc:
+            problems.append(Problem(key, str(exc)))
+            continue
+        files[i] = where
+    return files, unread
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,13 @@ from watcher.core.fieldnames import find_field
 from watcher.core.fields import field_table
 from watcher.core.search_url import SearchQuery
 
+
+class FileTrials(tuple[str, ...]):
+    """The IDs of a ``trials_file``, already checked: validation passes them through."""
+
+    __slots__ = ()
+
+
 DEFAULT_MAX_TRIALS = 5000
 """A search matching more trials than this is refused (``max_trials``)."""
 
@@ -82,11 +89,19 @@ class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     name: str = Field(min_length=1)
     """Unique among watches and searches."""
     trials: tuple[str, ...] = Field(min_length=1)
-    """NCT IDs (lower case accepted)."""
+    """NCT IDs (lower case accepted); or ``trials_file``."""
+    trials_file: str | None = Field(default=None, min_length=1)
+    """Instead of ``trials``: a text file of NCT IDs, one per line (``#`` comments and blank
+    lines allowed), relative to the config file, e.g. ``"ids.txt"``. For long lists (the
+    whole registry is ~600,000 IDs): read in a fraction of a second, re-read by ``ctwatch
+    run`` when it changes, edited in place by ``ctwatch add``/``remove``. After loading,
+    the absolute path."""
 
     @field_validator("trials", mode="before")
     @classmethod
     def _trials(cls, value: Any) -> Any:
+        if isinstance(value, FileTrials):
+            return value  # read and checked by watcher.config.trials_file already
         if isinstance(value, list | tuple):
             seen: dict[str, None] = {}
             bad = []

@@ -1,0 +1,535 @@
+"""ctwatch benchmark at whole-registry scale: a ``trials_file`` watch list, status at any size.
+
+    python bench/registry.py --trials 58000,580000    # the whole registry (not CI)
+    python bench/registry.py --trials 58000 --profile /tmp/prof   # where a baseline goes
+
+The cycles of ``bench/run.py`` (which also compares runs with and without the event
+rules, at 1,000 and 10,000 trials) with what a whole-registry mirror needs on top.
+
+For each N it serves N synthetic trials (bench/synth.py) from the project's
+registry double in a separate process, then runs three cycles, each in a fresh
+``ctwatch`` process so the figures are ctwatch's alone:
+
+    (a) baseline   - first sight of every trial
+    (b) no change  - the registry's dataTimestamp has not moved
+    (c) 1% changed - a registry refresh that edited 1% of the trials
+
+and prints requests, MB received, wall and CPU seconds (the cycle's, and the whole
+process's: start-up, imports and config loading included), CPU per 1,000 records
+fetched, peak RSS, database size and database bytes per trial for each; then
+the wall time of ``ctwatch status`` (on a pseudo-terminal: the summary; to a pipe: every
+row) and ``status --json``, and when each printed its first line, against a no-change
+``ctwatch check``, each a whole fresh process. The watch list is a ``trials_file``
+(``--trials-in-toml``: a TOML array, as before). ``--profile FILE`` writes a cProfile
+(CPU time) of each baseline and prints its costliest functions.
+It also times ``json.loads`` and ``orjson.loads`` on the very JSON the double
+serves (in the double's process, in pages of 1,000 studies), so the baseline's
+CPU can be read as a multiple of merely parsing what it received. ``--naive``
+repeats the cycles with one request per trial and no version probe or
+incremental fetch (batch_size = 1, incremental = false). Peak RSS is compared
+between N and N/10 when both ran. The 580,000-trial run serves ~6 GB of JSON
+from the double's memory (about 7 GB of RAM and 10 minutes to build) and is
+never part of CI. This is a benchmark that prints its figures, not a test:
+nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import io
+import json
+import multiprocessing as mp
+import os
+import pty
+import resource
+import sqlite3
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from synth import edited, nct, study  # noqa: E402
+
+STARTED = time.perf_counter()
+BEFORE = "2025-11-20T09:00:06"
+AFTER = "2025-11-21T09:00:06"
+CHANGE_DAY = "2025-11-20"
+
+
+def serve(n: int, conn: Connection) -> None:
+    """The registry double's process: build N trials, then obey commands."""
+    from watcher.testing.registry_double import RegistryDouble  # noqa: PLC0415 - not in cycles
+
+    double = RegistryDouble((study(i) for i in range(n)), data_timestamp=BEFORE).start()
+    conn.send(double.url)
+    while True:
+        command, arg = conn.recv()
+        if command == "change":
+            step = max(1, int(1 / arg))
+            changed = 0
+            for i in range(0, n, step):
+                double.put(edited(study(i), CHANGE_DAY))
+                changed += 1
+            double.set_data_timestamp(AFTER)
+            conn.send(changed)
+        elif command == "parse":
+            conn.send(parse_cost(double, n))
+        elif command == "stop":
+            double.stop()
+            conn.send(None)
+            return
+
+
+def parse_cost(double: Any, n: int) -> dict[str, float]:
+    """CPU seconds to parse every study the double serves, in pages of 1,000, two ways."""
+    cost = {"bytes": 0.0, "json": 0.0, "orjson": 0.0}
+    for start in range(0, n, 1000):
+        texts = (double.served_json(nct(i)) or "" for i in range(start, min(n, start + 1000)))
+        page = ('{"studies":[' + ",".join(texts) + "]}").encode("utf-8")
+        cost["bytes"] += len(page)
+        for name, parse in (("json", json.loads), ("orjson", orjson.loads)):
+            cpu0 = time.process_time()
+            parse(page)
+            cost[name] += time.process_time() - cpu0
+    return cost
+
+
+def one_cycle(config: str, full: bool = False, profile: str | None = None) -> None:
+    """Child mode: run one `ctwatch check` cycle (``--full``: the sweep) in-process and
+    print its figures: the cycle's own CPU and the whole process's (start-up, imports and
+    config loading included); ``profile``: also write a cProfile of the cycle there."""
+    from contextlib import nullcontext  # noqa: PLC0415
+
+    from watcher.app import App, settle_memory  # noqa: PLC0415
+    from watcher.config import load_config  # noqa: PLC0415
+
+    fetched = [0]
+
+    def count(total: int) -> Any:  # the pipeline announces how many records it fetches
+        fetched[0] = total
+        return nullcontext(None)
+
+    loaded = load_config(Path(config))
+    app = App.build(loaded, out=io.StringIO(), progress=count)
+    settle_memory(loaded)  # as `ctwatch check` does
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    if profile:
+        import cProfile  # noqa: PLC0415 - on request only
+
+        with cProfile.Profile(time.process_time) as prof:  # CPU, not a busy machine's wall
+            report, delivery = app.check(full=full)
+        prof.dump_stats(profile)
+    else:
+        report, delivery = app.check(full=full)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    stats = app.registry.stats
+    app.close()
+    print(
+        json.dumps(
+            {
+                "requests": stats.requests,
+                "mb": stats.bytes_received / 1e6,
+                "wall": wall,
+                "cpu": cpu,
+                "process_cpu": time.process_time(),
+                "process_wall": time.perf_counter() - STARTED,
+                "fetched": fetched[0],
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "checked": report.checked,
+                "changed": len(report.changed),
+                "new": len(report.new),
+                "alerts": delivery.sent,
+                "search_events": len(report.search_events),
+            }
+        )
+    )
+
+
+def write_config(
+    folder: Path,
+    url: str,
+    n: int,
+    naive: bool,
+    wide_over: int,
+    readable: bool = False,
+    in_toml: bool = False,
+) -> Path:
+    """The benchmark's config: no pacing, and (unless ``readable``) no readable copy of each
+    record for the ``latest`` view, as a whole-registry watch list would run; the IDs in a
+    ``trials_file`` (``in_toml``: a ``trials`` array, as before it existed)."""
+    path = folder / "ctwatch.toml"
+    if in_toml:
+        trials = "trials = [\n" + ",\n".join(f'  "{nct(i)}"' for i in range(n)) + "\n]"
+    else:
+        (folder / "ids.txt").write_text("".join(f"{nct(i)}\n" for i in range(n)), "utf-8")
+        trials = 'trials_file = "ids.txt"'
+    mode = "incremental = false\nbatch_size = 1\n" if naive else ""
+    mode += f"registry_wide_over = {wide_over}\n"
+    path.write_text(
+        f'[registry]\nurl = "{url}"\npace = 0\nretries = 2\nbackoff = 0.1\n{mode}\n'
+        f'[database]\npath = "ctwatch.db"\nreadable_records = {str(readable).lower()}\n\n'
+        f'[[watch]]\nname = "bench"\n{trials}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def db_figures(db: Path) -> tuple[int, int]:
+    """(database bytes after a WAL checkpoint, bytes of stored version bodies)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        stored = conn.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM versions").fetchone()[0]
+    size = db.stat().st_size + (db.with_name(db.name + "-wal").stat().st_size
+                                if db.with_name(db.name + "-wal").exists() else 0)  # fmt: skip
+    return size, int(stored)
+
+
+def run_cycle(config: Path, *extra: str) -> dict[str, Any]:
+    """One cycle in a fresh process (``--profile FILE`` among ``extra`` profiles it)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--cycle", str(config), *extra],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def top_functions(stats: str, count: int = 25) -> None:
+    """The profiled cycle's costliest functions by their own time, then by cumulative time."""
+    import pstats  # noqa: PLC0415 - on request only
+
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(stats, stream=out).sort_stats(key).print_stats(count)
+        print(f"\n<!-- profile {stats} by {key}\n{out.getvalue()}\n-->", flush=True)
+
+
+def timed(config: Path, *args: str, terminal: bool = False) -> tuple[float, float]:
+    """Wall seconds of one whole ``ctwatch`` process (start-up included) and until its
+    first line of output, the output read and discarded; ``terminal``: on a pseudo-terminal
+    (80x24), as a person at a terminal sees it."""
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "watcher", "--config", str(config), *args]
+    if terminal:
+        primary, secondary = pty.openpty()
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        proc = subprocess.Popen(command, stdout=secondary, stderr=subprocess.DEVNULL)
+        os.close(secondary)
+        reader = os.fdopen(primary, "rb", buffering=0)
+    else:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        reader = proc.stdout
+    first = 0.0
+    with reader:
+        buffered = b""
+        while True:
+            try:
+                chunk = reader.read(65536)
+            except OSError:  # the pseudo-terminal closed
+                break
+            if not chunk:
+                break
+            if not first and b"\n" in buffered + chunk:
+                first = time.perf_counter() - start
+            buffered = b"" if first else buffered + chunk
+    proc.wait()
+    return time.perf_counter() - start, first
+
+
+STATUS_HEADER = (
+    "\n| N | command | wall | first line | against | ratio |\n|---:|---|---:|---:|---|---:|"
+)
+
+
+def status_times(n: int, config: Path) -> list[dict[str, Any]]:
+    """``status`` (on a terminal, and its whole list to a pipe) and ``status --json``
+    against a no-change ``check``, each a fresh process."""
+    check, first = timed(config, "check")
+    print(f"| {n:,} | `ctwatch check`, no change | {check:.2f} s | – | – | – |", flush=True)
+    out = [{"n": n, "command": "check", "where": "", "wall": check}]
+    for args, terminal in ((["status"], True), (["status"], False), (["status", "--json"], False)):
+        took, first = timed(config, *args, terminal=terminal)
+        where = "on a terminal" if terminal else "to a pipe"
+        out.append(
+            {"n": n, "command": " ".join(args), "where": where, "wall": took, "first": first}
+        )
+        print(
+            f"| {n:,} | `ctwatch {' '.join(args)}` {where} | {took:.2f} s | {first:.2f} s "
+            f"| no-change `ctwatch check` | {took / check:.1f}× |",
+            flush=True,
+        )
+    return out
+
+
+def bench(
+    n: int,
+    naive: bool,
+    wide_over: int,
+    readable: bool = False,
+    profile: str | None = None,
+    in_toml: bool = False,
+    statuses: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    parent, child = mp.Pipe()
+    server = mp.Process(target=serve, args=(n, child), daemon=True)
+    server.start()
+    url = parent.recv()
+    rows = []
+    try:
+        parent.send(("parse", None))
+        parse = parent.recv()
+        with tempfile.TemporaryDirectory(prefix="ctwatch-bench-") as tmp:
+            config = write_config(Path(tmp), url, n, naive, wide_over, readable, in_toml)
+            db = Path(tmp) / "ctwatch.db"
+            received = 0.0
+            for name in ("baseline", "no change", "1% changed"):
+                if name == "1% changed":
+                    parent.send(("change", 0.01))
+                    parent.recv()
+                before = db_figures(db)[0] if db.exists() else 0
+                stats = f"{profile}.{n}" if profile and name == "baseline" else None
+                row = run_cycle(config, *(["--profile", stats] if stats else []))
+                if stats:
+                    top_functions(stats)
+                size, stored = db_figures(db)
+                received += row["mb"]
+                row.update(
+                    n=n, cycle=name, naive=naive, db_mb=size / 1e6,
+                    db_growth_kb=(size - before) / 1024, stored_mb=stored / 1e6,
+                    received_mb=received, parse=parse,
+                )  # fmt: skip
+                rows.append(row)
+                print(_line(row), flush=True)
+            if not naive:
+                print(STATUS_HEADER, flush=True)
+                timings = status_times(n, config)
+                if statuses is not None:
+                    statuses += timings
+    finally:
+        parent.send(("stop", None))
+        parent.recv()
+        server.join(timeout=10)
+    return rows
+
+
+HEADER = (
+    "| N | mode | cycle | requests | MB received | wall s | CPU s | process CPU s "
+    "| process CPU / json.loads | CPU ms / 1k records | peak RSS MB | DB MB | DB bytes / trial "
+    "| DB growth KB |\n"
+    "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _line(row: dict[str, Any]) -> str:
+    per_k = f"{row['cpu'] * 1e6 / row['fetched']:.0f}" if row["fetched"] else "–"
+    baseline = row["cycle"] == "baseline"
+    ratio = f"{row['process_cpu'] / row['parse']['json']:.2f}×" if baseline else "–"
+    return (
+        f"| {row['n']:,} | {'naive' if row['naive'] else 'ctwatch'} | {row['cycle']} "
+        f"| {row['requests']:,} | {row['mb']:.2f} | {row['wall']:.2f} | {row['cpu']:.2f} "
+        f"| {row['process_cpu']:.2f} | {ratio} "
+        f"| {per_k} | {row['rss_mb']:.0f} | {row['db_mb']:.2f} "
+        f"| {row['db_mb'] * 1e6 / row['n']:,.0f} | {row['db_growth_kb']:.1f} |"
+    )
+
+
+def parsing(rows: list[dict[str, Any]]) -> list[str]:
+    """The baseline's CPU as a multiple of parsing the same JSON, for each N."""
+    out = []
+    for row in rows:
+        if row["cycle"] != "baseline" or row["naive"]:
+            continue
+        parse = row["parse"]
+        out.append(
+            f"- N = {row['n']:,}: baseline {row['cpu']:.2f} s CPU; parsing the same "
+            f"{parse['bytes'] / 1e6:.0f} MB takes {parse['json']:.2f} s with json.loads "
+            f"({row['cpu'] / parse['json']:.1f}×) and {parse['orjson']:.2f} s with "
+            f"orjson.loads ({row['cpu'] / parse['orjson']:.1f}×)"
+        )
+    return out
+
+
+def memory(rows: list[dict[str, Any]]) -> list[str]:
+    """Peak RSS at N against N/10, wherever both ran."""
+    peak: dict[int, float] = {}
+    for row in rows:
+        if not row["naive"]:
+            peak[row["n"]] = max(peak.get(row["n"], 0.0), row["rss_mb"])
+    return [
+        f"- peak RSS at N = {n:,}: {mb:.0f} MB, {mb / peak[n // 10]:.2f}× the "
+        f"{peak[n // 10]:.0f} MB at N = {n // 10:,}"
+        for n, mb in sorted(peak.items())
+        if n // 10 in peak and n % 10 == 0
+    ]
+
+
+def targets(rows: list[dict[str, Any]]) -> list[str]:
+    """The targets at N = 10,000 (and at 580,000 when it ran), each with the measured value."""
+    by = {r["cycle"]: r for r in rows if r["n"] == 10_000 and not r["naive"]}
+    checks = []
+    if len(by) == 3:
+        a, b, c = by["baseline"], by["no change"], by["1% changed"]
+        small = max((r["rss_mb"] for r in rows if r["n"] == 1_000 and not r["naive"]), default=0)
+        peak = max(r["rss_mb"] for r in by.values())
+        checks += [
+            ("no-change cycle: 1 request", b["requests"] == 1, f"{b['requests']}"),
+            ("no-change cycle: under 1 s", b["wall"] < 1, f"{b['wall']:.2f} s"),
+            ("1% cycle: at most 15 requests", c["requests"] <= 15, f"{c['requests']}"),
+            ("1% cycle: fetches 1% of the records", c["fetched"] <= 100, f"{c['fetched']}"),
+            ("1% cycle: under 5 s wall", c["wall"] < 5, f"{c['wall']:.2f} s"),
+            ("1% cycle: under 3 s CPU", c["cpu"] < 3, f"{c['cpu']:.2f} s"),
+            ("1% cycle: under 250 MB peak RSS", c["rss_mb"] < 250, f"{c['rss_mb']:.0f} MB"),
+            ("baseline: at most 12 requests", a["requests"] <= 12, f"{a['requests']}"),
+            (
+                "baseline CPU ≤ 3× json.loads of the same bytes",
+                a["cpu"] <= 3 * a["parse"]["json"],
+                f"{a['cpu'] / a['parse']['json']:.2f}×",
+            ),
+            (
+                "peak RSS ≤ 1.3× peak RSS at N = 1,000",
+                bool(small) and peak <= 1.3 * small,
+                f"{peak:.0f} MB vs {small:.0f} MB" if small else "N = 1,000 not run",
+            ),
+            (
+                "database ≤ 0.25× the JSON received",
+                c["db_mb"] <= 0.25 * c["received_mb"],
+                f"{c['db_mb'] / c['received_mb']:.3f}×",
+            ),
+            (
+                "no-change cycle grows the DB < 4 KB",
+                b["db_growth_kb"] < 4,
+                f"{b['db_growth_kb']:.1f} KB",
+            ),
+        ]
+    whole = [r for r in rows if r["n"] == 580_000 and r["cycle"] == "baseline" and not r["naive"]]
+    for a in whole:
+        checks += [
+            ("580,000 baseline: under 120 s CPU", a["cpu"] < 120, f"{a['cpu']:.1f} s"),
+            ("580,000 baseline: under 300 MB peak RSS", a["rss_mb"] < 300, f"{a['rss_mb']:.0f} MB"),
+        ]
+    return [f"- [{'x' if ok else ' '}] {what}: {value}" for what, ok, value in checks]
+
+
+def whole_registry(rows: list[dict[str, Any]], statuses: list[dict[str, Any]]) -> list[str]:
+    """Issue 25's targets at each N that ran, with the measured ratio."""
+    out = []
+    peaks: dict[int, float] = {}
+    for row in rows:
+        if not row["naive"]:
+            peaks[row["n"]] = max(peaks.get(row["n"], 0.0), row["rss_mb"])
+    for n in sorted(peaks):
+        base = next(r for r in rows if r["n"] == n and r["cycle"] == "baseline" and not r["naive"])
+        floor = base["parse"]["json"]
+        ratio = base["process_cpu"] / floor
+        out.append(
+            f"- [{'x' if ratio <= 3 else ' '}] N = {n:,}: baseline {base['process_cpu']:.1f} s "
+            f"CPU (whole process) = {ratio:.2f}× json.loads of the "
+            f"{base['parse']['bytes'] / 1e6:,.0f} MB it received ({floor:.1f} s; target ≤ 3×)"
+        )
+        small = peaks.get(n // 10)
+        if small:
+            grow = peaks[n] / small
+            ok = grow <= 1.3 and peaks[n] <= 300
+            out.append(
+                f"- [{'x' if ok else ' '}] N = {n:,}: peak RSS {peaks[n]:.0f} MB = {grow:.2f}× "
+                f"the {small:.0f} MB at N = {n // 10:,} (target ≤ 1.3× and ≤ 300 MB)"
+            )
+        timing = {(s["command"], s["where"]): s for s in statuses if s["n"] == n}
+        check = timing.get(("check", ""))
+        if check is None:
+            continue
+        out.append(
+            f"- [{'x' if check['wall'] <= 1 else ' '}] N = {n:,}: no-change `ctwatch check` "
+            f"{check['wall']:.2f} s wall (target ≤ 1 s)"
+        )
+        for (command, where), s in timing.items():
+            if command == "check":
+                continue
+            ratio = s["wall"] / check["wall"]
+            ok = ratio <= 3 and s["first"] <= 1
+            out.append(
+                f"- [{'x' if ok else ' '}] N = {n:,}: `ctwatch {command}` {where} "
+                f"{s['wall']:.2f} s = {ratio:.1f}× the no-change check, first line after "
+                f"{s['first']:.2f} s (target ≤ 3×, first line ≤ 1 s)"
+            )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", default="1000,10000", help="comma-separated N values")
+    parser.add_argument("--naive", action="store_true", help="also run one request per trial")
+    parser.add_argument(
+        "--registry-wide-over",
+        type=int,
+        default=5000,
+        help="ctwatch's threshold for the registry-wide listing (default 5000; a huge value "
+        "forces ID batches)",
+    )
+    parser.add_argument(
+        "--readable-records",
+        action="store_true",
+        help="keep each record as JSON text for the latest view (ctwatch's default; off here)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="profile each baseline cycle with cProfile, write the stats to FILE.N and print "
+        "the functions that cost the most",
+    )
+    parser.add_argument(
+        "--trials-in-toml",
+        action="store_true",
+        help="list the IDs as a TOML `trials` array instead of a trials_file (the old way)",
+    )
+    parser.add_argument("--cycle", help=argparse.SUPPRESS)
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cycle:
+        one_cycle(args.cycle, args.full, args.profile)
+        return
+    sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
+    print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    print(HEADER)
+    rows: list[dict[str, Any]] = []
+    statuses: list[dict[str, Any]] = []
+    for n in sizes:
+        rows += bench(
+            n,
+            False,
+            args.registry_wide_over,
+            args.readable_records,
+            args.profile,
+            args.trials_in_toml,
+            statuses,
+        )
+        if args.naive:
+            rows += bench(n, True, args.registry_wide_over, args.readable_records)
+    print("\nParsing the same JSON:")
+    print("\n".join(parsing(rows)))
+    if lines := memory(rows):
+        print("\nMemory:")
+        print("\n".join(lines))
+    if lines := whole_registry(rows, statuses):
+        print("\nThe whole registry (issue 25), every figure as a ratio:")
+        print("\n".join(lines))
+    if lines := targets(rows):
+        print("\nTargets:")
+        print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""``ctwatch status`` at whole-registry size: a summary on a terminal, every row on
+``--all`` or a pipe, and output that streams (its first line comes before the rest exists).
+
+The database is synthetic (the ``trials`` rows a cycle would leave, written directly), so
+a 100,000-trial status needs no 100,000-record baseline; the commands run as real
+processes, on a real pseudo-terminal where a terminal matters.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import sqlite3
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+from watcher.store import Store
+
+STATUSES = ("RECRUITING", "COMPLETED", "ACTIVE_NOT_RECRUITING")
+
+
+def nct(i: int) -> str:
+    return f"NCT{10_000_000 + i:08d}"
+
+
+def synthetic(folder: Path, count: int) -> Path:
+    """A config watching ``count`` trials from a trials_file, and a database in which a
+    complete cycle checked them all: every 50th changed, and the first few failed (ten
+    recruiting trials and two completed ones)."""
+    (folder / "ids.txt").write_text("".join(f"{nct(i)}\n" for i in range(count)), "utf-8")
+    config = folder / "ctwatch.toml"
+    config.write_text(
+        '[registry]\nurl = "http://127.0.0.1:9"\n[database]\npath = "ctwatch.db"\n'
+        '[[watch]]\nname = "all"\ntrials_file = "ids.txt"\n',
+        encoding="utf-8",
+    )
+    Store.open(folder / "ctwatch.db").close()  # the real schema, through the migrations
+    rows = (
+        (
+            nct(i), f"Study {i}", STATUSES[i % 3], "2025-10-01", "hash",
+            "2025-11-20T09:00:00Z", "2025-11-21T09:00:00Z",
+            "2025-11-20T10:00:00Z" if i % 50 == 0 else None,
+            "registry said 500" if failing(i) else None,
+        )
+        for i in range(count)
+    )  # fmt: skip
+    with sqlite3.connect(folder / "ctwatch.db") as conn:
+        conn.executemany(
+            "INSERT INTO trials (nct_id, title, overall_status, last_update_posted, latest_hash,"
+            " added_at, last_checked_at, last_changed_at, last_error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    return config
+
+
+def failing(i: int) -> bool:
+    return (i % 3 == 0 and i < 30) or (i % 3 == 1 and i < 6)
+
+
+def command(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "watcher", "--config", str(config), *args]
+
+
+def on_a_terminal(config: Path, *args: str, rows: int = 24, columns: int = 120) -> str:
+    """The output of ``ctwatch ARGS`` run on a pseudo-terminal of that size."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen(
+        command(config, *args), stdout=secondary, stderr=subprocess.PIPE, env=env
+    )
+    os.close(secondary)
+    chunks = []
+    with os.fdopen(primary, "rb", buffering=0) as reader:
+        while True:
+            try:
+                chunk = reader.read(65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, stderr = proc.communicate()
+    assert proc.returncode == 0, stderr
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+def test_a_terminal_gets_counts_by_status_problems_first(tmp_path: Path) -> None:
+    config = synthetic(tmp_path, 3000)
+    text = on_a_terminal(config, "status")
+    lines = text.splitlines()
+    assert lines[0] == "3,000 trials watched"
+    assert "12 with problems (listed first below)" in lines
+    assert "changed in the last 7 days" not in text  # 2025 changes are not recent
+    by_status = lines[lines.index("By status:") + 1 : lines.index("By status:") + 4]
+    assert [line.split(maxsplit=1) for line in by_status] == [  # problems first
+        ["1,000", "Recruiting (10 with problems)"],
+        ["1,000", "Completed (2 with problems)"],
+        ["1,000", "Active, not recruiting"],
+    ]
+    listed = [line.split()[0] for line in lines if line.startswith("NCT1")]
+    assert len(listed) == 6  # a screen of 24 rows: 12 for trials, 6 of them taken by counts
+    assert set(listed) < {nct(i) for i in range(30) if failing(i)}  # the problems first
+    assert "… 2,994 more trials (6 with problems): ctwatch status --all" in text
+    assert "ctwatch status --all lists every trial" in text
+
+
+def test_all_on_a_terminal_lists_every_trial_in_config_order(tmp_path: Path) -> None:
+    config = synthetic(tmp_path, 3000)
+    text = on_a_terminal(config, "status", "--all")
+    assert "By status:" not in text
+    listed = [line.split()[0] for line in text.splitlines() if line.startswith("NCT1")]
+    assert listed == [nct(i) for i in range(3000)]
+
+
+def test_a_short_list_on_a_terminal_is_the_plain_table(tmp_path: Path) -> None:
+    config = synthetic(tmp_path, 5)
+    text = on_a_terminal(config, "status")
+    assert "trials watched" not in text and "By status:" not in text
+    assert [ln.split()[0] for ln in text.splitlines() if ln.startswith("NCT1")] == [
+        nct(i) for i in range(5)
+    ]
+
+
+def read_first_line_then_rest(config: Path, *args: str) -> tuple[bytes, bool, bytes]:
+    """(first line, whether the process was still running once it arrived, the rest)."""
+    proc = subprocess.Popen(command(config, *args), stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    running = proc.poll() is None
+    rest = proc.stdout.read()
+    assert proc.wait() == 0
+    return first, running, rest
+
+
+def test_status_streams_its_rows(tmp_path: Path) -> None:
+    """100,000 rows are megabytes, far beyond a pipe's buffer: the first line is read
+    while the process still has most of its output to write."""
+    config = synthetic(tmp_path, 100_000)
+    first, running, rest = read_first_line_then_rest(config, "status")
+    assert first.startswith(b"NCT ID")
+    assert running
+    assert len(rest) > 10 * 65536
+    assert (b"\n" + rest).count(b"\nNCT1") == 100_000
+
+
+def test_status_json_streams_its_rows(tmp_path: Path) -> None:
+    config = synthetic(tmp_path, 100_000)
+    first, running, rest = read_first_line_then_rest(config, "status", "--json")
+    assert first == b"{\n"
+    assert running
+    data = json.loads(first + rest)
+    assert [t["nct_id"] for t in data["trials"][:3]] == [nct(0), nct(1), nct(2)]
+    assert len(data["trials"]) == 100_000
+    assert data["trials"][3]["last_error"] == "registry said 500"
+    assert data["trials"][3]["problem"] is True and data["trials"][2]["problem"] is False
