@@ -122,4 +122,4 @@ def test_list_and_config_check_name_the_ids_file(tmp_path: Path) -> None:
     ]
     checked = run_cli(config, "config", "check")
     assert checked.exit_code == 0
-    assert f"“all”: 2 trial(s) from {ids} → console" in checked.stdout
+    assert f"“all”: 2 trials from {ids} → console" in checked.stdout

@@ -65,7 +65,7 @@ def test_bad_content_names_the_file_and_the_first_bad_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(tmp_path / "ids.txt") in lines[0]
-    assert "watch[0].trials_file" in lines[0]
+    assert 'watch "all".trials_file' in lines[0]
     assert message in lines[0]
     assert "Traceback" not in result.output
     assert not (tmp_path / "ctwatch.db").exists()  # nothing recorded
@@ -99,7 +99,7 @@ def test_unusable_files_exit_2_naming_the_file(tmp_path: Path, case: str) -> Non
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert f"watch[0].trials_file: {target}: {expected}" in lines[0]
+    assert f'watch "all".trials_file: {target}: {expected}' in lines[0]
     assert not (tmp_path / "ctwatch.db").exists()
 
 
@@ -120,17 +120,17 @@ def test_trials_and_trials_file_together_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == (
-        f"{path}: watch[0].trials_file: set either 'trials' or 'trials_file', not both"
+        f"{path}: watch \"all\".trials_file: set either 'trials' or 'trials_file', not both"
     )
 
 
 def test_neither_is_the_usual_missing_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"watch\[0\].trials: required key is missing"):
+    with pytest.raises(ConfigError, match=r'watch "all".trials: required key is missing'):
         load_config(config_with(tmp_path, ""))
 
 
 def test_an_empty_name_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"watch\[0\].trials_file: should not be empty"):
+    with pytest.raises(ConfigError, match=r'watch "all".trials_file: should not be empty'):
         load_config(config_with(tmp_path, 'trials_file = ""'))
 
 
@@ -143,9 +143,9 @@ def test_a_bad_file_and_other_mistakes_are_reported_together(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     text = str(caught.value)
-    assert "watch[0].trials_file: " in text and "file not found" in text
+    assert 'watch "a".trials_file: ' in text and "file not found" in text
     assert "slak" in text
-    assert "watch[0].trials:" not in text  # the file's failure is not reported twice
+    assert 'watch "a".trials:' not in text  # the file's failure is not reported twice
 
 
 def test_environment_reference_and_home_are_expanded(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from watcher.cli.main import Context, main, open_reader, require_database, require_watch
-from watcher.timeutil import iso
+from watcher.timeutil import iso, utc_now
 
 if TYPE_CHECKING:
     from watcher.cli.status import Format
@@ -66,6 +66,7 @@ def status(
     """
     from watcher.alerts.routing import channel_follows, watched_trials
     from watcher.alerts.search_routes import current_searches, followed_now
+    from watcher.cli.digest import schedule_rows
     from watcher.cli.status import StatusOptions, StatusWriter
     from watcher.cli.table import DEFAULT_WIDTH
     from watcher.store.overview import StatusFilter
@@ -95,11 +96,7 @@ def status(
             watched = next(w.trials for w in config.watch if w.name == watch_name)
             only = frozenset(watched)
         follows = channel_follows(config, subscriptions)
-        from watcher.cli.digest import schedule_rows
-        from watcher.timeutil import utc_now
-
         digests = schedule_rows(config, app.store, utc_now())
-        writer = StatusWriter(
+        StatusWriter(
             app.store, watched, sys.stdout, follows, obj.redactor, searches, digests, only=only
-        )
-        writer.write(options)
+        ).write(options)
