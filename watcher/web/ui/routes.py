@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -48,6 +48,7 @@ from watcher.core.timeline import results_due
 from watcher.store import Store
 from watcher.store.timeline import LEVELS, ChangeQuery, ChangeSet, StoryVersion
 from watcher.timeutil import Clock
+from watcher.web.limits import DEFAULT_LIMITS, Limits, body_slot
 from watcher.web.ui import auth, charts
 from watcher.web.ui.params import BadParameter, ChangesParams, parse_changes, version_name
 
@@ -74,11 +75,15 @@ SHUT = "the web UI needs [server] ui_token when server.listen is not a loopback 
 
 @dataclass(frozen=True)
 class UIContext:
-    """What the pages read: the current config, its store, the clock."""
+    """What the pages read: the current config, its store, the clock; the address the
+    server actually bound (its token rule: a reload does not rebind the socket)."""
 
     current: Callable[[], Config]
     store: Callable[[Config], Store]
     clock: Clock
+    bound: str | None = None
+    """``[server] listen`` as bound at start (None: decide from the current config)."""
+    limits: Limits = DEFAULT_LIMITS
 
 
 def ui_routes(context: UIContext) -> list[BaseRoute]:
@@ -113,7 +118,7 @@ def _guard(
     def guarded(request: Request) -> Response:
         started = time.perf_counter()
         config = context.current()
-        if auth.shut(config):
+        if auth.shut(config, context.bound):
             return _secure(PlainTextResponse(SHUT, 403))
         if not login and not auth.authorised(config, request):
             if request.headers.get("authorization"):
@@ -366,16 +371,19 @@ class _Pages:
 
     async def login(self, request: Request) -> Response:
         config = self._context.current()
-        if auth.shut(config):
+        if auth.shut(config, self._context.bound):
             return _secure(PlainTextResponse(SHUT, 403))
         token = auth.required_token(config)
         if token is None:
             return _secure(RedirectResponse("/", 303))
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_LOGIN_BODY:
-                return _secure(PlainTextResponse("login form too large\n", 413))
+        # within the body deadline, and counted against the request cap only once read
+        limits = replace(self._context.limits, max_body=MAX_LOGIN_BODY)
+        async with body_slot(request, limits) as body:
+            if isinstance(body, Response):
+                return _secure(body)
+            return self._logged_in(request, config, token, body)
+
+    def _logged_in(self, request: Request, config: Config, token: str, body: bytes) -> Response:
         form = parse_qs(body.decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0]
         target = _safe_next((form.get("next") or ["/"])[0])
