@@ -37,7 +37,7 @@ def _cap(services: object) -> RequestCap:
 def test_sixty_four_slow_bodies_do_not_silence_a_signed_slash_command(
     tmp_path: Path, registry: RegistryDouble
 ) -> None:
-    assert SLOW == DEFAULT_LIMITS.max_requests  # the whole cap, were bodies counted
+    assert DEFAULT_LIMITS.max_requests == SLOW  # the whole cap, were bodies counted
     with SlackDouble(channels=("#trial-alerts",)) as slack:
         loaded = load_config(slack_commands_config(tmp_path, registry, slack), ENV)
         services = build_services(lambda: loaded).start()

@@ -20,6 +20,7 @@ Nothing here writes.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -127,8 +128,28 @@ class ChangeSet:
 
     @property
     def cursor(self) -> str:
-        """The keyset cursor of the page that follows this row: ``date~id``."""
-        return f"{self.date}~{self.version_id}"
+        """The keyset cursor of the page that follows this row (see :func:`cursor_of`)."""
+        return cursor_of(self.date, self.version_id)
+
+
+def cursor_of(day: str, version_id: int) -> str:
+    """``date~id`` as URL-safe base64 (no padding): opaque, because the date is the
+    record's own text (``2024-06-29T09:00:00Z`` as well as ``2024-06``)."""
+    return base64.urlsafe_b64encode(f"{day}~{version_id}".encode()).decode().rstrip("=")
+
+
+def parse_cursor(text: str) -> tuple[str, int] | None:
+    """:func:`cursor_of` read back, or None when ``text`` is not one."""
+    if not 1 <= len(text) <= 200 or not text.isascii():
+        return None
+    try:
+        plain = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    day, sep, number = plain.rpartition("~")
+    if not sep or not day or not (number.isascii() and number.isdecimal()) or len(number) > 18:
+        return None
+    return day, int(number)
 
 
 @dataclass(frozen=True)

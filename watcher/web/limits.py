@@ -183,7 +183,7 @@ async def read_body(request: Request, limits: Limits) -> bytes | Response:
     raw = headers.get("content-length")
     if "transfer-encoding" in headers or raw is None:
         return PlainTextResponse("Content-Length required", 411)
-    if not raw.strip().isdigit():
+    if not (raw.strip().isascii() and raw.strip().isdecimal()):
         return PlainTextResponse("bad Content-Length", 400)
     length = int(raw)
     if length > limits.max_body:

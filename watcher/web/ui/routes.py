@@ -38,7 +38,8 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from watcher.alerts.search_routes import current_searches
+from watcher.alerts.routing import watched_trials
+from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.config import Config, normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.render import HISTORY_URL, STUDY_URL, compare_url
@@ -234,8 +235,13 @@ class _Pages:
                 "error.html", 400, title="Bad request",
                 message=f"trial: {raw[:40]!r} is not an NCT ID (NCT and 8 digits)",
             )  # fmt: skip
-        story = self._store(config).timeline.story(nct)
+        store = self._store(config)
+        story = store.timeline.story(nct)
         if story is None:
+            if nct in _watched(config, store):
+                return self._not_found(
+                    f"{nct} is watched but not yet checked: the next cycle stores its first version."
+                )
             return self._not_found(f"{nct} is not watched: ctwatch has stored no version of it.")
         today = self._today()
         versions = story.versions
@@ -256,12 +262,13 @@ class _Pages:
         raw = request.path_params["nct"]
         try:
             nct = normalise_nct_id(raw)
+        except ValueError:
+            return self._bad(BadParameter(f"trial: {raw[:40]!r} is not an NCT ID"))
+        try:
             a = version_name("a", request.query_params.get("a"))
             b = version_name("b", request.query_params.get("b"))
         except BadParameter as problem:
             return self._bad(problem)
-        except ValueError:
-            return self._bad(BadParameter(f"trial: {raw[:40]!r} is not an NCT ID"))
         store = self._store(config)
         story = store.timeline.story(nct)
         if story is None:
@@ -399,6 +406,13 @@ class _Pages:
             secure=secure, path="/",
         )  # fmt: skip
         return _secure(response)
+
+
+def _watched(config: Config, store: Store) -> tuple[str, ...]:
+    """What the next cycle checks (config, followed searches, Slack subscriptions)."""
+    subscriptions = store.subscriptions.list() if config.slack is not None else []
+    followed = followed_now(store, current_searches(config, store))
+    return watched_trials(config, subscriptions, followed)
 
 
 def _status_words(status: str | None) -> str:
