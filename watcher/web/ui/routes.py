@@ -240,7 +240,8 @@ class _Pages:
         if story is None:
             if nct in _watched(config, store):
                 return self._not_found(
-                    f"{nct} is watched but not yet checked: the next cycle stores its first version."
+                    f"{nct} is watched but not yet checked: the next cycle stores its first"
+                    " version."
                 )
             return self._not_found(f"{nct} is not watched: ctwatch has stored no version of it.")
         today = self._today()
