@@ -46,7 +46,7 @@ from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.config import Config, serving
 from watcher.daemon.health import service_health
 from watcher.store import Store, StoreError, Subscription
-from watcher.store.pool import StorePool
+from watcher.store.pool import UI, StorePool
 from watcher.store.service_state import SOCKET_MODE
 from watcher.timeutil import Clock, iso, utc_now
 from watcher.web import feeds
@@ -82,12 +82,22 @@ class WebContext:
     def store(self, config: Config) -> Store:
         return self.pool.get(config.database, config.secrets())
 
+    def ui_store(self, config: Config) -> Store:
+        """The UI's own connection (its reads time-limited): a slow page never holds the
+        lock a Slack handler needs."""
+        return self.pool.get(
+            config.database,
+            config.secrets(),
+            purpose=UI,
+            read_seconds=self.limits.ui_query_seconds,
+        )
+
 
 def build_app(context: WebContext) -> Starlette:
     """The Starlette app with every route."""
     web = _Routes(context)
     metrics = registry(web.reading)
-    ui = UIContext(context.current, context.store, context.clock, context.bound, context.limits)
+    ui = UIContext(context.current, context.ui_store, context.clock, context.bound, context.limits)
     return Starlette(
         exception_handlers={StoreError: _database_unavailable},
         routes=[

@@ -52,6 +52,9 @@ class Limits:
     """Requests handled at once; one more is answered 503 (``Retry-After: 1``)."""
     max_connections: int = 512
     """Open connections, idle ones included; a request on one more is answered 503."""
+    ui_query_seconds: float = 2.0
+    """Longest time one database read of a web UI page may take (then 503: narrow the
+    filter); the UI reads through its own connection, so Slack never waits behind it."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -46,7 +46,7 @@ from watcher.core.render import HISTORY_URL, STUDY_URL, compare_url
 from watcher.core.search_card import TrialCard
 from watcher.core.text import spreadsheet_safe
 from watcher.core.timeline import results_due
-from watcher.store import Store
+from watcher.store import QueryTooSlow, Store
 from watcher.store.timeline import LEVELS, ChangeQuery, ChangeSet, StoryVersion
 from watcher.timeutil import Clock
 from watcher.web.limits import DEFAULT_LIMITS, Limits, body_slot
@@ -71,6 +71,7 @@ EXPORT_PAGE = 200
 LATEST = 20
 MAX_LOGIN_BODY = 4096
 NO_DATABASE = "no database yet: the UI shows what a cycle has stored (run ctwatch check)\n"
+TOO_SLOW = "this query took too long; narrow the filter (a trial, a watch, a date range)"
 SHUT = "the web UI needs [server] ui_token when server.listen is not a loopback address; set it\n"
 
 
@@ -98,7 +99,7 @@ def ui_routes(context: UIContext) -> list[BaseRoute]:
         ("/searches/{name:path}", pages.search),
     ]
     routes: list[BaseRoute] = [
-        Route(path, _guard(context, page), methods=["GET"]) for path, page in guarded
+        Route(path, _guard(context, pages.bounded(page)), methods=["GET"]) for path, page in guarded
     ]
     routes += [
         Route("/login", _guard(context, pages.login_form, login=True), methods=["GET"]),
@@ -199,6 +200,22 @@ class _Pages:
 
     def _store(self, config: Config) -> Store:
         return self._context.store(config)
+
+    def bounded(
+        self, page: Callable[[Request, Config], Response]
+    ) -> Callable[[Request, Config], Response]:
+        """``page``, answering 503 with advice when one of its reads passes the UI's limit."""
+
+        def answer(request: Request, config: Config) -> Response:
+            try:
+                return page(request, config)
+            except QueryTooSlow as exc:
+                log.warning("%s: %s", request.url.path, exc)
+                if request.query_params.get("format", "html").strip().lower() in ("csv", "json"):
+                    return PlainTextResponse(TOO_SLOW + "\n", 503)
+                return self._html("error.html", 503, title="Too slow", message=TOO_SLOW)
+
+        return answer
 
     def _today(self) -> date:
         return self._context.clock().date()
