@@ -220,6 +220,22 @@ def test_an_unchanged_fetch_fills_missing_typed_columns(tmp_path: Path) -> None:
     ]
 
 
+def test_an_unchanged_fetch_with_typed_columns_off_clears_them(tmp_path: Path) -> None:
+    """docs/database-columns.md: with ``readable_records = false`` the typed columns are
+    NULL; a trial recorded while they were on loses them at its next check, changed or not."""
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)  # the default: typed columns
+    snap = take_snapshot(NCT, seed_study())
+    store.versions.record_version(snap, [], [], NOW)
+    store.close()
+    assert rows(path, "SELECT COUNT(*) FROM trial_facts") == [(1,)]
+    store = Store.open(path, readable_records=False)
+    store.versions.record_unchanged(snap, NOW)
+    store.close()
+    assert rows(path, "SELECT COUNT(*) FROM trial_facts") == [(0,)]
+    assert rows(path, "SELECT lead_sponsor FROM latest") == [(None,)]
+
+
 def test_the_migration_fills_typed_columns_page_by_page(tmp_path: Path) -> None:
     path = tmp_path / "ctwatch.db"
     store = Store.open(path)
