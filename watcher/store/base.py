@@ -32,7 +32,7 @@ class QueryTooSlow(StoreError):
     the filter asks SQLite for too much; narrowing it helps, trying again does not."""
 
 
-PROGRESS_STEPS = 1000
+PROGRESS_STEPS = 20_000
 """SQLite virtual-machine steps between two looks at the clock of a time-limited read."""
 
 

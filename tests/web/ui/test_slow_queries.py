@@ -23,6 +23,7 @@ from tests.web.ui.test_access import config_for
 from watcher.app import build_services
 from watcher.config import load_config
 from watcher.store import Store
+from watcher.store import base as base_module
 from watcher.store import timeline as timeline_module
 from watcher.store.pool import UI
 from watcher.store.timeline import ChangeQuery
@@ -61,10 +62,12 @@ def test_a_page_holding_its_connection_does_not_delay_a_slash_command(
 
 
 def test_a_read_over_the_ui_limit_is_a_503_that_says_to_narrow_the_filter(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = tmp_path / "ctwatch.db"
     fill(database)
+    # the clock is read every few SQLite steps, so a small database's reads are long enough
+    monkeypatch.setattr(base_module, "PROGRESS_STEPS", 10)
     config = config_for(tmp_path, database, 'listen = "127.0.0.1:0"')
     services = build_services(lambda: config, limits=Limits(ui_query_seconds=1e-9)).start()
     try:
