@@ -146,12 +146,9 @@ class VersionBatch:
         _upsert_trial(self._db, snap, now, keep_hash=True, copies=self._copies)
         if self._copies == "none":
             self._db.execute("DELETE FROM trial_facts WHERE nct_id = ?", [snap.nct_id])
-        elif (
-            self._copies != "none"
-            and not self._db.execute(
-                "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
-            ).fetchone()
-        ):
+        elif not self._db.execute(
+            "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
+        ).fetchone():
             self._db.execute("INSERT " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
 
     def earlier_records(self, nct_id: str) -> list[dict[str, Any]]:
