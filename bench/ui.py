@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 from watcher.app import build_services  # noqa: E402
 from watcher.config import load_config  # noqa: E402
 from watcher.store import Store  # noqa: E402
-from watcher.store.timeline import cursor_of  # noqa: E402
+from watcher.store.log_filters import cursor_of  # noqa: E402
 from watcher.testing.story import record_story, slipping_records  # noqa: E402
 
 BIG = "NCT09000000"

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from watcher.config import normalise_nct_id
-from watcher.store.timeline import LEVELS, parse_cursor
+from watcher.store.log_filters import parse_cursor
+from watcher.store.timeline import LEVELS
 
 CHANGES_PARAMS = frozenset(
     {

@@ -15,10 +15,7 @@ hostile title or why-stopped text is shown, never run.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -44,13 +41,12 @@ from watcher.config import Config, normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.render import HISTORY_URL, STUDY_URL, compare_url
 from watcher.core.search_card import TrialCard
-from watcher.core.text import spreadsheet_safe
 from watcher.core.timeline import results_due
 from watcher.store import QueryTooSlow, Store
-from watcher.store.timeline import LEVELS, ChangeQuery, ChangeSet, StoryVersion
+from watcher.store.timeline import LEVELS, ChangeQuery, StoryVersion
 from watcher.timeutil import Clock
 from watcher.web.limits import DEFAULT_LIMITS, Limits, body_slot
-from watcher.web.ui import auth, charts
+from watcher.web.ui import auth, charts, exports
 from watcher.web.ui.params import BadParameter, ChangesParams, parse_changes, version_name
 
 log = logging.getLogger(__name__)
@@ -339,9 +335,9 @@ class _Pages:
                 items.append(("limit", str(params.limit)))
             following = "/changes?" + urlencode(items)
         if params.format == "json":
-            return _json(rows, following)
+            return _secure(exports.as_json(rows, following))
         if params.format == "csv":
-            return _csv(rows, following)
+            return _secure(exports.as_csv(rows, following))
         return self._html(
             "changes.html", title="Changes · ctwatch", rows=rows, params=params,
             following=following,
@@ -446,51 +442,3 @@ def _slips(versions: Sequence[StoryVersion]) -> int:
         if day is not None:
             known.append(day)
     return sum(1 for before, after in itertools.pairwise(known) if after > before)
-
-
-def _plain(change_set: ChangeSet) -> dict[str, Any]:
-    return {
-        "change_set": change_set.version_id,
-        "nct_id": change_set.nct_id,
-        "title": change_set.title,
-        "version": change_set.ref,
-        "registry_version": change_set.registry_version,
-        "date": change_set.date,
-        "source": "imported" if change_set.imported else "observed",
-        "level": change_set.level,
-        "entries": [
-            {"level": e.level, "type": e.type, "label": e.line.label, "text": e.text}
-            for e in change_set.entries
-        ],
-    }
-
-
-def _json(rows: Sequence[ChangeSet], following: str | None) -> Response:
-    body = {"changes": [_plain(r) for r in rows], "next": following}
-    response = Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
-    return _secure(response)
-
-
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text (a record's ``=cmd`` is not run)."""
-    return spreadsheet_safe(value)
-
-
-def _csv(rows: Sequence[ChangeSet], following: str | None) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["date", "nct_id", "title", "version", "source", "level", "type", "field", "change"]
-    )
-    for row in rows:
-        source = "imported" if row.imported else "observed"
-        for entry in row.entries:
-            writer.writerow(
-                [_cell(v) for v in (row.date, row.nct_id, row.title, row.ref, source,
-                                    entry.level, entry.type, entry.line.label, entry.text)]
-            )  # fmt: skip
-    response = Response(out.getvalue(), media_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = 'attachment; filename="ctwatch-changes.csv"'
-    if following is not None:
-        response.headers["Link"] = f'<{following}>; rel="next"'
-    return _secure(response)
