@@ -14,9 +14,12 @@ the worker threads and the database; the connection cap (uvicorn's
 only so that file descriptors stay bounded. Idle and slow-header connections
 count against the second alone (and are closed after ``header_seconds``), so
 a few hundred idle sockets never silence Slack's slash commands and buttons.
-Bodies are read only by the Slack routes, at most :attr:`Limits.max_body`
-(16 KiB: a slash command or a click is a few KiB); every other route is a
-``GET`` that never reads one.
+Bodies are read only by the Slack routes (at most :attr:`Limits.max_body`,
+16 KiB: a slash command or a click is a few KiB) and the UI's login form, each
+through :func:`body_slot`: a request counts against the request cap only once
+its body has arrived, so clients trickling bodies hold connections (bounded by
+the connection cap and ``body_seconds``), never the slots Slack needs. Every
+other route is a ``GET`` that never reads one.
 """
 
 from __future__ import annotations
