@@ -45,6 +45,7 @@ from tests.support.story import record_story, slipping_records  # noqa: E402
 from watcher.app import build_services  # noqa: E402
 from watcher.config import load_config  # noqa: E402
 from watcher.store import Store  # noqa: E402
+from watcher.store.log_filters import cursor_of  # noqa: E402
 
 BIG = "NCT09000000"
 STATUSES = ("NOT_YET_RECRUITING", "RECRUITING", "ACTIVE_NOT_RECRUITING", "COMPLETED")
@@ -163,7 +164,7 @@ def cursor_at(database: Path, offset: int) -> str:
         [offset],
     ).fetchone()
     conn.close()
-    return f"{row[0]}~{row[1]}"
+    return cursor_of(row[0], row[1])
 
 
 def measure(origin: str, database: Path, repeat: int, label: str) -> None:
@@ -199,6 +200,8 @@ def measure(origin: str, database: Path, repeat: int, label: str) -> None:
         period = "/changes?since=2021-01-01&until=2021-12-31"
         page(period.removeprefix("/"), period, 100)
         page("/changes?type=field.changed", "/changes?type=field.changed", 100)
+        page("/changes?type=dates.* (a rare event)", "/changes?type=dates.*", 100)
+        page("/changes?type=field.removed (none)", "/changes?type=field.removed", 100)
         page("/changes?format=csv (200 rows)", "/changes?format=csv", 100)
         page("/changes?format=json (200 rows)", "/changes?format=json", 100)
 

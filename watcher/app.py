@@ -454,7 +454,8 @@ def build_services(
         )
     if plan.listen is not None:
         dispatch = services.slack.dispatch if services.slack is not None else None
-        app = build_app(WebContext(current, pool, dispatch, limits, now, CHANNELS.names))
+        context = WebContext(current, pool, dispatch, limits, now, CHANNELS.names, plan.listen)
+        app = build_app(context)
         services.web = WebServer(app, parse_listen(plan.listen), limits)
     token = config.slack.app_token if config.slack is not None else None
     if services.slack is not None and token is not None:

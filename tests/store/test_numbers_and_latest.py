@@ -140,6 +140,28 @@ def test_the_migration_numbers_observed_versions_only(tmp_path: Path) -> None:
     ]
 
 
+def test_a_number_beyond_sqlite_integer_is_no_number_and_an_old_database_opens(
+    tmp_path: Path,
+) -> None:
+    """An enrollment count of 2**64 (JSON allows it; SQLite's INTEGER does not): recorded
+    with no typed number, and the migration that fills typed columns from stored bodies
+    finishes on such a database instead of failing every open."""
+    path = tmp_path / "ctwatch.db"
+    huge = seed_study()
+    huge["protocolSection"]["designModule"]["enrollmentInfo"] = {"count": 2**64, "type": "ACTUAL"}
+    store = Store.open(path)
+    observe(store, huge)
+    store.close()
+    assert rows(path, "SELECT enrollment, enrollment_type FROM latest") == [(None, "ACTUAL")]
+    downgrade_0016(path)  # as written before the typed columns: 0016b fills them on open
+    store = Store.open(path)
+    kept = store.versions.latest_record(NCT)
+    store.close()
+    assert kept is not None  # the record itself keeps the number
+    assert kept["protocolSection"]["designModule"]["enrollmentInfo"]["count"] == 2**64
+    assert rows(path, "SELECT enrollment, enrollment_type FROM latest") == [(None, "ACTUAL")]
+
+
 def test_latest_shows_typed_columns_kept_with_each_version(tmp_path: Path) -> None:
     path = tmp_path / "ctwatch.db"
     store = Store.open(path)
@@ -218,6 +240,22 @@ def test_an_unchanged_fetch_fills_missing_typed_columns(tmp_path: Path) -> None:
     assert rows(path, "SELECT lead_sponsor FROM latest") == [
         ("First Affiliated Hospital of Zhejiang University",)
     ]
+
+
+def test_an_unchanged_fetch_with_typed_columns_off_clears_them(tmp_path: Path) -> None:
+    """docs/database-columns.md: with ``readable_records = false`` the typed columns are
+    NULL; a trial recorded while they were on loses them at its next check, changed or not."""
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)  # the default: typed columns
+    snap = take_snapshot(NCT, seed_study())
+    store.versions.record_version(snap, [], [], NOW)
+    store.close()
+    assert rows(path, "SELECT COUNT(*) FROM trial_facts") == [(1,)]
+    store = Store.open(path, readable_records=False)
+    store.versions.record_unchanged(snap, NOW)
+    store.close()
+    assert rows(path, "SELECT COUNT(*) FROM trial_facts") == [(0,)]
+    assert rows(path, "SELECT lead_sponsor FROM latest") == [(None,)]
 
 
 def test_the_migration_fills_typed_columns_page_by_page(tmp_path: Path) -> None:

@@ -377,13 +377,15 @@ _TABLE_RE = re.compile(r"\b(watch|search)\[(\d+)\]")
 
 def named_tables(problems: Sequence[Problem], data: Any) -> list[Problem]:
     """``watch[3].email`` shown as ``watch "rectal-cancer".email`` where the name is
-    one of its kind (an unnamed or duplicated one keeps its index)."""
+    one of its kind (an unnamed or duplicated one keeps its index, and so does a name
+    with a control character or spaces at an end: the line stays one line)."""
     labels: dict[tuple[str, int], str] = {}
     if isinstance(data, dict):
         for kind in ("watch", "search"):
             found = [t.get("name") for t in _tables(data, kind)]
             for i, name in enumerate(found):
-                if isinstance(name, str) and name and found.count(name) == 1:
+                printable = isinstance(name, str) and name.isprintable() and name == name.strip()
+                if printable and name and found.count(name) == 1:
                     labels[kind, i] = f'{kind} "{name}"'
 
     def label(match: re.Match[str]) -> str:

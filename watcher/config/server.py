@@ -38,7 +38,8 @@ class ServerConfig(BaseModel):
     """``?token=`` for ``/feeds/…``; without it feeds are off (404)."""
     public_url: str | None = None
     """Where people reach this server, e.g. ``"https://ctwatch.example.org"``: alerts then
-    link to each trial's page (``/trials/NCT…``) and a digest's "…and N more" to ``/changes``."""
+    link to each trial's page (``/trials/NCT…``) and a digest's "…and N more" to ``/changes``.
+    A path prefix is fine; a query string or fragment is refused (links append a path)."""
     ui_token: SecretStr | None = None
     """The web UI's token (login form or ``Authorization: Bearer``). Required when ``listen``
     is not a loopback address (else the UI answers 403); once set, every UI request needs it.
@@ -50,6 +51,13 @@ class ServerConfig(BaseModel):
         if value is None:
             return None
         check_http_url(value)
+        if "?" in value or "#" in value:  # every link appends a path: it would land inside
+            raise ValueError(
+                f"{value!r} has a query or fragment; give the address only "
+                "(e.g. https://ctwatch.example.org or https://example.org/ctwatch)"
+            )
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(f"{value!r} contains white space or a control character")
         return value.rstrip("/")
 
     @field_validator("feed_token", "ui_token")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from watcher.config.digest_keys import TimingTable
 from watcher.config.events import EventFilterKeys
 from watcher.config.problems import shown_value
-from watcher.config.types import normalise_nct_id
+from watcher.config.types import check_no_control, normalise_nct_id
 from watcher.core import search_url
 from watcher.core.fieldnames import find_field
 from watcher.core.fields import field_table
@@ -78,6 +78,16 @@ class FieldFilter(BaseModel):
         return tuple(table.by_piece[p].path for p in self.fields)
 
 
+def table_name(value: str) -> str:
+    """A watch's or search's name as given; ValueError for a control character (no URL of
+    the feed or pages reaches it: a server decodes ``%0A`` and refuses it) or spaces at
+    either end (``" oncology"`` and ``"oncology"`` would look the same in every list)."""
+    check_no_control(value, "a name")
+    if value != value.strip():
+        raise ValueError(f"{shown_value(value, 40)} has spaces at its start or end")
+    return value
+
+
 class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """A named list of trials and where their alerts go.
 
@@ -87,7 +97,8 @@ class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """
 
     name: str = Field(min_length=1)
-    """Unique among watches and searches."""
+    """Unique among watches and searches; no control characters, no spaces at either end
+    (it is part of the URLs of its feed and pages)."""
     trials: tuple[str, ...] = Field(min_length=1)
     """NCT IDs (lower case accepted); or ``trials_file``."""
     trials_file: str | None = Field(default=None, min_length=1)
@@ -96,6 +107,11 @@ class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     whole registry is ~600,000 IDs): read in a fraction of a second, re-read by ``ctwatch
     run`` when it changes, edited in place by ``ctwatch add``/``remove``. After loading,
     the absolute path."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return table_name(value)
 
     @field_validator("trials", mode="before")
     @classmethod
@@ -129,7 +145,8 @@ class SearchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """
 
     name: str = Field(min_length=1)
-    """Unique among searches and watches."""
+    """Unique among searches and watches; no control characters, no spaces at either end
+    (it is part of the URLs of its feed and pages)."""
     url: str | None = None
     """A search URL copied from ``https://clinicaltrials.gov/search?…`` (or an API URL);
     set this or ``params``."""
@@ -140,6 +157,11 @@ class SearchConfig(TimingTable, FieldFilter, EventFilterKeys):
     """Also alert the field changes of every member, like a ``[[watch]]``."""
     max_trials: int = Field(default=DEFAULT_MAX_TRIALS, ge=1, le=1_000_000)
     """A search matching more is refused (named in the summary and status), never truncated."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return table_name(value)
 
     @field_validator("url")
     @classmethod

@@ -86,7 +86,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``"127.0.0.1:8080"`` or ``"[::1]:8080"`` -> ``(host, port)``; ValueError otherwise."""
     host, sep, port = text.strip().rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if not sep or not host or not (port.isascii() and port.isdecimal()) or int(port) > 65535:
         raise ValueError(f"{text!r} is not a host:port address (e.g. 127.0.0.1:8080)")
     return host, int(port)
 

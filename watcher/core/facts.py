@@ -48,6 +48,8 @@ COLUMNS: tuple[str, ...] = (
 
 
 _EMPTY: dict[str, Any] = {}
+_INT64 = (-(2**63), 2**63 - 1)
+"""What an SQLite INTEGER holds: a record's number outside it is kept as no number."""
 
 
 def _sub(value: dict[str, Any], key: str) -> dict[str, Any]:
@@ -101,7 +103,7 @@ def facts(record: Any) -> tuple[Any, ...]:
         _text(design.get("studyType")),
         _joined(design.get("phases")),
         _text(status.get("whyStopped")),
-        count if type(count) is int else None,
+        count if type(count) is int and _INT64[0] <= count <= _INT64[1] else None,
         _text(enrollment.get("type")),
         _text(start.get("date")),
         _text(start.get("type")),

@@ -19,6 +19,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from watcher.core.events.dates import add_years
+
 _EARLY_PHASES = {"PHASE1", "EARLY_PHASE1"}
 
 
@@ -109,9 +111,4 @@ def results_due(facts: Facts) -> dt.date | None:
     ):
         return None
     day = pcd.day
-    if day is None:
-        return None
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
+    return None if day is None else add_years(day, 1)

@@ -43,7 +43,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.alerts.delivery import DeliveryReport
-from watcher.config import Config, ConfigError, ScheduleConfig, load_config
+from watcher.config import Config, ConfigError, ScheduleConfig, load_config, serving
 from watcher.config.crontab import cron_trigger
 from watcher.config.destinations import ChannelKey
 from watcher.config.trials_file import FileStamp, file_stamp
@@ -308,6 +308,7 @@ class Daemon(Generic[R]):
             return False
         with self._lock:
             old_app, old_schedule = self.app, self.config.schedule
+            old_listen = serving(self.config).listen
             try:
                 self.app = self._build_app(config, self.sleep)
             except Exception as exc:  # the database, a client: the last good app keeps running
@@ -319,6 +320,12 @@ class Daemon(Generic[R]):
             self.config = config
             old_app.close()
         self._on_reload(config)
+        listen = serving(config).listen
+        if listen != old_listen:  # the socket is bound once; the UI's token rule follows it
+            log.warning(
+                "server listen changed (%s -> %s): the web server keeps %s until a restart",
+                old_listen, listen, old_listen,
+            )  # fmt: skip
         if config.schedule != old_schedule:
             self.scheduler.reschedule_job(CYCLE_JOB, trigger=cycle_trigger(config.schedule))
         log.info(

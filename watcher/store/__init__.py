@@ -1,7 +1,7 @@
 """All SQL: the SQLite memory of every version seen, the outbox, runs, subscriptions,
 searches."""
 
-from watcher.store.base import StoreError
+from watcher.store.base import QueryTooSlow, StoreError
 from watcher.store.lock import Busy
 from watcher.store.rows import (
     ChangedVersion,
@@ -33,6 +33,7 @@ __all__ = [
     "OutboxClaim",
     "OutboxProblem",
     "OutboxRow",
+    "QueryTooSlow",
     "RunCounts",
     "RunInfo",
     "RunRecord",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,15 @@ class StoreError(Exception):
     """The database cannot be opened, read or written; the message names the file."""
 
 
+class QueryTooSlow(StoreError):
+    """A read stopped at its connection's ``read_seconds`` (the web UI's own connection):
+    the filter asks SQLite for too much; narrowing it helps, trying again does not."""
+
+
+PROGRESS_STEPS = 20_000
+"""SQLite virtual-machine steps between two looks at the clock of a time-limited read."""
+
+
 class Connection:
     """A sqlite-utils Database with its lock, transactions, read helpers and mask.
 
@@ -39,6 +49,9 @@ class Connection:
         self.lock = threading.RLock()
         self._savepoints = itertools.count()  # unique names, nested or not
         self.masked = masked
+        self.read_seconds: float | None = None
+        """Longest time a read may take (None: no limit); over it, :class:`QueryTooSlow`."""
+        self._deadline: float | None = None
 
     def masked_optional(self, text: str | None) -> str | None:
         return None if text is None else self.masked(text)
@@ -81,10 +94,22 @@ class Connection:
 
     @contextmanager
     def _errors(self, verb: str) -> Iterator[None]:
+        limit = self.read_seconds if verb == "read" and self._deadline is None else None
+        if limit is not None:  # called under the lock: one read at a time sets the clock
+            deadline = self._deadline = time.monotonic() + limit
+            self.db.conn.set_progress_handler(
+                lambda: 1 if time.monotonic() > deadline else 0, PROGRESS_STEPS
+            )
         try:
             yield
         except sqlite3.OperationalError as exc:
+            if limit is not None and "interrupt" in str(exc):
+                raise QueryTooSlow(f"a read of {self.path} took over {limit:g} s") from None
             raise StoreError(f"cannot {verb} {self.path} ({exc})") from None
+        finally:
+            if limit is not None:
+                self.db.conn.set_progress_handler(None, 0)
+                self._deadline = None
 
     def rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Every row of a query, read under the lock."""

@@ -31,6 +31,7 @@ from watcher.core.render import ChangeLine, change_lines
 from watcher.core.timeline import Facts
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
+from watcher.store.log_filters import DENSE, TypeFilter, cursor_of, type_filters
 from watcher.store.versions import _change
 
 LEVELS = ("high", "medium", "low", "info")
@@ -127,8 +128,8 @@ class ChangeSet:
 
     @property
     def cursor(self) -> str:
-        """The keyset cursor of the page that follows this row: ``date~id``."""
-        return f"{self.date}~{self.version_id}"
+        """The keyset cursor of the page that follows this row (see :func:`cursor_of`)."""
+        return cursor_of(self.date, self.version_id)
 
 
 @dataclass(frozen=True)
@@ -237,23 +238,28 @@ class Timeline:
             where.append(f"({date_sql()} < ? OR ({date_sql()} = ? AND v.id < ?))")
             params += [query.after[0], query.after[0], query.after[1]]
         if query.type_glob is not None:
-            of_event = (
-                " OR EXISTS (SELECT 1 FROM events e WHERE e.version_id = v.id AND e.type GLOB ?)"
-                if events
-                else ""
-            )
-            of_change = (
-                "EXISTS (SELECT 1 FROM changes c WHERE c.version_id = v.id "
-                "AND ('field.' || c.kind) GLOB ?)"
-            )
-            where.append(f"({of_change}{of_event})")
-            params += [query.type_glob] * (2 if events else 1)
+            parts = type_filters(query.type_glob, events)
+            dense = self._matching(parts) >= DENSE
+            sql = [f"v.id IN ({p.candidates})" if not dense else p.probe for p in parts]
+            where.append(f"({' OR '.join(sql) or '0'})")
+            params += [p.glob for p in parts]
         rows = self._conn.rows(
             f"""{_SET_COLUMNS} WHERE {" AND ".join(where)}
                 ORDER BY date DESC, v.id DESC LIMIT ?""",
             [*params, query.limit],
         )
         return self._sets(rows)
+
+    def _matching(self, parts: Sequence[TypeFilter]) -> int:
+        """How many rows the parts match, counted up to :data:`DENSE` (an index read)."""
+        total = 0
+        for part in parts:
+            row = self._conn.one(
+                f"SELECT COUNT(*) FROM ({part.candidates} LIMIT ?)",  # noqa: S608
+                [part.glob, DENSE],
+            )
+            total += int(row[0]) if row is not None else 0
+        return total
 
     def has_events(self) -> bool:
         """Whether the database records events (issue 22) in a shape this reads."""

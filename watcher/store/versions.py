@@ -140,15 +140,15 @@ class VersionBatch:
     def record_unchanged(self, snap: Snapshot, now: str) -> None:
         """Nothing new: refresh the trial row (and its hash), add no version.
 
-        A trial without typed columns yet (recorded while they were off) gets them.
+        A trial without typed columns yet (recorded while they were off) gets them; with
+        them off (``readable_records = false``) a trial's are cleared, never left stale.
         """
         _upsert_trial(self._db, snap, now, keep_hash=True, copies=self._copies)
-        if (
-            self._copies != "none"
-            and not self._db.execute(
-                "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
-            ).fetchone()
-        ):
+        if self._copies == "none":
+            self._db.execute("DELETE FROM trial_facts WHERE nct_id = ?", [snap.nct_id])
+        elif not self._db.execute(
+            "SELECT 1 FROM trial_facts WHERE nct_id = ?", [snap.nct_id]
+        ).fetchone():
             self._db.execute("INSERT " + FACTS_INTO, [snap.nct_id, *facts(snap.record)])
 
     def earlier_records(self, nct_id: str) -> list[dict[str, Any]]:

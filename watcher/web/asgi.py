@@ -3,7 +3,8 @@
 Routes:
 
 * ``POST /slack/commands`` and ``POST /slack/interactions`` - Slack's HTTP
-  mode. The body is read within :mod:`watcher.web.limits`, then handed to the
+  mode. The body is read within :mod:`watcher.web.limits` (before the request
+  counts against the request cap), then handed to the
   Bolt app (:mod:`watcher.slack.bolt_app`), which verifies the signature
   on the raw bytes before anything parses them; Bolt's dispatch waits for the listener's ``ack()``,
   so it runs on a worker thread, never on the event loop.
@@ -45,12 +46,12 @@ from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.config import Config, serving
 from watcher.daemon.health import service_health
 from watcher.store import Store, StoreError, Subscription
-from watcher.store.pool import StorePool
+from watcher.store.pool import UI, StorePool
 from watcher.store.service_state import SOCKET_MODE
 from watcher.timeutil import Clock, iso, utc_now
 from watcher.web import feeds
 from watcher.web.atom import CONTENT_TYPE as ATOM
-from watcher.web.limits import DEFAULT_LIMITS, Limits, read_body
+from watcher.web.limits import DEFAULT_LIMITS, Limits, body_slot
 from watcher.web.metrics import Reading, registry
 from watcher.web.ui.routes import UIContext, ui_routes
 
@@ -74,16 +75,29 @@ class WebContext:
     clock: Clock = utc_now
     kinds: tuple[str, ...] = ()
     """The channel registry's kinds (``/metrics`` reports each, 0 when it has no alerts)."""
+    bound: str | None = None
+    """The ``listen`` address the server binds at start (a reload never rebinds it): the
+    UI's token rule follows it, not a reloaded config's ``listen``."""
 
     def store(self, config: Config) -> Store:
         return self.pool.get(config.database, config.secrets())
+
+    def ui_store(self, config: Config) -> Store:
+        """The UI's own connection (its reads time-limited): a slow page never holds the
+        lock a Slack handler needs."""
+        return self.pool.get(
+            config.database,
+            config.secrets(),
+            purpose=UI,
+            read_seconds=self.limits.ui_query_seconds,
+        )
 
 
 def build_app(context: WebContext) -> Starlette:
     """The Starlette app with every route."""
     web = _Routes(context)
     metrics = registry(web.reading)
-    ui = UIContext(context.current, context.store, context.clock)
+    ui = UIContext(context.current, context.ui_store, context.clock, context.bound, context.limits)
     return Starlette(
         exception_handlers={StoreError: _database_unavailable},
         routes=[
@@ -116,14 +130,14 @@ class _Routes:
         self._context = context
 
     async def slack(self, request: Request) -> Response:
-        body = await read_body(request, self._context.limits)
-        if isinstance(body, Response):
-            return body
-        dispatch = self._context.slack
-        if dispatch is None or not serving(self._context.current()).slack_http:
-            return PlainTextResponse("slash commands are not configured", 503)
-        answer = await run_in_threadpool(dispatch, body, dict(request.headers))
-        return to_starlette_response(answer)
+        async with body_slot(request, self._context.limits) as body:
+            if isinstance(body, Response):
+                return body
+            dispatch = self._context.slack
+            if dispatch is None or not serving(self._context.current()).slack_http:
+                return PlainTextResponse("slash commands are not configured", 503)
+            answer = await run_in_threadpool(dispatch, body, dict(request.headers))
+            return to_starlette_response(answer)
 
     def feed_all(self, request: Request) -> Response:
         return self._feed(request, "all")

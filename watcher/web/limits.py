@@ -14,15 +14,19 @@ the worker threads and the database; the connection cap (uvicorn's
 only so that file descriptors stay bounded. Idle and slow-header connections
 count against the second alone (and are closed after ``header_seconds``), so
 a few hundred idle sockets never silence Slack's slash commands and buttons.
-Bodies are read only by the Slack routes, at most :attr:`Limits.max_body`
-(16 KiB: a slash command or a click is a few KiB); every other route is a
-``GET`` that never reads one.
+Bodies are read only by the Slack routes (at most :attr:`Limits.max_body`,
+16 KiB: a slash command or a click is a few KiB) and the UI's login form, each
+through :func:`body_slot`: a request counts against the request cap only once
+its body has arrived, so clients trickling bodies hold connections (bounded by
+the connection cap and ``body_seconds``), never the slots Slack needs. Every
+other route is a ``GET`` that never reads one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +55,9 @@ class Limits:
     """Requests handled at once; one more is answered 503 (``Retry-After: 1``)."""
     max_connections: int = 512
     """Open connections, idle ones included; a request on one more is answered 503."""
+    ui_query_seconds: float = 2.0
+    """Longest time one database read of a web UI page may take (then 503: narrow the
+    filter); the UI reads through its own connection, so Slack never waits behind it."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -81,38 +88,93 @@ class HeaderDeadline(H11Protocol):
             self.transport.close()
 
 
+CAP_KEY = "ctwatch.request_cap"
+"""Where :class:`RequestCap` leaves itself in the scope of a request with a body."""
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def busy() -> Response:
+    """The answer above the cap."""
+    return PlainTextResponse("busy; try again", 503, headers={"Retry-After": "1"})
+
+
 class RequestCap:
     """ASGI middleware: at most ``limit`` HTTP requests in flight, 503 for one more.
 
     Counts requests being handled, not connections: a socket that is open but
     has sent no complete request head is no work yet, so it cannot crowd out
-    one that has (uvicorn's own limit counts connections).
+    one that has (uvicorn's own limit counts connections). Likewise a request
+    with a body is no work until its body has arrived: it is let through
+    uncounted (the cap in its scope, under :data:`CAP_KEY`) and :func:`body_slot`
+    takes its slot once the body is complete - 64 clients trickling bodies
+    must not silence Slack, ``/healthz`` and ``/metrics``. Bodies being read are
+    bounded by the connection cap, ``max_body`` and ``body_seconds``.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
         self.in_flight = 0
+        self.reading = 0
+        """Request bodies being received (not counted in ``in_flight``)."""
+
+    def take(self) -> bool:
+        """One slot, or False when ``limit`` are taken (one event loop: no lock needed)."""
+        if self.in_flight >= self.limit:
+            return False
+        self.in_flight += 1
+        return True
+
+    def release(self) -> None:
+        self.in_flight -= 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            busy = PlainTextResponse("busy; try again", 503, headers={"Retry-After": "1"})
-            await busy(scope, receive, send)
+        if scope["method"] in BODY_METHODS:
+            scope[CAP_KEY] = self  # body_slot takes the slot after the body
+            await self.app(scope, receive, send)
             return
-        self.in_flight += 1  # one event loop: no lock needed
+        if not self.take():
+            await busy()(scope, receive, send)
+            return
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.release()
 
 
 def protocol(limits: Limits) -> type[HeaderDeadline]:
     """:class:`HeaderDeadline` with ``limits``' header deadline."""
     attributes = {"header_seconds": limits.header_seconds}
     return type("HeaderDeadlineProtocol", (HeaderDeadline,), attributes)
+
+
+@contextlib.asynccontextmanager
+async def body_slot(request: Request, limits: Limits) -> AsyncIterator[bytes | Response]:
+    """The body (see :func:`read_body`), then a :class:`RequestCap` slot held while the
+    block handles it; a refusal (or 503 when the cap is full) is yielded instead."""
+    cap = request.scope.get(CAP_KEY)
+    if not isinstance(cap, RequestCap):  # no cap around this app (a test's bare app)
+        yield await read_body(request, limits)
+        return
+    cap.reading += 1
+    try:
+        body = await read_body(request, limits)
+    finally:
+        cap.reading -= 1
+    if isinstance(body, Response):
+        yield body
+        return
+    if not cap.take():
+        yield busy()
+        return
+    try:
+        yield body
+    finally:
+        cap.release()
 
 
 async def read_body(request: Request, limits: Limits) -> bytes | Response:
@@ -127,7 +189,7 @@ async def read_body(request: Request, limits: Limits) -> bytes | Response:
     raw = headers.get("content-length")
     if "transfer-encoding" in headers or raw is None:
         return PlainTextResponse("Content-Length required", 411)
-    if not raw.strip().isdigit():
+    if not (raw.strip().isascii() and raw.strip().isdecimal()):
         return PlainTextResponse("bad Content-Length", 400)
     length = int(raw)
     if length > limits.max_body:

@@ -95,6 +95,11 @@ def test_unknown_and_malformed_trials(served: Served) -> None:
     assert (
         wrong.status_code == 400 and "a: &#39;x&#39; is not a version (1, #1 or r7)" in wrong.text
     )
+    for name in ("a", "b"):  # a superscript digit blames the version, not the trial
+        other = "b" if name == "a" else "a"
+        odd = get(served, f"/trials/{LONG}/compare?{name}=%C2%B2&{other}=2")
+        assert odd.status_code == 400
+        assert f"{name}: &#39;²&#39; is not a version (1, #1 or r7)" in odd.text
 
 
 @pytest.mark.parametrize(
@@ -108,6 +113,9 @@ def test_unknown_and_malformed_trials(served: Served) -> None:
         ("type=<b>", "type: '<b>' is not a type or glob"),
         ("format=xml", "format: 'xml' is not one of csv, json"),
         ("set=1,x", "set: '1,x' is not a list of change-set ids"),
+        # str.isdigit accepts a superscript two, which int() refuses: a 400, never a 500
+        ("set=%C2%B2", "set: '²' is not a list of change-set ids"),
+        ("limit=%C2%B2", "limit: '²' is not a number from 1 to 1000"),
         ("watch=nope", "watch: no watch is named 'nope'"),
         ("search=nope", "search: no search is named 'nope'"),
         ("colour=red", "unknown parameter 'colour'"),

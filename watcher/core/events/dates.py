@@ -33,8 +33,11 @@ def parse_date(text: Any) -> date | None:
     return None
 
 
-def add_years(day: date, years: int) -> date:
-    """The same day ``years`` later (29 February -> 28 February)."""
+def add_years(day: date, years: int) -> date | None:
+    """The same day ``years`` later (29 February -> 28 February); None past year 9999 (a
+    record may say anything: a date there has no deadline, never a crash)."""
+    if not date.min.year <= day.year + years <= date.max.year:
+        return None
     try:
         return day.replace(year=day.year + years)
     except ValueError:

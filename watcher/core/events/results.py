@@ -107,6 +107,8 @@ def deadline(record: Any) -> Deadline | None:
         return None
     certificate = isinstance(status.get("dispFirstSubmitDate"), str)
     due = add_years(basis, 3 if certificate else 1)
+    if due is None:
+        return None
     return Deadline(basis, basis_text, due, certificate, _results_date(record), has_results(record))
 
 

@@ -39,9 +39,12 @@ def required_token(config: Config) -> str | None:
     return server.ui_token.get_secret_value() if server and server.ui_token else None
 
 
-def shut(config: Config) -> bool:
-    """No token and a non-loopback address: the UI answers 403."""
-    listen = serving(config).listen
+def shut(config: Config, bound: str | None = None) -> bool:
+    """No token and a non-loopback address: the UI answers 403.
+
+    ``bound`` is the address the server bound at start: a reload that moves
+    ``listen`` to loopback does not rebind the socket, so the old address decides."""
+    listen = bound if bound is not None else serving(config).listen
     return required_token(config) is None and listen is not None and not loopback(listen)
 
 

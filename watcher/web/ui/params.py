@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from watcher.config import normalise_nct_id
+from watcher.store.log_filters import parse_cursor
 from watcher.store.timeline import LEVELS
 
 CHANGES_PARAMS = frozenset(
@@ -36,7 +37,6 @@ MAX_SETS = 1000
 MAX_LIMIT = 1000
 _GLOB = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]{1,100}$")
 _RELATIVE = re.compile(r"^(\d{1,5})d$")
-_CURSOR = re.compile(r"^(\d{4}(?:-\d{2}(?:-\d{2})?)?)~(\d{1,18})$")
 
 
 class BadParameter(ValueError):
@@ -140,17 +140,22 @@ def _day(name: str, value: str | None, today: date) -> str | None:
 def _cursor(value: str | None) -> tuple[str, int] | None:
     if value is None:
         return None
-    match = _CURSOR.match(value)
-    if match is None:
+    cursor = parse_cursor(value)
+    if cursor is None:
         raise BadParameter(f"after: {_shown(value)} is not a page cursor (use the Next link)")
-    return match.group(1), int(match.group(2))
+    return cursor
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``²`` and other digits ``int`` refuses."""
+    return text.isascii() and text.isdecimal()
 
 
 def _sets(value: str | None) -> tuple[int, ...] | None:
     if value is None:
         return None
     parts = value.split(",")
-    if len(parts) > MAX_SETS or not all(p.strip().isdigit() and len(p.strip()) < 19 for p in parts):
+    if len(parts) > MAX_SETS or not all(_digits(p.strip()) and len(p.strip()) < 19 for p in parts):
         raise BadParameter(
             f"set: {_shown(value)} is not a list of change-set ids (at most {MAX_SETS})"
         )
@@ -160,7 +165,7 @@ def _sets(value: str | None) -> tuple[int, ...] | None:
 def _limit(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not _digits(value) or not 1 <= int(value) <= MAX_LIMIT:
         raise BadParameter(f"limit: {_shown(value)} is not a number from 1 to {MAX_LIMIT}")
     return int(value)
 
@@ -172,6 +177,6 @@ def version_name(name: str, value: str | None) -> str:
         raise BadParameter(f"{name}: missing (a version as history names it, e.g. {name}=1)")
     text = value.strip()
     head, digits = (text[0].lower(), text[1:]) if text[:1] in "#rR" else ("#", text)
-    if not digits.isdigit() or not 1 <= int(digits) < 10**9:
+    if not _digits(digits) or not 1 <= int(digits) < 10**9:
         raise BadParameter(f"{name}: {_shown(value)} is not a version (1, #1 or r7)")
     return f"{head}{int(digits)}"

@@ -15,14 +15,11 @@ hostile title or why-stopped text is shown, never run.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -38,17 +35,18 @@ from starlette.responses import (
 )
 from starlette.routing import BaseRoute, Route
 
-from watcher.alerts.search_routes import current_searches
+from watcher.alerts.routing import watched_trials
+from watcher.alerts.search_routes import current_searches, followed_now
 from watcher.config import Config, normalise_nct_id
 from watcher.core.describe import STATUS_PATH, display_value
 from watcher.core.render import HISTORY_URL, STUDY_URL, compare_url
 from watcher.core.search_card import TrialCard
-from watcher.core.text import spreadsheet_safe
 from watcher.core.timeline import results_due
-from watcher.store import Store
-from watcher.store.timeline import LEVELS, ChangeQuery, ChangeSet, StoryVersion
+from watcher.store import QueryTooSlow, Store
+from watcher.store.timeline import LEVELS, ChangeQuery, StoryVersion
 from watcher.timeutil import Clock
-from watcher.web.ui import auth, charts
+from watcher.web.limits import DEFAULT_LIMITS, Limits, body_slot
+from watcher.web.ui import auth, charts, exports
 from watcher.web.ui.params import BadParameter, ChangesParams, parse_changes, version_name
 
 log = logging.getLogger(__name__)
@@ -69,16 +67,21 @@ EXPORT_PAGE = 200
 LATEST = 20
 MAX_LOGIN_BODY = 4096
 NO_DATABASE = "no database yet: the UI shows what a cycle has stored (run ctwatch check)\n"
+TOO_SLOW = "this query took too long; narrow the filter (a trial, a watch, a date range)"
 SHUT = "the web UI needs [server] ui_token when server.listen is not a loopback address; set it\n"
 
 
 @dataclass(frozen=True)
 class UIContext:
-    """What the pages read: the current config, its store, the clock."""
+    """What the pages read: the current config, its store, the clock; the address the
+    server actually bound (its token rule: a reload does not rebind the socket)."""
 
     current: Callable[[], Config]
     store: Callable[[Config], Store]
     clock: Clock
+    bound: str | None = None
+    """``[server] listen`` as bound at start (None: decide from the current config)."""
+    limits: Limits = DEFAULT_LIMITS
 
 
 def ui_routes(context: UIContext) -> list[BaseRoute]:
@@ -92,7 +95,7 @@ def ui_routes(context: UIContext) -> list[BaseRoute]:
         ("/searches/{name:path}", pages.search),
     ]
     routes: list[BaseRoute] = [
-        Route(path, _guard(context, page), methods=["GET"]) for path, page in guarded
+        Route(path, _guard(context, pages.bounded(page)), methods=["GET"]) for path, page in guarded
     ]
     routes += [
         Route("/login", _guard(context, pages.login_form, login=True), methods=["GET"]),
@@ -113,7 +116,7 @@ def _guard(
     def guarded(request: Request) -> Response:
         started = time.perf_counter()
         config = context.current()
-        if auth.shut(config):
+        if auth.shut(config, context.bound):
             return _secure(PlainTextResponse(SHUT, 403))
         if not login and not auth.authorised(config, request):
             if request.headers.get("authorization"):
@@ -194,6 +197,22 @@ class _Pages:
     def _store(self, config: Config) -> Store:
         return self._context.store(config)
 
+    def bounded(
+        self, page: Callable[[Request, Config], Response]
+    ) -> Callable[[Request, Config], Response]:
+        """``page``, answering 503 with advice when one of its reads passes the UI's limit."""
+
+        def answer(request: Request, config: Config) -> Response:
+            try:
+                return page(request, config)
+            except QueryTooSlow as exc:
+                log.warning("%s: %s", request.url.path, exc)
+                if request.query_params.get("format", "html").strip().lower() in ("csv", "json"):
+                    return PlainTextResponse(TOO_SLOW + "\n", 503)
+                return self._html("error.html", 503, title="Too slow", message=TOO_SLOW)
+
+        return answer
+
     def _today(self) -> date:
         return self._context.clock().date()
 
@@ -229,8 +248,14 @@ class _Pages:
                 "error.html", 400, title="Bad request",
                 message=f"trial: {raw[:40]!r} is not an NCT ID (NCT and 8 digits)",
             )  # fmt: skip
-        story = self._store(config).timeline.story(nct)
+        store = self._store(config)
+        story = store.timeline.story(nct)
         if story is None:
+            if nct in _watched(config, store):
+                return self._not_found(
+                    f"{nct} is watched but not yet checked: the next cycle stores its first"
+                    " version."
+                )
             return self._not_found(f"{nct} is not watched: ctwatch has stored no version of it.")
         today = self._today()
         versions = story.versions
@@ -251,12 +276,13 @@ class _Pages:
         raw = request.path_params["nct"]
         try:
             nct = normalise_nct_id(raw)
+        except ValueError:
+            return self._bad(BadParameter(f"trial: {raw[:40]!r} is not an NCT ID"))
+        try:
             a = version_name("a", request.query_params.get("a"))
             b = version_name("b", request.query_params.get("b"))
         except BadParameter as problem:
             return self._bad(problem)
-        except ValueError:
-            return self._bad(BadParameter(f"trial: {raw[:40]!r} is not an NCT ID"))
         store = self._store(config)
         story = store.timeline.story(nct)
         if story is None:
@@ -309,9 +335,9 @@ class _Pages:
                 items.append(("limit", str(params.limit)))
             following = "/changes?" + urlencode(items)
         if params.format == "json":
-            return _json(rows, following)
+            return _secure(exports.as_json(rows, following))
         if params.format == "csv":
-            return _csv(rows, following)
+            return _secure(exports.as_csv(rows, following))
         return self._html(
             "changes.html", title="Changes · ctwatch", rows=rows, params=params,
             following=following,
@@ -366,16 +392,19 @@ class _Pages:
 
     async def login(self, request: Request) -> Response:
         config = self._context.current()
-        if auth.shut(config):
+        if auth.shut(config, self._context.bound):
             return _secure(PlainTextResponse(SHUT, 403))
         token = auth.required_token(config)
         if token is None:
             return _secure(RedirectResponse("/", 303))
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_LOGIN_BODY:
-                return _secure(PlainTextResponse("login form too large\n", 413))
+        # within the body deadline, and counted against the request cap only once read
+        limits = replace(self._context.limits, max_body=MAX_LOGIN_BODY)
+        async with body_slot(request, limits) as body:
+            if isinstance(body, Response):
+                return _secure(body)
+            return self._logged_in(request, config, token, body)
+
+    def _logged_in(self, request: Request, config: Config, token: str, body: bytes) -> Response:
         form = parse_qs(body.decode("utf-8", "replace"))
         given = (form.get("token") or [""])[0]
         target = _safe_next((form.get("next") or ["/"])[0])
@@ -393,6 +422,13 @@ class _Pages:
         return _secure(response)
 
 
+def _watched(config: Config, store: Store) -> tuple[str, ...]:
+    """What the next cycle checks (config, followed searches, Slack subscriptions)."""
+    subscriptions = store.subscriptions.list() if config.slack is not None else []
+    followed = followed_now(store, current_searches(config, store))
+    return watched_trials(config, subscriptions, followed)
+
+
 def _status_words(status: str | None) -> str:
     return display_value(STATUS_PATH, status) if status else "—"
 
@@ -406,51 +442,3 @@ def _slips(versions: Sequence[StoryVersion]) -> int:
         if day is not None:
             known.append(day)
     return sum(1 for before, after in itertools.pairwise(known) if after > before)
-
-
-def _plain(change_set: ChangeSet) -> dict[str, Any]:
-    return {
-        "change_set": change_set.version_id,
-        "nct_id": change_set.nct_id,
-        "title": change_set.title,
-        "version": change_set.ref,
-        "registry_version": change_set.registry_version,
-        "date": change_set.date,
-        "source": "imported" if change_set.imported else "observed",
-        "level": change_set.level,
-        "entries": [
-            {"level": e.level, "type": e.type, "label": e.line.label, "text": e.text}
-            for e in change_set.entries
-        ],
-    }
-
-
-def _json(rows: Sequence[ChangeSet], following: str | None) -> Response:
-    body = {"changes": [_plain(r) for r in rows], "next": following}
-    response = Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
-    return _secure(response)
-
-
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text (a record's ``=cmd`` is not run)."""
-    return spreadsheet_safe(value)
-
-
-def _csv(rows: Sequence[ChangeSet], following: str | None) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["date", "nct_id", "title", "version", "source", "level", "type", "field", "change"]
-    )
-    for row in rows:
-        source = "imported" if row.imported else "observed"
-        for entry in row.entries:
-            writer.writerow(
-                [_cell(v) for v in (row.date, row.nct_id, row.title, row.ref, source,
-                                    entry.level, entry.type, entry.line.label, entry.text)]
-            )  # fmt: skip
-    response = Response(out.getvalue(), media_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = 'attachment; filename="ctwatch-changes.csv"'
-    if following is not None:
-        response.headers["Link"] = f'<{following}>; rel="next"'
-    return _secure(response)
