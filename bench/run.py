@@ -17,8 +17,11 @@ process's: interpreter start, imports, config, cycle, close, as the kernel count
 them), CPU per 1,000 records fetched, peak RSS, database size and database bytes
 per trial for each, with ctwatch's default ``[database]`` settings (typed
 ``latest`` columns, compressed bodies; ``--readable-records`` picks another); then
-the wall time of ``ctwatch status`` and ``status --json`` (output to
-/dev/null) against a no-change ``ctwatch check``, each a whole fresh process.
+the wall time of ``ctwatch status`` (on a pseudo-terminal: the summary; to a pipe: every
+row) and ``status --json``, and when each printed its first line, against a no-change
+``ctwatch check``, each a whole fresh process. The watch list is a ``trials_file``
+(``--trials-in-toml``: a TOML array, as before). ``--profile FILE`` writes a cProfile
+(CPU time) of each baseline and prints its costliest functions.
 It also times ``json.loads`` and ``orjson.loads`` on the very JSON the double
 serves (in the double's process, in pages of 1,000 studies), so the baseline's
 whole-process CPU can be read as a multiple of merely parsing what it received,
@@ -37,18 +40,23 @@ nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import io
 import json
 import multiprocessing as mp
 import os
+import pty
 import resource
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -57,6 +65,7 @@ sys.path.insert(0, str(HERE))
 # child that runs a cycle must load what `ctwatch check` loads and nothing else, so its
 # whole-process CPU is ctwatch's.
 
+STARTED = time.perf_counter()
 BEFORE = "2025-11-20T09:00:06"
 AFTER = "2025-11-21T09:00:06"
 CHANGE_DAY = "2025-11-20"
@@ -105,10 +114,13 @@ def parse_cost(double: Any, n: int) -> dict[str, float]:
     return cost
 
 
-def one_cycle(config: str, full: bool = False, events: bool = True) -> None:
+def one_cycle(
+    config: str, full: bool = False, events: bool = True, profile: str | None = None
+) -> None:
     """Child mode: run one `ctwatch check` cycle (``--full``: the sweep) in-process and
-    print its figures; ``events=False`` skips the event rules (for the comparison)."""
-    import io  # noqa: PLC0415 - child mode only
+    print its figures; ``events=False`` skips the event rules (for the comparison);
+    ``profile``: also write a cProfile of the cycle there."""
+
     from contextlib import nullcontext  # noqa: PLC0415
 
     from watcher.app import App, settle_memory  # noqa: PLC0415
@@ -126,7 +138,14 @@ def one_cycle(config: str, full: bool = False, events: bool = True) -> None:
     spent = _meter_events() if events else [0.0, 0.0]
     settle_memory(loaded)  # as `ctwatch check` does
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    report, delivery = app.check(full=full)
+    if profile:
+        import cProfile  # noqa: PLC0415 - on request only
+
+        with cProfile.Profile(time.process_time) as prof:  # CPU, not a busy machine's wall
+            report, delivery = app.check(full=full)
+        prof.dump_stats(profile)
+    else:
+        report, delivery = app.check(full=full)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     stats = app.registry.stats
     app.close()
@@ -137,6 +156,8 @@ def one_cycle(config: str, full: bool = False, events: bool = True) -> None:
                 "mb": stats.bytes_received / 1e6,
                 "wall": wall,
                 "cpu": cpu,
+                "process_cpu": time.process_time(),
+                "process_wall": time.perf_counter() - STARTED,
                 "fetched": fetched[0],
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "checked": report.checked,
@@ -172,27 +193,38 @@ def _meter_events() -> list[float]:
 
     for name, slot in (("_events", 0), ("_clock", 1), ("_time_events", 1)):
         setattr(pipeline.Pipeline, name, metered(getattr(pipeline.Pipeline, name), slot))
-    versions.insert_events = metered(versions.insert_events, 0)
-    versions.write_clock = metered(versions.write_clock, 1)
+    for name, slot in (("insert_events", 0), ("write_clock", 1)):  # as versions calls them
+        setattr(versions, name, metered(getattr(versions, name), slot))
     return spent
 
 
 def write_config(
-    folder: Path, url: str, n: int, naive: bool, wide_over: int, readable: str | None = None
+    folder: Path,
+    url: str,
+    n: int,
+    naive: bool,
+    wide_over: int,
+    readable: str | None = None,
+    in_toml: bool = False,
 ) -> Path:
-    """The benchmark's config: no pacing, and ``database.readable_records`` as ctwatch's
-    default unless ``readable`` names a value (``true``, ``false``, ``"json"``)."""
+    """The benchmark's config: no pacing, ``database.readable_records`` as ctwatch's default
+    unless ``readable`` names a value (``true``, ``false``, ``"json"``), the IDs in a
+    ``trials_file`` (``in_toml``: a ``trials`` array, as before it existed)."""
     from synth import nct  # noqa: PLC0415
 
     path = folder / "ctwatch.toml"
     records = "" if readable is None else f"readable_records = {readable}\n"
-    trials = ",\n".join(f'  "{nct(i)}"' for i in range(n))
+    if in_toml:
+        trials = "trials = [\n" + ",\n".join(f'  "{nct(i)}"' for i in range(n)) + "\n]"
+    else:
+        (folder / "ids.txt").write_text("".join(f"{nct(i)}\n" for i in range(n)), "utf-8")
+        trials = 'trials_file = "ids.txt"'
     mode = "incremental = false\nbatch_size = 1\n" if naive else ""
     mode += f"registry_wide_over = {wide_over}\n"
     path.write_text(
         f'[registry]\nurl = "{url}"\npace = 0\nretries = 2\nbackoff = 0.1\n{mode}\n'
         f'[database]\npath = "ctwatch.db"\n{records}\n'
-        f'[[watch]]\nname = "bench"\ntrials = [\n{trials}\n]\n',
+        f'[[watch]]\nname = "bench"\n{trials}\n',
         encoding="utf-8",
     )
     return path
@@ -209,8 +241,9 @@ def db_figures(db: Path) -> tuple[int, int]:
 
 
 def run_cycle(config: Path, *extra: str) -> dict[str, Any]:
-    """One cycle in a fresh process; ``process_cpu`` is that whole process's CPU seconds
-    (interpreter start, imports, config, the cycle, closing), from the kernel's count."""
+    """One cycle in a fresh process (``--profile FILE`` among ``extra`` profiles it);
+    ``process_cpu`` is that whole process's CPU seconds (interpreter start, imports, config,
+    the cycle, closing), from the kernel's count."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [sys.executable, __file__, "--cycle", str(config), *extra],
@@ -222,30 +255,84 @@ def run_cycle(config: Path, *extra: str) -> dict[str, Any]:
     return result
 
 
-def timed(config: Path, *args: str) -> float:
-    """Wall seconds of one whole ``ctwatch`` process (start-up included), output discarded."""
+def top_functions(stats: str, count: int = 25) -> None:
+    """The profiled cycle's costliest functions by their own time, then by cumulative time."""
+    import pstats  # noqa: PLC0415 - on request only
+
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(stats, stream=out).sort_stats(key).print_stats(count)
+        print(f"\n<!-- profile {stats} by {key}\n{out.getvalue()}\n-->", flush=True)
+
+
+def timed(config: Path, *args: str, terminal: bool = False) -> tuple[float, float]:
+    """Wall seconds of one whole ``ctwatch`` process (start-up included) and until its
+    first line of output, the output read and discarded; ``terminal``: on a pseudo-terminal
+    (80x24), as a person at a terminal sees it."""
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), *args],
-        stdout=subprocess.DEVNULL, check=True,
-    )  # fmt: skip
-    return time.perf_counter() - start
+    command = [sys.executable, "-m", "watcher", "--config", str(config), *args]
+    if terminal:
+        primary, secondary = pty.openpty()
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        proc = subprocess.Popen(command, stdout=secondary, stderr=subprocess.DEVNULL)
+        os.close(secondary)
+        reader: IO[bytes] = os.fdopen(primary, "rb", buffering=0)
+    else:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        reader = proc.stdout
+    first = 0.0
+    with reader:
+        buffered = b""
+        while True:
+            try:
+                chunk = reader.read(65536)
+            except OSError:  # the pseudo-terminal closed
+                break
+            if not chunk:
+                break
+            if not first and b"\n" in buffered + chunk:
+                first = time.perf_counter() - start
+            buffered = b"" if first else buffered + chunk
+    proc.wait()
+    return time.perf_counter() - start, first
 
 
-def status_times(n: int, config: Path) -> None:
-    """``status`` and ``status --json`` against a no-change ``check``, each a fresh process."""
-    check = timed(config, "check")
-    for args in (["status"], ["status", "--json"]):
-        took = timed(config, *args)
+STATUS_HEADER = (
+    "\n| N | command | wall | first line | against | ratio |\n|---:|---|---:|---:|---|---:|"
+)
+
+
+def status_times(n: int, config: Path) -> list[dict[str, Any]]:
+    """``status`` (on a terminal, and its whole list to a pipe) and ``status --json``
+    against a no-change ``check``, each a fresh process."""
+    check, first = timed(config, "check")
+    print(f"| {n:,} | `ctwatch check`, no change | {check:.2f} s | – | – | – |", flush=True)
+    out = [{"n": n, "command": "check", "where": "", "wall": check}]
+    for args, terminal in ((["status"], True), (["status"], False), (["status", "--json"], False)):
+        took, first = timed(config, *args, terminal=terminal)
+        where = "on a terminal" if terminal else "to a pipe"
+        out.append(
+            {"n": n, "command": " ".join(args), "where": where, "wall": took, "first": first}
+        )
         print(
-            f"| {n:,} | `ctwatch {' '.join(args)}` | {took:.2f} s | no-change `ctwatch check` "
-            f"{check:.2f} s | {took / check:.1f}x |",
+            f"| {n:,} | `ctwatch {' '.join(args)}` {where} | {took:.2f} s | {first:.2f} s "
+            f"| no-change `ctwatch check` | {took / check:.1f}× |",
             flush=True,
         )
+    return out
 
 
 def bench(
-    n: int, naive: bool, wide_over: int, readable: str | None = None, events: bool = True
+    n: int,
+    naive: bool,
+    wide_over: int,
+    readable: str | None = None,
+    *,
+    events: bool = True,
+    profile: str | None = None,
+    in_toml: bool = False,
+    statuses: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
@@ -256,7 +343,7 @@ def bench(
         parent.send(("parse", None))
         parse = parent.recv()
         with tempfile.TemporaryDirectory(prefix="ctwatch-bench-") as tmp:
-            config = write_config(Path(tmp), url, n, naive, wide_over, readable)
+            config = write_config(Path(tmp), url, n, naive, wide_over, readable, in_toml)
             db = Path(tmp) / "ctwatch.db"
             received = 0.0
             for name in ("baseline", "no change", "1% changed"):
@@ -264,7 +351,14 @@ def bench(
                     parent.send(("change", 0.01))
                     parent.recv()
                 before = db_figures(db)[0] if db.exists() else 0
-                row = run_cycle(config, *(() if events else ("--no-events",)))
+                stats = f"{profile}.{n}" if profile and name == "baseline" else None
+                extra = [
+                    *(() if events else ("--no-events",)),
+                    *(("--profile", stats) if stats else ()),
+                ]
+                row = run_cycle(config, *extra)
+                if stats:
+                    top_functions(stats)
                 size, stored = db_figures(db)
                 received += row["mb"]
                 row.update(
@@ -275,7 +369,10 @@ def bench(
                 rows.append(row)
                 print(_line(row), flush=True)
             if not naive and events:
-                status_times(n, config)
+                print(STATUS_HEADER, flush=True)
+                timings = status_times(n, config)
+                if statuses is not None:
+                    statuses += timings
     finally:
         parent.send(("stop", None))
         parent.recv()
@@ -285,17 +382,21 @@ def bench(
 
 HEADER = (
     "| N | mode | cycle | requests | MB received | wall s | CPU s | process CPU s "
-    "| CPU ms / 1k records | peak RSS MB | DB MB | DB bytes / trial | DB growth KB |\n"
-    "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| process CPU / json.loads | CPU ms / 1k records | peak RSS MB | DB MB | DB bytes / trial "
+    "| DB growth KB |\n"
+    "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
 def _line(row: dict[str, Any]) -> str:
     per_k = f"{row['cpu'] * 1e6 / row['fetched']:.0f}" if row["fetched"] else "–"
+    baseline = row["cycle"] == "baseline"
+    ratio = f"{row['process_cpu'] / row['parse']['json']:.2f}×" if baseline else "–"
     return (
         f"| {row['n']:,} | {_mode(row)} | {row['cycle']} "
         f"| {row['requests']:,} | {row['mb']:.2f} | {row['wall']:.2f} | {row['cpu']:.2f} "
-        f"| {row['process_cpu']:.2f} | {per_k} | {row['rss_mb']:.0f} | {row['db_mb']:.2f} "
+        f"| {row['process_cpu']:.2f} | {ratio} "
+        f"| {per_k} | {row['rss_mb']:.0f} | {row['db_mb']:.2f} "
         f"| {row['db_mb'] * 1e6 / row['n']:,.0f} | {row['db_growth_kb']:.1f} |"
     )
 
@@ -409,6 +510,51 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return [f"- [{'x' if ok else ' '}] {what}: {value}" for what, ok, value in checks]
 
 
+def whole_registry(rows: list[dict[str, Any]], statuses: list[dict[str, Any]]) -> list[str]:
+    """Issue 25's targets at each N that ran, with the measured ratio."""
+    out = []
+    peaks: dict[int, float] = {}
+    for row in rows:
+        if not row["naive"]:
+            peaks[row["n"]] = max(peaks.get(row["n"], 0.0), row["rss_mb"])
+    for n in sorted(peaks):
+        base = next(r for r in rows if r["n"] == n and r["cycle"] == "baseline" and not r["naive"])
+        floor = base["parse"]["json"]
+        ratio = base["process_cpu"] / floor
+        out.append(
+            f"- [{'x' if ratio <= 3 else ' '}] N = {n:,}: baseline {base['process_cpu']:.1f} s "
+            f"CPU (whole process) = {ratio:.2f}× json.loads of the "
+            f"{base['parse']['bytes'] / 1e6:,.0f} MB it received ({floor:.1f} s; target ≤ 3×)"
+        )
+        small = peaks.get(n // 10)
+        if small:
+            grow = peaks[n] / small
+            ok = grow <= 1.3 and peaks[n] <= 300
+            out.append(
+                f"- [{'x' if ok else ' '}] N = {n:,}: peak RSS {peaks[n]:.0f} MB = {grow:.2f}× "
+                f"the {small:.0f} MB at N = {n // 10:,} (target ≤ 1.3× and ≤ 300 MB)"
+            )
+        timing = {(s["command"], s["where"]): s for s in statuses if s["n"] == n}
+        check = timing.get(("check", ""))
+        if check is None:
+            continue
+        out.append(
+            f"- [{'x' if check['wall'] <= 1 else ' '}] N = {n:,}: no-change `ctwatch check` "
+            f"{check['wall']:.2f} s wall (target ≤ 1 s)"
+        )
+        for (command, where), s in timing.items():
+            if command == "check":
+                continue
+            ratio = s["wall"] / check["wall"]
+            ok = ratio <= 3 and s["first"] <= 1
+            out.append(
+                f"- [{'x' if ok else ' '}] N = {n:,}: `ctwatch {command}` {where} "
+                f"{s['wall']:.2f} s = {ratio:.1f}× the no-change check, first line after "
+                f"{s['first']:.2f} s (target ≤ 3×, first line ≤ 1 s)"
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", default="1000,10000", help="comma-separated N values")
@@ -426,6 +572,17 @@ def main() -> None:
         help="database.readable_records for the run (default: ctwatch's default, typed "
         "columns; '\"json\"' also keeps each record as JSON text)",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="profile each baseline cycle with cProfile, write the stats to FILE.N and print "
+        "the functions that cost the most",
+    )
+    parser.add_argument(
+        "--trials-in-toml",
+        action="store_true",
+        help="list the IDs as a TOML `trials` array instead of a trials_file (the old way)",
+    )
     parser.add_argument("--cycle", help=argparse.SUPPRESS)
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-events", action="store_true", help=argparse.SUPPRESS)
@@ -436,16 +593,32 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.cycle:
-        one_cycle(args.cycle, args.full, events=not args.no_events)
+        one_cycle(args.cycle, args.full, events=not args.no_events, profile=args.profile)
         return
     sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
     print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print(HEADER)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    statuses: list[dict[str, Any]] = []
     for n in sizes:
-        rows += bench(n, False, args.registry_wide_over, args.readable_records)
+        rows += bench(
+            n,
+            False,
+            args.registry_wide_over,
+            args.readable_records,
+            profile=args.profile,
+            in_toml=args.trials_in_toml,
+            statuses=statuses,
+        )
         if not args.skip_event_comparison:
-            rows += bench(n, False, args.registry_wide_over, args.readable_records, events=False)
+            rows += bench(
+                n,
+                False,
+                args.registry_wide_over,
+                args.readable_records,
+                events=False,
+                in_toml=args.trials_in_toml,
+            )
         if args.naive:
             rows += bench(n, True, args.registry_wide_over, args.readable_records)
     if lines := event_cost(rows):
@@ -455,6 +628,9 @@ def main() -> None:
     print("\n".join(parsing(rows)))
     if lines := memory(rows):
         print("\nMemory:")
+        print("\n".join(lines))
+    if lines := whole_registry(rows, statuses):
+        print("\nThe whole registry (issue 25), every figure as a ratio:")
         print("\n".join(lines))
     if lines := targets(rows):
         print("\nTargets:")
