@@ -60,7 +60,7 @@ def _select(
 
 def _line(alert: OutboxProblem, obj: Context) -> str:
     when = "" if alert.status == "failed" else f", next try {alert.next_attempt_at}"
-    what = alert.nct_id or "ctwatch notice"
+    what = alert.nct_id or ("digest" if alert.kind == "digest" else "ctwatch notice")
     if alert.kind.startswith("search."):  # a search's news, not a change of the trial
         what += f" ({WORDS.get(alert.kind.removeprefix('search.'), 'search')})"
     error = f": {obj.redactor(alert.last_error)}" if alert.last_error else ""
