@@ -8,8 +8,9 @@ from pathlib import Path
 from tests.conftest import run_cli
 from tests.slack.test_slash import ENV, check, command, commands_config, endpoint
 from tests.support.slack_double import SlackDouble
+from watcher.store import Mute, Store
 from watcher.testing.registry_double import RegistryDouble
-from watcher.testing.samples import changed, seed_study
+from watcher.testing.samples import SEED_NCT, changed, seed_study
 
 
 def timings(tmp_path: Path) -> list[tuple[str, str | None, str | None, str | None]]:
@@ -95,3 +96,28 @@ def test_allow_list_refuses_changes_but_shows(
         assert "is not enabled in this channel" in refused
         assert command(server, slack, "digest")["text"].startswith("Alerts reach this channel")
     assert timings(tmp_path) == []
+
+
+def test_a_trial_muted_while_it_waited_is_left_out_of_the_digest(
+    tmp_path: Path, registry: RegistryDouble, slack: SlackDouble
+) -> None:
+    registry.put(seed_study())
+    watch = 'slack = ["#trial-alerts"]\ndigest = "weekly mon 08:00"'
+    config = commands_config(tmp_path, registry, slack, watch_extra=watch)
+    check(config)
+    registry.put(changed(seed_study(), status="SUSPENDED", why_stopped="Drug supply"))
+    check(config)
+    assert slack.messages == []  # held for Monday
+    store = Store.open(tmp_path / "ctwatch.db")
+    try:  # as the channel's Mute button records it
+        store.mutes.set(
+            Mute(slack.channel_id("#trial-alerts"), SEED_NCT, "2099-01-01T00:00:00Z",
+                 channel_name="trial-alerts")
+        )  # fmt: skip
+    finally:
+        store.close()
+    sent = run_cli(config, "digest", "send", "--watch", "test", env=ENV)
+    assert sent.exit_code == 0, sent.stderr
+    (message,) = slack.messages
+    assert SEED_NCT not in message.text
+    assert message.text.startswith("ctwatch digest: no changes")

@@ -147,8 +147,23 @@ class Deliverer:
     def _send_scheduled(
         self, notifier: Notifier, destination: Destination, claim: OutboxClaim
     ) -> None:
-        """A digest row: its members, read back as alerts, in one message."""
-        notifier.send_digest(destination, self.digest_of(claim))
+        """A digest row: its members, read back as alerts, in one message; trials muted in
+        that Slack channel since they were held are left out (as a single alert would be)."""
+        digest = self.digest_of(claim)
+        if destination.kind == "slack":
+            mutes = self.store.mutes.active(iso(self.clock()))
+            muted = {
+                m.nct_id
+                for m in mutes
+                if same_channel(destination.target, m.channel_id, m.channel_name)
+            }
+            if muted:
+                digest = replace(
+                    digest,
+                    alerts=tuple(a for a in digest.alerts if a.nct_id not in muted),
+                    members=tuple(a for a in digest.members if a.nct_id not in muted),
+                )
+        notifier.send_digest(destination, digest)
 
     def digest_of(self, claim: OutboxClaim) -> Digest:
         """A digest row read back: its members and the urgent rows it counts, as alerts."""
