@@ -186,7 +186,7 @@ class Deliverer:
         period_from = (state.last_slot or state.since) if state is not None else None
         return self._digest(
             [r.id for r in digests.held(destination, timing)],
-            digests.urgent_since(destination, period_from),
+            digests.uncounted_urgent(destination),
             reason="digest",
             period_from=period_from,
             destination=destination,

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from watcher.alerts.routing import channel_destination, same_channel
 from watcher.config import Config
@@ -148,7 +149,7 @@ class Digester:
                 report.released += len(notices)
             return
         held = digests.held(destination, timing.key)
-        if len(held) == 1:
+        if len(held) == 1 and not force:
             digests.release([held[0].id], iso(now))  # one alert goes as itself
             report.released += 1
         elif held:
@@ -160,10 +161,17 @@ class Digester:
     def _orphans(
         self, timings: Mapping[Destination, Timing], now: datetime, report: DigestPass
     ) -> None:
-        """Rows held under a timing the config no longer has: sent now, as one message."""
+        """Rows held under a timing the config no longer has. A destination that still waits
+        (its schedule or quiet hours were edited) keeps them for its new timing; one that
+        no longer waits gets them now, as one message. Then the state of every timing no
+        longer configured is forgotten: if it comes back it starts counting afresh."""
         current = {(d, t.key) for d, t in timings.items()}
         for destination, key in self.store.digests.held_timings():
             if (destination, key) in current:
+                continue
+            timing = timings.get(destination)
+            if timing is not None:
+                self.store.digests.rekey(destination, key, timing.key)
                 continue
             held = self.store.digests.held(destination, key)
             log.info(
@@ -180,6 +188,7 @@ class Digester:
                 destination, key, slot=None, now=iso(now), reason="timing changed"
             )
             self._made(made, report)
+        self.store.digests.forget(current)
 
     @staticmethod
     def _made(digest_id: int | None, report: DigestPass) -> None:
@@ -245,7 +254,7 @@ def next_digest(timing: Timing, now: datetime) -> datetime | None:
     """When this timing's next digest is due (``status``, ``list``), quiet hours applied."""
     if timing.digest is None:
         return None
-    slot = timing.digest.next_after(now)
+    slot = timing.digest.next_after(now).astimezone(ZoneInfo(timing.digest.timezone))
     if timing.quiet is not None:
         slot = timing.quiet.ends_at(slot)
     return slot

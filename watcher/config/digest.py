@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.config.crontab import cron_trigger
@@ -51,8 +52,9 @@ DAY_NAMES = {
 }
 
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
-_MAX_SLOTS = 100_000
-"""Upper bound on slots walked when looking back (an hourly digest down for 11 years)."""
+_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+_NEVER = timedelta(days=5 * 366)
+"""A schedule with no slot within five years of a fixed day never fires: refused."""
 
 
 def parse_clock(text: str) -> time:
@@ -90,29 +92,51 @@ class DigestSchedule:
         return _trigger(self.text, self.timezone)
 
     def next_after(self, moment: datetime) -> datetime:
-        """The first slot strictly after ``moment`` (an aware datetime)."""
-        fire = self.trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
-        if fire is None:  # pragma: no cover - every accepted form repeats forever
+        """The first slot strictly after ``moment`` (an aware datetime), in UTC."""
+        fire = next(self._fires_after(moment), None)
+        if fire is None:
             raise ValueError(f"digest {self.text!r} never fires")
-        result: datetime = fire
-        return result
+        return fire
 
     def latest_slot(self, since: datetime, now: datetime) -> datetime | None:
         """The last slot in ``(since, now]``, or None when no slot fell in it.
 
         ``since`` is when the schedule started counting (first loaded) or its
         last slot sent: slots from before it are never sent, and however many
-        slots a stopped daemon missed, one digest covers them all.
+        slots a stopped daemon missed, one digest covers them all. The search
+        looks back from ``now`` in growing windows, so a minutely cron after
+        months of downtime costs a few hundred steps, not every minute.
         """
+        if now <= since:
+            return None
+        window = timedelta(hours=2)
+        while True:
+            start = max(since, now - window)
+            latest = None
+            for fire in self._fires_after(start):
+                if fire > now:
+                    break
+                latest = fire
+            if latest is not None or start == since:
+                return latest
+            window *= 8
+
+    def _fires_after(self, moment: datetime) -> Iterator[datetime]:
+        """Every slot after ``moment``, in UTC. Steps are taken in UTC (adding to a local
+        time is wall-clock arithmetic, which goes back an hour on the night the clocks
+        go back), and a local time that happens twice that night fires once."""
         trigger = self.trigger
-        latest: datetime | None = None
-        fire = trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
-        for _ in range(_MAX_SLOTS):
-            if fire is None or fire > now:
-                break
-            latest = fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-        return latest
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        after = moment.astimezone(UTC)
+        while True:
+            fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+            if fire is None:
+                return
+            when = fire.astimezone(UTC)
+            local = when.astimezone(zone)
+            if local.replace(fold=0).astimezone(UTC) == when:  # not the repeated hour
+                yield when
+            after = when
 
     def describe(self) -> str:
         """``daily 08:00 (Europe/Paris)``."""
@@ -157,6 +181,9 @@ def parse_digest(text: str, timezone: str = "UTC") -> DigestSchedule:
     check_timezone(timezone)
     schedule = DigestSchedule(" ".join(text.split()), timezone)
     schedule.trigger  # noqa: B018 - validates the form now, not at the first slot
+    first = next(schedule._fires_after(_EPOCH), None)
+    if first is None or first - _EPOCH > _NEVER:
+        raise ValueError(f"{schedule.text!r} never fires (no such date, e.g. 30 February)")
     return schedule
 
 

@@ -104,9 +104,11 @@ class TimingCommands:
 
 
 def _zone(words: list[str], default: str) -> tuple[str, str]:
-    """The last word when it looks like a time zone (``Europe/Paris``, ``UTC``), else the
-    default; and the rest, joined."""
+    """The last word when it names a time zone (``Europe/Paris``, ``UTC``: letters, and a
+    slash or a known name), else the default; and the rest, joined. A cron field such as
+    ``*/2`` has a slash too, but no letters: it stays in the schedule."""
     last = words[-1]
-    if len(words) > 1 and ("/" in last or last.upper() in ("UTC", "GMT")):
+    named = any(c.isalpha() for c in last) and ("/" in last or last.upper() in ("UTC", "GMT"))
+    if len(words) > 1 and named:
         return ("UTC" if last.upper() == "UTC" else last), " ".join(words[:-1])
     return default, " ".join(words)

@@ -168,6 +168,8 @@ class Digests:
             ).fetchall()
             members = [int(r["id"]) for r in held if chosen is None or int(r["id"]) in chosen]
             period_from = (state["last_slot"] or state["since"]) if state is not None else None
+            if slot is not None and state is not None and (state["last_slot"] or "") >= slot:
+                return None  # another pass wrote this slot already
             if slot is not None:
                 db.execute(
                     """UPDATE digest_state SET last_slot = ?, last_sent_at = ?
@@ -181,14 +183,38 @@ class Digests:
                 "slot": slot,
                 "period_from": period_from,
                 "members": members,
-                "already_sent": _urgent_since(db, destination, period_from),
+                "already_sent": _uncounted_urgent(db, destination),
             }
             return _write_digest(db, destination, payload, members, now)
 
-    def urgent_since(self, destination: Destination, since: str | None) -> list[int]:
-        """Rows told at once (urgent) to ``destination`` since ``since``."""
+    def uncounted_urgent(self, destination: Destination) -> list[int]:
+        """Urgent rows sent at once that the next digest would count as already sent."""
         with self._conn.atomic() as db:
-            return _urgent_since(db, destination, since)
+            return _uncounted_urgent(db, destination)
+
+    def rekey(self, destination: Destination, old: str, new: str) -> int:
+        """Rows held under a timing the config replaced wait for the new one instead."""
+        with self._conn.atomic() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET held = ? WHERE status = 'held' AND destination = ? AND held = ?",
+                [new, destination.key, old],
+            )
+        return cursor.rowcount
+
+    def forget(self, keep: set[tuple[Destination, str]]) -> None:
+        """Drop the state of timings no longer configured: one that comes back starts
+        counting afresh, and never sends a slot from before it was loaded again."""
+        rows = self._conn.rows("SELECT destination, timing FROM digest_state")
+        gone = [
+            (r["destination"], r["timing"])
+            for r in rows
+            if (Destination.parse(r["destination"]), r["timing"]) not in keep
+        ]
+        if gone:
+            with self._conn.atomic() as db:
+                db.conn.executemany(
+                    "DELETE FROM digest_state WHERE destination = ? AND timing = ?", gone
+                )
 
     def release(self, ids: Sequence[int], now: str) -> None:
         """Rows that stop waiting and go as ordinary alerts (due now)."""
@@ -239,12 +265,15 @@ class Digests:
         return int(row["n"]) if row else 0
 
 
-def _urgent_since(db: Database, destination: Destination, since: str | None) -> list[int]:
-    """Rows told at once (urgent) to a digesting destination since ``since``."""
+def _uncounted_urgent(db: Database, destination: Destination) -> list[int]:
+    """Rows told at once (urgent) to a digesting destination, sent or on their way, that no
+    digest has counted yet: each is "already sent" in exactly one digest (the digest that
+    counts it marks it with its ``digest_id``). One that failed for good, or was muted, was
+    never told: it is not counted, and stays visible in ``ctwatch outbox``."""
     rows = db.execute(
         """SELECT id FROM outbox WHERE destination = ? AND urgent = 1
-           AND created_at > COALESCE(?, '') ORDER BY id""",
-        [destination.key, since],
+           AND status IN ('sent', 'pending') AND digest_id IS NULL ORDER BY id""",
+        [destination.key],
     ).fetchall()
     return [int(r["id"]) for r in rows]
 
@@ -268,5 +297,9 @@ def _write_digest(
     db.conn.executemany(
         "UPDATE outbox SET status = 'digested', digest_id = ? WHERE id = ?",
         [(digest_id, i) for i in members],
+    )
+    db.conn.executemany(  # counted as already sent here, and nowhere else
+        "UPDATE outbox SET digest_id = ? WHERE id = ?",
+        [(digest_id, i) for i in payload["already_sent"]],
     )
     return digest_id
