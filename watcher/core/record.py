@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def _dig(record: Any, *keys: str) -> Any:
+def dig(record: Any, *keys: str) -> Any:
+    """``record[k1][k2]…`` or None when any step is missing or not an object."""
     value = record
     for key in keys:
         if not isinstance(value, dict):
@@ -27,18 +28,18 @@ def _text(value: Any) -> str | None:
 
 def nct_id(record: Any) -> str | None:
     """The canonical NCT ID a record carries, if any."""
-    return _text(_dig(record, "protocolSection", "identificationModule", "nctId"))
+    return _text(dig(record, "protocolSection", "identificationModule", "nctId"))
 
 
 def aliases(record: Any) -> list[str]:
     """Older NCT IDs that the registry merged into this record."""
-    value = _dig(record, "protocolSection", "identificationModule", "nctIdAliases")
+    value = dig(record, "protocolSection", "identificationModule", "nctIdAliases")
     return [a for a in value if isinstance(a, str)] if isinstance(value, list) else []
 
 
 def title(record: Any) -> str:
     """Brief title, falling back to the official title ("" when neither)."""
-    ident = _dig(record, "protocolSection", "identificationModule")
+    ident = dig(record, "protocolSection", "identificationModule")
     if not isinstance(ident, dict):
         return ""
     return _text(ident.get("briefTitle")) or _text(ident.get("officialTitle")) or ""
@@ -46,23 +47,19 @@ def title(record: Any) -> str:
 
 def overall_status(record: Any) -> str | None:
     """``statusModule.overallStatus`` as the registry codes it (``RECRUITING``)."""
-    return _text(_dig(record, "protocolSection", "statusModule", "overallStatus"))
+    return _text(dig(record, "protocolSection", "statusModule", "overallStatus"))
 
 
 def last_update_posted(record: Any) -> str | None:
     """``lastUpdatePostDateStruct.date`` as the registry writes it."""
-    return _text(
-        _dig(record, "protocolSection", "statusModule", "lastUpdatePostDateStruct", "date")
-    )
+    return _text(dig(record, "protocolSection", "statusModule", "lastUpdatePostDateStruct", "date"))
 
 
 def last_update_submitted(record: Any) -> str | None:
     """``lastUpdateSubmitDate``: the submission date the registry's version list shows."""
-    return _text(_dig(record, "protocolSection", "statusModule", "lastUpdateSubmitDate"))
+    return _text(dig(record, "protocolSection", "statusModule", "lastUpdateSubmitDate"))
 
 
 def first_posted(record: Any) -> str | None:
     """``studyFirstPostDateStruct.date``: when the registry first showed the trial."""
-    return _text(
-        _dig(record, "protocolSection", "statusModule", "studyFirstPostDateStruct", "date")
-    )
+    return _text(dig(record, "protocolSection", "statusModule", "studyFirstPostDateStruct", "date"))

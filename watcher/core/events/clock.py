@@ -22,9 +22,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from watcher.core.events.dates import parse_date
-from watcher.core.events.facts import dig
 from watcher.core.events.model import Event, Level, Thresholds
 from watcher.core.events.results import Deadline, deadline
+from watcher.core.record import dig
 
 OPEN_STATUSES = frozenset({"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION"})
 TOLD = {

@@ -13,22 +13,13 @@ from datetime import date
 from typing import Any
 
 from watcher.core.events.dates import parse_date
+from watcher.core.record import dig
 
 DATE_FIELDS = {
     "start": "startDateStruct",
     "primary_completion": "primaryCompletionDateStruct",
     "completion": "completionDateStruct",
 }
-
-
-def dig(record: Any, *keys: str) -> Any:
-    """``record[k1][k2]…`` or None when any step is missing or not an object."""
-    value = record
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
 
 
 def status_module(record: Any) -> Any:

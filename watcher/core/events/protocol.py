@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 
 from watcher.core.diff import FieldChange
 from watcher.core.events.context import Change
-from watcher.core.events.facts import dig
 from watcher.core.events.model import Event, Level
+from watcher.core.record import dig
 from watcher.core.text import counted, one_line
 
 _P = "protocolSection."

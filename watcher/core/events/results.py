@@ -30,8 +30,8 @@ from typing import Any
 
 from watcher.core.events.context import Change
 from watcher.core.events.dates import add_years, parse_date
-from watcher.core.events.facts import dig
 from watcher.core.events.model import Event, Level
+from watcher.core.record import dig
 
 FINAL_RULE = date(2017, 1, 18)
 GRACE_DAYS = 30

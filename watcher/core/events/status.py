@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 from watcher.core.describe import enum_text
 from watcher.core.events.context import Change
-from watcher.core.events.facts import dig
 from watcher.core.events.model import Event, Level
+from watcher.core.record import dig
 from watcher.core.text import one_line
 
 STATUS = "protocolSection.statusModule.overallStatus"
