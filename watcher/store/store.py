@@ -121,7 +121,7 @@ class Store:
         conn: sqlite3.Connection | None = None
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            if not Path(path).exists():
+            if str(path) != ":memory:" and not Path(path).exists():
                 _create_migrated(Path(path))
             conn = sqlite3.connect(
                 str(path), check_same_thread=False, timeout=busy_timeout, isolation_level=None
