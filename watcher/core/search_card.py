@@ -20,7 +20,7 @@ from typing import Any, Literal, cast
 
 from watcher.core.describe import display_value
 from watcher.core.diff import FieldChange, Kind
-from watcher.core.record import first_posted, last_update_posted, nct_id, overall_status, title
+from watcher.core.record import dig, first_posted, last_update_posted, nct_id, overall_status, title
 from watcher.core.text import one_line
 
 EventKind = Literal["new", "matches", "left"]
@@ -34,20 +34,12 @@ _PHASE_PATH = "protocolSection.designModule.phases"
 _STATUS_PATH = "protocolSection.statusModule.overallStatus"
 
 
-def _dig(record: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(record, dict):
-            return None
-        record = record.get(key)
-    return record
-
-
 def _texts(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
 
 
 def _date(record: Any, struct: str) -> str | None:
-    value = _dig(record, "protocolSection", "statusModule", struct, "date")
+    value = dig(record, "protocolSection", "statusModule", struct, "date")
     return value if isinstance(value, str) else None
 
 
@@ -78,31 +70,31 @@ class TrialCard:
     @classmethod
     def of(cls, record: Any, requested: str | None = None) -> TrialCard:
         """The card of a full record (defensive: any part may be missing)."""
-        proto = _dig(record, "protocolSection")
-        conditions = _texts(_dig(proto, "conditionsModule", "conditions"))
+        proto = dig(record, "protocolSection")
+        conditions = _texts(dig(proto, "conditionsModule", "conditions"))
         interventions = [
             i["name"]
-            for i in _dig(proto, "armsInterventionsModule", "interventions") or []
+            for i in dig(proto, "armsInterventionsModule", "interventions") or []
             if isinstance(i, dict) and isinstance(i.get("name"), str)
         ]
-        sites = _dig(proto, "contactsLocationsModule", "locations")
+        sites = dig(proto, "contactsLocationsModule", "locations")
         sites = [s for s in sites if isinstance(s, dict)] if isinstance(sites, list) else []
         countries = list(dict.fromkeys(_texts([s.get("country") for s in sites])))
-        enrollment = _dig(proto, "designModule", "enrollmentInfo")
-        count = _dig(enrollment, "count")
-        sponsor = _dig(proto, "sponsorCollaboratorsModule", "leadSponsor", "name")
+        enrollment = dig(proto, "designModule", "enrollmentInfo")
+        count = dig(enrollment, "count")
+        sponsor = dig(proto, "sponsorCollaboratorsModule", "leadSponsor", "name")
         return cls(
             nct_id=(nct_id(record) or requested or "").upper(),
             title=title(record),
             sponsor=sponsor if isinstance(sponsor, str) else None,
-            phases=tuple(_texts(_dig(proto, "designModule", "phases"))),
+            phases=tuple(_texts(dig(proto, "designModule", "phases"))),
             status=overall_status(record),
             conditions=tuple(conditions[:SHOWN_ITEMS]),
             conditions_total=len(conditions),
             interventions=tuple(interventions[:SHOWN_ITEMS]),
             interventions_total=len(interventions),
             enrollment=count if isinstance(count, int) and not isinstance(count, bool) else None,
-            enrollment_type=_dig(enrollment, "type") if isinstance(count, int) else None,
+            enrollment_type=dig(enrollment, "type") if isinstance(count, int) else None,
             start=_date(record, "startDateStruct"),
             locations=len(sites),
             countries=tuple(countries[:SHOWN_COUNTRIES]),

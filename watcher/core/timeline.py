@@ -20,16 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from watcher.core.events.dates import add_years
+from watcher.core.record import dig
 
 _EARLY_PHASES = {"PHASE1", "EARLY_PHASE1"}
-
-
-def _dig(record: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(record, dict):
-            return None
-        record = record.get(key)
-    return record
 
 
 def _str(value: Any) -> str | None:
@@ -65,27 +58,27 @@ class Facts:
 
     @classmethod
     def of(cls, record: Any) -> Facts:
-        status = _dig(record, "protocolSection", "statusModule")
-        design = _dig(record, "protocolSection", "designModule")
-        count = _dig(design, "enrollmentInfo", "count")
-        phases = _dig(design, "phases")
+        status = dig(record, "protocolSection", "statusModule")
+        design = dig(record, "protocolSection", "designModule")
+        count = dig(design, "enrollmentInfo", "count")
+        phases = dig(design, "phases")
         return cls(
-            status=_str(_dig(status, "overallStatus")),
+            status=_str(dig(status, "overallStatus")),
             enrollment=count if isinstance(count, int) and not isinstance(count, bool) else None,
-            enrollment_type=_str(_dig(design, "enrollmentInfo", "type")),
-            primary_completion=_dated(_dig(status, "primaryCompletionDateStruct")),
-            completion=_dated(_dig(status, "completionDateStruct")),
-            study_type=_str(_dig(design, "studyType")),
+            enrollment_type=_str(dig(design, "enrollmentInfo", "type")),
+            primary_completion=_dated(dig(status, "primaryCompletionDateStruct")),
+            completion=_dated(dig(status, "completionDateStruct")),
+            study_type=_str(dig(design, "studyType")),
             phases=tuple(p for p in phases if isinstance(p, str))
             if isinstance(phases, list)
             else (),
-            has_results=bool(_dig(record, "hasResults")) or "resultsSection" in (record or {}),
+            has_results=bool(dig(record, "hasResults")) or "resultsSection" in (record or {}),
         )
 
 
 def _dated(struct: Any) -> DatedValue | None:
-    value = _str(_dig(struct, "date"))
-    return DatedValue(value, _str(_dig(struct, "type"))) if value else None
+    value = _str(dig(struct, "date"))
+    return DatedValue(value, _str(dig(struct, "type"))) if value else None
 
 
 def parse_day(text: str | None) -> dt.date | None:
