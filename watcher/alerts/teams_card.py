@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from watcher.core.digest import Digest, folded_url
+from watcher.core.digest import Digest, folded_url, in_sections
 from watcher.core.render import (
     Alert,
     ChangeLine,
@@ -245,13 +245,7 @@ def digest_card(
     """One card for many changed trials; those that do not fit are counted at the end
     (linked to the whole list when the web UI's address is known)."""
 
-    sections = digest.sections() if digest is not None else [(None, tuple(alerts))]
-    grouped = [a for _, group in sections for a in group]  # by watch or search
-    starts, index = {}, 0
-    for label, group in sections:
-        if label is not None and group:
-            starts[index] = label
-        index += len(group)
+    grouped, starts = in_sections(digest, alerts)  # by watch or search
 
     def build(shown: int) -> Payload:
         return _digest(grouped, shown, digest, starts)

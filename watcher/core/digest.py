@@ -150,6 +150,21 @@ def folded_url(digest: Digest | None, rest: Sequence[Alert]) -> str | None:
     return changes_url(rest)
 
 
+def in_sections(
+    digest: Digest | None, alerts: Sequence[Alert]
+) -> tuple[list[Alert], dict[int, str]]:
+    """The alerts in the order a message shows them (grouped by watch or search when the
+    digest has sections) and, by position, the heading that starts each section."""
+    sections = digest.sections() if digest is not None else [(None, tuple(alerts))]
+    ordered: list[Alert] = []
+    headings: dict[int, str] = {}
+    for label, group in sections:
+        if label is not None and group:
+            headings[len(ordered)] = label
+        ordered += group
+    return ordered, headings
+
+
 def _kind(alert: Alert) -> str:
     if alert.notice is not None:
         return "notice"

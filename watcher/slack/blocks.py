@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.core.digest import Digest, folded_url
+from watcher.core.digest import Digest, folded_url, in_sections
 from watcher.core.render import (
     Alert,
     Notice,
@@ -205,9 +205,7 @@ def digest_message(
     to the whole list when the web UI's address is known."""
     header = digest.headline if digest is not None else digest_headline(alerts)
     notes = digest.notes if digest is not None else ()
-    sections = digest.sections() if digest is not None else [(None, tuple(alerts))]
-    alerts = [a for _, group in sections for a in group]  # grouped by watch or search
-    headings = _section_starts(sections)
+    alerts, headings = in_sections(digest, alerts)  # grouped by watch or search
     blocks: list[Block] = [_header(header)]
     room = MAX_BLOCKS - 2 - len(notes)
     for index, alert in enumerate(alerts):
@@ -226,16 +224,6 @@ def digest_message(
     blocks.append(_context("Each trial links to its history on ClinicalTrials.gov."))
     text = header + ": " + "; ".join(_digest_summary(a) for a in alerts)
     return escape(truncate(text, MAX_TEXT)), blocks
-
-
-def _section_starts(sections: Sequence[tuple[str | None, Sequence[Alert]]]) -> dict[int, str]:
-    """Where each labelled section begins in the flattened list: a heading goes there."""
-    starts, index = {}, 0
-    for label, group in sections:
-        if label is not None and group:
-            starts[index] = label
-        index += len(group)
-    return starts
 
 
 def _digest_summary(alert: Alert) -> str:
