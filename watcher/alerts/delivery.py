@@ -88,26 +88,18 @@ class Deliverer:
         mutes = self.store.mutes.active(iso(self.clock()))
         for destination in self.store.outbox.due_destinations(iso(self.clock()), force=force):
             claims = self.store.outbox.claim(destination, iso(self.clock()), owner, force=force)
-            claims = self._hold_muted(destination, claims, mutes, report)
+            here = _muted_here(destination, mutes)
+            claims = self._hold_muted(claims, here, report)
             if claims:
-                self._deliver_group(destination, claims, report)
+                self._deliver_group(destination, claims, report, muted=frozenset(here))
         return report
 
     def _hold_muted(
-        self,
-        destination: Destination,
-        claims: list[OutboxClaim],
-        mutes: Sequence[Mute],
-        report: DeliveryReport,
+        self, claims: list[OutboxClaim], here: Mapping[str, Mute], report: DeliveryReport
     ) -> list[OutboxClaim]:
         """Mark the claims of muted trials ``muted`` (a Slack channel's *Mute 7 days*)."""
-        if destination.kind != "slack" or not mutes:
+        if not here:
             return claims
-        here = {
-            m.nct_id: m
-            for m in mutes
-            if same_channel(destination.target, m.channel_id, m.channel_name)
-        }
         held = [(c.id, _muted(here[c.nct_id])) for c in claims if c.nct_id in here]
         if held:
             self.store.outbox.mark_muted(held)
@@ -115,7 +107,12 @@ class Deliverer:
         return [c for c in claims if c.nct_id not in here]
 
     def _deliver_group(
-        self, destination: Destination, group: list[OutboxClaim], report: DeliveryReport
+        self,
+        destination: Destination,
+        group: list[OutboxClaim],
+        report: DeliveryReport,
+        *,
+        muted: frozenset[str] = frozenset(),
     ) -> None:
         notifier = self.notifiers.get(destination.kind)
         if notifier is None:
@@ -126,7 +123,8 @@ class Deliverer:
         # the store is retried like any other, never leaving claimed rows stranded
         digests = [c for c in group if c.kind == DIGEST_KIND]
         for claim in digests:
-            self._send([claim], partial(self._send_scheduled, notifier, destination, claim), report)
+            send = partial(self._send_scheduled, notifier, destination, claim, muted)
+            self._send([claim], send, report)
         group = [c for c in group if c.kind != DIGEST_KIND]
         if not group:
             return
@@ -145,24 +143,21 @@ class Deliverer:
         notifier.send(destination, self.alerts_for([claim])[0])
 
     def _send_scheduled(
-        self, notifier: Notifier, destination: Destination, claim: OutboxClaim
+        self,
+        notifier: Notifier,
+        destination: Destination,
+        claim: OutboxClaim,
+        muted: frozenset[str],
     ) -> None:
         """A digest row: its members, read back as alerts, in one message; trials muted in
         that Slack channel since they were held are left out (as a single alert would be)."""
         digest = self.digest_of(claim)
-        if destination.kind == "slack":
-            mutes = self.store.mutes.active(iso(self.clock()))
-            muted = {
-                m.nct_id
-                for m in mutes
-                if same_channel(destination.target, m.channel_id, m.channel_name)
-            }
-            if muted:
-                digest = replace(
-                    digest,
-                    alerts=tuple(a for a in digest.alerts if a.nct_id not in muted),
-                    members=tuple(a for a in digest.members if a.nct_id not in muted),
-                )
+        if muted:
+            digest = replace(
+                digest,
+                alerts=tuple(a for a in digest.alerts if a.nct_id not in muted),
+                members=tuple(a for a in digest.members if a.nct_id not in muted),
+            )
         notifier.send_digest(destination, digest)
 
     def digest_of(self, claim: OutboxClaim) -> Digest:
@@ -322,6 +317,15 @@ class Deliverer:
             "alert for %s to %s failed for good: %s",
             claim.nct_id or "ctwatch", claim.destination.describe(), self.store.conn.masked(error),
         )  # fmt: skip
+
+
+def _muted_here(destination: Destination, mutes: Sequence[Mute]) -> dict[str, Mute]:
+    """The trials muted in this Slack channel (by ID or by name), with their mute."""
+    if destination.kind != "slack":
+        return {}
+    return {
+        m.nct_id: m for m in mutes if same_channel(destination.target, m.channel_id, m.channel_name)
+    }
 
 
 def _muted(mute: Mute) -> str:
