@@ -188,9 +188,13 @@ class Digests:
             return _write_digest(db, destination, payload, members, now)
 
     def uncounted_urgent(self, destination: Destination) -> list[int]:
-        """Urgent rows sent at once that the next digest would count as already sent."""
-        with self._conn.atomic() as db:
-            return _uncounted_urgent(db, destination)
+        """Urgent rows sent at once that the next digest would count as already sent.
+
+        A plain read (the preview writes nothing, so it takes no write lock and works on a
+        database it may not write); a digest being written reads the same rows inside its
+        own transaction."""
+        rows = self._conn.rows(_UNCOUNTED_URGENT, [destination.key])
+        return [int(r["id"]) for r in rows]
 
     def rekey(self, destination: Destination, old: str, new: str) -> int:
         """Rows held under a timing the config replaced wait for the new one instead."""
@@ -265,16 +269,16 @@ class Digests:
         return int(row["n"]) if row else 0
 
 
+_UNCOUNTED_URGENT = """SELECT id FROM outbox WHERE destination = ? AND urgent = 1
+    AND status IN ('sent', 'pending') AND digest_id IS NULL ORDER BY id"""
+
+
 def _uncounted_urgent(db: Database, destination: Destination) -> list[int]:
     """Rows told at once (urgent) to a digesting destination, sent or on their way, that no
     digest has counted yet: each is "already sent" in exactly one digest (the digest that
     counts it marks it with its ``digest_id``). One that failed for good, or was muted, was
     never told: it is not counted, and stays visible in ``ctwatch outbox``."""
-    rows = db.execute(
-        """SELECT id FROM outbox WHERE destination = ? AND urgent = 1
-           AND status IN ('sent', 'pending') AND digest_id IS NULL ORDER BY id""",
-        [destination.key],
-    ).fetchall()
+    rows = db.execute(_UNCOUNTED_URGENT, [destination.key]).fetchall()
     return [int(r["id"]) for r in rows]
 
 
