@@ -244,10 +244,8 @@ class _Pages:
         try:
             nct = normalise_nct_id(raw)
         except ValueError:
-            return self._html(
-                "error.html", 400, title="Bad request",
-                message=f"trial: {raw[:40]!r} is not an NCT ID (NCT and 8 digits)",
-            )  # fmt: skip
+            problem = f"trial: {raw[:40]!r} is not an NCT ID (NCT and 8 digits)"
+            return self._bad(BadParameter(problem))
         store = self._store(config)
         story = store.timeline.story(nct)
         if story is None:
