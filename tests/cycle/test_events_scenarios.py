@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_cli, write_config
-from tests.support.histories import seed_history
+from tests.support.histories import historic, next_version, seed_history
 from watcher.alerts.routing import build_routes
 from watcher.app import App
 from watcher.config import load_config
@@ -25,6 +25,7 @@ from watcher.core.events.model import EVENT_TYPES
 from watcher.cycle.time_events import TimeEvents
 from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
+from watcher.testing.registry_history import HistoricVersion
 from watcher.testing.samples import SEED_NCT, seed_study
 
 Edit = Callable[[dict[str, Any]], None]
@@ -384,6 +385,51 @@ def test_an_imported_history_gets_silent_events(tmp_path: Path, registry: Regist
     listed = json.loads(run_cli(config, "events", "--type", "dates.*", "--json").stdout)
     assert listed[0]["source"] == "imported" and listed[0]["values"]["slip_count"] == 1
     assert "alerts sent 0" in run_cli(config, "check").stdout
+
+
+def test_the_first_check_after_an_import_alerts_what_is_new_since_it(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """Backfill first, check later: a version the registry posted after the last imported
+    one is a change like any other: alerted, its events computed against that version."""
+    sample = seed_history()
+    registry.put(sample.current)
+    registry.history.set(sample.nct_id, sample.versions)
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    assert run_cli(config, "backfill", SEED_NCT).exit_code == 0
+    registry.put(
+        next_version(sample.current, "2026-01-12", status="TERMINATED", why_stopped="Funding")
+    )
+    out = run_cli(config, "check")
+    assert out.exit_code == 0, out.stderr
+    assert "Recruiting → Terminated" in out.stdout
+    assert "changed 1" in out.stdout and "alerts sent 1" in out.stdout
+    observed = [t for t in stored_types(config) if t[1] == "observed"]
+    assert observed == [("status.changed", "observed", False)]
+    assert "alerts sent 0" in run_cli(config, "check").stdout  # told once
+
+
+def test_the_imported_version_the_api_serves_again_is_not_news(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """The history endpoint can serve a version a day before the API v2 does: an observed
+    copy posted before the last imported version is recorded with its differences, never
+    sent as a change (it would read as the newest version undone)."""
+    sample = seed_history()
+    older = copy.deepcopy(sample.current)
+    registry.put(older)
+    newest = next_version(sample.current, "2026-01-12", status="COMPLETED")
+    ahead = HistoricVersion("2026-01-12", historic(newest), "COMPLETED", ("Study Status",))
+    registry.history.set(sample.nct_id, (*sample.versions, ahead))
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    assert run_cli(config, "backfill", SEED_NCT).exit_code == 0
+    out = run_cli(config, "check")
+    assert out.exit_code == 0, out.stderr
+    assert "alerts sent 0" in out.stdout and "Terminated" not in out.stdout
+    assert "Completed" not in out.stdout
+    registry.put(newest)  # the API catches up: the change it then shows is told
+    caught_up = run_cli(config, "check").stdout
+    assert "Recruiting → Completed" in caught_up and "alerts sent 1" in caught_up
 
 
 def test_a_withdrawn_trial_with_zero_actual_enrollment(setup: tuple[Path, RegistryDouble]) -> None:

@@ -25,25 +25,20 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from watcher.alerts.routing import Route, Routes, outbox_rows
+from watcher.alerts.routing import Routes
 from watcher.alerts.search_routes import SearchSpec
 from watcher.core import record as rec
-from watcher.core.diff import FieldChange, diff_records
-from watcher.core.events import Event, Thresholds, classify, clock_facts, facts_of, needs_history
-from watcher.core.jsoncodec import loads
-from watcher.core.snapshot import take_snapshot
-from watcher.core.text import counted
+from watcher.core.events import Thresholds
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
-from watcher.cycle.stored import stored_changes
-from watcher.cycle.time_events import TimeEvents, clock_write
+from watcher.cycle.time_events import TimeEvents
+from watcher.cycle.versioning import Versioning
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
 from watcher.store import Store, StoreError
-from watcher.store.events import ClockWrite
 from watcher.store.versions import TrialState, VersionBatch
 from watcher.timeutil import Clock, iso, utc_now
 
@@ -66,6 +61,7 @@ class _Recording:
     routes: Routes
     report: CycleReport
     now: str
+    versions: Versioning
 
 
 @dataclass
@@ -271,7 +267,11 @@ class Pipeline:
         stopped = False
         with self.store.versions.batch() as batch:
             states = batch.states(fetched.requested)
-            context = _Recording(batch, fetched, plan, routes, report, now)
+            versions = Versioning(
+                self.clock, self.thresholds, classify=self.classify_events,
+                queue_history=self.queue_history,
+            )  # fmt: skip
+            context = _Recording(batch, fetched, plan, routes, report, now, versions)
             for nct in fetched.requested:
                 if should_stop():
                     stopped = True
@@ -308,7 +308,7 @@ class Pipeline:
         if stale is not None:
             self._trial_failed(context, nct, state, stale)
             return
-        outcome = self.record_one(batch, nct, record, state=state, routes=routes, now=now)
+        outcome = context.versions.record(batch, nct, record, state=state, routes=routes, now=now)
         if state is not None and state.not_found:
             batch.all_clear(notices.gone_key(nct), notices.trial_back(destinations, nct), now)
         if state is not None and state.consecutive_errors:
@@ -337,60 +337,6 @@ class Pipeline:
             rows = notices.trial_failing(destinations, nct, failures, masked)
             context.batch.tell_once(notices.failing_key(nct), rows, context.now)
 
-    def record_one(
-        self,
-        batch: VersionBatch,
-        nct: str,
-        record: dict[str, Any],
-        *,
-        state: TrialState | None,
-        routes: Sequence[Route],
-        now: str,
-    ) -> Outcome:
-        """Baseline, touch, or record a new version with its changes and alerts."""
-        snap = take_snapshot(nct, record)
-        if state is None or state.latest_hash is None:
-            # first sight: silent; after imported history, its changes (and their events)
-            # since the last import are recorded, silently: the imported history may be
-            # ahead of what the API serves (a version published the next day)
-            body = batch.latest_body(nct) if state is not None else None
-            imported = _parsed(body) if body is not None else None
-            seam = diff_records(imported, snap.record) if imported is not None else []
-            events = self._events(batch, nct, imported, snap.record, seam)
-            batch.record_version(
-                snap,
-                stored_changes(seam),
-                [],
-                now,
-                events=events,
-                clock=self._clock(snap.record, first_sight=state is None),
-            )
-            if self.queue_history:
-                batch.queue_history(nct, now)
-            log.info("%s: baseline recorded", nct)
-            return Outcome.NEW
-        if state.latest_hash == snap.content_hash:
-            batch.record_unchanged(snap, now)
-            return Outcome.UNCHANGED
-        # Another hash is not yet a change: the same bytes under a hash of another
-        # form (an older ctwatch), or the same content in another list order, are not.
-        previous = batch.latest_body(nct)
-        old = _parsed(previous) if previous != snap.body else {}
-        changes = diff_records(old, snap.record) if previous != snap.body else []
-        if not changes:
-            batch.record_unchanged(snap, now)  # and stores the new hash: compared once
-            return Outcome.UNCHANGED
-        events = self._events(batch, nct, old, snap.record, changes)
-        rows = outbox_rows(changes, routes, events)
-        batch.record_version(
-            snap, stored_changes(changes), rows, now, events=events, clock=self._clock(snap.record)
-        )
-        log.info(
-            "%s: %s, %s, %s queued", nct, counted(len(changes), "change"),
-            counted(len(events), "event"), counted(len(rows), "alert"),
-        )  # fmt: skip
-        return Outcome.CHANGED
-
     def _time_events(self, routes: Routes) -> None:
         """Results due / overdue and stale records, from stored data (no request); a fault
         here is logged and never fails the cycle's detection."""
@@ -403,31 +349,6 @@ class Pipeline:
         except Exception as exc:
             log.error("time events could not be evaluated: %s", describe_failure(exc))
             log.debug("time events failed", exc_info=True)
-
-    def _events(
-        self,
-        batch: VersionBatch,
-        nct: str,
-        old: dict[str, Any] | None,
-        new: dict[str, Any],
-        changes: list[FieldChange],
-    ) -> list[Event]:
-        """What the change means (:mod:`watcher.core.events`); earlier versions are read
-        only when a rule needs them (a date or enrollment change)."""
-        if not self.classify_events or old is None or not changes:
-            return []
-        earlier = []
-        if needs_history(changes):
-            earlier = [facts_of(r) for r in batch.earlier_records(nct)]
-        return classify(old, new, changes, earlier, self.thresholds)
-
-    def _clock(self, record: dict[str, Any], *, first_sight: bool = False) -> ClockWrite | None:
-        """The time-event facts of the newest version; at first sight, evaluated at once
-        (its current state recorded silently), so the cycle's pass has nothing to redo."""
-        if not self.classify_events:
-            return None
-        today = self.clock().date()
-        return clock_write(clock_facts(record), (today, self.thresholds) if first_sight else None)
 
     def _tell_trouble(self, report: CycleReport, routes: Routes) -> None:
         """After ``trouble_after`` failed cycles in a row, tell every destination, once."""
@@ -466,8 +387,3 @@ def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None)
             f"stored {state.last_update_posted}); fetched again next cycle"
         )
     return None
-
-
-def _parsed(body: bytes | None) -> dict[str, Any]:
-    record: dict[str, Any] = {} if body is None else loads(body)
-    return record
