@@ -212,6 +212,7 @@ def test_config_is_accepted_after_the_command(tmp_path: Path) -> None:
 def every_command() -> list[list[str]]:
     from watcher.cli import main  # noqa: PLC0415
 
+    main.load_all()
     out = []
     for name, command in main.commands.items():
         if isinstance(command, click.Group):

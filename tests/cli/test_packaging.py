@@ -37,6 +37,7 @@ def test_dockerfile_matches_the_docs() -> None:
     assert 'CMD ["ctwatch", "health"]' in text
     assert "CTWATCH_CONFIG=/config/ctwatch.toml" in text
     assert "pip install ." in text
+    main.load_all()
     assert {"run", "health"} <= set(main.commands)  # what the image runs exists
     page = (REPO / "docs" / "service" / "docker.md").read_text()
     assert "-v ctwatch-data:/data" in page and '-v "$PWD/config:/config:ro"' in page

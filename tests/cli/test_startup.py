@@ -85,3 +85,22 @@ def test_reading_commands_leave_the_service_stack_alone(
     modules = imported(tmp_path, "--config", str(config), *command)
     assert "watcher.store" in modules or command == ("list",)  # it did read something
     assert loaded(modules, NEVER) == []
+
+
+def test_the_command_table_names_each_command_where_it_is_defined() -> None:
+    """``COMMANDS`` is how a command's module is found without importing every one: a
+    command missing from it, or filed under the wrong module, fails here."""
+    from watcher.cli.main import COMMANDS, main  # noqa: PLC0415
+
+    main.load_all()
+    defined = {name: (cmd.callback.__module__ if cmd.callback else "") for name, cmd in
+               main.commands.items()}  # fmt: skip
+    assert defined == {name: f"watcher.cli.{module}" for name, module in COMMANDS.items()}
+
+
+def test_a_command_imports_only_its_own_module(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "history", "--help")
+    assert "watcher.cli.history" in modules
+    assert (
+        loaded(modules, ("watcher.cli.backfill", "watcher.cli.service", "watcher.cli.demo")) == []
+    )

@@ -15,13 +15,12 @@ from watcher.core.events import (
     EventFilter,
     Level,
     Thresholds,
-    classify,
     clock_facts,
     evaluate,
-    facts_of,
-    needs_history,
 )
+from watcher.core.events.classify import classify, needs_history
 from watcher.core.events.dates import parse_date
+from watcher.core.events.facts import facts_of
 
 
 def study(**status: Any) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import pytest
 
 from tests.support.json_patch import PatchError, apply_patch, scaffold
 from watcher.core.diff import diff_records
-from watcher.core.events import Event, Level, classify, matches
+from watcher.core.events import Event, Level, matches
+from watcher.core.events.classify import classify
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ctgov" / "history"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.support.paths import GOLDEN
 from watcher.core.diff import diff_records
-from watcher.core.events import classify
+from watcher.core.events.classify import classify
 from watcher.core.render import Alert
 from watcher.core.snapshot import take_snapshot
 from watcher.testing.samples import changed, make_study, seed_study

@@ -15,6 +15,7 @@ Whatever goes wrong, the user sees one line, never a traceback
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import os
@@ -315,8 +316,37 @@ class Group(click.Group):
             fail(describe_failure(exc), EXIT_FAILED)
 
 
+COMMANDS: dict[str, str] = {
+    "add": "edit", "backfill": "backfill", "changes": "changes", "check": "check",
+    "config": "edit", "demo": "demo", "diff": "history", "digest": "digest", "events": "events",
+    "feed": "feed", "fields": "edit", "health": "service", "history": "history", "init": "edit",
+    "list": "edit", "outbox": "outbox", "remove": "edit", "run": "service", "search": "search",
+    "serve": "service", "show": "history", "status": "views", "test-alert": "check",
+}  # fmt: skip
+"""Each top-level command and the module of :mod:`watcher.cli` that defines it."""
+
+
+class RootGroup(Group):
+    """The top-level group: a command's module is imported when that command is asked
+    for, so ``ctwatch status`` never pays for the imports of ``run`` or ``backfill``
+    (``--help`` lists them all and imports them all)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"watcher.cli.{COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+    def load_all(self) -> None:
+        """Register every command (for the docs generator and the tests that walk them)."""
+        for module in sorted(set(COMMANDS.values())):
+            importlib.import_module(f"watcher.cli.{module}")
+
+
 @click.group(
-    cls=Group,
+    cls=RootGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=EXIT_CODES + "\n\n" + COMPLETION,
 )

@@ -22,7 +22,9 @@ from datetime import timedelta
 from typing import Any
 
 from watcher.core.diff import FieldChange, diff_records
-from watcher.core.events import Event, Facts, Thresholds, classify, clock_facts, facts_of
+from watcher.core.events import Event, Thresholds, clock_facts
+from watcher.core.events.classify import classify
+from watcher.core.events.facts import Facts, facts_of
 from watcher.core.history import (
     Held,
     ListedVersion,

@@ -16,7 +16,9 @@ from typing import Any
 from watcher.alerts.routing import Route, outbox_rows
 from watcher.core import record as rec
 from watcher.core.diff import FieldChange, diff_records
-from watcher.core.events import Event, Thresholds, classify, clock_facts, facts_of, needs_history
+from watcher.core.events import Event, Thresholds, clock_facts
+from watcher.core.events.classify import classify, needs_history
+from watcher.core.events.facts import facts_of
 from watcher.core.jsoncodec import loads
 from watcher.core.snapshot import Snapshot, take_snapshot
 from watcher.core.text import counted

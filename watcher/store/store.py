@@ -34,7 +34,6 @@ from sqlite_utils import Database
 from watcher.redact import redact
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec
-from watcher.store.changelog import ChangeLog
 from watcher.store.channel_timings import ChannelTimings
 from watcher.store.digests import Digests
 from watcher.store.events import Events
@@ -43,20 +42,21 @@ from watcher.store.lock import ProcessLock
 from watcher.store.mutes import Mutes
 from watcher.store.outbox import Outbox
 from watcher.store.overview import Overview
-from watcher.store.recent import Recent
 from watcher.store.runs import Runs
 from watcher.store.schema import NewerDatabase, migrate
 from watcher.store.searches import Searches
 from watcher.store.service_state import ServiceStates
-from watcher.store.stats import Stats
 from watcher.store.subscriptions import SearchSubscriptions, Subscriptions
-from watcher.store.timeline import Timeline
 from watcher.store.troubles import Troubles
 from watcher.store.versions import Versions, copy_mode
 from watcher.store.watches import Watches
 
 if TYPE_CHECKING:
     from watcher.config.model import DatabaseConfig
+    from watcher.store.changelog import ChangeLog
+    from watcher.store.recent import Recent
+    from watcher.store.stats import Stats
+    from watcher.store.timeline import Timeline
 
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
 PAGE_SIZE = 16384
@@ -84,7 +84,6 @@ class Store:
         self.codec = BodyCodec()
         self.versions = Versions(self.conn, self.codec, copies=copy_mode(readable_records))
         self.watches = Watches(self.conn)
-        self.changelog = ChangeLog(self.conn)
         self.outbox = Outbox(self.conn)
         self.digests = Digests(self.conn)
         self.channel_timings = ChannelTimings(self.conn)
@@ -95,13 +94,37 @@ class Store:
         self.histories = Histories(self.conn, self.codec)
         self.mutes = Mutes(self.conn)
         self.service_state = ServiceStates(self.conn)
-        self.stats = Stats(self.conn)
-        self.recent = Recent(self.conn)
-        self.timeline = Timeline(self.conn, self.codec)
         self.searches = Searches(self.conn)
         self.events = Events(self.conn)
         self.search_subscriptions = SearchSubscriptions(self.conn)
         self.lock = ProcessLock(Path(f"{path}.lock"))
+
+    # The readers below serve the web UI, feeds and ``changes``; they are made (and their
+    # modules imported) on first use, so a command that never reads them starts faster.
+
+    @functools.cached_property
+    def changelog(self) -> ChangeLog:
+        from watcher.store.changelog import ChangeLog  # noqa: PLC0415 - on first use
+
+        return ChangeLog(self.conn)
+
+    @functools.cached_property
+    def stats(self) -> Stats:
+        from watcher.store.stats import Stats  # noqa: PLC0415 - on first use
+
+        return Stats(self.conn)
+
+    @functools.cached_property
+    def recent(self) -> Recent:
+        from watcher.store.recent import Recent  # noqa: PLC0415 - on first use
+
+        return Recent(self.conn)
+
+    @functools.cached_property
+    def timeline(self) -> Timeline:
+        from watcher.store.timeline import Timeline  # noqa: PLC0415 - on first use
+
+        return Timeline(self.conn, self.codec)
 
     @classmethod
     def open(

@@ -11,11 +11,14 @@ contacts), :mod:`administrative <watcher.core.events.administrative>` - and
 comes out as typed :class:`Event` values with a :class:`Level`. Time events
 (results due / overdue, stale records) live in :mod:`clock
 <watcher.core.events.clock>`. ``docs/events.md`` documents every rule.
+
+The package itself exports only the values and the time rules: reading a config or a
+database needs an :class:`Event` or a :class:`Level`, never the classifier, so the
+classifier (:mod:`classify <watcher.core.events.classify>`) is imported from its
+module by what classifies, and ``ctwatch status`` starts without it.
 """
 
-from watcher.core.events.classify import classify, needs_history
 from watcher.core.events.clock import ClockFacts, ClockState, clock_facts, evaluate
-from watcher.core.events.facts import Facts, facts_of
 from watcher.core.events.model import (
     LEVEL_NAMES,
     Event,
@@ -32,14 +35,10 @@ __all__ = [
     "ClockState",
     "Event",
     "EventFilter",
-    "Facts",
     "Level",
     "Thresholds",
-    "classify",
     "clock_facts",
     "evaluate",
-    "facts_of",
     "highest",
     "matches",
-    "needs_history",
 ]
