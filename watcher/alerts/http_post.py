@@ -34,6 +34,7 @@ from watcher.core.text import one_line
 from watcher.deadline import DeadlineExceeded, OpenSockets, call_with_deadline
 from watcher.neterrors import network_reason
 from watcher.timeutil import parse_retry_after
+from watcher.tls import verified_context
 
 if TYPE_CHECKING:  # httpx loads when a post is made: reading commands never need it
     import httpx
@@ -87,7 +88,9 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
 
     def exchange() -> Answer:
         with (
-            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client,
+            httpx.Client(
+                timeout=httpx.Timeout(timeout), follow_redirects=False, verify=verified_context()
+            ) as client,
             client.stream("POST", url, content=body, headers=sent, extensions=trace) as response,
         ):
             retry_after = parse_retry_after(response.headers.get("retry-after"))

@@ -40,6 +40,7 @@ from watcher.registry.errors import (
     ResponseTooLarge,
 )
 from watcher.timeutil import parse_retry_after
+from watcher.tls import verified_context
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class JsonGetter:
             },
             transport=transport,
             follow_redirects=False,
+            verify=verified_context(),
         )
         self._clock = clock
         self._sleep = sleep
