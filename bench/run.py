@@ -33,6 +33,7 @@ from the double's memory (about 7 GB of RAM and 10 minutes to build) and is
 never part of CI. Each N runs the three cycles twice, with and without the
 event rules (``--skip-event-comparison`` skips the second), and prints the CPU the
 rules add (bench/events.py has the history and time-event figures).
+Every child starts as an installed ctwatch does, from bytecode (bench/installed.py).
 This is a benchmark that prints its figures, not a test:
 nothing here asserts.
 """
@@ -177,6 +178,7 @@ def _meter_events() -> list[float]:
     """CPU seconds spent in the event code of this process, measured around those functions
     alone: ``[classification and its writes, time-event facts + their writes + the pass]``."""
     import watcher.cycle.pipeline as pipeline  # noqa: PLC0415 - child mode only
+    import watcher.cycle.versioning as versioning  # noqa: PLC0415
     import watcher.store.versions as versions  # noqa: PLC0415
 
     spent = [0.0, 0.0]
@@ -191,8 +193,9 @@ def _meter_events() -> list[float]:
 
         return wrapper
 
-    for name, slot in (("_events", 0), ("_clock", 1), ("_time_events", 1)):
-        setattr(pipeline.Pipeline, name, metered(getattr(pipeline.Pipeline, name), slot))
+    for name, slot in (("_events", 0), ("_clock", 1)):
+        setattr(versioning.Versioning, name, metered(getattr(versioning.Versioning, name), slot))
+    setattr(pipeline.Pipeline, "_time_events", metered(pipeline.Pipeline._time_events, 1))  # noqa: B010
     for name, slot in (("insert_events", 0), ("write_clock", 1)):  # as versions calls them
         setattr(versions, name, metered(getattr(versions, name), slot))
     return spent
@@ -596,6 +599,10 @@ def main() -> None:
         one_cycle(args.cycle, args.full, events=not args.no_events, profile=args.profile)
         return
     sizes = [int(x.replace("_", "").replace(",", "")) for x in args.trials.split(",") if x]
+    from installed import installed_env  # noqa: PLC0415 - the parent's only
+
+    os.environ.clear()
+    os.environ.update(installed_env())  # the children start as an installed ctwatch does
     print(f"ctwatch benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print(HEADER)
     rows: list[dict[str, Any]] = []

@@ -8,10 +8,9 @@ the sum of the top-level imports' cumulative times (what the process spent
 importing), the best of N runs (a loaded machine only adds), next to the
 whole process's wall and CPU time (CPU time is the steadier figure on a
 loaded machine). The figures are those of an installed ctwatch, whose modules
-have their bytecode (``pip install`` compiles it): the runs use a bytecode
-cache of their own (``PYTHONPYCACHEPREFIX``, warmed by one run first) even where
-``PYTHONDONTWRITEBYTECODE`` is set. The last column is the same import with no
-bytecode at all (every module compiled from source), for reference. ``status``
+have their bytecode (``pip install`` compiles it): the runs read the
+package's bytecode, compiled first (``bench/installed.py``), even where
+``PYTHONDONTWRITEBYTECODE`` is set. ``status``
 and ``history`` read a database made by ``ctwatch demo --keep`` (local registry
 double, nothing leaves 127.0.0.1).
 Target (issue 21): ``--help``, ``status`` and ``history`` at most 0.25 s of
@@ -29,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from installed import installed_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.25
@@ -93,9 +94,7 @@ def main() -> None:
     plain = {**os.environ, "PYTHONPATH": str(ROOT)}
     plain.pop("PYTHONPYCACHEPREFIX", None)
     with tempfile.TemporaryDirectory(prefix="ctwatch-bench-") as tmp:
-        env = {k: v for k, v in plain.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "bytecode")
-        source = {**plain, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = installed_env(plain)
         keep = Path(tmp) / "demo"
         subprocess.run(
             [sys.executable, "-m", "watcher", "demo", "--no-pause", "--keep", str(keep)],
@@ -112,16 +111,12 @@ def main() -> None:
             "ctwatch config check": ["--config", config, "config", "check"],
         }
         print(f"best of {options.runs} runs, bytecode cached; target: {TARGET:.2f} s of import")
-        print(f"{'command':<30} {'import s':>9} {'wall s':>7} {'cpu s':>6}  "
-              f"{'no bytecode':>11}  heavy modules loaded")  # fmt: skip
+        print(f"{'command':<30} {'import s':>9} {'wall s':>7} {'cpu s':>6}  heavy modules loaded")
         for label, args in commands.items():
-            measure(args, 1, env)  # writes the bytecode, as pip install would have
             seconds, wall, cpu, heavy = measure(args, options.runs, env)
-            cold = measure(args, options.runs, source)[0]
             mark = "" if seconds <= TARGET else "  (over target)"
             loaded = ", ".join(heavy) or "-"
-            print(f"{label:<30} {seconds:>9.3f} {wall:>7.3f} {cpu:>6.3f}  {cold:>11.3f}  "
-                  f"{loaded}{mark}")  # fmt: skip
+            print(f"{label:<30} {seconds:>9.3f} {wall:>7.3f} {cpu:>6.3f}  {loaded}{mark}")
 
 
 if __name__ == "__main__":
