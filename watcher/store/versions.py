@@ -32,7 +32,7 @@ from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
-from watcher.store.events import ClockWrite, insert_events, write_clock
+from watcher.store.events import ClockWrite, PendingClock, insert_events, write_clocks
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
@@ -95,19 +95,33 @@ class VersionBatch:
         self._codec = codec
         self._copies = copies
         self._last_version: int | None = None
+        self._clocks: list[PendingClock] = []
+        """Time-event facts of the batch's trials, written together by :meth:`finish`."""
 
     @contextmanager
     def trial(self) -> Iterator[None]:
-        """One trial's writes: undone alone when the block raises.
+        """One trial's writes: undone alone when the block raises (its pending
+        time-event facts too).
 
         Once the trial is whole, the body dictionary is trained if it is due
         (see :mod:`watcher.store.bodies`): between trials, never inside one.
         """
         self._last_version = None
-        with self._conn.savepoint():
-            yield
+        pending = len(self._clocks)
+        try:
+            with self._conn.savepoint():
+                yield
+        except BaseException:
+            del self._clocks[pending:]
+            raise
         if self._last_version is not None:  # versions are never deleted: the ID counts them
             self._codec.train_if_due(self._db, self._last_version)
+
+    def finish(self) -> None:
+        """The batch's deferred writes, inside its transaction (:meth:`Versions.batch`)."""
+        if self._clocks:
+            write_clocks(self._conn, self._db, self._clocks)
+            self._clocks.clear()
 
     def states(self, nct_ids: Sequence[str]) -> dict[str, TrialState]:
         """Each named trial's latest hash, post date, not-found flag and failures in a row
@@ -205,7 +219,7 @@ class VersionBatch:
             insert_events(db, snap.nct_id, version_id, events, now, source="observed",
                           silent=silent)  # fmt: skip
         if clock is not None:
-            write_clock(db, snap.nct_id, clock, now, version_id)
+            self._clocks.append(PendingClock(snap.nct_id, clock, now, version_id))
         return version_id
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
@@ -258,7 +272,9 @@ class Versions:
         """
         with self._conn.atomic() as db:
             self._codec.refresh(db)
-            yield VersionBatch(self._conn, db, self._codec, copies=self._copies)
+            batch = VersionBatch(self._conn, db, self._codec, copies=self._copies)
+            yield batch
+            batch.finish()
 
     # ---- single writes (one transaction each) ---------------------------------------
 
