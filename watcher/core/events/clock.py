@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import orjson
+
 from watcher.core.events.dates import parse_date
 from watcher.core.events.model import Event, Level, Thresholds
 from watcher.core.events.results import Deadline, deadline
-from watcher.core.record import dig
 
 OPEN_STATUSES = frozenset({"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION"})
 TOLD = {
@@ -54,21 +55,24 @@ class ClockFacts:
 
     def to_json(self) -> str:
         d = self.deadline
-        return json.dumps(
-            {
-                "status": self.status,
-                "pcd": self.primary_completion_text,
-                "deadline": None
-                if d is None
-                else {
-                    "basis": d.basis_text,
-                    "due": d.due.isoformat(),
-                    "certificate": d.certificate,
-                    "results": d.results.isoformat() if d.results else None,
-                    "has_results": d.has_results,
-                },
+        facts = {
+            "status": self.status,
+            "pcd": self.primary_completion_text,
+            "deadline": None
+            if d is None
+            else {
+                "basis": d.basis_text,
+                "due": d.due.isoformat(),
+                "certificate": d.certificate,
+                "results": d.results.isoformat() if d.results else None,
+                "has_results": d.has_results,
             },
-            separators=(",", ":"),
+        }
+        # ensure_ascii as json.dumps wrote it before: stored facts compare as text
+        return (
+            json.dumps(facts, separators=(",", ":"))
+            if _ascii_unsafe(facts)
+            else (orjson.dumps(facts).decode())
         )
 
     @classmethod
@@ -90,16 +94,28 @@ class ClockFacts:
         )
 
 
+def _ascii_unsafe(facts: dict[str, Any]) -> bool:
+    """Whether a text in the facts has a character beyond ASCII (a record may say anything)."""
+    texts = [facts["status"], facts["pcd"], (facts["deadline"] or {}).get("basis")]
+    return any(type(t) is str and not t.isascii() for t in texts)
+
+
 def clock_facts(record: Any) -> ClockFacts:
-    status = dig(record, "protocolSection", "statusModule")
-    overall = dig(status, "overallStatus")
-    pcd_text = dig(status, "primaryCompletionDateStruct", "date")
+    """The facts the time rules read; written for speed, as :func:`watcher.core.facts.facts`
+    is (every new version of every trial passes here): plain lookups, no paths."""
+    protocol = record.get("protocolSection") if type(record) is dict else None
+    status = protocol.get("statusModule") if type(protocol) is dict else None
+    if type(status) is not dict:
+        status = {}
+    overall = status.get("overallStatus")
+    pcd_struct = status.get("primaryCompletionDateStruct")
+    pcd_text = pcd_struct.get("date") if type(pcd_struct) is dict else None
     pcd = parse_date(pcd_text)
     return ClockFacts(
         deadline(record),
-        overall if isinstance(overall, str) else None,
+        overall if type(overall) is str else None,
         pcd,
-        pcd_text if pcd is not None and isinstance(pcd_text, str) else None,
+        pcd_text if pcd is not None and type(pcd_text) is str else None,
     )
 
 

@@ -9,14 +9,20 @@ no event is made from a date nobody can read.
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date
 from typing import Any
 
 
 def parse_date(text: Any) -> date | None:
     """``YYYY-MM-DD`` or ``YYYY-MM`` (-> last day of the month), else None."""
-    if not isinstance(text, str):
-        return None
+    return _parsed(text) if type(text) is str else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> date | None:
+    """Cached: every trial's time facts read two or three dates, and registry dates repeat
+    (a few thousand months and days cover most records), so a baseline parses each once."""
     parts = text.strip().split("-")
     try:
         numbers = [int(p) for p in parts]

@@ -96,14 +96,14 @@ def deadline(record: Any) -> Deadline | None:
     if set(phases) <= PHASE_ONE:
         return None
     status = _module(protocol, "statusModule")
-    basis_text = dig(status, "primaryCompletionDateStruct", "date")
+    basis_text = _module(status, "primaryCompletionDateStruct").get("date")
     basis = parse_date(basis_text)
     if basis is None:
-        basis_text = dig(status, "completionDateStruct", "date")
+        basis_text = _module(status, "completionDateStruct").get("date")
         basis = parse_date(basis_text)
-    if basis is None or basis < FINAL_RULE or not isinstance(basis_text, str):
+    if basis is None or basis < FINAL_RULE or type(basis_text) is not str:
         return None
-    if not (_declared(record) or _legacy(record, basis)):
+    if not (_declared(protocol) or _legacy(record, basis)):
         return None
     certificate = isinstance(status.get("dispFirstSubmitDate"), str)
     due = add_years(basis, 3 if certificate else 1)
@@ -113,14 +113,18 @@ def deadline(record: Any) -> Deadline | None:
 
 
 def _module(parent: Any, name: str) -> dict[str, Any]:
-    value = parent.get(name) if isinstance(parent, dict) else None
-    return value if isinstance(value, dict) else {}
+    value = parent.get(name) if type(parent) is dict else None
+    return value if type(value) is dict else _NOTHING
 
 
-def _declared(record: Any) -> bool:
-    oversight = dig(record, "protocolSection", "oversightModule")
-    return dig(oversight, "isFdaRegulatedDrug") is True or (
-        dig(oversight, "isFdaRegulatedDevice") is True
+_NOTHING: dict[str, Any] = {}
+"""What :func:`_module` gives for a missing part: read, never written."""
+
+
+def _declared(protocol: dict[str, Any]) -> bool:
+    oversight = _module(protocol, "oversightModule")
+    return oversight.get("isFdaRegulatedDrug") is True or (
+        oversight.get("isFdaRegulatedDevice") is True
     )
 
 
