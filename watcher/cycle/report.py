@@ -56,6 +56,14 @@ class CycleReport:
     """Searches refused for matching more than their ``max_trials``, with the count."""
     search_errors: dict[str, str] = field(default_factory=dict)
 
+    def absorb(self, part: CycleReport) -> None:
+        """Add the trial outcomes of one recorded batch (kept apart until it committed)."""
+        self.checked += part.checked
+        self.changed += part.changed
+        self.new += part.new
+        self.not_found += part.not_found
+        self.errors.update(part.errors)
+
     def search_count(self, kind: str) -> int:
         return sum(1 for _, k, _ in self.search_events if k == kind)
 

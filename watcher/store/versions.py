@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -99,9 +99,10 @@ class VersionBatch:
         """Time-event facts of the batch's trials, written together by :meth:`finish`."""
 
     @contextmanager
-    def trial(self) -> Iterator[None]:
+    def trial(self, *, isolated: bool = True) -> Iterator[None]:
         """One trial's writes: undone alone when the block raises (its pending
-        time-event facts too).
+        time-event facts too). ``isolated=False`` skips the savepoint: the caller then
+        undoes the whole batch if the block raises (see ``Pipeline._record``).
 
         Once the trial is whole, the body dictionary is trained if it is due
         (see :mod:`watcher.store.bodies`): between trials, never inside one.
@@ -109,7 +110,7 @@ class VersionBatch:
         self._last_version = None
         pending = len(self._clocks)
         try:
-            with self._conn.savepoint():
+            with self._conn.savepoint() if isolated else nullcontext():
                 yield
         except BaseException:
             del self._clocks[pending:]
