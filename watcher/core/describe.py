@@ -100,7 +100,7 @@ def status_words() -> dict[str, str]:
 
 def schema_path(path: str) -> str:
     """A change path with list-item keys removed: ``a.locs[X].b`` -> ``a.locs.b``."""
-    return _ITEM_RE.sub("", path)
+    return _ITEM_RE.sub("", path) if "[" in path else path
 
 
 def humanise(name: str) -> str:

@@ -84,3 +84,13 @@ def canonical_bytes(value: Any) -> bytes:
 def canonical_json(value: Any) -> str:
     """:func:`canonical_bytes` as text."""
     return canonical_bytes(value).decode("utf-8")
+
+
+def compact_json(value: Any) -> str:
+    """Compact UTF-8 JSON text in the value's own key order (a stored event's values):
+    what ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` writes, at a tenth of
+    its cost."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

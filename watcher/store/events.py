@@ -13,7 +13,6 @@ the one ``ctwatch history`` prints, computed in :data:`VERSION_NUMBER` alone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from sqlite_utils import Database
 
 from watcher.core.events import ClockState, Event, Level
 from watcher.core.events.model import LEVEL_NAMES
+from watcher.core.jsoncodec import compact_json, loads
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import OutboxRow
@@ -65,7 +65,7 @@ class StoredEvent:
 
 def _stored(row: Any) -> StoredEvent:
     try:
-        values = json.loads(row["value_json"])
+        values = loads(row["value_json"])
     except ValueError:
         values = {}
     level = Level(row["level"]) if row["level"] in LEVEL_NAMES else Level.INFO
@@ -99,7 +99,7 @@ _INSERT_EVENT = """INSERT INTO events (nct_id, version_id, type, level, summary,
 def _event_row(
     nct_id: str, version_id: int | None, e: Event, now: str, *, source: Source, silent: bool
 ) -> tuple[Any, ...]:
-    values = json.dumps(dict(e.values), separators=(",", ":"), ensure_ascii=False)
+    values = compact_json(dict(e.values))
     return (nct_id, version_id, e.type, e.level.value, e.summary, values, now, source, int(silent))
 
 

@@ -64,8 +64,8 @@ def classify(
 
 def needs_history(changes: Sequence[FieldChange]) -> bool:
     """Whether any rule will read the earlier versions (so callers can skip loading them)."""
-    return any(
-        c.schema_path == p or c.schema_path.startswith(p + ".")
-        for c in changes
-        for p in _HISTORY_PATHS
-    )
+    for change in changes:
+        path = change.schema_path  # computed once per change, not once per rule path
+        if any(path == p or path.startswith(p + ".") for p in _HISTORY_PATHS):
+            return True
+    return False
