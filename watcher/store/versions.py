@@ -170,9 +170,12 @@ class VersionBatch:
         """Every stored version of a trial but the newest, oldest first (what the
         history-aware event rules read; loaded only when a rule needs it)."""
         rows = self._db.execute(
-            "SELECT body FROM versions WHERE nct_id = ? ORDER BY position", [nct_id]
-        ).fetchall()
-        return [self._codec.record(self._db, r["body"]) for r in rows[:-1]]
+            """SELECT body FROM versions WHERE nct_id = ? AND position <
+                   (SELECT MAX(position) FROM versions WHERE nct_id = ?)
+               ORDER BY position""",
+            [nct_id, nct_id],
+        ).fetchall()  # the newest body is not read: the caller holds it already
+        return [self._codec.record(self._db, r["body"]) for r in rows]
 
     def record_version(
         self,
