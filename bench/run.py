@@ -57,6 +57,7 @@ import sys
 import tempfile
 import termios
 import time
+from contextlib import nullcontext
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
@@ -127,8 +128,6 @@ def one_cycle(
     """Child mode: run one `ctwatch check` cycle (``--full``: the sweep) in-process and
     print its figures; ``events=False`` skips the event rules (for the comparison);
     ``profile``: also write a cProfile of the cycle there."""
-
-    from contextlib import nullcontext  # noqa: PLC0415
 
     from watcher.app import App, settle_memory  # noqa: PLC0415
     from watcher.config import load_config  # noqa: PLC0415
@@ -333,6 +332,15 @@ def status_times(n: int, config: Path) -> list[dict[str, Any]]:
     return out
 
 
+def _folder(keep: str | None, n: int) -> Any:
+    """Where a run's config and database live: a temporary folder, or ``KEEP/N`` (kept)."""
+    if keep is None:
+        return tempfile.TemporaryDirectory(prefix="ctwatch-bench-")
+    folder = Path(keep) / str(n)
+    folder.mkdir(parents=True, exist_ok=False)
+    return nullcontext(str(folder))
+
+
 def bench(
     n: int,
     naive: bool,
@@ -344,6 +352,7 @@ def bench(
     in_toml: bool = False,
     statuses: list[dict[str, Any]] | None = None,
     meter: bool = False,
+    keep: str | None = None,
 ) -> list[dict[str, Any]]:
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(n, child), daemon=True)
@@ -353,7 +362,7 @@ def bench(
     try:
         parent.send(("parse", None))
         parse = parent.recv()
-        with tempfile.TemporaryDirectory(prefix="ctwatch-bench-") as tmp:
+        with _folder(keep, n) as tmp:
             config = write_config(Path(tmp), url, n, naive, wide_over, readable, in_toml)
             db = Path(tmp) / "ctwatch.db"
             received = 0.0
@@ -623,6 +632,12 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-events", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the config and database of each N (the first run with events) in DIR/N, "
+        "for measuring `ctwatch status` or an idle check again without a new baseline",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -668,6 +683,7 @@ def main() -> None:
                 in_toml=args.trials_in_toml,
                 statuses=statuses if run == 0 else None,
                 meter=args.meter_events,
+                keep=args.keep if run == 0 else None,
             )
             if not args.skip_event_comparison:
                 rows += bench(
