@@ -1,9 +1,10 @@
 """One poll cycle: plan -> fetch -> snapshot -> compare -> record.
 
 Why faults are caught where they are: one odd record (or a bug in the diff
-on one shape of data) must not cost any other trial its check, so each trial
-is recorded inside its own savepoint and an exception becomes that trial's
-``last_error``; a batch that cannot be recorded fails that batch alone; and
+on one shape of data) must not cost any other trial its check, so a trial's
+exception becomes that trial's ``last_error`` and nothing else of it is kept (a
+batch is recorded again with a savepoint per trial when one fails: see
+:meth:`Pipeline._record`); a batch that cannot be recorded fails that batch alone; and
 anything unexpected at the level of the cycle ends it as *failed*, with its
 reason, never as complete - a complete cycle moves the incremental
 watermark, and a cycle that skipped a change must never move it. A cycle in

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import orjson
-
 from watcher.core.events.dates import parse_date
 from watcher.core.events.model import Event, Level, Thresholds
 from watcher.core.events.results import Deadline, deadline
+from watcher.core.jsoncodec import compact_json
 
 OPEN_STATUSES = frozenset({"NOT_YET_RECRUITING", "RECRUITING", "ENROLLING_BY_INVITATION"})
 TOLD = {
@@ -68,12 +67,9 @@ class ClockFacts:
                 "has_results": d.has_results,
             },
         }
-        # ensure_ascii as json.dumps wrote it before: stored facts compare as text
-        return (
-            json.dumps(facts, separators=(",", ":"))
-            if _ascii_unsafe(facts)
-            else (orjson.dumps(facts).decode())
-        )
+        if _ascii_unsafe(facts):  # escaped, as json.dumps wrote it: stored facts compare as text
+            return json.dumps(facts, separators=(",", ":"))
+        return compact_json(facts)
 
     @classmethod
     def from_json(cls, text: str) -> ClockFacts:
