@@ -10,6 +10,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from watcher.app import App
 from watcher.config import load_config
 from watcher.core.events.model import EVENT_TYPES
 from watcher.cycle.time_events import TimeEvents
+from watcher.cycle.versioning import later_version
 from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.registry_history import HistoricVersion
@@ -425,8 +427,7 @@ def test_the_imported_version_the_api_serves_again_is_not_news(
     assert run_cli(config, "backfill", SEED_NCT).exit_code == 0
     out = run_cli(config, "check")
     assert out.exit_code == 0, out.stderr
-    assert "alerts sent 0" in out.stdout and "Terminated" not in out.stdout
-    assert "Completed" not in out.stdout
+    assert "alerts sent 0" in out.stdout and "Completed" not in out.stdout
     registry.put(newest)  # the API catches up: the change it then shows is told
     caught_up = run_cli(config, "check").stdout
     assert "Recruiting → Completed" in caught_up and "alerts sent 1" in caught_up
@@ -520,3 +521,48 @@ def test_the_trial_events_view_for_sql_users(setup: tuple[Path, RegistryDouble])
         ).fetchall()
     # 2027-06 -> 2028-06: from 2027-06-30 to 2028-06-30
     assert rows == [(SEED_NCT, 2, "dates.primary_completion_slipped", "high", 366, "observed")]
+
+
+def test_a_results_section_the_history_left_out_is_no_change(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """The history copies say the trial has results but carry no results section; the API
+    record carries it. The first check after the import tells the real change only."""
+    sample = seed_history()
+    versions = tuple(replace(v, study={**v.study, "hasResults": True}) for v in sample.versions)
+    registry.history.set(sample.nct_id, versions)
+    current = {**sample.current, "hasResults": True,
+               "resultsSection": {"participantFlowModule": {"recruitmentDetails": "30 sites"}}}  # fmt: skip
+    registry.put(next_version(current, "2026-01-12", status="ACTIVE_NOT_RECRUITING"))
+    config = write_config(tmp_path, registry.url, [SEED_NCT])
+    assert run_cli(config, "backfill", SEED_NCT).exit_code == 0
+    out = run_cli(config, "check").stdout
+    assert "Recruiting → Active, not recruiting" in out and "alerts sent 1" in out
+    assert "esults" not in out  # no "Results section added", no results.posted
+    assert all(t != "results.posted" for t, _, _ in stored_types(config))
+
+
+@pytest.mark.parametrize(
+    ("observed", "imported", "later"),
+    [
+        (("2026-01-13", "2026-01-12"), ("2026-01-10", "2026-01-09"), True),
+        (("2026-01-09", "2026-01-08"), ("2026-01-10", "2026-01-09"), False),
+        (("2026-01-10", "2026-01-10"), ("2026-01-10", "2026-01-09"), True),  # same day, later
+        (("2026-01-10", "2026-01-09"), ("2026-01-10", "2026-01-09"), False),  # the same one
+        ((None, "2026-01-12"), ("2026-01-10", "2026-01-09"), False),  # cannot be placed
+    ],
+)
+def test_which_observed_record_is_a_later_version(
+    observed: tuple[str | None, str], imported: tuple[str, str], later: bool
+) -> None:
+    def record(posted: str | None, submitted: str) -> dict[str, Any]:
+        study = base()
+        status = _status(study)
+        status["lastUpdateSubmitDate"] = submitted
+        if posted is None:
+            del status["lastUpdatePostDateStruct"]
+        else:
+            status["lastUpdatePostDateStruct"] = {"date": posted, "type": "ACTUAL"}
+        return study
+
+    assert later_version(record(*observed), record(*imported)) is later

@@ -62,6 +62,7 @@ def every_command() -> Iterator[tuple[str, click.Command]]:
             for sub, child in command.commands.items():
                 yield from walk(child, f"{name} {sub}")
 
+    main.load_all()  # commands register when their module is imported
     yield from walk(main, "ctwatch")
 
 

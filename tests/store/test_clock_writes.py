@@ -90,14 +90,37 @@ def test_a_failed_trial_leaves_no_clock_row_and_no_event(tmp_path: Path) -> None
     assert events == []
 
 
-def test_a_first_sight_keeps_an_existing_row_and_tells_nothing_again(tmp_path: Path) -> None:
+def test_a_first_sight_of_a_trial_with_a_row_updates_its_facts_and_tells_nothing(
+    tmp_path: Path,
+) -> None:
+    """As :func:`write_clock` does: the row is not replaced (its state stays, no second
+    silent event), but the facts are the newest version's, due for evaluation again."""
     store = Store.open(tmp_path / "x.db")
     record(store, {"NCT00000001": first_sight('{"pcd":"2025-01"}', OVERDUE)})
     record(store, {"NCT00000001": first_sight('{"pcd":"2024-01"}', OVERDUE)})
     store.close()
     clocks, events = tables(tmp_path / "x.db")
-    assert clocks == [("NCT00000001", '{"pcd":"2025-01"}', 1, "overdue|0", TODAY)]
+    assert clocks == [("NCT00000001", '{"pcd":"2024-01"}', 1, "overdue|0", None)]
     assert len(events) == 1
+
+
+def test_batched_and_single_writes_agree_over_an_existing_row(tmp_path: Path) -> None:
+    """The same two batches written both ways leave the same rows."""
+    later = {"NCT00000001": first_sight('{"pcd":"2024-01"}', OVERDUE),
+             "NCT00000003": first_sight('{"pcd":"2026-01"}')}  # fmt: skip
+    batched = Store.open(tmp_path / "batched.db")
+    record(batched, WRITES)
+    record(batched, later)
+    batched.close()
+    single = Store.open(tmp_path / "single.db")
+    for writes in (WRITES, later):
+        with single.versions.batch() as batch:
+            for nct, clock in writes.items():
+                snap = take_snapshot(nct, make_study(nct, f"Trial {nct}"))
+                version = batch.record_version(snap, [], [], NOW)
+                write_clock(batch._db, nct, clock, NOW, version)
+    single.close()
+    assert tables(tmp_path / "batched.db") == tables(tmp_path / "single.db")
 
 
 @pytest.mark.parametrize(("facts", "evaluated"), [('{"pcd":"2025-01"}', TODAY), ("{}", None)])

@@ -274,7 +274,9 @@ class Pipeline:
         the whole transaction is undone and the batch recorded again with a savepoint
         per trial, where that trial's fault is kept as its error and the others are
         recorded. Either way what commits is the same; the outcomes reach ``report``
-        only once their transaction committed.
+        only once their transaction committed. The price of a fault: its batch is
+        recorded twice (and its trials' log lines written twice), every cycle while a
+        record keeps failing.
         """
         part = CycleReport()
         try:

@@ -99,17 +99,17 @@ class Versioning:
         now: str,
     ) -> Outcome:
         """The first observed version of a trial whose history was imported first: diffed
-        and classified against the last imported version, and alerted as usual when the
-        registry posted it after that version.
+        and classified against the last imported version, and alerted as usual when it is
+        a later registry version (:func:`later_version`).
 
-        Posted on the same day or before it, it is that version (or an older copy: the
-        history endpoint can serve a version a day before the API v2 does), so whatever
-        differs is the two endpoints' representation, not news: recorded, not sent.
+        Otherwise it is that version (or an older copy: the history endpoint can serve a
+        version a day before the API v2 does), so whatever differs is the two endpoints'
+        representation, not news: recorded, not sent. Either way a results section the
+        history copy left out while saying the trial has results is no change at all.
         """
-        seam = diff_records(imported, snap.record)
+        seam = [c for c in diff_records(imported, snap.record) if not _left_out(c, imported)]
         events = self._events(batch, nct, imported, snap.record, seam)
-        observed, last = snap.last_update_posted, rec.last_update_posted(imported)
-        news = bool(seam) and (observed is None or last is None or observed > last)
+        news = bool(seam) and later_version(snap.record, imported)
         rows = outbox_rows(seam, routes, events) if news else []
         batch.record_version(
             snap, stored_changes(seam), rows, now, events=events, clock=self._clock(snap.record)
@@ -153,3 +153,26 @@ class Versioning:
 def _parsed(body: bytes | None) -> dict[str, Any]:
     record: dict[str, Any] = {} if body is None else loads(body)
     return record
+
+
+def later_version(observed: dict[str, Any], imported: dict[str, Any]) -> bool:
+    """Whether the registry posted ``observed`` after ``imported``: on a later day, or on
+    the same day but submitted later (two versions can be posted the same day). A record
+    without those dates cannot be placed, and is not taken for news."""
+    posted, last = rec.last_update_posted(observed), rec.last_update_posted(imported)
+    if posted is None or last is None:
+        return False
+    if posted != last:
+        return posted > last
+    submitted, before = rec.last_update_submitted(observed), rec.last_update_submitted(imported)
+    return submitted is not None and before is not None and submitted > before
+
+
+def _left_out(change: FieldChange, imported: dict[str, Any]) -> bool:
+    """A change inside a results section that the history copy does not carry although
+    it says the trial has results: the endpoint left it out; nothing changed."""
+    return (
+        change.path.startswith("resultsSection")
+        and "resultsSection" not in imported
+        and imported.get("hasResults") is True
+    )

@@ -157,12 +157,21 @@ _UPDATE_FACTS = """INSERT INTO event_clock (nct_id, facts, relevant) VALUES (?, 
 
 @dataclass(frozen=True)
 class PendingClock:
-    """A :class:`ClockWrite` waiting for the end of its batch (:func:`write_clocks`)."""
+    """A :class:`ClockWrite` waiting for the end of its batch (:func:`write_clocks`), its
+    first-sight events already rendered as rows: made inside the trial's fault boundary,
+    so what is left for the batch's end is plain SQL."""
 
     nct_id: str
     clock: ClockWrite
     now: str
     version_id: int | None
+    event_rows: tuple[tuple[Any, ...], ...] = ()
+
+    @classmethod
+    def of(cls, nct_id: str, clock: ClockWrite, now: str, version_id: int | None) -> PendingClock:
+        rows = tuple(_event_row(nct_id, version_id, e, now, source="clock", silent=True)
+                     for e in clock.events)  # fmt: skip
+        return cls(nct_id, clock, now, version_id, rows)
 
 
 def write_clocks(conn: Connection, db: Database, writes: Sequence[PendingClock]) -> None:
@@ -170,9 +179,10 @@ def write_clocks(conn: Connection, db: Database, writes: Sequence[PendingClock])
 
     Why: a baseline writes one row per trial, and ten thousand single statements
     cost more than the rules that make them. The rows and events are exactly those
-    of :func:`write_clock` in the same order: a first sight inserts its row only if
-    the trial has none (its events then recorded silently), a later write updates
-    the facts. A trial named twice is written one at a time, as the rule demands.
+    of :func:`write_clock`: a first sight inserts its row if the trial has none (its
+    events then recorded silently); a first sight of a trial that has a row, and
+    every later write, update the facts. A trial named twice is written one at a
+    time, in order, as the rule demands.
     """
     names = [w.nct_id for w in writes]
     if len(set(names)) != len(names):
@@ -180,6 +190,7 @@ def write_clocks(conn: Connection, db: Database, writes: Sequence[PendingClock])
             write_clock(db, w.nct_id, w.clock, w.now, w.version_id)
         return
     first = [w for w in writes if w.clock.evaluated_on is not None]
+    known: set[str] = set()
     if first:
         known = {r["nct_id"] for r in conn.rows_in(
             "SELECT nct_id FROM event_clock", "nct_id", [w.nct_id for w in first])}  # fmt: skip
@@ -190,15 +201,11 @@ def write_clocks(conn: Connection, db: Database, writes: Sequence[PendingClock])
             [(w.nct_id, w.clock.facts, int(w.clock.relevant), w.clock.state,
               w.clock.evaluated_on) for w in fresh],
         )  # fmt: skip
-        db.conn.executemany(
-            _INSERT_EVENT,
-            [_event_row(w.nct_id, w.version_id, e, w.now, source="clock", silent=True)
-             for w in fresh for e in w.clock.events],
-        )  # fmt: skip
+        db.conn.executemany(_INSERT_EVENT, [row for w in fresh for row in w.event_rows])
     db.conn.executemany(
         _UPDATE_FACTS,
         [(w.nct_id, w.clock.facts, int(w.clock.relevant)) for w in writes
-         if w.clock.evaluated_on is None],
+         if w.clock.evaluated_on is None or w.nct_id in known],
     )  # fmt: skip
 
 

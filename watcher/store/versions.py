@@ -6,8 +6,9 @@ changes and its outbox rows commit together, so a crash can never leave a
 change recorded but its alert forgotten.
 
 Writes happen in a :class:`VersionBatch`: one ``BEGIN IMMEDIATE`` transaction
-per fetched batch (a thousand trials cost one commit, not a thousand), each
-trial inside its own savepoint (one bad record is undone alone), and the
+per fetched batch (a thousand trials cost one commit, not a thousand), a
+trial inside its own savepoint when the caller asks (:meth:`VersionBatch.trial`:
+one bad record is then undone alone), and the
 reads that decide "changed?" are made inside that transaction, so no other
 writer can slip a version in between the decision and the write. Bodies are
 compressed by :mod:`watcher.store.bodies` (zstd with a trained dictionary).
@@ -223,7 +224,7 @@ class VersionBatch:
             insert_events(db, snap.nct_id, version_id, events, now, source="observed",
                           silent=silent)  # fmt: skip
         if clock is not None:
-            self._clocks.append(PendingClock(snap.nct_id, clock, now, version_id))
+            self._clocks.append(PendingClock.of(snap.nct_id, clock, now, version_id))
         return version_id
 
     def tell_once(self, key: str, rows: list[OutboxRow], now: str) -> bool:
