@@ -19,6 +19,7 @@ changed).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,14 +27,13 @@ from datetime import date
 
 from watcher.alerts.routing import Route
 from watcher.core.events import ClockFacts, ClockState, Event, Thresholds, clock_facts, evaluate
+from watcher.core.events.clock import IRRELEVANT
 from watcher.core.text import counted, one_line
 from watcher.store import OutboxRow, Store
 from watcher.store.events import ClockWrite, TimeUpdate
 from watcher.timeutil import Clock, iso, utc_now
 
 log = logging.getLogger(__name__)
-IRRELEVANT = ClockFacts(None, None, None, None)
-"""The facts of a trial that can make no time event (stored as "")."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,23 @@ def clock_write(
     its state is evaluated at once, its current time events recorded silently."""
     if not facts.relevant:  # nothing to evaluate, ever (until the facts move)
         if first_sight is None:
-            return ClockWrite("", relevant=False)
-        return ClockWrite("", False, ClockState().to_text(), first_sight[0].isoformat())
+            return _NOTHING_TO_EVALUATE
+        return _nothing_on(first_sight[0])
     if first_sight is None:
         return ClockWrite(facts.to_json(), relevant=True)
     today, thresholds = first_sight
     state, events = evaluate(facts, None, today, thresholds)
     return ClockWrite(facts.to_json(), True, state.to_text(), today.isoformat(), tuple(events))
+
+
+_NOTHING_TO_EVALUATE = ClockWrite("", relevant=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _nothing_on(today: date) -> ClockWrite:
+    """The write of a trial that can make no time event, first seen ``today``: one value
+    shared by every such trial of a baseline (about half of them), not one each."""
+    return ClockWrite("", False, ClockState().to_text(), today.isoformat())
 
 
 def _rows(nct_id: str, events: Sequence[Event], routes: Sequence[Route]) -> list[OutboxRow]:

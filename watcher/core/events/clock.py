@@ -107,12 +107,19 @@ def clock_facts(record: Any) -> ClockFacts:
     pcd_struct = status.get("primaryCompletionDateStruct")
     pcd_text = pcd_struct.get("date") if type(pcd_struct) is dict else None
     pcd = parse_date(pcd_text)
+    found = deadline(record)
+    if found is None and (pcd is None or overall not in OPEN_STATUSES):
+        return IRRELEVANT  # about half of a baseline: one shared value, not one each
     return ClockFacts(
-        deadline(record),
+        found,
         overall if type(overall) is str else None,
         pcd,
         pcd_text if pcd is not None and type(pcd_text) is str else None,
     )
+
+
+IRRELEVANT = ClockFacts(None, None, None, None)
+"""The facts of every trial that can make no time event (nothing the rules read)."""
 
 
 @dataclass(frozen=True)
