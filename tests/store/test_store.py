@@ -309,12 +309,17 @@ def test_the_scope_digest_agrees_with_reading_the_whole_scope(tmp_path: Path) ->
     for nct in trials[:4]:
         store.versions.record_version(take_snapshot(nct, make_study(nct, "x")), [], [], NOW)
     store.versions.record_error(trials[3], "boom", NOW)  # failing
+    store.versions.record_error(trials[4], "boom", NOW)  # failing before its first version
     store.versions.record_not_found(trials[5], NOW)  # not in the registry: not re-fetched
-    unhealthy = (trials[3], trials[4])  # failing, and trials[4]: no row at all
-    store.runs.set_scope(trials)
+    unhealthy = (trials[3], trials[4])
+    store.runs.set_scope(trials)  # as a complete cycle leaves it: every trial has a row
     assert store.runs.needs_full_fetch(trials) == unhealthy  # by the digest
     store.conn.db.execute("DELETE FROM scope_digest")
     assert store.runs.needs_full_fetch(trials) == unhealthy  # by reading the scope
+    store.runs.set_scope(trials)
+    store.conn.db.execute("DELETE FROM trials WHERE nct_id = ?", [trials[5]])  # by hand
+    assert store.runs.needs_full_fetch(trials) == (*unhealthy, trials[5])  # the digest forgot
+    store.versions.record_not_found(trials[5], NOW)
     store.runs.set_scope(trials)
     moved = [*trials[1:], "NCT39999999"]  # one removed, one added
     assert store.runs.needs_full_fetch(moved) == (*unhealthy, "NCT39999999")

@@ -80,13 +80,17 @@ class TimeEvents:
         return TimeReport(len(rows), told, alerts)
 
     def _fill_missing(self) -> None:
-        """Trials recorded before events existed get their facts from their newest version."""
-        for nct in self.store.events.without_clock():
+        """Trials recorded before events existed (or without the event rules) get their
+        facts from their newest version, once."""
+        missing = self.store.events.without_clock()
+        for nct in missing:
             record = self.store.versions.latest_record(nct)
             if record is not None:
                 self.store.events.set_clock(
                     nct, clock_write(clock_facts(record)), iso(self.clock())
                 )
+        if missing:
+            self.store.events.settle_missing()
 
 
 def clock_write(

@@ -301,12 +301,22 @@ class Events:
         return [ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"])) for r in rows]
 
     def without_clock(self) -> list[str]:
-        """Trials with a version but no time-event facts (recorded before events existed)."""
+        """Trials with a version but no time-event facts (recorded before events existed,
+        or without the event rules): those listed in ``clock_missing`` (migration 0021),
+        an empty table but for them, so an idle cycle reads nothing here."""
+        if self._conn.one("SELECT 1 AS listed FROM clock_missing LIMIT 1") is None:
+            return []
         rows = self._conn.rows(
-            """SELECT nct_id FROM trials WHERE latest_hash IS NOT NULL
-               AND nct_id NOT IN (SELECT nct_id FROM event_clock)"""
+            """SELECT m.nct_id FROM clock_missing m JOIN trials t ON t.nct_id = m.nct_id
+               WHERE t.latest_hash IS NOT NULL
+                 AND m.nct_id NOT IN (SELECT nct_id FROM event_clock)"""
         )
         return [r["nct_id"] for r in rows]
+
+    def settle_missing(self) -> None:
+        """Strike from ``clock_missing`` the trials that have their facts now."""
+        with self._conn.atomic() as db:
+            db.execute("DELETE FROM clock_missing WHERE nct_id IN (SELECT nct_id FROM event_clock)")
 
     def set_clock(self, nct_id: str, clock: ClockWrite, now: str) -> None:
         with self._conn.atomic() as db:

@@ -112,11 +112,15 @@ class Runs:
         row against the watch list, never as a second copy of it.
         """
         if self._stored_digest() == scope_digest(nct_ids):
+            # Every listed trial has a row (a complete cycle gave each one, and a deleted
+            # row forgets the digest: migration 0021), so the unhealthy ones are those
+            # of the partial index ``trials_unhealthy``: a short read at any size.
             rows = self._conn.rows(
-                """SELECT s.nct_id FROM scope s LEFT JOIN trials t ON t.nct_id = s.nct_id
-                   WHERE t.nct_id IS NULL OR (t.not_found = 0
-                         AND (t.latest_hash IS NULL OR t.last_error IS NOT NULL))"""
+                """SELECT nct_id FROM trials
+                   WHERE not_found = 0 AND (latest_hash IS NULL OR last_error IS NOT NULL)"""
             )
+            if not rows:
+                return ()
             unhealthy = {r["nct_id"] for r in rows}
             return tuple(n for n in nct_ids if n in unhealthy)
         pending = set(nct_ids)

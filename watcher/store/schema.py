@@ -463,7 +463,14 @@ def _m0015_mutes_by_workspace(db: Database) -> None:
 
 
 # Later steps live in modules of their own, registered here in the order of their numbers
-# (the names sort in that order too): the analyst views and numbering (0016…), events (0017;
-# named as the numbering names versions), digests and quiet hours (0018), the web UI's
-# index (0019).
-from watcher.store import schema_analyst, schema_events, schema_timing, schema_ui  # noqa: E402, F401
+# (the module names sort in that order too, so the import sorter keeps it): the analyst
+# views and numbering (0016…), events (0017; named as the numbering names versions),
+# digests and quiet hours (0018), the web UI's indexes (0019, 0020), whole-registry watch
+# lists (0021).
+from watcher.store import (  # noqa: E402, F401
+    schema_analyst,
+    schema_events,
+    schema_timing,
+    schema_ui,
+    schema_watchlists,
+)
