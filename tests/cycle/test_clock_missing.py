@@ -67,11 +67,34 @@ def test_a_database_from_before_the_list_finds_its_trials_without_facts(
             DROP TABLE clock_missing;
             DROP INDEX trials_unhealthy;
             DROP TRIGGER trials_forgotten;
+            DROP TABLE forgotten_trials;
             DELETE FROM _sqlite_migrations WHERE name = '0021_idle_reads';
             """
         )
     store = Store.open(path)  # migrates: lists the trial without facts, not the other
+    store.close()
+    assert query(path, "SELECT nct_id FROM clock_missing") == [(SEED_NCT,)]
+
+
+def test_a_trial_with_older_facts_recorded_without_the_rules_gets_the_newest(
+    tmp_path: Path,
+) -> None:
+    """Its facts were read from an earlier version; a later one, recorded without the event
+    rules, lists it again, and the pass reads the newest version's facts and settles it."""
+    path = tmp_path / "x.db"
+    store = Store.open(path)
     try:
+        store.versions.record_version(take_snapshot(SEED_NCT, due_trial()), [], [], NOW)
+        TimeEvents(store, lambda: TODAY).run(no_routes())  # overdue facts, read and settled
+        finished = due_trial()
+        finished["hasResults"] = True
+        finished["protocolSection"]["statusModule"]["resultsFirstSubmitDate"] = "2026-05-20"
+        store.versions.record_version(take_snapshot(SEED_NCT, finished), [], [], NOW)
         assert store.events.without_clock() == [SEED_NCT]
+        TimeEvents(store, lambda: TODAY).run(no_routes())
+        assert store.events.without_clock() == []
     finally:
         store.close()
+    (facts,) = query(path, "SELECT facts FROM event_clock")
+    assert '"results":"2026-05-20"' in str(facts[0])  # the newest version's facts
+    assert query(path, "SELECT nct_id FROM clock_missing") == []

@@ -319,7 +319,10 @@ def test_the_scope_digest_agrees_with_reading_the_whole_scope(tmp_path: Path) ->
     store.runs.set_scope(trials)
     store.conn.db.execute("DELETE FROM trials WHERE nct_id = ?", [trials[5]])  # by hand
     assert store.runs.needs_full_fetch(trials) == (*unhealthy, trials[5])  # the digest forgot
+    store.runs.set_scope(trials)  # a cycle under way when the row went stores the digest again
+    assert store.runs.needs_full_fetch(trials) == (*unhealthy, trials[5])  # still fetched
     store.versions.record_not_found(trials[5], NOW)
+    assert store.runs.needs_full_fetch(trials) == unhealthy  # it has a row again
     store.runs.set_scope(trials)
     moved = [*trials[1:], "NCT39999999"]  # one removed, one added
     assert store.runs.needs_full_fetch(moved) == (*unhealthy, "NCT39999999")

@@ -90,7 +90,7 @@ class TimeEvents:
                     nct, clock_write(clock_facts(record)), iso(self.clock())
                 )
         if missing:
-            self.store.events.settle_missing()
+            self.store.events.settle_missing(missing)
 
 
 def clock_write(

@@ -301,22 +301,22 @@ class Events:
         return [ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"])) for r in rows]
 
     def without_clock(self) -> list[str]:
-        """Trials with a version but no time-event facts (recorded before events existed,
-        or without the event rules): those listed in ``clock_missing`` (migration 0021),
-        an empty table but for them, so an idle cycle reads nothing here."""
+        """Trials whose time-event facts must be read from their newest version (recorded
+        before events existed, or a version recorded without the event rules): those
+        listed in ``clock_missing`` (migration 0021), an empty table but for them, so an
+        idle cycle reads nothing here. A listed trial with older facts is listed too: its
+        newest version decides."""
         if self._conn.one("SELECT 1 AS listed FROM clock_missing LIMIT 1") is None:
             return []
-        rows = self._conn.rows(
-            """SELECT m.nct_id FROM clock_missing m JOIN trials t ON t.nct_id = m.nct_id
-               WHERE t.latest_hash IS NOT NULL
-                 AND m.nct_id NOT IN (SELECT nct_id FROM event_clock)"""
-        )
+        rows = self._conn.rows("SELECT nct_id FROM clock_missing ORDER BY nct_id")
         return [r["nct_id"] for r in rows]
 
-    def settle_missing(self) -> None:
-        """Strike from ``clock_missing`` the trials that have their facts now."""
+    def settle_missing(self, nct_ids: Sequence[str]) -> None:
+        """Strike these trials from ``clock_missing``: their facts were read."""
         with self._conn.atomic() as db:
-            db.execute("DELETE FROM clock_missing WHERE nct_id IN (SELECT nct_id FROM event_clock)")
+            db.conn.executemany(
+                "DELETE FROM clock_missing WHERE nct_id = ?", [(n,) for n in nct_ids]
+            )
 
     def set_clock(self, nct_id: str, clock: ClockWrite, now: str) -> None:
         with self._conn.atomic() as db:

@@ -112,12 +112,15 @@ class Runs:
         row against the watch list, never as a second copy of it.
         """
         if self._stored_digest() == scope_digest(nct_ids):
-            # Every listed trial has a row (a complete cycle gave each one, and a deleted
-            # row forgets the digest: migration 0021), so the unhealthy ones are those
-            # of the partial index ``trials_unhealthy``: a short read at any size.
+            # Every listed trial has a row (a complete cycle gave each one), or was deleted
+            # by hand and noted in ``forgotten_trials`` (migration 0021): the unhealthy
+            # ones are those of the partial index ``trials_unhealthy`` and the forgotten
+            # ones still without a row, a short read at any size.
             rows = self._conn.rows(
                 """SELECT nct_id FROM trials
-                   WHERE not_found = 0 AND (latest_hash IS NULL OR last_error IS NOT NULL)"""
+                   WHERE not_found = 0 AND (latest_hash IS NULL OR last_error IS NOT NULL)
+                   UNION SELECT nct_id FROM forgotten_trials
+                   WHERE nct_id NOT IN (SELECT nct_id FROM trials)"""
             )
             if not rows:
                 return ()

@@ -23,9 +23,11 @@ def _m0021_idle_reads(db: Database) -> None:
       (usually empty) table instead of comparing every trial with ``event_clock``.
     * ``trials_unhealthy``: the trials a cycle must fetch in full (recorded never, or
       failing), a partial index that holds only them.
-    * ``trials_forgotten``: a trial row deleted (by hand: ctwatch never does) forgets the
-      stored watch list's digest, so the next cycle compares the whole list again
-      instead of trusting that every listed trial has a row (see ``Runs``).
+    * ``trials_forgotten``: a trial row deleted (by hand: ctwatch never does) is noted in
+      ``forgotten_trials`` and forgets the stored watch list's digest, so the next
+      cycles fetch it in full instead of trusting that every listed trial has a row (see
+      ``Runs.needs_full_fetch``). Digests stored before this step are forgotten too: the
+      next cycle reads the whole scope once and stores one it can trust.
     """
     _script(
         db,
@@ -35,10 +37,14 @@ def _m0021_idle_reads(db: Database) -> None:
             SELECT nct_id FROM trials WHERE latest_hash IS NOT NULL
                 AND nct_id NOT IN (SELECT nct_id FROM event_clock);
         CREATE INDEX trials_unhealthy ON trials(nct_id)
-            WHERE not_found = 0 AND (latest_hash IS NULL OR last_error IS NOT NULL)
+            WHERE not_found = 0 AND (latest_hash IS NULL OR last_error IS NOT NULL);
+        CREATE TABLE forgotten_trials (nct_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        DELETE FROM scope_digest
         """,
     )
     db.execute(  # its own statement: the body's ";" is not a separator
-        """CREATE TRIGGER trials_forgotten AFTER DELETE ON trials
-               BEGIN DELETE FROM scope_digest; END"""
+        """CREATE TRIGGER trials_forgotten AFTER DELETE ON trials BEGIN
+               INSERT OR IGNORE INTO forgotten_trials (nct_id) VALUES (old.nct_id);
+               DELETE FROM scope_digest;
+           END"""
     )

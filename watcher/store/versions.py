@@ -225,7 +225,7 @@ class VersionBatch:
                           silent=silent)  # fmt: skip
         if clock is not None:
             self._clocks.append(PendingClock.of(snap.nct_id, clock, now, version_id))
-        else:  # recorded without the event rules: the next time pass reads its facts
+        else:  # recorded without the event rules: the cycle's time pass reads its facts
             db.execute("INSERT OR IGNORE INTO clock_missing (nct_id) VALUES (?)", [snap.nct_id])
         return version_id
 
