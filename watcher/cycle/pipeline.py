@@ -20,6 +20,7 @@ in the same transaction); sending them is :mod:`watcher.alerts.delivery`'s job.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -278,13 +279,14 @@ class Pipeline:
         recorded twice (and its trials' log lines written twice), every cycle while a
         record keeps failing.
         """
+        record = functools.partial(self._record_batch, fetched, plan, routes, should_stop)
         part = CycleReport()
         try:
-            stopped = self._record_batch(fetched, plan, routes, part, should_stop, isolated=False)
+            stopped = record(part, isolated=False)
         except _TrialFault as fault:
             log.debug("a trial failed; the batch is recorded again trial by trial: %s", fault)
             part = CycleReport()
-            stopped = self._record_batch(fetched, plan, routes, part, should_stop, isolated=True)
+            stopped = record(part, isolated=True)
         report.absorb(part)
         if stopped:
             raise Interrupted
@@ -294,14 +296,14 @@ class Pipeline:
         fetched: FetchResult,
         plan: Plan,
         routes: Routes,
-        report: CycleReport,
         should_stop: Callable[[], bool],
+        report: CycleReport,
         *,
         isolated: bool,
     ) -> bool:
-        """Record the batch in one transaction; True when ``should_stop`` cut it short.
-        ``isolated``: each trial in its own savepoint, its fault kept as its error;
-        otherwise a trial's fault undoes the batch (:class:`_TrialFault`)."""
+        """Record the batch in one transaction into ``report``; True when ``should_stop``
+        cut it short. ``isolated``: each trial in its own savepoint, its fault kept as
+        its error; otherwise a trial's fault undoes the batch (:class:`_TrialFault`)."""
         now = iso(self.clock())
         with self.store.versions.batch() as batch:
             states = batch.states(fetched.requested)
