@@ -8,9 +8,11 @@ against what is stored, the one place where a version becomes news or stays quie
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from watcher.alerts.routing import Route, outbox_rows
@@ -146,8 +148,13 @@ class Versioning:
         (its current state recorded silently), so the cycle's pass has nothing to redo."""
         if not self.classify:
             return None
-        today = self.clock().date()
-        return clock_write(clock_facts(record), (today, self.thresholds) if first_sight else None)
+        return clock_write(clock_facts(record), self._first_sight if first_sight else None)
+
+    @functools.cached_property
+    def _first_sight(self) -> tuple[date, Thresholds]:
+        """Today (UTC, from the injected clock) and the thresholds, read once per batch: a
+        batch is recorded in well under a second, and its trials share one day."""
+        return self.clock().date(), self.thresholds
 
 
 def _parsed(body: bytes | None) -> dict[str, Any]:
