@@ -101,7 +101,9 @@ def test_abandoned_webhook_and_teams_posts_end_their_threads_and_sockets() -> No
     with TrickleServer(SLOW_HEAD, interval=0.02) as slow:
         before, fds_before = set(threading.enumerate()), open_fds()
         for _ in range(20):
-            with pytest.raises(Unreachable, match="no complete answer"):
+            # the deadline gives up ("no complete answer"), unless a starved machine held
+            # the server's next byte past httpx's own read timeout first ("timed out")
+            with pytest.raises(Unreachable, match=r"no complete answer|timed out"):
                 post(f"{slow.origin}/hook", b"{}", {"Content-Type": "application/json"}, 0.1)
         reading, fds_after = still_reading("post", before), open_fds()
     assert reading == 0
