@@ -14,7 +14,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.cycle.test_events_scenarios import due_trial
+from tests.support.event_records import due_trial
 from watcher.alerts.routing import Routes
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle.time_events import TimeEvents

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import run_cli, write_config
+from tests.support.event_records import base, due_trial
 from tests.support.histories import historic, next_version, seed_history
 from watcher.alerts.routing import build_routes
 from watcher.app import App
@@ -28,35 +29,10 @@ from watcher.cycle.versioning import later_version
 from watcher.store import Store
 from watcher.testing.registry_double import RegistryDouble
 from watcher.testing.registry_history import HistoricVersion
-from watcher.testing.samples import SEED_NCT, seed_study
+from watcher.testing.samples import SEED_NCT
 
 Edit = Callable[[dict[str, Any]], None]
 T0 = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
-
-
-def base() -> dict[str, Any]:
-    """The seed trial with the fields the rules read: dates, enrollment, outcomes, arms."""
-    study = seed_study()
-    p = study["protocolSection"]
-    p["statusModule"].update(
-        {
-            "startDateStruct": {"date": "2025-03-01", "type": "ACTUAL"},
-            "primaryCompletionDateStruct": {"date": "2027-06", "type": "ESTIMATED"},
-            "completionDateStruct": {"date": "2027-12", "type": "ESTIMATED"},
-        }
-    )
-    p["designModule"]["enrollmentInfo"] = {"count": 100, "type": "ESTIMATED"}
-    p["outcomesModule"] = {
-        "primaryOutcomes": [{"measure": "Pathological complete response"}],
-        "secondaryOutcomes": [{"measure": "Overall survival"}],
-    }
-    p["armsInterventionsModule"] = {
-        "armGroups": [{"label": "SCRT + CAPEOX + serplulimab"}],
-        "interventions": [{"type": "DRUG", "name": "Serplulimab"}],
-    }
-    p["eligibilityModule"] = {"eligibilityCriteria": "Adults with MSS rectal cancer"}
-    p["contactsLocationsModule"]["centralContacts"] = [{"name": "Dr. Li"}]
-    return study
 
 
 def _status(s: dict[str, Any]) -> Any:
@@ -272,17 +248,6 @@ def test_turned_off_types_are_not_made(tmp_path: Path, registry: RegistryDouble)
 
 
 # ---- time events -------------------------------------------------------------
-
-
-def due_trial() -> dict[str, Any]:
-    """An applicable trial (FDA-regulated drug, phase 2) whose primary completion passed."""
-    study = base()
-    _p(study)["oversightModule"]["isFdaRegulatedDrug"] = True
-    _status(study).update(
-        overallStatus="ACTIVE_NOT_RECRUITING",
-        primaryCompletionDateStruct={"date": "2025-02-15", "type": "ACTUAL"},
-    )
-    return study
 
 
 def cycle_at(config_path: Path, moment: datetime) -> str:
