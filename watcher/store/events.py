@@ -306,8 +306,6 @@ class Events:
         listed in ``clock_missing`` (migration 0021), an empty table but for them, so an
         idle cycle reads nothing here. A listed trial with older facts is listed too: its
         newest version decides."""
-        if self._conn.one("SELECT 1 AS listed FROM clock_missing LIMIT 1") is None:
-            return []
         rows = self._conn.rows("SELECT nct_id FROM clock_missing ORDER BY nct_id")
         return [r["nct_id"] for r in rows]
 
