@@ -355,3 +355,33 @@ def test_clock_facts_round_trip_through_json() -> None:
                    resultsFirstSubmitDate="2026-01-02")  # fmt: skip
     facts = clock_facts(record)
     assert type(facts).from_json(facts.to_json()) == facts
+
+
+def test_a_change_is_found_under_each_prefix_of_its_path_and_no_other() -> None:
+    """``Change.under``/``touches`` answer from an index of path prefixes: a change sits
+    under every dotted prefix of its schema path, in record order, and never under a
+    name that merely starts the same way (``overallStatus`` is not ``overall``)."""
+    from watcher.core.events.context import Change  # noqa: PLC0415
+
+    old = study()
+    new = study(overallStatus="COMPLETED", whyStopped="done")
+    new["protocolSection"]["contactsLocationsModule"] = {
+        "locations": [{"facility": "A", "city": "Oslo"}, {"facility": "B", "city": "Bergen"}]
+    }
+    changes = diff_records(old, new)
+    change = Change(old, new, changes, (), Thresholds())
+    status = "protocolSection.statusModule"
+    assert [c.path for c in change.under(status)] == [
+        c.path for c in changes if c.path.startswith(status + ".")
+    ]
+    assert change.touches(f"{status}.overallStatus")
+    assert not change.touches(f"{status}.overall")
+    assert not change.touches("protocolSection.status")
+    sites = change.under("protocolSection.contactsLocationsModule.locations")
+    assert sites and all("locations" in c.path for c in sites)
+    assert change.under("protocolSection.contactsLocationsModule.locations.city") == [
+        c for c in sites if c.schema_path.endswith(".city")
+    ]
+    assert change.under("protocolSection.designModule") == []
+    change.under(status).clear()  # a caller's list is its own
+    assert change.under(status)

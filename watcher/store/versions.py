@@ -38,7 +38,7 @@ from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
 # "latest" is the last in the trial's own order, never the last inserted (imports come later)
-_LATEST_BODY = "SELECT body FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1"
+_LATEST_BODY = "SELECT body, position FROM versions WHERE nct_id = ? ORDER BY position DESC LIMIT 1"
 FACTS_INTO = (  # after INSERT / INSERT OR REPLACE: the typed row of a trial's latest version
     f"INTO trial_facts (nct_id, {', '.join(FACT_COLUMNS)}) "
     f"VALUES (?, {', '.join('?' * len(FACT_COLUMNS))})"
@@ -98,6 +98,9 @@ class VersionBatch:
         self._last_version: int | None = None
         self._clocks: list[PendingClock] = []
         """Time-event facts of the batch's trials, written together by :meth:`finish`."""
+        self._newest_at: dict[str, int] = {}
+        """The position of each trial's newest version as :meth:`latest_body` read it, so
+        :meth:`earlier_records` needs no second look (and no query for a single version)."""
 
     @contextmanager
     def trial(self, *, isolated: bool = True) -> Iterator[None]:
@@ -147,7 +150,11 @@ class VersionBatch:
     def latest_body(self, nct_id: str) -> bytes | None:
         """The canonical bytes of the trial's newest version, or None before a baseline."""
         row = self._db.execute(_LATEST_BODY, [nct_id]).fetchone()
-        return self._codec.decompress(self._db, row["body"]) if row else None
+        if row is None:
+            self._newest_at.pop(nct_id, None)
+            return None
+        self._newest_at[nct_id] = int(row["position"])
+        return self._codec.decompress(self._db, row["body"])
 
     def queue_history(self, nct_id: str, now: str) -> None:
         """Queue the import of this trial's registry history (unless it is known)."""
@@ -169,12 +176,18 @@ class VersionBatch:
 
     def earlier_records(self, nct_id: str) -> list[dict[str, Any]]:
         """Every stored version of a trial but the newest, oldest first (what the
-        history-aware event rules read; loaded only when a rule needs it)."""
+        history-aware event rules read; loaded only when a rule needs it). After
+        :meth:`latest_body`, by the position it read: positions run 1…n, so a newest
+        version at 1 has nothing before it and costs no query."""
+        newest = self._newest_at.get(nct_id)
+        if newest is not None and newest <= 1:
+            return []
+        below = (
+            "?" if newest is not None else "(SELECT MAX(position) FROM versions WHERE nct_id = ?)"
+        )
         rows = self._db.execute(
-            """SELECT body FROM versions WHERE nct_id = ? AND position <
-                   (SELECT MAX(position) FROM versions WHERE nct_id = ?)
-               ORDER BY position""",
-            [nct_id, nct_id],
+            f"SELECT body FROM versions WHERE nct_id = ? AND position < {below} ORDER BY position",  # noqa: S608
+            [nct_id, nct_id if newest is None else newest],
         ).fetchall()  # the newest body is not read: the caller holds it already
         return [self._codec.record(self._db, r["body"]) for r in rows]
 
@@ -191,6 +204,7 @@ class VersionBatch:
         """A version with its changes, events and outbox rows; ``clock``: the facts the
         time-event rules read from this (the newest) version."""
         db = self._db
+        self._newest_at.pop(snap.nct_id, None)  # a newer version now: read it again
         _upsert_trial(db, snap, now, changed=bool(changes), copies=self._copies)
         # ``number``: ctwatch's own, the next one for this trial, never changed afterwards
         cursor = db.execute(

@@ -39,18 +39,27 @@ class Change:
     def schema_paths(self) -> tuple[str, ...]:
         return tuple(c.schema_path for c in self.changes)
 
+    @cached_property
+    def _by_prefix(self) -> dict[str, list[FieldChange]]:
+        """Every change under each of its path's prefixes (``a``, ``a.b``, ``a.b.c``),
+        record order kept. Why: each rule asks about a few prefixes, and a change touches
+        dozens of paths; an index built once makes every question one lookup instead of a
+        scan of every path per question (it was a tenth of classifying a change)."""
+        index: dict[str, list[FieldChange]] = {}
+        for change, path in zip(self.changes, self.schema_paths, strict=True):
+            end = path.find(".")
+            while end != -1:
+                index.setdefault(path[:end], []).append(change)
+                end = path.find(".", end + 1)
+            index.setdefault(path, []).append(change)
+        return index
+
     def under(self, prefix: str) -> list[FieldChange]:
         """The changes at or below a schema path."""
-        dotted = prefix + "."
-        return [
-            c
-            for c, path in zip(self.changes, self.schema_paths, strict=True)
-            if path == prefix or path.startswith(dotted)
-        ]
+        return list(self._by_prefix.get(prefix, ()))
 
     def touches(self, prefix: str) -> bool:
-        dotted = prefix + "."
-        return any(p == prefix or p.startswith(dotted) for p in self.schema_paths)
+        return prefix in self._by_prefix
 
     @property
     def history(self) -> list[Facts]:
