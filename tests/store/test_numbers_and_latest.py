@@ -12,6 +12,7 @@ import pytest
 
 from tests.core.test_facts import terminated_trial
 from tests.support.histories import historic
+from watcher.core.events import Event, Level
 from watcher.core.snapshot import take_snapshot
 from watcher.store import Store
 from watcher.testing.samples import changed, seed_study
@@ -202,6 +203,36 @@ def test_the_typed_row_is_undone_with_its_version(tmp_path: Path) -> None:
     store.close()
     assert rows(path, "SELECT nct_id FROM trial_facts") == [(NCT,)]
     assert rows(path, "SELECT nct_id FROM versions") == [(NCT,)]
+
+
+def test_a_versions_events_are_undone_with_it_and_kept_in_order(tmp_path: Path) -> None:
+    """A batch writes its versions' events at its end, in one statement: a trial undone
+    takes its events with it, and the rest keep the order they were recorded in."""
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)
+    first, second = (
+        Event("status.changed", Level.MEDIUM, "a", {}),
+        Event("sites.changed", Level.LOW, "b", {"added": 1}),
+    )
+    with store.versions.batch() as batch:
+        with batch.trial():
+            batch.record_version(take_snapshot(NCT, seed_study()), [], [], NOW, events=[first])
+        with pytest.raises(RuntimeError), batch.trial():
+            snap = take_snapshot(OTHER, terminated_trial())
+            batch.record_version(snap, [], [], NOW, events=[first, second])
+            raise RuntimeError("killed after the version, before the trial was whole")
+        with batch.trial():
+            snap = take_snapshot(NCT, changed(seed_study(), last_update="2025-02-01"))
+            batch.record_version(snap, [], [], NOW, events=[second, first])
+    store.close()
+    assert rows(path, "SELECT nct_id, type, value_json, silent FROM events ORDER BY id") == [
+        (NCT, "status.changed", "{}", 1),
+        (NCT, "sites.changed", '{"added":1}', 1),
+        (NCT, "status.changed", "{}", 1),
+    ]
+    assert rows(path, "SELECT COUNT(*) FROM events e JOIN versions v ON v.id = e.version_id") == [
+        (3,)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ and the raw old/new values; summarising big values is the renderer's job.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -64,9 +65,10 @@ class FieldChange:
     old: Any = None
     new: Any = None
 
-    @property
+    @functools.cached_property
     def schema_path(self) -> str:
-        """The path without list-item keys, as the field tree names it."""
+        """The path without list-item keys, as the field tree names it (kept: the event
+        rules, the field filters and the store each ask for it)."""
         return schema_path(self.path)
 
 

@@ -92,7 +92,25 @@ def insert_events(
     silent: bool,
 ) -> None:
     """Write ``events`` (inside the caller's transaction)."""
-    rows = [_event_row(nct_id, version_id, e, now, source=source, silent=silent) for e in events]
+    write_event_rows(db, event_rows(nct_id, version_id, events, now, source=source, silent=silent))
+
+
+def event_rows(
+    nct_id: str,
+    version_id: int | None,
+    events: Sequence[Event],
+    now: str,
+    *,
+    source: Source,
+    silent: bool,
+) -> list[tuple[Any, ...]]:
+    """The rows :func:`insert_events` writes, made now and written later (a batch writes
+    every trial's rows in one statement: :func:`write_event_rows`)."""
+    return [_event_row(nct_id, version_id, e, now, source=source, silent=silent) for e in events]
+
+
+def write_event_rows(db: Database, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows of :func:`event_rows`, in the caller's transaction."""
     db.conn.executemany(_INSERT_EVENT, rows)
 
 
@@ -206,7 +224,7 @@ def write_clocks(conn: Connection, db: Database, writes: Sequence[PendingClock])
             [(w.nct_id, w.clock.facts, int(w.clock.relevant), w.clock.state,
               w.clock.evaluated_on) for w in fresh],
         )  # fmt: skip
-        db.conn.executemany(_INSERT_EVENT, [row for w in fresh for row in w.event_rows])
+        write_event_rows(db, [row for w in fresh for row in w.event_rows])
     db.conn.executemany(
         _UPDATE_FACTS,
         [(w.nct_id, w.clock.facts, int(w.clock.relevant)) for w in writes

@@ -33,7 +33,13 @@ from watcher.core.snapshot import Snapshot
 from watcher.store import history, troubles
 from watcher.store.base import Connection, StoreError
 from watcher.store.bodies import BodyCodec, BodyError
-from watcher.store.events import ClockWrite, PendingClock, insert_events, write_clocks
+from watcher.store.events import (
+    ClockWrite,
+    PendingClock,
+    event_rows,
+    write_clocks,
+    write_event_rows,
+)
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import ChangeRow, OutboxRow, TrialRow, VersionRow, from_row
 
@@ -98,6 +104,8 @@ class VersionBatch:
         self._last_version: int | None = None
         self._clocks: list[PendingClock] = []
         """Time-event facts of the batch's trials, written together by :meth:`finish`."""
+        self._events: list[tuple[Any, ...]] = []
+        """The event rows of the batch's new versions, likewise (one statement in all)."""
         self._newest_at: dict[str, int] = {}
         """The position of each trial's newest version as :meth:`latest_body` read it, so
         :meth:`earlier_records` needs no second look (and no query for a single version)."""
@@ -112,18 +120,24 @@ class VersionBatch:
         (see :mod:`watcher.store.bodies`): between trials, never inside one.
         """
         self._last_version = None
-        pending = len(self._clocks)
+        pending, events = len(self._clocks), len(self._events)
         try:
             with self._conn.savepoint() if isolated else nullcontext():
                 yield
         except BaseException:
             del self._clocks[pending:]
+            del self._events[events:]
             raise
         if self._last_version is not None:  # versions are never deleted: the ID counts them
             self._codec.train_if_due(self._db, self._last_version)
 
     def finish(self) -> None:
-        """The batch's deferred writes, inside its transaction (:meth:`Versions.batch`)."""
+        """The batch's deferred writes, inside its transaction (:meth:`Versions.batch`):
+        each version's events before the time-event facts and their first-sight events,
+        as when each was written at once."""
+        if self._events:
+            write_event_rows(self._db, self._events)
+            self._events.clear()
         if self._clocks:
             write_clocks(self._conn, self._db, self._clocks)
             self._clocks.clear()
@@ -182,12 +196,10 @@ class VersionBatch:
         newest = self._newest_at.get(nct_id)
         if newest is not None and newest <= 1:
             return []
-        below = (
-            "?" if newest is not None else "(SELECT MAX(position) FROM versions WHERE nct_id = ?)"
-        )
         rows = self._db.execute(
-            f"SELECT body FROM versions WHERE nct_id = ? AND position < {below} ORDER BY position",  # noqa: S608
-            [nct_id, nct_id if newest is None else newest],
+            """SELECT body FROM versions WHERE nct_id = ? AND position < COALESCE(?,
+                   (SELECT MAX(position) FROM versions WHERE nct_id = ?)) ORDER BY position""",
+            [nct_id, newest, nct_id],
         ).fetchall()  # the newest body is not read: the caller holds it already
         return [self._codec.record(self._db, r["body"]) for r in rows]
 
@@ -235,8 +247,8 @@ class VersionBatch:
         insert_rows(db, outbox, now, version_id=version_id, nct_id=snap.nct_id)
         if events:
             silent = not any(r.kind == "change" for r in outbox)
-            insert_events(db, snap.nct_id, version_id, events, now, source="observed",
-                          silent=silent)  # fmt: skip
+            self._events += event_rows(snap.nct_id, version_id, events, now, source="observed",
+                                       silent=silent)  # fmt: skip
         if clock is not None:
             self._clocks.append(PendingClock.of(snap.nct_id, clock, now, version_id))
         else:  # recorded without the event rules: the cycle's time pass reads its facts

@@ -51,12 +51,19 @@ class Facts:
 
 
 def date_fact(record: Any, struct: str) -> DateFact | None:
-    value = dig(record, "protocolSection", "statusModule", struct)
-    text = dig(value, "date")
+    return _date_in(status_module(record), struct)
+
+
+def _date_in(module: Any, struct: str) -> DateFact | None:
+    """The date ``struct`` of a status module (anything odd -> None)."""
+    value = module.get(struct) if isinstance(module, dict) else None
+    if not isinstance(value, dict):
+        return None
+    text = value.get("date")
     day = parse_date(text)
     if day is None or not isinstance(text, str):
         return None
-    return DateFact(text, day, dig(value, "type") == "ACTUAL")
+    return DateFact(text, day, value.get("type") == "ACTUAL")
 
 
 def enrollment(record: Any) -> tuple[int | None, bool]:
@@ -71,12 +78,15 @@ def enrollment(record: Any) -> tuple[int | None, bool]:
 
 
 def facts_of(record: Any) -> Facts:
-    """The :class:`Facts` of one record (anything odd -> None for that fact)."""
+    """The :class:`Facts` of one record (anything odd -> None for that fact). The status
+    module is looked up once for its three dates: each change reads two versions' facts,
+    and a slip every earlier version's."""
     count, actual = enrollment(record)
+    module = status_module(record)
     return Facts(
-        start=date_fact(record, DATE_FIELDS["start"]),
-        primary_completion=date_fact(record, DATE_FIELDS["primary_completion"]),
-        completion=date_fact(record, DATE_FIELDS["completion"]),
+        start=_date_in(module, DATE_FIELDS["start"]),
+        primary_completion=_date_in(module, DATE_FIELDS["primary_completion"]),
+        completion=_date_in(module, DATE_FIELDS["completion"]),
         enrollment=count,
         enrollment_actual=actual,
     )
