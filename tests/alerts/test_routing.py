@@ -142,6 +142,22 @@ def test_routes_are_held_per_watch_not_per_trial(tmp_path: Path) -> None:
     assert routes.destinations() == [Destination.slack("#trial-alerts"), Destination.slack("C0LAB")]
 
 
+def test_one_watchs_scope_is_its_own_list_until_something_else_is_routed(
+    tmp_path: Path,
+) -> None:
+    """A single watch's list is the cycle's scope as it is (a whole-registry list is not
+    copied); a subscription to a trial outside it makes the scope a new list, in order."""
+    many = tuple(f"NCT{20_000_000 + i:08d}" for i in range(1000))
+    config = slack_config(tmp_path, 'slack = ["#trial-alerts"]', trials=many)
+    watch = config.watch[0].trials
+    assert build_routes(config).trials() is watch
+    inside = [Subscription("C0LAB", many[5], "lab")]
+    assert build_routes(config, inside).trials() is watch
+    outside = [*inside, Subscription("C0LAB", "NCT09999999", "lab")]
+    assert build_routes(config, outside).trials() == (*many, "NCT09999999")
+    assert build_routes(config, outside).trials() == watched_trials(config, outside)
+
+
 def test_a_trial_in_two_watches_gets_both_in_config_order(tmp_path: Path) -> None:
     config = two_watches(tmp_path, 'slack = ["#a"]', 'slack = ["#b"]\nemail = ["x@example.org"]')
     routes = build_routes(config, [Subscription("C0NEW", "NCT07777777", "new")])
@@ -156,3 +172,42 @@ def test_a_trial_in_two_watches_gets_both_in_config_order(tmp_path: Path) -> Non
     assert build_routes(config, subs).trials() == watched_trials(config, subs)
     assert watched_trials(config, subs) == (SEED_NCT, OTHER, "NCT07777777")
     assert [d.target for d in routes.destinations()] == ["#a", "#b", "x@example.org", "C0NEW"]
+
+
+def file_config(folder: Path, trials: tuple[str, ...], watch_extra: str) -> Config:
+    """The config of :func:`slack_config`, its IDs in a ``trials_file`` instead."""
+    folder.mkdir()
+    (folder / "ids.txt").write_text("".join(f"{n}\n" for n in trials), "utf-8")
+    path = folder / "ctwatch.toml"
+    path.write_text(
+        '[registry]\nurl = "http://127.0.0.1:9/api/v2"\n[database]\npath = "x.db"\n'
+        '[slack]\ntoken = "xoxb-test"\n'
+        f'[[watch]]\nname = "test"\ntrials_file = "ids.txt"\n{watch_extra}\n',
+        encoding="utf-8",
+    )
+    return load_config(path, {})
+
+
+def test_a_trials_file_watch_routes_as_the_same_watch_written_out(tmp_path: Path) -> None:
+    """One watch whose list is a ``trials_file`` is held as the list and a compact set of
+    its IDs, not a dict of every ID; it routes exactly as the same watch as a TOML array:
+    every trial, outsiders and odd strings, order, size, destinations, subscriptions."""
+    many = tuple(f"NCT{20_000_000 + 7 * i:08d}" for i in range(500))
+    extra = 'slack = ["#trial-alerts"]\nfields = ["OverallStatus"]'
+    listed = file_config(tmp_path / "file", many, extra)
+    written = slack_config(tmp_path, extra, trials=many)
+    outside = ("NCT20000001", "NCT99999999", "nct20000000", "NCT2000000", "x", "NCT2000000٣")
+    for subs in (
+        [],
+        [Subscription("C0LAB", many[3], "lab")],
+        [Subscription("C0LAB", many[3], "lab"), Subscription("C0X", "NCT09999999", "x")],
+    ):
+        compact, plain = build_routes(listed, subs), build_routes(written, subs)
+        assert type(compact._watches_of).__name__ == "OneWatch"
+        for nct in (*many, *outside, "NCT09999999"):
+            assert compact.get(nct) == plain.get(nct), nct
+            assert (nct in compact) == (nct in plain), nct
+        assert list(compact) == list(plain) and len(compact) == len(plain)
+        assert compact.trials() == plain.trials() == watched_trials(listed, subs)
+        assert compact.destinations() == plain.destinations()
+    assert build_routes(listed).trials() is listed.watch[0].trials  # the list, not a copy

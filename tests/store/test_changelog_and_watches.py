@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,8 @@ from watcher.core.diff import diff_records
 from watcher.core.snapshot import take_snapshot
 from watcher.cycle.stored import stored_changes
 from watcher.store import Store, Subscription
+from watcher.store.runs import DIGEST_SLICE, scope_digest
+from watcher.store.watches import watches_digest
 from watcher.testing.samples import changed, make_study
 
 NCT = "NCT06850103"
@@ -120,3 +123,31 @@ def test_a_writer_between_pages_neither_repeats_nor_loses_rows(tmp_path: Path) -
     seen += [c.nct_id for c in stream]
     assert seen == [trial(0), trial(1), trial(2), trial(9)]
     reader.close()
+
+
+def test_digests_hashed_in_slices_are_those_of_the_whole_list() -> None:
+    """The scope and watch digests hash a slice of IDs at a time (no joined copy of a
+    whole-registry list); the bytes hashed are those of the whole list joined, as an
+    older ctwatch stored them, so an upgrade recognises its unchanged watch list."""
+    ids = [trial(n) for n in range(2 * DIGEST_SLICE + 7)]
+    for count in (0, 1, DIGEST_SLICE - 1, DIGEST_SLICE, DIGEST_SLICE + 1, len(ids)):
+        part = ids[:count]
+        joined = "\n".join(part).encode("ascii")
+        assert scope_digest(part) == hashlib.sha256(joined).hexdigest()
+    members = {"a": ids, "b": ids[:3], "é": [], "c": ids[DIGEST_SLICE:]}
+    text = "\n".join(f"{name}\t{','.join(trials)}" for name, trials in members.items())
+    assert watches_digest(members) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_watch_members_follow_the_config_in_sql(tmp_path: Path) -> None:
+    """``watch_members`` is made to say exactly the config's watches (compared in SQLite,
+    through a temporary table), and an unchanged config writes nothing."""
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)
+    assert store.watches.sync({"a": [trial(1), trial(2)], "b": [trial(2)]})
+    assert not store.watches.sync({"a": [trial(1), trial(2)], "b": [trial(2)]})
+    assert store.watches.sync({"a": [trial(2), trial(3)], "c": [trial(1)]})
+    store.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT watch, nct_id FROM watch_members ORDER BY 1, 2").fetchall()
+    assert rows == [("a", trial(2)), ("a", trial(3)), ("c", trial(1))]

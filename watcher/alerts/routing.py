@@ -13,14 +13,17 @@ destination and gets one message.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from watcher.config import Config
+from watcher.config.tables import FileTrials
 from watcher.core.destination import Destination
 from watcher.core.diff import FieldChange
 from watcher.core.events import Event, EventFilter, Level
+from watcher.core.idset import NctIdSet
 from watcher.store import OutboxRow, Subscription
 
 
@@ -58,6 +61,37 @@ def channel_destination(
     )
 
 
+class OneWatch(Mapping[str, tuple[int, ...]]):
+    """``nct_id -> (0,)`` for the trials of the one watch of a config whose list is a
+    ``trials_file``: the list itself, in order, and a compact set of its IDs made on the
+    first question (:class:`~watcher.core.idset.NctIdSet`), not a dict of every ID - at
+    whole-registry size that dict was the largest thing a cycle held after the IDs."""
+
+    def __init__(self, trials: Sequence[str]) -> None:
+        self.trials = trials
+
+    @functools.cached_property
+    def _members(self) -> NctIdSet:
+        return NctIdSet(self.trials)
+
+    def __getitem__(self, nct_id: str) -> tuple[int, ...]:
+        if nct_id not in self._members:
+            raise KeyError(nct_id)
+        return _FIRST
+
+    def __contains__(self, nct_id: object) -> bool:
+        return nct_id in self._members
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.trials)
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+
+_FIRST = (0,)
+
+
 class Routes(Mapping[str, tuple[Route, ...]]):
     """``nct_id -> routes``, held per watch rather than per trial.
 
@@ -72,12 +106,21 @@ class Routes(Mapping[str, tuple[Route, ...]]):
     def __init__(
         self,
         by_watch: Sequence[tuple[Route, ...]],
-        watches_of: dict[str, tuple[int, ...]],
+        watches_of: Mapping[str, tuple[int, ...]],
         subscribed: dict[str, tuple[Route, ...]],
+        only: Sequence[str] | None = None,
     ) -> None:
         self._by_watch = tuple(by_watch)
         self._watches_of = watches_of
         self._subscribed = subscribed
+        if isinstance(watches_of, OneWatch):
+            only = watches_of.trials
+        self._only = None if any(n not in watches_of for n in subscribed) else only
+        """The one group's trials, in order, when it is the whole of ``watches_of``."""
+
+    def subscribed(self, subscribed: dict[str, tuple[Route, ...]]) -> Routes:
+        """These routes with the trials' own (Slack subscriptions) added."""
+        return Routes(self._by_watch, self._watches_of, subscribed, self._only)
 
     def from_config(self, nct_id: str) -> tuple[Route, ...]:
         """The routes the config watches give a trial (no subscriptions)."""
@@ -98,14 +141,21 @@ class Routes(Mapping[str, tuple[Route, ...]]):
     def __len__(self) -> int:
         return len(self._watches_of) + sum(1 for n in self._subscribed if n not in self._watches_of)
 
-    def trials(self) -> tuple[str, ...]:
+    def trials(self) -> Sequence[str]:
         """Every routed trial once: the config's in config order, then subscribed ones
-        (what :func:`watched_trials` gives, without hashing the watch list again)."""
+        (what :func:`watched_trials` gives, without hashing the watch list again). A
+        single watch's own list when nothing else is routed: no copy of it."""
+        if self._only is not None and len(self._only) == len(self._watches_of):
+            return self._only
         return (*self._watches_of, *(n for n in self._subscribed if n not in self._watches_of))
 
     def destinations(self) -> list[Destination]:
         """Every destination once (config watches first), without visiting each trial."""
-        groups = dict.fromkeys(self._watches_of.values())  # distinct, first seen first
+        groups = (
+            dict.fromkeys([(0,)] if self._watches_of else [])
+            if isinstance(self._watches_of, OneWatch)
+            else dict.fromkeys(self._watches_of.values())  # distinct, first seen first
+        )
         config = (r.destination for group in groups for i in group for r in self._by_watch[i])
         subscribed = (r.destination for routes in self._subscribed.values() for r in routes)
         return list(dict.fromkeys([*config, *subscribed]))
@@ -146,6 +196,8 @@ def build_routes(
     ]
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
     watches_of: dict[str, tuple[int, ...]] = {}
+    if len(groups) == 1 and isinstance(groups[0][3], FileTrials):
+        return _with_subscriptions(Routes(by_watch, OneWatch(groups[0][3]), {}), subscriptions)
     for index, (_, _, _, trials, _) in enumerate(groups):
         mine: dict[str, tuple[int, ...]] = dict.fromkeys(trials, (index,))  # C speed
         if not watches_of:  # the first watch's dict is the map itself: no second copy
@@ -155,7 +207,12 @@ def build_routes(
             key = (*watches_of[nct], index)
             mine[nct] = shared.setdefault(key, key)
         watches_of.update(mine)  # a trial keeps the place where it first appeared
-    routes = Routes(by_watch, watches_of, {})
+    only = groups[0][3] if len(groups) == 1 else None
+    return _with_subscriptions(Routes(by_watch, watches_of, {}, only), subscriptions)
+
+
+def _with_subscriptions(routes: Routes, subscriptions: Iterable[Subscription]) -> Routes:
+    """``routes`` (the config's) with the routes of Slack subscriptions added."""
     subscribed: dict[str, list[Route]] = {}
     for sub in subscriptions:
         trial_routes = subscribed.setdefault(sub.nct_id, [])
@@ -164,7 +221,7 @@ def build_routes(
         origin = f"slack subscription in {sub.channel_id}"
         wanted = EventFilter(Level.parse(sub.min_level or "info"), sub.events)
         trial_routes.append(Route(origin, destination, None, wanted))
-    return Routes(by_watch, watches_of, {n: tuple(r) for n, r in subscribed.items()})
+    return routes.subscribed({n: tuple(r) for n, r in subscribed.items()})
 
 
 def watched_trials(

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from watcher.config.digest_keys import TimingTable
 from watcher.config.events import EventFilterKeys
@@ -113,28 +120,33 @@ class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     def _name(cls, value: str) -> str:
         return table_name(value)
 
-    @field_validator("trials", mode="before")
+    @field_validator("trials", mode="wrap")
     @classmethod
-    def _trials(cls, value: Any) -> Any:
-        if isinstance(value, FileTrials):
-            return value  # read and checked by watcher.config.trials_file already
-        if isinstance(value, list | tuple):
-            seen: dict[str, None] = {}
-            bad = []
-            for item in value:
-                try:
-                    if not isinstance(item, str):
-                        raise ValueError(item)
-                    seen[normalise_nct_id(item)] = None
-                except ValueError:
-                    bad.append(item)
-            if bad:
-                shown = ", ".join(shown_value(b, 40) for b in bad[:10])
-                more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-                verb = "is not an NCT ID" if len(bad) == 1 else "are not NCT IDs"
-                raise ValueError(f"{shown}{more} {verb} (NCT followed by 8 digits)")
-            return tuple(seen)
-        return value
+    def _trials(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, FileTrials):  # read and checked by watcher.config.trials_file:
+            return value  # kept as it is, not validated again into a copy of every ID
+        return handler(_listed_trials(value))
+
+
+def _listed_trials(value: Any) -> Any:
+    """A ``trials`` array: each ID normalised, duplicates dropped, the bad ones named."""
+    if isinstance(value, list | tuple):
+        seen: dict[str, None] = {}
+        bad = []
+        for item in value:
+            try:
+                if not isinstance(item, str):
+                    raise ValueError(item)
+                seen[normalise_nct_id(item)] = None
+            except ValueError:
+                bad.append(item)
+        if bad:
+            shown = ", ".join(shown_value(b, 40) for b in bad[:10])
+            more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            verb = "is not an NCT ID" if len(bad) == 1 else "are not NCT IDs"
+            raise ValueError(f"{shown}{more} {verb} (NCT followed by 8 digits)")
+        return tuple(seen)
+    return value
 
 
 class SearchConfig(TimingTable, FieldFilter, EventFilterKeys):

@@ -117,10 +117,11 @@ class Pipeline:
         before, bytes_before = stats.requests, stats.bytes_received
         stamp: str | None = None
         settled = False  # True once the cycle's outcome is known; anything else is interrupted
-        scope = list(trials)
+        scope: Sequence[str] = trials  # not a copy: a whole-registry list is 5 MB of pointers
         try:
             stamp, members = self._check(trials, routes, searches, report, should_stop, full=full)
-            scope += members
+            if members:
+                scope = [*trials, *members]
             self._time_events(routes)
             settled = True
         except RegistryError as exc:
@@ -227,7 +228,8 @@ class Pipeline:
         batches = failed = 0
         first: str | None = None
         with self._progress(len(plan.fetch)) as advance:
-            for batch in self.registry.iter_batches(plan.fetch, on_progress=advance):
+            # a plan's IDs are distinct: the cycle's scope is (build_routes), and so its parts
+            for batch in self.registry.iter_batches(plan.fetch, on_progress=advance, unique=True):
                 batches += 1
                 if batch.all_failed:
                     failed += 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,15 +152,18 @@ class RegistryClient:
         advanced: str | None = None,
         search: Mapping[str, str] | None = None,
         on_progress: Callable[[int], None] | None = None,
+        unique: bool = False,
     ) -> Iterator[FetchResult]:
         """Like :meth:`fetch_studies`, one result per batch, so callers can
         record and drop each batch: memory stays at one batch of records.
+        ``unique``: the caller's IDs are distinct already (a cycle's plan), so they are
+        used as they are, not copied while dropping repeats.
 
         ``search`` (a search's own parameters) is ANDed with each batch's
         ``filter.ids``: which of these trials still match it. A request the
         registry finds too long (414) is sent again in halves.
         """
-        pending = list(dict.fromkeys(nct_ids))
+        pending = nct_ids if unique else list(dict.fromkeys(nct_ids))
         start = 0  # an index, not a shrinking list: no copy of the rest per batch
         base = {**(search or {})}
         if fields:
@@ -168,7 +172,7 @@ class RegistryClient:
             base["filter.advanced"] = advanced
         budget = [self.recovery]  # shared by every batch of this fetch
         while start < len(pending):
-            batch = pending[start : start + self.batch_size]
+            batch = list(pending[start : start + self.batch_size])
             try:
                 result = self._fetch_batch(batch, base, on_progress)
                 if result.failed and budget[0] > 0:
@@ -294,13 +298,16 @@ class RegistryClient:
             "filter.ids": ",".join(batch),
             "pageSize": str(min(MAX_PAGE_SIZE, max(len(batch), 1))),
         }
-        wanted = set(batch)
+        # each requested ID to the caller's own string: the records are keyed by it, not by
+        # a copy made while matching (a whole-registry baseline would hold every ID twice)
+        wanted = {n: n for n in batch}
         found: dict[str, dict[str, Any]] = {}
         served = Served()
         for page in self.pages(params):
             served.add(page)
             for study in page.studies:
-                key = requested_id(study, wanted)
+                key = requested_id(study, wanted.keys())
+                key = None if key is None else wanted[key]
                 if key is None and rec.nct_id(study) is not None:
                     served.unrequested += 1
                 if key is not None and (key not in found or _newer(study, found[key])):
@@ -401,7 +408,7 @@ class Served:
         return None
 
 
-def requested_id(study: Any, wanted: set[str]) -> str | None:
+def requested_id(study: Any, wanted: AbstractSet[str]) -> str | None:
     """Which requested ID a returned study answers (its own ID or an alias)."""
     nct = rec.nct_id(study)
     if nct is not None and nct.upper() in wanted:

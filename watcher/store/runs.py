@@ -109,7 +109,9 @@ class Runs:
 
         When the watch list is the one of the last complete cycle (same digest),
         only the unhealthy trials are read; otherwise the scope is read row by
-        row against the watch list, never as a second copy of it.
+        row against the watch list, never as a second copy of it. Before any complete
+        cycle every trial is fresh: the list itself is the answer (a baseline of the
+        whole registry holds no copy of it).
         """
         if self._stored_digest() == scope_digest(nct_ids):
             # Every listed trial has a row (a complete cycle gave each one), or was deleted
@@ -126,6 +128,8 @@ class Runs:
                 return ()
             unhealthy = {r["nct_id"] for r in rows}
             return tuple(n for n in nct_ids if n in unhealthy)
+        if self._conn.one("SELECT 1 FROM scope LIMIT 1") is None:
+            return nct_ids if isinstance(nct_ids, tuple) else tuple(nct_ids)  # a first cycle
         pending = set(nct_ids)
         for (nct,) in self._conn.stream(
             """SELECT t.nct_id FROM trials t JOIN scope s ON s.nct_id = t.nct_id
@@ -162,5 +166,13 @@ class Runs:
 
 
 def scope_digest(nct_ids: Sequence[str]) -> str:
-    """SHA-256 of the watch list in its order (another order only costs one full read)."""
-    return hashlib.sha256("\n".join(nct_ids).encode("ascii", "replace")).hexdigest()
+    """SHA-256 of the watch list in its order (another order only costs one full read),
+    hashed a slice at a time: the whole list joined is a passing copy of every ID."""
+    digest = hashlib.sha256()
+    for start in range(0, len(nct_ids), DIGEST_SLICE):
+        text = "\n".join(nct_ids[start : start + DIGEST_SLICE])
+        digest.update((("\n" if start else "") + text).encode("ascii", "replace"))
+    return digest.hexdigest()
+
+
+DIGEST_SLICE = 10_000

@@ -13,12 +13,24 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from watcher.store.base import Connection
+from watcher.store.runs import DIGEST_SLICE
 
 
 def watches_digest(members: Mapping[str, Sequence[str]]) -> str:
-    """SHA-256 of the watches and their trials, in config order."""
-    text = "\n".join(f"{name}\t{','.join(trials)}" for name, trials in members.items())
-    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+    """SHA-256 of the watches and their trials, in config order (``name<TAB>id,id…`` per
+    line), hashed a slice of IDs at a time, never the whole list joined."""
+    digest = hashlib.sha256()
+    for i, (name, trials) in enumerate(members.items()):
+        head = ("\n" if i else "") + name + "\t"
+        digest.update(head.encode("utf-8", "replace"))
+        for start in range(0, len(trials), DIGEST_SLICE):
+            text = ",".join(trials[start : start + DIGEST_SLICE])
+            digest.update((("," if start else "") + text).encode("utf-8", "replace"))
+    return digest.hexdigest()
+
+
+_WANTED = """CREATE TEMP TABLE IF NOT EXISTS wanted_members (
+    watch TEXT NOT NULL, nct_id TEXT NOT NULL, PRIMARY KEY (watch, nct_id)) WITHOUT ROWID"""
 
 
 class Watches:
@@ -33,15 +45,23 @@ class Watches:
         row = self._conn.one("SELECT digest FROM watch_digest WHERE id = 1")
         if row is not None and row["digest"] == digest:
             return False
-        wanted = {(name, nct) for name, trials in members.items() for nct in trials}
+        # compared in SQL, through a temporary table streamed from the lists: a set of
+        # (watch, trial) pairs in Python was a 90 MB passing peak for a whole registry
+        pairs = ((name, nct) for name, trials in members.items() for nct in trials)
         with self._conn.atomic() as db:
-            held = {(r[0], r[1]) for r in db.execute("SELECT watch, nct_id FROM watch_members")}
-            db.conn.executemany(
-                "DELETE FROM watch_members WHERE watch = ? AND nct_id = ?", sorted(held - wanted)
+            db.execute(_WANTED)
+            db.execute("DELETE FROM temp.wanted_members")
+            db.conn.executemany("INSERT OR IGNORE INTO temp.wanted_members VALUES (?, ?)", pairs)
+            db.execute(
+                """DELETE FROM watch_members WHERE NOT EXISTS (SELECT 1 FROM temp.wanted_members w
+                       WHERE w.watch = watch_members.watch AND w.nct_id = watch_members.nct_id)"""
             )
-            db.conn.executemany(
-                "INSERT INTO watch_members (watch, nct_id) VALUES (?, ?)", sorted(wanted - held)
+            db.execute(
+                """INSERT INTO watch_members (watch, nct_id)
+                   SELECT watch, nct_id FROM temp.wanted_members w WHERE NOT EXISTS (SELECT 1
+                       FROM watch_members m WHERE m.watch = w.watch AND m.nct_id = w.nct_id)"""
             )
+            db.execute("DELETE FROM temp.wanted_members")
             db.execute(
                 "INSERT INTO watch_digest (id, digest) VALUES (1, ?)"
                 " ON CONFLICT(id) DO UPDATE SET digest = excluded.digest",
