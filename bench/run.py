@@ -202,9 +202,10 @@ def _meter_events() -> list[float]:
     for name, slot in (("_events", 0), ("_clock", 1)):
         setattr(versioning.Versioning, name, metered(getattr(versioning.Versioning, name), slot))
     setattr(pipeline.Pipeline, "_time_events", metered(pipeline.Pipeline._time_events, 1))  # noqa: B010
-    versions.insert_events = metered(versions.insert_events, 0)  # type: ignore[attr-defined]
-    batch = versions.VersionBatch
-    setattr(batch, "finish", metered(batch.finish, 1))  # noqa: B010 - the batch's clock writes
+    # a batch writes its versions' event rows and its clock rows at its end (finish): each
+    # is metered under its own heading, as watcher.store.versions calls it
+    for name, slot in (("event_rows", 0), ("write_event_rows", 0), ("write_clocks", 1)):
+        setattr(versions, name, metered(getattr(versions, name), slot))
     return spent
 
 

@@ -204,6 +204,9 @@ def test_a_trials_file_watch_routes_as_the_same_watch_written_out(tmp_path: Path
     ):
         compact, plain = build_routes(listed, subs), build_routes(written, subs)
         assert type(compact._watches_of).__name__ == "OneWatch"
+        assert compact.trials() == plain.trials() and compact.destinations()
+        # a check that records nothing asks no other question: the set is never built
+        assert "_members" not in vars(compact._watches_of)
         for nct in (*many, *outside, "NCT09999999"):
             assert compact.get(nct) == plain.get(nct), nct
             assert (nct in compact) == (nct in plain), nct

@@ -15,6 +15,7 @@ from tests.support.histories import historic
 from watcher.core.events import Event, Level
 from watcher.core.snapshot import take_snapshot
 from watcher.store import Store
+from watcher.store.events import ClockWrite
 from watcher.testing.samples import changed, seed_study
 
 NCT = "NCT06850103"
@@ -233,6 +234,46 @@ def test_a_versions_events_are_undone_with_it_and_kept_in_order(tmp_path: Path) 
     assert rows(path, "SELECT COUNT(*) FROM events e JOIN versions v ON v.id = e.version_id") == [
         (3,)
     ]
+
+
+def test_a_batch_writes_version_events_before_first_sight_events(tmp_path: Path) -> None:
+    """At a batch's end its versions' events are written before the time-event facts of
+    its first sightings and their silent events, as when each was written at once: an
+    earlier trial's first sighting never takes IDs before a later trial's change."""
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)
+    with store.versions.batch() as batch, batch.trial():
+        batch.record_version(take_snapshot(OTHER, terminated_trial()), [], [], NOW)
+    stale = Event("record.stale", Level.MEDIUM, "stale", {})
+    first_sight = ClockWrite('{"status":"RECRUITING"}', True, "|1", NOW[:10], (stale,))
+    change = Event("status.changed", Level.MEDIUM, "changed", {})
+    with store.versions.batch() as batch:
+        with batch.trial():
+            batch.record_version(take_snapshot(NCT, seed_study()), [], [], NOW, clock=first_sight)
+        with batch.trial():
+            snap = take_snapshot(OTHER, changed(terminated_trial(), last_update="2025-02-01"))
+            batch.record_version(snap, [], [], NOW, events=[change])
+    store.close()
+    assert rows(path, "SELECT nct_id, type, source FROM events ORDER BY id") == [
+        (OTHER, "status.changed", "observed"),
+        (NCT, "record.stale", "clock"),
+    ]
+
+
+def test_history_is_read_below_the_newest_version_even_after_a_new_one(tmp_path: Path) -> None:
+    """The batch remembers where each trial's newest version was when it read it; a
+    version recorded since moves that, so the history below it is read again, whole."""
+    path = tmp_path / "ctwatch.db"
+    store = Store.open(path)
+    store.versions.record_version(take_snapshot(NCT, seed_study()), [], [], NOW)
+    with store.versions.batch() as batch, batch.trial():
+        assert batch.latest_body(NCT) is not None  # the newest is the first: nothing below
+        assert batch.earlier_records(NCT) == []
+        snap = take_snapshot(NCT, changed(seed_study(), last_update="2025-02-01"))
+        batch.record_version(snap, [], [], NOW)
+        assert [r["protocolSection"]["identificationModule"]["nctId"]
+                for r in batch.earlier_records(NCT)] == [NCT]  # fmt: skip
+    store.close()
 
 
 @pytest.mark.parametrize(

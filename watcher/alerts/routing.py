@@ -67,20 +67,27 @@ class OneWatch(Mapping[str, tuple[int, ...]]):
     first question (:class:`~watcher.core.idset.NctIdSet`), not a dict of every ID - at
     whole-registry size that dict was the largest thing a cycle held after the IDs."""
 
-    def __init__(self, trials: Sequence[str]) -> None:
+    def __init__(self, trials: Sequence[str], asked: Iterable[str] = ()) -> None:
         self.trials = trials
+        asked = set(asked)
+        self._answers = dict.fromkeys(asked, False) | dict.fromkeys(
+            asked.intersection(trials), True
+        )
+        """What is known without the set: the few IDs asked about while building the
+        routes (Slack subscriptions), answered in one pass over the list."""
 
     @functools.cached_property
     def _members(self) -> NctIdSet:
         return NctIdSet(self.trials)
 
     def __getitem__(self, nct_id: str) -> tuple[int, ...]:
-        if nct_id not in self._members:
+        if nct_id not in self:
             raise KeyError(nct_id)
         return _FIRST
 
     def __contains__(self, nct_id: object) -> bool:
-        return nct_id in self._members
+        known = self._answers.get(nct_id) if isinstance(nct_id, str) else None
+        return known if known is not None else nct_id in self._members
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.trials)
@@ -197,7 +204,9 @@ def build_routes(
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
     watches_of: dict[str, tuple[int, ...]] = {}
     if len(groups) == 1 and isinstance(groups[0][3], FileTrials):
-        return _with_subscriptions(Routes(by_watch, OneWatch(groups[0][3]), {}), subscriptions)
+        subscriptions = list(subscriptions)
+        one = OneWatch(groups[0][3], (s.nct_id for s in subscriptions))
+        return _with_subscriptions(Routes(by_watch, one, {}), subscriptions)
     for index, (_, _, _, trials, _) in enumerate(groups):
         mine: dict[str, tuple[int, ...]] = dict.fromkeys(trials, (index,))  # C speed
         if not watches_of:  # the first watch's dict is the map itself: no second copy

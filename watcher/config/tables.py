@@ -123,7 +123,7 @@ class WatchConfig(TimingTable, FieldFilter, EventFilterKeys):
     @field_validator("trials", mode="wrap")
     @classmethod
     def _trials(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        if isinstance(value, FileTrials):  # read and checked by watcher.config.trials_file:
+        if isinstance(value, FileTrials) and value:  # read and checked by trials_file:
             return value  # kept as it is, not validated again into a copy of every ID
         return handler(_listed_trials(value))
 
