@@ -70,9 +70,8 @@ class OneWatch(Mapping[str, tuple[int, ...]]):
     def __init__(self, trials: Sequence[str], asked: Iterable[str] = ()) -> None:
         self.trials = trials
         asked = set(asked)
-        self._answers = dict.fromkeys(asked, False) | dict.fromkeys(
-            asked.intersection(trials), True
-        )
+        inside = asked.intersection(trials) if asked else ()  # one pass, only if asked
+        self._answers = dict.fromkeys(asked, False) | dict.fromkeys(inside, True)
         """What is known without the set: the few IDs asked about while building the
         routes (Slack subscriptions), answered in one pass over the list."""
 
