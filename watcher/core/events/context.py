@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from watcher.core.diff import FieldChange
-from watcher.core.events.facts import Facts, facts_of
+from watcher.core.events.facts import DateFact, Facts, date_of, facts_of
 from watcher.core.events.model import Thresholds
 
 
@@ -34,6 +34,14 @@ class Change:
     @cached_property
     def new_facts(self) -> Facts:
         return facts_of(self.new)
+
+    def old_date(self, name: str) -> DateFact | None:
+        """One planned date of the old version (what a date rule reads), without the rest of
+        its :class:`Facts`: a change touches one date far more often than the enrollment."""
+        return date_of(self.old, name)
+
+    def new_date(self, name: str) -> DateFact | None:
+        return date_of(self.new, name)
 
     @cached_property
     def schema_paths(self) -> tuple[str, ...]:

@@ -50,8 +50,9 @@ class Facts:
         return found
 
 
-def date_fact(record: Any, struct: str) -> DateFact | None:
-    return _date_in(status_module(record), struct)
+def date_of(record: Any, name: str) -> DateFact | None:
+    """The :class:`Facts` date ``name`` (``start``, ``primary_completion``, ``completion``)."""
+    return _date_in(status_module(record), DATE_FIELDS[name])
 
 
 def _date_in(module: Any, struct: str) -> DateFact | None:

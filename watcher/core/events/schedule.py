@@ -27,7 +27,7 @@ def date_events(change: Change) -> Iterator[Event]:
     for name, struct in DATE_FIELDS.items():
         if not change.touches(f"protocolSection.statusModule.{struct}"):
             continue
-        old, new = change.old_facts.date(name), change.new_facts.date(name)
+        old, new = change.old_date(name), change.new_date(name)
         if old is None or new is None or old.day == new.day:
             continue
         days = (new.day - old.day).days
@@ -39,7 +39,7 @@ def date_events(change: Change) -> Iterator[Event]:
 
 def _slip(change: Change, name: str, old: DateFact, new: DateFact, days: int) -> Event:
     t = change.thresholds
-    count, first = _history(change.earlier, change.old_facts, name)
+    count, first = _history(change.earlier, old, name)
     count += 1
     since = (new.day - first.day).days
     level = Level.HIGH if days >= t.slip_high_days else Level.MEDIUM
@@ -77,12 +77,12 @@ def _pulled_in(change: Change, name: str, old: DateFact, new: DateFact, days: in
     )
 
 
-def _history(earlier: Sequence[Facts], old: Facts, name: str) -> tuple[int, DateFact]:
-    """Slips of ``name`` among the earlier versions (up to ``old``) and the first known date."""
-    dates = [f.date(name) for f in (*earlier, old)]
-    known = [d for d in dates if d is not None]
-    first = known[0] if known else old.date(name)
-    assert first is not None  # old's date exists: the caller checked
+def _history(earlier: Sequence[Facts], old: DateFact, name: str) -> tuple[int, DateFact]:
+    """Slips of ``name`` among the earlier versions (up to ``old``, the old version's date)
+    and the first known date."""
+    known = [d for d in (f.date(name) for f in earlier) if d is not None]
+    known.append(old)
+    first = known[0]
     slips = sum(1 for a, b in itertools.pairwise(known) if b.day > a.day)
     return slips, first
 
