@@ -28,11 +28,13 @@ class Clock:
         return self.now
 
 
-def notice(store: Store, now: datetime, level: str | None, nct: str) -> None:
+def notice(
+    store: Store, now: datetime, level: str | None, nct: str, destination: Destination = HOOK
+) -> None:
     payload: dict[str, object] = {"headline": "h", "body": "b"}
     if level is not None:
         payload["event"] = {"level": level}
-    store.outbox.add([OutboxRow(HOOK, kind="notice", payload=payload, nct_id=nct)], iso(now))
+    store.outbox.add([OutboxRow(destination, kind="notice", payload=payload, nct_id=nct)], iso(now))
 
 
 def rows(path: Path) -> list[tuple[int, str, str, int]]:
@@ -156,17 +158,7 @@ def test_a_slack_mute_also_keeps_a_trial_out_of_the_channels_digest(tmp_path: Pa
     deliverer.deliver()
     clock.now += timedelta(minutes=5)
     for nct in ("NCT00000001", "NCT00000002"):
-        store.outbox.add(
-            [
-                OutboxRow(
-                    SLACK,
-                    kind="notice",
-                    nct_id=nct,
-                    payload={"headline": "h", "body": "b", "event": {"level": "low"}},
-                )
-            ],
-            iso(clock.now),
-        )
+        notice(store, clock.now, "low", nct, SLACK)
     deliverer.deliver()  # held for 08:00
     store.mutes.set(Mute("C0123456", "NCT00000001", iso(clock.now + timedelta(days=7))))
     clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
