@@ -200,12 +200,12 @@ def build_routes(
         tuple(Route(name, d, paths, wanted) for d in where)
         for name, where, paths, _, wanted in groups
     ]
-    shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
-    watches_of: dict[str, tuple[int, ...]] = {}
     if len(groups) == 1 and isinstance(groups[0][3], FileTrials):
         subscriptions = list(subscriptions)
         one = OneWatch(groups[0][3], (s.nct_id for s in subscriptions))
         return _with_subscriptions(Routes(by_watch, one, {}), subscriptions)
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}  # one tuple object per combination
+    watches_of: dict[str, tuple[int, ...]] = {}
     for index, (_, _, _, trials, _) in enumerate(groups):
         mine: dict[str, tuple[int, ...]] = dict.fromkeys(trials, (index,))  # C speed
         if not watches_of:  # the first watch's dict is the map itself: no second copy
