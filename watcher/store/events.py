@@ -192,9 +192,8 @@ class PendingClock:
 
     @classmethod
     def of(cls, nct_id: str, clock: ClockWrite, now: str, version_id: int | None) -> PendingClock:
-        rows = tuple(_event_row(nct_id, version_id, e, now, source="clock", silent=True)
-                     for e in clock.events)  # fmt: skip
-        return cls(nct_id, clock, now, version_id, rows)
+        rows = event_rows(nct_id, version_id, clock.events, now, source="clock", silent=True)
+        return cls(nct_id, clock, now, version_id, tuple(rows))
 
 
 def write_clocks(conn: Connection, db: Database, writes: Sequence[PendingClock]) -> None:
