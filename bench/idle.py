@@ -8,10 +8,10 @@ and ``status`` ask of the database take a second. This reruns only those, each a
 ``ctwatch`` process from compiled bytecode (bench/installed.py): a no-change ``check``
 against a registry double that serves nothing but ``/version`` (with the data timestamp
 the kept database last processed, so the cycle fetches nothing), then ``status`` on a
-pseudo-terminal, ``status`` to a pipe and ``status --json``, each as a ratio to the
-check of its run, with the time to its first line: ``bench/run.py``'s own measurement
-(``status_times``), repeated. The kept config's registry URL is
-rewritten to point at the double. Prints its figures; asserts nothing.
+pseudo-terminal, ``status`` to a pipe, ``status --all`` to a pipe and ``status --json``,
+each as a ratio to the check of its run, with the time to its first line:
+``bench/run.py``'s own measurement (``status_times``), repeated. The kept config's
+registry URL is rewritten to point at the double. Prints its figures; asserts nothing.
 """
 
 from __future__ import annotations

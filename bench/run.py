@@ -17,10 +17,11 @@ process's: interpreter start, imports, config, cycle, close, as the kernel count
 them), CPU per 1,000 records fetched, peak RSS, database size and database bytes
 per trial for each, with ctwatch's default ``[database]`` settings (typed
 ``latest`` columns, compressed bodies; ``--readable-records`` picks another); then
-the wall time of ``ctwatch status`` (on a pseudo-terminal: the summary; to a pipe: every
-row) and ``status --json``, and when each printed its first line, against a no-change
-``ctwatch check``, each a whole fresh process. The watch list is a ``trials_file``
-(``--trials-in-toml``: a TOML array, as before). ``--profile FILE`` writes a cProfile
+the wall time of ``ctwatch status`` (on a pseudo-terminal and to a pipe: the summary
+beyond 100,000 trials; ``--all`` to a pipe: every row) and ``status --json``, and when
+each printed its first line, against a no-change ``ctwatch check``, each a whole fresh
+process. The watch list is a ``trials_file`` (``--trials-in-toml``: a TOML array, as
+before). ``--profile FILE`` writes a cProfile
 (CPU time) of each baseline and prints its costliest functions.
 It also times ``json.loads`` and ``orjson.loads`` on the very JSON the double
 serves (in the double's process, in pages of 1,000 studies), so the baseline's
@@ -289,7 +290,11 @@ def timed(config: Path, *args: str, terminal: bool = False) -> tuple[float, floa
         os.close(secondary)
         reader: IO[bytes] = os.fdopen(primary, "rb", buffering=0)
     else:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # unbuffered: each read returns what has arrived (a buffered read of 64 KiB would
+        # wait for that much, and a short output's first line would seem to come at the end)
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0
+        )
         assert proc.stdout is not None
         reader = proc.stdout
     first = 0.0
@@ -315,12 +320,18 @@ STATUS_HEADER = (
 
 
 def status_times(n: int, config: Path) -> list[dict[str, Any]]:
-    """``status`` (on a terminal, and its whole list to a pipe) and ``status --json``
-    against a no-change ``check``, each a fresh process."""
+    """``status`` (on a terminal, to a pipe, and every row to a pipe with ``--all``) and
+    ``status --json`` against a no-change ``check``, each a fresh process."""
     check, first = timed(config, "check")
     print(f"| {n:,} | `ctwatch check`, no change | {check:.2f} s | – | – | – |", flush=True)
     out = [{"n": n, "command": "check", "where": "", "wall": check}]
-    for args, terminal in ((["status"], True), (["status"], False), (["status", "--json"], False)):
+    runs = (
+        (["status"], True),
+        (["status"], False),
+        (["status", "--all"], False),
+        (["status", "--json"], False),
+    )
+    for args, terminal in runs:
         took, first = timed(config, *args, terminal=terminal)
         where = "on a terminal" if terminal else "to a pipe"
         out.append(
@@ -593,12 +604,15 @@ def whole_registry(rows: list[dict[str, Any]], statuses: list[dict[str, Any]]) -
             if command == "check":
                 continue
             ratio = s["wall"] / check["wall"]
-            ok = ratio <= 3 and s["first"] <= 1
-            out.append(
-                f"- [{'x' if ok else ' '}] N = {n:,}: `ctwatch {command}` {where} "
-                f"{s['wall']:.2f} s = {ratio:.1f}× the no-change check, first line after "
-                f"{s['first']:.2f} s (target ≤ 3×, first line ≤ 1 s)"
+            figures = (
+                f"N = {n:,}: `ctwatch {command}` {where} {s['wall']:.2f} s = {ratio:.1f}× the "
+                f"no-change check, first line after {s['first']:.2f} s"
             )
+            if command.endswith("--all"):  # every row asked for: a figure, not a target
+                out.append(f"- {figures} (every row asked for; no target)")
+                continue
+            ok = ratio <= 3 and s["first"] <= 1
+            out.append(f"- [{'x' if ok else ' '}] {figures} (target ≤ 3×, first line ≤ 1 s)")
     return out
 
 

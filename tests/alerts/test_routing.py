@@ -151,6 +151,7 @@ def test_one_watchs_scope_is_its_own_list_until_something_else_is_routed(
     config = slack_config(tmp_path, 'slack = ["#trial-alerts"]', trials=many)
     watch = config.watch[0].trials
     assert build_routes(config).trials() is watch
+    assert watched_trials(config) is watch  # status does not copy a whole-registry list
     inside = [Subscription("C0LAB", many[5], "lab")]
     assert build_routes(config, inside).trials() is watch
     outside = [*inside, Subscription("C0LAB", "NCT09999999", "lab")]

@@ -178,6 +178,39 @@ def test_a_terminal_shows_what_matters_first_and_counts_the_rest(tmp_path: Path)
     store.close()
 
 
+def test_a_file_gets_a_list_that_fits_whole_and_a_longer_one_summarised(tmp_path: Path) -> None:
+    store, ids = many(tmp_path, 60)
+    whole = io.StringIO()  # off a terminal (24 rows): up to 60 trials are written whole
+    StatusWriter(store, ids, whole).write(StatusOptions(show_all=False, height=24, listed_up_to=60))
+    assert "By status:" not in whole.getvalue()
+    assert [ln.split()[0] for ln in whole.getvalue().splitlines() if ln[:4] == "NCT0"] == ids
+
+    summed = io.StringIO()
+    StatusWriter(store, ids, summed).write(
+        StatusOptions(show_all=False, height=24, listed_up_to=59)
+    )
+    lines = summed.getvalue().splitlines()
+    assert lines[0] == "60 trials watched" and "By status:" in lines
+    assert [ln.split()[0] for ln in lines if ln[:4] == "NCT0"][:2] == [ids[10], ids[20]]
+    assert "… 54 more trials" in summed.getvalue()
+
+    # matches that fit are all written after the counts (more than a screenful's share)
+    failed = ids[40:50]
+    with store.versions.batch() as batch:
+        for nct_id in failed:
+            batch.record_error(nct_id, "registry said 500", "2026-01-16T10:00:00Z")
+    matched = io.StringIO()
+    problems = StatusFilter(problems_only=True)
+    options = StatusOptions(where=problems, show_all=False, height=24, listed_up_to=59)
+    StatusWriter(store, ids, matched).write(options)
+    lines = matched.getvalue().splitlines()
+    assert lines[:3] == ["60 trials watched", "11 match", "11 with problems (listed first below)"]
+    listed = [ln.split()[0] for ln in lines if ln[:4] == "NCT0"]
+    assert listed == [ids[10], *failed]
+    assert "more trial" not in matched.getvalue()
+    store.close()
+
+
 def test_json_streams_every_trial_in_order(tmp_path: Path) -> None:
     store, ids = many(tmp_path, 30)
     out = io.StringIO()

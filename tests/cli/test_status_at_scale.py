@@ -1,5 +1,5 @@
-"""``ctwatch status`` at whole-registry size: a summary on a terminal, every row on
-``--all`` or a pipe, and output that streams (its first line comes before the rest exists).
+"""``ctwatch status`` at whole-registry size: a summary on a terminal (and to a pipe
+beyond 100,000 trials), every row on ``--all``, and output that streams (its first line comes before the rest exists).
 
 The database is synthetic (the ``trials`` rows a cycle would leave, written directly), so
 a 100,000-trial status needs no 100,000-record baseline; the commands run as real
@@ -19,6 +19,7 @@ import sys
 import termios
 from pathlib import Path
 
+from watcher.cli.status import PIPE_LISTS_UP_TO
 from watcher.store import Store
 
 STATUSES = ("RECRUITING", "COMPLETED", "ACTIVE_NOT_RECRUITING")
@@ -141,13 +142,34 @@ def read_first_line_then_rest(config: Path, *args: str) -> tuple[bytes, bool, by
 
 def test_status_streams_its_rows(tmp_path: Path) -> None:
     """100,000 rows are megabytes, far beyond a pipe's buffer: the first line is read
-    while the process still has most of its output to write."""
-    config = synthetic(tmp_path, 100_000)
+    while the process still has most of its output to write. A pipe gets a list this
+    long whole, without --all."""
+    config = synthetic(tmp_path, PIPE_LISTS_UP_TO)
     first, running, rest = read_first_line_then_rest(config, "status")
     assert first.startswith(b"NCT ID")
     assert running
     assert len(rest) > 10 * 65536
     assert (b"\n" + rest).count(b"\nNCT1") == 100_000
+
+
+def test_a_pipe_gets_a_whole_registry_list_summarised_unless_all(tmp_path: Path) -> None:
+    count = PIPE_LISTS_UP_TO + 1
+    config = synthetic(tmp_path, count)
+    first, running, rest = read_first_line_then_rest(config, "status")
+    assert first == b"100,001 trials watched\n"  # before any query
+    text = rest.decode("utf-8")
+    assert "12 with problems (listed first below)" in text and "By status:" in text
+    listed = [line.split()[0] for line in text.splitlines() if line.startswith("NCT1")]
+    assert listed and set(listed) <= {nct(i) for i in range(30) if failing(i)}
+    assert f"… {count - len(listed):,} more trials" in text
+    assert "ctwatch status --all lists every trial" in text
+
+    first, running, rest = read_first_line_then_rest(config, "status", "--all")
+    assert first.startswith(b"NCT ID")
+    assert running
+    listed = [line.split()[0] for line in rest.decode("utf-8").splitlines()[:20]]
+    assert [n for n in listed if n != "!"][:3] == [nct(0), nct(1), nct(2)]  # config order
+    assert (b"\n" + rest).count(b"\nNCT1") == count
 
 
 def test_status_json_streams_its_rows(tmp_path: Path) -> None:

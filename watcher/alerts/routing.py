@@ -238,11 +238,15 @@ def watched_trials(
     followed: Sequence[FollowedSearch] = (),
 ) -> tuple[str, ...]:
     """Every trial to check once: the config's, in config order, then the members of
-    followed searches, then subscribed ones."""
+    followed searches, then subscribed ones (the config's own tuple when there are none:
+    a whole-registry list is not copied)."""
+    subscribed = [s.nct_id for s in subscriptions]
+    if not followed and not subscribed:
+        return config.trials
     merged = dict.fromkeys(config.trials)
     for search in followed:
         merged.update(dict.fromkeys(search.members))
-    merged.update(dict.fromkeys(s.nct_id for s in subscriptions))
+    merged.update(dict.fromkeys(subscribed))
     return tuple(merged)
 
 

@@ -5,9 +5,11 @@ Why streamed: the watch list may be the whole registry. Trials come from
 written as they come, in every format, so memory and time follow what is
 printed. On a terminal a long list shows what matters first - trials with a
 problem, then the most recently changed - up to a screenful, and counts the
-rest (``--all`` lists every trial in config order). Searches follow the
-trials: members, last check, last event, and a search refused for matching
-more than its ``max_trials``. Every error text passes the secret mask.
+rest (``--all`` lists every trial in config order). A file or pipe gets the
+whole table up to :data:`PIPE_LISTS_UP_TO` trials and the same summary
+beyond. Searches follow the trials: members, last check, last event, and a
+search refused for matching more than its ``max_trials``. Every error text
+passes the secret mask.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from watcher.store.overview import Order, StatusFilter, StatusRow, StatusSummary
 from watcher.timeutil import iso, utc_now
 
 Format = Literal["table", "json", "csv", "tsv"]
+PIPE_LISTS_UP_TO = 100_000
+"""To a file or pipe, a list up to this long is written whole without ``--all`` (about
+a second of rows); a longer one, a whole-registry watch, is summarised as on a terminal:
+580,000 rows take several seconds that ``ctwatch status > file`` rarely wants."""
 RECENT = timedelta(days=7)
 """On a terminal, a change this recent makes a trial worth showing first."""
 MAX_PROBLEM_LINES = 20
@@ -46,10 +52,12 @@ class StatusOptions:
     where: StatusFilter = field(default_factory=StatusFilter)
     fmt: Format = "table"
     show_all: bool = True
-    """False on a terminal without ``--all``: a screenful of what matters first."""
+    """False without ``--all``: a long list is summarised, then what matters first."""
     width: int = DEFAULT_WIDTH
     height: int = 0
     """The terminal's height (rows shown without ``--all``)."""
+    listed_up_to: int = 0
+    """Without ``--all``, a list this long or shorter is printed whole (0: a screenful)."""
 
 
 @dataclass
@@ -99,9 +107,10 @@ class StatusWriter:
 
     # ---- the trials ------------------------------------------------------------
 
-    def _rows(self, options: StatusOptions, limit: int | None = None) -> Iterator[StatusRow]:
+    def _rows(
+        self, options: StatusOptions, limit: int | None = None, order: Order = "listed"
+    ) -> Iterator[StatusRow]:
         last = self.store.runs.last(complete=True)
-        order: Order = "listed" if limit is None else "priority"
         rows = self.store.overview.rows(
             self.watched,
             options.where,
@@ -122,13 +131,9 @@ class StatusWriter:
             self.watched, options.where, swept=last.finished_at if last else None
         )
         separator = "\n  "
-        for made, error in rows:
-            text = made
-            if error:  # through the secret mask, like every error text
-                row = json.loads(made)
-                row["last_error"] = self.mask(error)
-                text = json.dumps(row, ensure_ascii=False)
-            write(separator + text)
+        for batch in rows:  # a thousand objects, one write
+            texts = [made if not error else self._masked(made, error) for made, error in batch]
+            write(separator + ",\n  ".join(texts))
             separator = ",\n  "
         write("\n],\n")
         rest = {
@@ -141,6 +146,12 @@ class StatusWriter:
         }
         tail = json.dumps(rest, ensure_ascii=False, indent=2)
         write(tail.removeprefix("{\n") + "\n")  # the object's other keys, then its "}"
+
+    def _masked(self, made: str, error: str) -> str:
+        """A trial's JSON with its error through the secret mask, like every error text."""
+        row = json.loads(made)
+        row["last_error"] = self.mask(error)
+        return json.dumps(row, ensure_ascii=False)
 
     def _delimited(self, options: StatusOptions, delimiter: str) -> None:
         if delimiter == ",":
@@ -158,7 +169,8 @@ class StatusWriter:
         recent = iso(utc_now() - RECENT)
         say = self._say
         room = max(options.height - 12, 10)
-        summarise = not options.show_all and len(self.watched) > room
+        fits = max(options.listed_up_to, room)
+        summarise = not options.show_all and len(self.watched) > fits
         if summarise:  # the first line before any query: a long list answers at once
             say(f"{len(self.watched):,} trials watched")
             self.out.flush()
@@ -166,15 +178,18 @@ class StatusWriter:
         if not summary.total:
             say("No trials to show." if options.where == StatusFilter() else "No trial matches.")
         else:
-            limit = None if options.show_all or summary.total <= room else room
+            limit = None  # the whole list, or every match that fits a file
             if summarise:  # the counts take some of the screen
-                limit = max(room - self._counts(summary, options), 5)
+                counted_lines = self._counts(summary, options)
+                if summary.total > options.listed_up_to:
+                    limit = max(room - counted_lines, 5)
             columns = layout(summary, options.width)
             say(header(columns))
             self.out.flush()
             shown = problems = changed = 0
             render, write = renderer(columns, options.width), self.out.write
-            for row in self._rows(options, limit):
+            order: Order = "priority" if summarise else "listed"  # as the counts promise
+            for row in self._rows(options, limit, order):
                 shown += 1
                 problems += row.problem
                 changed += bool(row.last_changed_at and row.last_changed_at >= recent)

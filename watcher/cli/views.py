@@ -56,9 +56,10 @@ def status(
 
     On a terminal, a long watch list is summarised: counts by status (problems
     first), then the trials that matter first (problems, then recent changes)
-    and a count of the rest; --all lists every trial in config order, as a
-    file or pipe always gets. Output streams at any size. The table follows
-    the terminal's width (or COLUMNS).
+    and a count of the rest; --all lists every trial in config order. A file
+    or pipe gets every trial of a list up to 100,000 long. --json, --csv and
+    --tsv write every trial. Output streams at any size. The table follows the
+    terminal's width (or COLUMNS).
 
     \b
     Example:
@@ -67,7 +68,7 @@ def status(
     from watcher.alerts.routing import channel_follows, watched_trials
     from watcher.alerts.search_routes import current_searches, followed_now
     from watcher.cli.digest import schedule_rows
-    from watcher.cli.status import StatusOptions, StatusWriter
+    from watcher.cli.status import PIPE_LISTS_UP_TO, StatusOptions, StatusWriter
     from watcher.cli.table import DEFAULT_WIDTH
     from watcher.store.overview import StatusFilter
 
@@ -83,9 +84,10 @@ def status(
     options = StatusOptions(
         where=StatusFilter(since, problems),
         fmt=fmt or "table",
-        show_all=show_all or not terminal,
+        show_all=show_all,
         width=size.columns if terminal or "COLUMNS" in os.environ else DEFAULT_WIDTH,
         height=size.lines,
+        listed_up_to=0 if terminal else PIPE_LISTS_UP_TO,
     )
     with open_reader(config) as app:
         subscriptions = app.subscriptions()
