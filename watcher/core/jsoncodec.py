@@ -36,6 +36,8 @@ _SCAN = 1 << 20  # scanned a megabyte at a time: the translated copy stays small
 
 
 def _has_long_number(raw: bytes | bytearray) -> bool:
+    if len(raw) <= _SCAN:  # the usual case (a stored event, a version's changes): one copy
+        return _LONG_RUN in raw.translate(_DIGITS)
     overlap = len(_LONG_RUN) - 1
     return any(
         _LONG_RUN in raw[start : start + _SCAN + overlap].translate(_DIGITS)

@@ -37,6 +37,7 @@ _HISTORY_PATHS = (
     "protocolSection.statusModule.completionDateStruct",
     ENROLLMENT,
 )
+_UNDER_HISTORY = tuple(path + "." for path in _HISTORY_PATHS)
 
 
 def classify(
@@ -64,8 +65,7 @@ def classify(
 
 def needs_history(changes: Sequence[FieldChange]) -> bool:
     """Whether any rule will read the earlier versions (so callers can skip loading them)."""
-    for change in changes:
-        path = change.schema_path  # computed once per change, not once per rule path
-        if any(path == p or path.startswith(p + ".") for p in _HISTORY_PATHS):
-            return True
-    return False
+    return any(
+        change.schema_path in _HISTORY_PATHS or change.schema_path.startswith(_UNDER_HISTORY)
+        for change in changes
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from watcher.core.diff import FieldChange
@@ -55,11 +55,8 @@ class Change:
         scan of every path per question (it was a tenth of classifying a change)."""
         index: dict[str, list[FieldChange]] = {}
         for change, path in zip(self.changes, self.schema_paths, strict=True):
-            end = path.find(".")
-            while end != -1:
-                index.setdefault(path[:end], []).append(change)
-                end = path.find(".", end + 1)
-            index.setdefault(path, []).append(change)
+            for prefix in _prefixes(path):
+                index.setdefault(prefix, []).append(change)
         return index
 
     def under(self, prefix: str) -> list[FieldChange]:
@@ -73,3 +70,11 @@ class Change:
     def history(self) -> list[Facts]:
         """Every version up to and including the new one, oldest first."""
         return [*self.earlier, self.old_facts, self.new_facts]
+
+
+@lru_cache(maxsize=4096)
+def _prefixes(path: str) -> tuple[str, ...]:
+    """``a``, ``a.b``, ``a.b.c`` for ``a.b.c``: the registry has a few hundred schema
+    paths, and every changed trial's index asks for the same ones again."""
+    parts = path.split(".")
+    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
