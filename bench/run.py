@@ -130,8 +130,9 @@ def one_cycle(
     print its figures; ``events=False`` skips the event rules (for the comparison);
     ``profile``: also write a cProfile of the cycle there."""
 
-    from watcher.app import App, settle_memory  # noqa: PLC0415
+    from watcher.app import App  # noqa: PLC0415
     from watcher.config import load_config  # noqa: PLC0415
+    from watcher.memory import settle_memory  # noqa: PLC0415
 
     fetched = [0]
 

@@ -43,6 +43,7 @@ RANKS = {
     "watcher.testing": 7,
     "watcher.channels": 7,
     "watcher.app": 8,
+    "watcher.memory": 8,
     "watcher.cli": 9,
     "watcher.__main__": 10,
 }

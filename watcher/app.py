@@ -7,7 +7,6 @@ its collaborators as arguments and never reaches for globals.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -254,28 +253,6 @@ class App:
     def close(self) -> None:
         self.registry.close()
         self.store.close()
-
-
-SETTLE_OVER = 1000  # trials; below this a cycle is too short for the collector to matter
-
-
-def settle_memory(config: Config) -> bool:
-    """Take what lives for the whole process out of the garbage collector's view.
-
-    Call once in a one-shot process (``ctwatch check``), after the App is
-    built. Parsing a batch of records creates millions of objects, and each
-    collection they trigger would otherwise walk everything the process
-    holds (modules, the config, its watch lists) again: at 10,000 trials
-    this saved a seventh of a baseline's CPU (bench, 2026-11-30). Only for
-    watch lists of ``SETTLE_OVER`` trials or more, where it pays, and not for
-    the daemon, whose reloads replace the config: frozen objects are never
-    collected. True when it froze.
-    """
-    if sum(len(w.trials) for w in config.watch) < SETTLE_OVER:
-        return False
-    gc.collect()
-    gc.freeze()
-    return True
 
 
 def pipeline(

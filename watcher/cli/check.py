@@ -53,8 +53,8 @@ def check(obj: Context, *, full: bool, wait: float, quiet: bool, as_json: bool) 
     Example:
       30 14 * * 1-5  ctwatch --config /etc/ctwatch/ctwatch.toml check -q
     """
-    from watcher.app import settle_memory
     from watcher.cli.output import check_json, summary_line
+    from watcher.memory import settle_memory
 
     config = obj.load(default_level="error" if quiet or as_json else "warning", secrets="delivery")
     console = io.StringIO() if as_json else sys.stdout
