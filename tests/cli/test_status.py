@@ -194,20 +194,26 @@ def test_a_file_gets_a_list_that_fits_whole_and_a_longer_one_summarised(tmp_path
     assert [ln.split()[0] for ln in lines if ln[:4] == "NCT0"][:2] == [ids[10], ids[20]]
     assert "… 54 more trials" in summed.getvalue()
 
-    # matches that fit are all written after the counts (more than a screenful's share)
-    failed = ids[40:50]
+    # matches that fit are all written after the counts (more than a screenful's share),
+    # in the summary's order: the failed trial that also changed comes before the others
+    failed = [ids[20], *ids[40:50]]
     with store.versions.batch() as batch:
         for nct_id in failed:
             batch.record_error(nct_id, "registry said 500", "2026-01-16T10:00:00Z")
-    matched = io.StringIO()
     problems = StatusFilter(problems_only=True)
-    options = StatusOptions(where=problems, show_all=False, height=24, listed_up_to=59)
-    StatusWriter(store, ids, matched).write(options)
-    lines = matched.getvalue().splitlines()
-    assert lines[:3] == ["60 trials watched", "11 match", "11 with problems (listed first below)"]
-    listed = [ln.split()[0] for ln in lines if ln[:4] == "NCT0"]
-    assert listed == [ids[10], *failed]
-    assert "more trial" not in matched.getvalue()
+    for up_to, whole in ((12, True), (11, False)):  # 12 matches; to 11: what fits a screen
+        matched = io.StringIO()
+        options = StatusOptions(where=problems, show_all=False, height=24, listed_up_to=up_to)
+        StatusWriter(store, ids, matched).write(options)
+        lines = matched.getvalue().splitlines()
+        assert lines[:3] == [
+            "60 trials watched",
+            "12 match",
+            "12 with problems (listed first below)",
+        ]
+        listed = [ln.split()[0] for ln in lines if ln[:4] == "NCT0"]
+        assert listed == [ids[20], ids[10], *ids[40:50]][: 12 if whole else len(listed)]
+        assert (len(listed) < 12) == (not whole) == ("more trial" in matched.getvalue())
     store.close()
 
 

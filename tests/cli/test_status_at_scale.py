@@ -9,6 +9,7 @@ processes, on a real pseudo-terminal where a terminal matters.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -19,7 +20,7 @@ import sys
 import termios
 from pathlib import Path
 
-from watcher.cli.status import PIPE_LISTS_UP_TO
+from watcher.cli.status import PIPE_LISTS_UP_TO, StatusOptions, StatusWriter
 from watcher.store import Store
 
 STATUSES = ("RECRUITING", "COMPLETED", "ACTIVE_NOT_RECRUITING")
@@ -149,7 +150,7 @@ def test_status_streams_its_rows(tmp_path: Path) -> None:
     assert first.startswith(b"NCT ID")
     assert running
     assert len(rest) > 10 * 65536
-    assert (b"\n" + rest).count(b"\nNCT1") == 100_000
+    assert (b"\n" + rest).count(b"\nNCT1") == PIPE_LISTS_UP_TO
 
 
 def test_a_pipe_gets_a_whole_registry_list_summarised_unless_all(tmp_path: Path) -> None:
@@ -182,3 +183,27 @@ def test_status_json_streams_its_rows(tmp_path: Path) -> None:
     assert len(data["trials"]) == 100_000
     assert data["trials"][3]["last_error"] == "registry said 500"
     assert data["trials"][3]["problem"] is True and data["trials"][2]["problem"] is False
+
+
+def test_json_masks_errors_on_both_sides_of_a_thousand_row_batch(tmp_path: Path) -> None:
+    """Rows are read and written a thousand at a time: the errors of rows 999-1001 (three
+    batches' edges) pass the mask all the same, and the array stays valid and in order."""
+    synthetic(tmp_path, 2500)
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        conn.executemany(
+            "UPDATE trials SET last_error = ? WHERE nct_id = ?",
+            [(f"token s3cret at row {i}", nct(i)) for i in (999, 1000, 1001, 2499)],
+        )
+    store = Store.open(tmp_path / "ctwatch.db")
+    out = io.StringIO()
+    watched = [nct(i) for i in range(2500)]
+    StatusWriter(store, watched, out, mask=lambda text: text.replace("s3cret", "***")).write(
+        StatusOptions(fmt="json")
+    )
+    store.close()
+    trials = json.loads(out.getvalue())["trials"]
+    assert [t["nct_id"] for t in trials] == watched
+    for i in (999, 1000, 1001, 2499):
+        assert trials[i]["last_error"] == f"token *** at row {i}"
+        assert trials[i]["problem"] is True
+    assert "s3cret" not in out.getvalue()

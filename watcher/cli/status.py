@@ -55,7 +55,8 @@ class StatusOptions:
     """False without ``--all``: a long list is summarised, then what matters first."""
     width: int = DEFAULT_WIDTH
     height: int = 0
-    """The terminal's height (rows shown without ``--all``)."""
+    """The terminal's height (24 off a terminal unless ``LINES`` says): a summary's
+    screenful."""
     listed_up_to: int = 0
     """Without ``--all``, a list this long or shorter is printed whole (0: a screenful)."""
 
@@ -203,8 +204,8 @@ class StatusWriter:
         self._footer()
 
     def _counts(self, summary: StatusSummary, options: StatusOptions) -> int:
-        """A long list on a terminal: its counts by status (problems first) before the
-        screenful of trials that matter most; how many lines they took."""
+        """A summarised list: its counts by status (problems first) before the trials
+        that matter most; how many lines they took."""
         out = []
         if options.where != StatusFilter():
             out.append(f"{summary.total:,} match")

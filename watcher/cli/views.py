@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Only what failed, in every section: trials, searches, undelivered alerts.",
 )
-@click.option("--all", "show_all", is_flag=True, help="Every trial, even on a terminal.")
+@click.option("--all", "show_all", is_flag=True, help="Every trial, in config order: never a summary.")
 @click.pass_obj
 def status(
     obj: Context,
@@ -57,9 +57,9 @@ def status(
     On a terminal, a long watch list is summarised: counts by status (problems
     first), then the trials that matter first (problems, then recent changes)
     and a count of the rest; --all lists every trial in config order. A file
-    or pipe gets every trial of a list up to 100,000 long. --json, --csv and
-    --tsv write every trial. Output streams at any size. The table follows the
-    terminal's width (or COLUMNS).
+    or pipe gets the whole table up to 100,000 trials, the summary beyond.
+    --json, --csv and --tsv write every trial. Output streams at any size.
+    The table follows the terminal's width (or COLUMNS).
 
     \b
     Example:
