@@ -201,7 +201,7 @@ def test_a_file_gets_a_list_that_fits_whole_and_a_longer_one_summarised(tmp_path
         for nct_id in failed:
             batch.record_error(nct_id, "registry said 500", "2026-01-16T10:00:00Z")
     problems = StatusFilter(problems_only=True)
-    for up_to, whole in ((12, True), (11, False)):  # 12 matches; to 11: what fits a screen
+    for up_to, all_of_them in ((12, True), (11, False)):  # 12 matches; to 11: a screenful
         matched = io.StringIO()
         options = StatusOptions(where=problems, show_all=False, height=24, listed_up_to=up_to)
         StatusWriter(store, ids, matched).write(options)
@@ -212,8 +212,8 @@ def test_a_file_gets_a_list_that_fits_whole_and_a_longer_one_summarised(tmp_path
             "12 with problems (listed first below)",
         ]
         listed = [ln.split()[0] for ln in lines if ln[:4] == "NCT0"]
-        assert listed == [ids[20], ids[10], *ids[40:50]][: 12 if whole else len(listed)]
-        assert (len(listed) < 12) == (not whole) == ("more trial" in matched.getvalue())
+        assert listed == [ids[20], ids[10], *ids[40:50]][: 12 if all_of_them else len(listed)]
+        assert (len(listed) < 12) == (not all_of_them) == ("more trial" in matched.getvalue())
     store.close()
 
 
