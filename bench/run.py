@@ -59,6 +59,7 @@ import tempfile
 import termios
 import time
 from contextlib import nullcontext
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
@@ -690,8 +691,11 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     statuses: list[dict[str, Any]] = []
     for n in sizes:
-        for run in range(args.repeat):  # alternating, so a busy spell hits both alike
-            rows += bench(
+        for run in range(args.repeat):
+            # with and without events alternating, and which goes first too (on-off,
+            # off-on, ...): a busy spell or a warmer cache then favours neither
+            with_events = partial(
+                bench,
                 n,
                 False,
                 args.registry_wide_over,
@@ -702,15 +706,18 @@ def main() -> None:
                 meter=args.meter_events,
                 keep=args.keep if run == 0 else None,
             )
-            if not args.skip_event_comparison:
-                rows += bench(
-                    n,
-                    False,
-                    args.registry_wide_over,
-                    args.readable_records,
-                    events=False,
-                    in_toml=args.trials_in_toml,
-                )
+            without = partial(
+                bench,
+                n,
+                False,
+                args.registry_wide_over,
+                args.readable_records,
+                events=False,
+                in_toml=args.trials_in_toml,
+            )
+            order = [with_events] if args.skip_event_comparison else [with_events, without]
+            for one in order if run % 2 == 0 else reversed(order):
+                rows += one()
         if args.naive:
             rows += bench(n, True, args.registry_wide_over, args.readable_records)
     if args.repeat > 1:

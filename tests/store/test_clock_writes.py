@@ -17,7 +17,7 @@ import pytest
 from watcher.core.events import Event, Level
 from watcher.core.snapshot import take_snapshot
 from watcher.store import Store
-from watcher.store.events import ClockWrite, write_clock
+from watcher.store.events import DUE_TODAY, ClockWrite, write_clock
 from watcher.testing.samples import make_study
 
 NOW = "2026-12-07T08:00:00Z"
@@ -133,3 +133,35 @@ def test_a_later_write_keeps_the_evaluation_only_while_the_facts_stay(
     store.close()
     clocks, _ = tables(tmp_path / "x.db")
     assert clocks == [("NCT00000001", facts, 1, "overdue|0", evaluated)]
+
+
+def test_the_time_pass_reads_the_rows_the_rule_names_through_its_indexes(tmp_path: Path) -> None:
+    """``clock_rows`` finds exactly the trials ``evaluated_on IS NULL OR (relevant = 1 AND
+    evaluated_on != today)`` names, in ID order, through the partial indexes (migration
+    0022): on the day's later cycles it reads no row that is not due."""
+    store = Store.open(tmp_path / "ctwatch.db")
+    days = (None, "2026-12-05", TODAY, "2026-12-09")  # never, before, today, a clock ahead
+    rows = [
+        (f"NCT{i:08d}", '{"pcd":"2025-01"}', relevant, None, day)
+        for i, (relevant, day) in enumerate(
+            ((relevant, day) for _ in range(3) for relevant in (0, 1) for day in days), 1
+        )
+    ]
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        conn.executemany("INSERT INTO event_clock VALUES (?, ?, ?, ?, ?)", reversed(rows))
+        conn.commit()
+        for today in ("2026-12-04", TODAY, "2026-12-10"):
+            rule = conn.execute(
+                "SELECT nct_id FROM event_clock"
+                " WHERE evaluated_on IS NULL OR (relevant = 1 AND evaluated_on != ?)"
+                " ORDER BY nct_id",
+                [today],
+            ).fetchall()
+            assert [r.nct_id for r in store.events.clock_rows(today)] == [n for (n,) in rule]
+        plan = conn.execute("EXPLAIN QUERY PLAN " + DUE_TODAY, {"today": TODAY}).fetchall()
+    assert [p[3] for p in plan if "event_clock" in p[3]] == [
+        "SCAN event_clock USING INDEX event_clock_moved",  # only the rows whose facts moved
+        "SEARCH event_clock USING INDEX event_clock_relevant (evaluated_on<?)",
+        "SEARCH event_clock USING INDEX event_clock_relevant (evaluated_on>?)",
+    ]
+    store.close()

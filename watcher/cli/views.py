@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Only what failed, in every section: trials, searches, undelivered alerts.",
 )
-@click.option("--all", "show_all", is_flag=True, help="Every trial, in config order: never a summary.")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Every trial, in config order: never a summary."
+)
 @click.pass_obj
 def status(
     obj: Context,

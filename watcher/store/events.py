@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from watcher.core.events import ClockState, Event, Level
-from watcher.core.events.model import LEVEL_NAMES
+from watcher.core.events.model import LEVEL_NAMES, STORED_LEVELS
 from watcher.core.jsoncodec import compact_json, loads
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
@@ -63,6 +63,20 @@ class StoredEvent:
         }
 
 
+DUE_TODAY = """
+SELECT nct_id, facts, state FROM event_clock WHERE evaluated_on IS NULL
+UNION ALL
+SELECT nct_id, facts, state FROM event_clock WHERE relevant = 1 AND evaluated_on < :today
+UNION ALL
+SELECT nct_id, facts, state FROM event_clock WHERE relevant = 1 AND evaluated_on > :today
+"""
+"""The trials the time pass looks at on ``:today`` (:meth:`Events.clock_rows`): ``evaluated_on
+IS NULL OR (relevant = 1 AND evaluated_on != :today)`` in three parts, each through a partial
+index (migration 0022). In one WHERE, SQLite reads every row: 1 ms at 10,000 trials and about
+50 ms at 580,000, on every cycle. No ORDER BY: it makes SQLite walk the primary key instead,
+so the caller sorts."""
+
+
 def _stored(row: Any) -> StoredEvent:
     event = _event(row["type"], row["level"], row["summary"], row["value_json"])
     return StoredEvent(
@@ -77,7 +91,7 @@ def _event(type_: str, level: str, summary: str, value_json: str) -> Event:
         values = loads(value_json)
     except ValueError:
         values = {}
-    known = Level(level) if level in LEVEL_NAMES else Level.INFO
+    known = STORED_LEVELS.get(level, Level.INFO)
     return Event(type_, known, summary, values if isinstance(values, dict) else {})
 
 
@@ -322,12 +336,8 @@ class Events:
         """The trials the time rules must look at today: not yet evaluated on ``today``, or
         whose facts moved since (state depends on nothing else); trials whose facts can make
         no time event only after their facts moved. One query."""
-        rows = self._conn.rows(
-            """SELECT nct_id, facts, state FROM event_clock
-               WHERE evaluated_on IS NULL OR (relevant = 1 AND evaluated_on != ?)
-               ORDER BY nct_id""",
-            [today],
-        )
+        rows = self._conn.rows(DUE_TODAY, {"today": today})
+        rows.sort(key=lambda r: str(r["nct_id"]))
         return [ClockRow(r["nct_id"], r["facts"], ClockState.from_text(r["state"])) for r in rows]
 
     def without_clock(self) -> list[str]:

@@ -466,7 +466,7 @@ def _m0015_mutes_by_workspace(db: Database) -> None:
 # (the module names sort in that order too, so the import sorter keeps it): the analyst
 # views and numbering (0016…), events (0017; named as the numbering names versions),
 # digests and quiet hours (0018), the web UI's indexes (0019, 0020), whole-registry watch
-# lists (0021).
+# lists (0021, 0022).
 from watcher.store import (  # noqa: E402, F401
     schema_analyst,
     schema_events,

@@ -1,4 +1,4 @@
-"""Schema steps for whole-registry watch lists (0021).
+"""Schema steps for whole-registry watch lists (0021, 0022).
 
 Registered from :mod:`watcher.store.schema` after the web UI's, so steps apply in the
 order of their numbers on a database of any earlier ctwatch.
@@ -47,4 +47,21 @@ def _m0021_idle_reads(db: Database) -> None:
                INSERT OR IGNORE INTO forgotten_trials (nct_id) VALUES (old.nct_id);
                DELETE FROM scope_digest;
            END"""
+    )
+
+
+@migration("0022_time_pass_index")
+def _m0022_time_pass_index(db: Database) -> None:
+    """The trials the time pass looks at, found through two partial indexes instead of a
+    read of every ``event_clock`` row on every cycle (1 ms at 10,000 trials, about 50 ms at
+    580,000): those whose facts moved (``evaluated_on`` NULL: a handful), and the relevant
+    ones by the day they were last evaluated (the day's first cycle reads the older ones,
+    later cycles none). A trial that can make no time event is in neither once evaluated.
+    """
+    _script(
+        db,
+        """
+        CREATE INDEX event_clock_moved ON event_clock(nct_id) WHERE evaluated_on IS NULL;
+        CREATE INDEX event_clock_relevant ON event_clock(evaluated_on) WHERE relevant = 1
+        """,
     )

@@ -21,8 +21,11 @@ ADMINISTRATIVE = (
 )
 
 
+_UNDER = tuple(p + "." for p in ADMINISTRATIVE)
+
+
 def is_administrative(schema_path: str) -> bool:
-    return any(schema_path == p or schema_path.startswith(p + ".") for p in ADMINISTRATIVE)
+    return schema_path in ADMINISTRATIVE or schema_path.startswith(_UNDER)
 
 
 def administrative_events(change: Change) -> Iterator[Event]:

@@ -51,6 +51,9 @@ class Level(enum.Enum):
 
 _RANKS = {Level.INFO: 0, Level.LOW: 1, Level.MEDIUM: 2, Level.HIGH: 3}
 LEVEL_NAMES = tuple(level.value for level in Level)
+STORED_LEVELS = {level.value: level for level in Level}
+"""A level as stored (``"high"``) to its member: one lookup for every event read back,
+where ``Level(text)`` goes through the enum machinery."""
 
 EVENT_TYPES = (
     "status.changed",
@@ -126,7 +129,7 @@ def event_from_json(data: Any) -> Event | None:
     values = data.get("values")
     return Event(
         data["type"],
-        Level(level) if level in LEVEL_NAMES else Level.INFO,
+        STORED_LEVELS.get(level, Level.INFO) if isinstance(level, str) else Level.INFO,
         str(data.get("summary", "")),
         values if isinstance(values, dict) else {},
     )

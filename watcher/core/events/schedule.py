@@ -23,9 +23,12 @@ from watcher.core.events.model import Event, Level
 _WORDS = {"start": "Start", "primary_completion": "Primary completion", "completion": "Completion"}
 
 
+_PATHS = {name: f"protocolSection.statusModule.{struct}" for name, struct in DATE_FIELDS.items()}
+
+
 def date_events(change: Change) -> Iterator[Event]:
-    for name, struct in DATE_FIELDS.items():
-        if not change.touches(f"protocolSection.statusModule.{struct}"):
+    for name, path in _PATHS.items():
+        if not change.touches(path):
             continue
         old, new = change.old_date(name), change.new_date(name)
         if old is None or new is None or old.day == new.day:
