@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -228,4 +229,70 @@ def test_json_streams_every_trial_in_order(tmp_path: Path) -> None:
     where = StatusFilter(problems_only=True)
     StatusWriter(store, ids, only).write(StatusOptions(fmt="json", where=where))
     assert [t["nct_id"] for t in json.loads(only.getvalue())["trials"]] == [ids[10]]
+    store.close()
+
+
+def test_an_alert_failing_or_waiting_for_a_retry_makes_its_trial_a_problem(
+    tmp_path: Path,
+) -> None:
+    """In every view: rows, JSON and the summary's counts; a pending alert not yet tried
+    is no problem. (The question is left out of the SQL when no alert fails, so each
+    state is asked with and without such an alert.)"""
+    store, ids = many(tmp_path, 24)  # ids[10] failed its last check
+    summary_of = store.overview.summary
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        version = conn.execute("SELECT MAX(id) FROM versions WHERE nct_id = ?", [ids[3]])
+        (version_id,) = version.fetchone()
+        conn.execute(
+            "INSERT INTO outbox (version_id, nct_id, destination, status, attempts, created_at,"
+            " next_attempt_at) VALUES (?, ?, 'slack:#x', 'pending', 0, 'now', 'now')",
+            [version_id, ids[3]],
+        )
+    for status, attempts, problems in (
+        ("pending", 0, [ids[10]]), ("pending", 1, [ids[3], ids[10]]),
+        ("failed", 1, [ids[3], ids[10]]), ("sent", 1, [ids[10]]),
+    ):  # fmt: skip
+        with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+            conn.execute(
+                "UPDATE outbox SET status = ?, attempts = ? WHERE nct_id = ?",
+                [status, attempts, ids[3]],
+            )
+        rows = [r.nct_id for r in store.overview.rows(ids) if r.problem]
+        assert rows == problems, status
+        only = StatusFilter(problems_only=True)
+        assert [r.nct_id for r in store.overview.rows(ids, only)] == problems
+        made = [json.loads(text) for batch in store.overview.json_rows(ids, swept=None)
+                for text, _ in batch]  # fmt: skip
+        assert [t["nct_id"] for t in made if t["problem"]] == problems
+        assert summary_of(ids).problems == len(problems) == summary_of(ids, only).total
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("own", "swept", "shown"),
+    [
+        (None, None, None),  # never checked, no complete sweep yet
+        (None, "2026-01-10T00:00:00Z", "2026-01-10T00:00:00Z"),  # only the sweep checked it
+        ("2026-01-09T00:00:00Z", "2026-01-10T00:00:00Z", "2026-01-10T00:00:00Z"),
+        ("2026-01-11T00:00:00Z", "2026-01-10T00:00:00Z", "2026-01-11T00:00:00Z"),
+        ("2026-01-11T00:00:00Z", None, "2026-01-11T00:00:00Z"),
+        ("", None, None),  # a damaged value reads as never
+        ("", "2026-01-10T00:00:00Z", "2026-01-10T00:00:00Z"),
+    ],
+)
+def test_last_checked_is_the_later_of_the_trials_own_check_and_the_last_sweep(
+    tmp_path: Path, own: str | None, swept: str | None, shown: str | None
+) -> None:
+    store = Store.open(tmp_path / "ctwatch.db")
+    with sqlite3.connect(tmp_path / "ctwatch.db") as conn:
+        conn.execute(
+            "INSERT INTO trials (nct_id, added_at, last_checked_at) VALUES (?, ?, ?)",
+            ["NCT00000001", "2026-01-01T00:00:00Z", own],
+        )
+    watched = ["NCT00000001", "NCT09999999"]  # the second has no row at all
+    rows = list(store.overview.rows(watched, swept=swept))
+    assert [r.last_checked_at for r in rows] == [shown, None]
+    made = [json.loads(text) for batch in store.overview.json_rows(watched, swept=swept)
+            for text, _ in batch]  # fmt: skip
+    assert [t["last_checked_at"] for t in made] == [shown, None]
     store.close()

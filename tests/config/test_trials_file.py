@@ -13,7 +13,14 @@ import pytest
 
 from tests.conftest import run_cli
 from watcher.config import ConfigError, load_config
-from watcher.config.trials_file import MAX_BYTES, MAX_LINES, read_trials_file
+from watcher.config.trials_file import (
+    MAX_BYTES,
+    MAX_LINES,
+    TrialsFileError,
+    _bare,
+    _checked_lines,
+    read_trials_file,
+)
 
 HEAD = '[registry]\nurl = "http://127.0.0.1:9"\n[database]\npath = "ctwatch.db"\n'
 
@@ -44,6 +51,40 @@ def test_a_bare_file_takes_the_fast_path_with_the_same_result(tmp_path: Path) ->
     commented = tmp_path / "commented.txt"
     commented.write_text("# header\n" + "\n".join(ids) + "\n", encoding="utf-8")
     assert read_trials_file(bare) == read_trials_file(commented) == tuple(ids)
+
+
+@pytest.mark.parametrize(
+    ("content", "bare"),
+    [
+        (b"NCT06850103\nNCT05180006\n", True),
+        (b"NCT06850103\nNCT05180006", True),  # no final newline
+        (b"NCT06850103\nNCT06850103\n", True),  # a repeat: the same ID once, below
+        (b"NCT1234567\nNCT123456789\n", False),  # 24 bytes, two lines of 12: not bare
+        (b"nct06850103\n", False),
+        (b"NCT06850103\r\n", False),
+        (b"NCT06850103\n\n", False),
+        (b"\xef\xbb\xbfNCT06850103\n", False),  # a byte-order mark
+        ("NCT0685010\uff13\n".encode(), False),  # a full-width digit
+        (b"", False),
+    ],
+)
+def test_the_byte_shortcut_takes_only_bare_files_and_reads_as_the_slow_path(
+    tmp_path: Path, content: bytes, bare: bool
+) -> None:
+    assert _bare(content) is bare
+    path = tmp_path / "ids.txt"
+    path.write_bytes(content)
+    text = content.decode("utf-8").removeprefix("\ufeff")
+    try:
+        slow: tuple[str, ...] | str = tuple(dict.fromkeys(_checked_lines(text, path)))
+        slow = slow or "holds no NCT IDs (one per line; # starts a comment)"
+    except TrialsFileError as exc:
+        slow = str(exc).split(": ", 1)[1]
+    try:
+        fast: tuple[str, ...] | str = read_trials_file(path)
+    except TrialsFileError as exc:
+        fast = str(exc).split(": ", 1)[1]
+    assert fast == slow
 
 
 @pytest.mark.parametrize(

@@ -11,32 +11,56 @@ but what is printed. A trial with a problem is one whose last check failed
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from watcher.core.jsoncodec import compact_json
 from watcher.store.base import Connection
 
 Order = Literal["listed", "priority"]
 
-_WITH = """
-WITH watched(pos, nct_id) AS (SELECT CAST(key AS INTEGER), value FROM json_each(:ids)),
-     alerting(nct_id) AS (SELECT nct_id FROM outbox
-                          WHERE status = 'failed' OR (status = 'pending' AND attempts > 0))
-"""
-_PROBLEM = "(t.last_error IS NOT NULL OR w.nct_id IN (SELECT nct_id FROM alerting))"
+_WITH = "WITH watched(pos, nct_id) AS (SELECT CAST(key AS INTEGER), value FROM json_each(:ids))"
+_ALERTING = """SELECT nct_id FROM outbox
+               WHERE status = 'failed' OR (status = 'pending' AND attempts > 0)"""
 _JOIN = "FROM watched w LEFT JOIN trials t ON t.nct_id = w.nct_id"
-_FILTERS = f"""
-WHERE (:since IS NULL OR t.last_changed_at >= :since) AND (:problems = 0 OR {_PROBLEM})
+# the later of the trial's own check and the last complete sweep (which checked it too),
+# in comparisons rather than MAX/COALESCE/NULLIF calls: a tenth of a second at 580,000 rows
+_CHECKED = """CASE WHEN t.last_checked_at >= :swept AND t.last_checked_at <> ''
+                   THEN t.last_checked_at
+                   WHEN t.nct_id IS NOT NULL THEN COALESCE(NULLIF(:swept, ''),
+                                                           NULLIF(t.last_checked_at, ''))
+              END"""
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The overview's SQL. A trial has a problem when its last check failed, or when an
+    alert of it failed or waits for a retry; the second question is left out when no alert
+    does (the usual case: it costs a tenth of a second at 580,000 trials)."""
+
+    problem: str
+
+    @classmethod
+    def of(cls, alerting: bool) -> _Query:
+        alerts = f" OR w.nct_id IN ({_ALERTING})" if alerting else ""
+        return cls(f"(t.last_error IS NOT NULL{alerts})")
+
+    @property
+    def filters(self) -> str:
+        return f"""
+WHERE (:since IS NULL OR t.last_changed_at >= :since) AND (:problems = 0 OR {self.problem})
 """
-_BASE = f"""{_WITH}
+
+    @property
+    def base(self) -> str:
+        return f"""{_WITH}
 SELECT w.pos, w.nct_id, t.title, t.overall_status, t.last_update_posted,
-       CASE WHEN t.nct_id IS NULL THEN NULL
-            ELSE NULLIF(MAX(COALESCE(t.last_checked_at, ''), :swept), '') END AS last_checked_at,
-       t.last_changed_at, t.last_error, {_PROBLEM} AS problem
+       {_CHECKED} AS last_checked_at, t.last_changed_at, t.last_error, {self.problem} AS problem
 {_JOIN}
 """
+
+
 _ORDERS = {
     # No ORDER BY: a sort would read every row before the first comes back (no streaming).
     # json_each, the left side of the LEFT JOIN, is always the outer loop and walks the
@@ -92,6 +116,10 @@ class Overview:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def _query(self) -> _Query:
+        alerting = self._conn.one(f"SELECT EXISTS ({_ALERTING})")
+        return _Query.of(bool(alerting and alerting[0]))
+
     def rows(
         self,
         watched: Sequence[str],
@@ -106,7 +134,8 @@ class Overview:
         ``swept`` is when the last complete cycle finished: it checked every
         watched trial, even those it did not need to fetch.
         """
-        sql = _BASE + _FILTERS + _ORDERS[order] + " LIMIT :limit"
+        query = self._query()
+        sql = query.base + query.filters + _ORDERS[order] + " LIMIT :limit"
         params = _params(watched, where, swept) | {"limit": -1 if limit is None else limit}
         for batch in self._conn.batches(sql, params):  # plain tuples: 580,000 rows add up
             for r in batch:
@@ -119,14 +148,15 @@ class Overview:
         :class:`StatusRow`), each with its ``last_error`` so the caller can mask it, a
         thousand at a time: a whole-registry ``status --json`` spends no Python per field,
         and little per row."""
+        query = self._query()
         sql = f"""SELECT json_object('nct_id', nct_id, 'title', title,
                           'overall_status', overall_status,
                           'last_update_posted', last_update_posted,
                           'last_checked_at', last_checked_at, 'last_changed_at', last_changed_at,
                           'last_error', last_error,
-                          'problem', json(CASE WHEN problem THEN 'true' ELSE 'false' END)),
+                          'problem', CASE WHEN problem THEN json('true') ELSE json('false') END),
                          last_error
-                  FROM ({_BASE}{_FILTERS})"""  # noqa: S608 - fixed fragments
+                  FROM ({query.base}{query.filters})"""  # noqa: S608 - fixed fragments
         yield from self._conn.batches(sql, _params(watched, where, swept))
 
     def summary(
@@ -136,14 +166,15 @@ class Overview:
         by status: one pass over the watch list."""
         # Aggregated on the join itself rather than over the rows' query as a subquery:
         # 0.69 s instead of 0.74 s at 580,000 trials.
+        query = self._query()
         sql = f"""{_WITH}
                   SELECT t.overall_status AS overall_status, COUNT(*) AS total,
-                         COALESCE(SUM({_PROBLEM}), 0) AS problems,
+                         COALESCE(SUM({query.problem}), 0) AS problems,
                          COALESCE(SUM(t.last_changed_at >= :recent), 0) AS recent,
                          COALESCE(MAX(LENGTH(t.title)), 0) AS title_width,
                          COUNT(t.last_update_posted) AS posted,
                          COUNT(t.last_checked_at) AS checked, COUNT(t.last_changed_at) AS changed
-                  {_JOIN} {_FILTERS} GROUP BY t.overall_status"""
+                  {_JOIN} {query.filters} GROUP BY t.overall_status"""
         groups = self._conn.rows(sql, _params(watched, where, None) | {"recent": recent})
         if not groups:
             return StatusSummary()
@@ -165,7 +196,7 @@ class Overview:
 
 def _params(watched: Sequence[str], where: StatusFilter, swept: str | None) -> dict[str, Any]:
     return {
-        "ids": json.dumps(list(watched)),
+        "ids": compact_json(list(watched)),  # orjson: a third of json.dumps's time
         "since": where.changed_since,
         "problems": int(where.problems_only),
         "swept": swept or "",
