@@ -20,6 +20,7 @@ import sys
 import termios
 from pathlib import Path
 
+from watcher.cli.pipe import PIPE_BYTES, widen_pipe
 from watcher.cli.status import PIPE_LISTS_UP_TO, StatusOptions, StatusWriter
 from watcher.store import Store
 
@@ -207,3 +208,20 @@ def test_json_masks_errors_on_both_sides_of_a_thousand_row_batch(tmp_path: Path)
         assert trials[i]["last_error"] == f"token *** at row {i}"
         assert trials[i]["problem"] is True
     assert "s3cret" not in out.getvalue()
+
+
+def test_status_asks_for_a_roomier_pipe(tmp_path: Path) -> None:
+    """Linux lets any user raise a pipe to 1 MiB (F_SETPIPE_SZ): the reader of a whole
+    registry's rows then sees the pipe 1 MiB deep, not 64 KiB."""
+    config = synthetic(tmp_path, 10)
+    reader, writer = os.pipe()
+    default = fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ)
+    os.close(reader)
+    os.close(writer)
+    proc = subprocess.Popen(command(config, "status", "--json"), stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.read()
+    widened = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+    assert proc.wait() == 0
+    assert default < PIPE_BYTES == widened
+    assert not widen_pipe(io.StringIO())  # no descriptor: nothing to do, no error

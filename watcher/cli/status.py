@@ -25,6 +25,7 @@ from watcher.alerts.routing import Follow
 from watcher.alerts.search_routes import SearchSpec
 from watcher.cli.digest import schedule_line
 from watcher.cli.output import subscription_groups
+from watcher.cli.pipe import widen_pipe
 from watcher.cli.table import DEFAULT_WIDTH, header, layout, renderer, status_text
 from watcher.core.text import counted, terminal_safe
 from watcher.store import SearchState, Store
@@ -78,6 +79,7 @@ class StatusWriter:
     _problems_only: bool = field(default=False, init=False)
 
     def write(self, options: StatusOptions) -> None:
+        widen_pipe(self.out)  # a whole registry's rows, with fewer turns for the reader
         self._problems_only = options.where.problems_only
         if self.only is not None or options.where.problems_only:
             self._narrow(options.where.problems_only)
