@@ -159,9 +159,8 @@ def test_the_time_pass_reads_the_rows_the_rule_names_through_its_indexes(tmp_pat
             ).fetchall()
             assert [r.nct_id for r in store.events.clock_rows(today)] == [n for (n,) in rule]
         plan = conn.execute("EXPLAIN QUERY PLAN " + DUE_TODAY, {"today": TODAY}).fetchall()
-    assert [p[3] for p in plan if "event_clock" in p[3]] == [
-        "SCAN event_clock USING INDEX event_clock_moved",  # only the rows whose facts moved
-        "SEARCH event_clock USING INDEX event_clock_relevant (evaluated_on<?)",
-        "SEARCH event_clock USING INDEX event_clock_relevant (evaluated_on>?)",
-    ]
+    steps = [p[3] for p in plan if "event_clock" in p[3]]
+    assert len(steps) == 3  # each part through its partial index, no read of every row
+    assert "event_clock_moved" in steps[0]  # only the rows whose facts moved
+    assert all("event_clock_relevant (evaluated_on" in step for step in steps[1:])
     store.close()

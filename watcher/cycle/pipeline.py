@@ -21,6 +21,7 @@ in the same transaction); sending them is :mod:`watcher.alerts.delivery`'s job.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -246,6 +247,11 @@ class Pipeline:
                         fresh = report.changed[recorded[0] :] + report.new[recorded[1] :]
                         self.history.number_recorded(fresh)
                 del batch  # memory holds one batch: this one goes before the next is read
+                # and so does any cycle its recording left (a traceback holding a record):
+                # a one-shot check walks the collector's older generations rarely
+                # (watcher/memory.py), so the young and middle ones are walked here, when
+                # little is alive in them
+                gc.collect(1)
         return batches, failed, first
 
     def _batch_failed(self, batch: FetchResult, reason: str, report: CycleReport) -> None:

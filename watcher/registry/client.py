@@ -186,8 +186,11 @@ class RegistryClient:
             except RegistryError as exc:
                 result = FetchResult(failed=dict.fromkeys(batch, str(exc)))
             start += len(batch)
-            yield result
-            del result  # let the caller's batch go before the next one is read
+            handed = [result]
+            del result
+            # the caller holds the only reference: its ``del`` frees the batch at once, not
+            # when this generator resumes for the next one
+            yield handed.pop()
 
     def list_studies(self, fields: Sequence[str], advanced: str) -> list[dict[str, Any]]:
         """Every study matching ``advanced`` (registry-wide), all pages.

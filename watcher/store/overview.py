@@ -28,8 +28,7 @@ _JOIN = "FROM watched w LEFT JOIN trials t ON t.nct_id = w.nct_id"
 # in comparisons rather than MAX/COALESCE/NULLIF calls: a tenth of a second at 580,000 rows
 _CHECKED = """CASE WHEN t.last_checked_at >= :swept AND t.last_checked_at <> ''
                    THEN t.last_checked_at
-                   WHEN t.nct_id IS NOT NULL THEN COALESCE(NULLIF(:swept, ''),
-                                                           NULLIF(t.last_checked_at, ''))
+                   WHEN t.nct_id IS NOT NULL THEN NULLIF(:swept, '')
               END"""
 
 
