@@ -158,7 +158,7 @@ class Routes(Mapping[str, tuple[Route, ...]]):
     def destinations(self) -> list[Destination]:
         """Every destination once (config watches first), without visiting each trial."""
         groups = (
-            dict.fromkeys([(0,)] if self._watches_of else [])
+            dict.fromkeys([_FIRST] if self._watches_of else [])
             if isinstance(self._watches_of, OneWatch)
             else dict.fromkeys(self._watches_of.values())  # distinct, first seen first
         )

@@ -9,7 +9,7 @@ fetch whatever the registry says.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from watcher.store.base import Connection
@@ -169,10 +169,19 @@ def scope_digest(nct_ids: Sequence[str]) -> str:
     """SHA-256 of the watch list in its order (another order only costs one full read),
     hashed a slice at a time: the whole list joined is a passing copy of every ID."""
     digest = hashlib.sha256()
-    for start in range(0, len(nct_ids), DIGEST_SLICE):
-        text = "\n".join(nct_ids[start : start + DIGEST_SLICE])
-        digest.update((("\n" if start else "") + text).encode("ascii", "replace"))
+    hash_joined(digest.update, nct_ids, "\n", "ascii")
     return digest.hexdigest()
 
 
 DIGEST_SLICE = 10_000
+
+
+def hash_joined(
+    update: Callable[[bytes], object], items: Sequence[str], separator: str, encoding: str
+) -> None:
+    """``update(separator.join(items).encode(encoding, "replace"))`` (a hash's ``update``),
+    the same bytes a slice of :data:`DIGEST_SLICE` items at a time: never a joined copy of
+    a whole list."""
+    for start in range(0, len(items), DIGEST_SLICE):
+        text = separator.join(items[start : start + DIGEST_SLICE])
+        update(((separator if start else "") + text).encode(encoding, "replace"))

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from watcher.store.base import Connection
-from watcher.store.runs import DIGEST_SLICE
+from watcher.store.runs import hash_joined
 
 
 def watches_digest(members: Mapping[str, Sequence[str]]) -> str:
@@ -23,9 +23,7 @@ def watches_digest(members: Mapping[str, Sequence[str]]) -> str:
     for i, (name, trials) in enumerate(members.items()):
         head = ("\n" if i else "") + name + "\t"
         digest.update(head.encode("utf-8", "replace"))
-        for start in range(0, len(trials), DIGEST_SLICE):
-            text = ",".join(trials[start : start + DIGEST_SLICE])
-            digest.update((("," if start else "") + text).encode("utf-8", "replace"))
+        hash_joined(digest.update, trials, ",", "utf-8")
     return digest.hexdigest()
 
 
