@@ -271,6 +271,49 @@ def test_odd_shapes_never_raise() -> None:
             classify(old, new, diff_records(old, new))
 
 
+_READ_BY_RULES = [
+    "protocolSection.statusModule.overallStatus",
+    "protocolSection.statusModule.whyStopped",
+    "protocolSection.statusModule.startDateStruct",
+    "protocolSection.statusModule.primaryCompletionDateStruct",
+    "protocolSection.statusModule.primaryCompletionDateStruct.date",
+    "protocolSection.statusModule.completionDateStruct.date",
+    "protocolSection.statusModule.dispFirstSubmitDate",
+    "protocolSection.statusModule.resultsFirstSubmitDate",
+    "protocolSection.designModule.studyType",
+    "protocolSection.designModule.phases",
+    "protocolSection.designModule.enrollmentInfo",
+    "protocolSection.designModule.enrollmentInfo.count",
+    "protocolSection.oversightModule",
+    "protocolSection.armsInterventionsModule.interventions",
+    "protocolSection.contactsLocationsModule.locations",
+    "protocolSection.sponsorCollaboratorsModule.leadSponsor.name",
+    "hasResults",
+]
+_ODD_VALUES: list[Any] = [
+    [], {}, ["RECRUITING"], [{"type": ["DRUG"], "country": ["United States"]}], [[]],
+    {"date": []}, {"date": 2025}, 0, -1, 1.5, True, "", "garbage", "2017-13-45",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", _READ_BY_RULES)
+def test_every_field_the_rules_read_may_hold_anything(path: str) -> None:
+    """A registry that lies about a field's type (a list where text belongs, a number
+    where an object does) makes no event from that rule and never raises: a raise would
+    leave the trial unrecorded, every cycle. Both sides of a change, and the time rules
+    (at a legacy trial's dates too, so the intervention and site tests are reached)."""
+    legacy = edit(study(startDateStruct={"date": "2016-05", "type": "ACTUAL"}),
+                  "protocolSection.oversightModule", {})  # fmt: skip
+    phase_one = edit(study(), "protocolSection.designModule.phases", ["PHASE1"])  # no deadline
+    for base in (study(), legacy, phase_one):
+        for value in _ODD_VALUES:
+            odd = edit(base, path, value)
+            for old, new in ((base, odd), (odd, base)):
+                classify(old, new, diff_records(old, new))
+            for today in (date(2016, 1, 1), date(2026, 12, 7), date(2040, 1, 1)):
+                evaluate(clock_facts(odd), None, today, Thresholds())
+
+
 def test_filters_count_no_event_as_info() -> None:
     high = Event("status.changed", Level.HIGH, "x")
     assert EventFilter().passes([])
@@ -385,3 +428,47 @@ def test_a_change_is_found_under_each_prefix_of_its_path_and_no_other() -> None:
     assert change.under("protocolSection.designModule") == []
     change.under(status).clear()  # a caller's list is its own
     assert change.under(status)
+
+
+def test_trials_of_one_status_and_date_share_their_facts_and_first_sight_write() -> None:
+    """Facts without a deadline are one value per status and date, and so is what a
+    baseline makes of them (state, stale event): the shared write equals a write made
+    afresh for every status, date, day and threshold, and never crosses thresholds."""
+    from watcher.cycle import time_events  # noqa: PLC0415
+
+    def trial(status: str, pcd: str) -> dict[str, Any]:
+        record = edit(study(overallStatus=status, primaryCompletionDateStruct={"date": pcd}),
+                      "protocolSection.designModule.phases", ["PHASE1"])  # fmt: skip
+        assert clock_facts(record).deadline is None
+        return record
+
+    a, b = trial("RECRUITING", "2025-06"), trial("RECRUITING", "2025-06")
+    assert clock_facts(a) is clock_facts(b)
+    assert clock_facts(trial("RECRUITING", "2025-06-30")) is not clock_facts(a)
+    days = [date(2025, 6, 30), date(2025, 7, 31), date(2026, 12, 7)]
+    for status in ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION"):
+        for pcd in ("2025-06", "2025-06-30", "2026-11-06", "2024-02"):
+            facts = clock_facts(trial(status, pcd))
+            for t in (
+                Thresholds(),
+                Thresholds(stale_after_days=400),
+                Thresholds(off=("record.*",)),
+            ):
+                for day in days:
+                    shared = time_events.clock_write(facts, (day, t))
+                    assert shared == time_events._write(facts, (day, t))
+                    assert shared is time_events.clock_write(facts, (day, t))
+                assert time_events.clock_write(facts) == time_events._write(facts, None)
+    stale = time_events.clock_write(clock_facts(a), (date(2026, 12, 7), Thresholds()))
+    assert [e.type for e in stale.events] == ["record.stale"]
+    quiet = time_events.clock_write(
+        clock_facts(a), (date(2026, 12, 7), Thresholds(off=("record.*",)))
+    )
+    assert quiet.events == () and quiet.state == stale.state
+
+
+def test_an_events_stored_values_are_its_values_as_compact_json() -> None:
+    event = Event("dates.completion_slipped", Level.HIGH, "s",
+                  {"old": "2025-06", "new": "2026-06", "days": 365, "why": "“Ω”"})  # fmt: skip
+    assert event.values_json == '{"old":"2025-06","new":"2026-06","days":365,"why":"“Ω”"}'
+    assert event.values_json is event.values_json  # made once

@@ -319,6 +319,32 @@ def test_stale_record_is_told_once(tmp_path: Path, registry: RegistryDouble) -> 
     assert cycle_at(config, datetime(2026, 2, 11, tzinfo=UTC)).count("Primary completion") == 0
 
 
+def test_stale_trials_of_one_status_and_date_each_keep_their_own_baseline_event(
+    tmp_path: Path, registry: RegistryDouble
+) -> None:
+    """Three trials share a status and a primary completion date, so their first-sight
+    evaluation is made once (``time_events._undated_write``): each still gets its own
+    silent event, on its own version, and each is told nothing twice."""
+    ids = [f"NCT0900000{i}" for i in range(3)]
+    for nct in ids:
+        study = base()
+        _p(study)["identificationModule"]["nctId"] = nct
+        _status(study)["primaryCompletionDateStruct"] = {"date": "2025-06", "type": "ESTIMATED"}
+        registry.put(study)
+    config = write_config(tmp_path, registry.url, ids)
+    assert cycle_at(config, T0) == ""  # the baseline is silent
+    with sqlite3.connect(config.parent / "ctwatch.db") as db:
+        rows = db.execute(
+            """SELECT e.nct_id, v.nct_id, e.type, e.silent, e.source, e.summary FROM events e
+               JOIN versions v ON v.id = e.version_id ORDER BY e.id"""
+        ).fetchall()
+    summary = (
+        "Primary completion date 2025-06 passed 204 days ago; the record still says “recruiting”."
+    )
+    assert rows == [(n, n, "record.stale", 1, "clock", summary) for n in ids]
+    assert cycle_at(config, T0 + timedelta(days=1)) == ""
+
+
 def test_the_time_pass_makes_no_request(tmp_path: Path, registry: RegistryDouble) -> None:
     """Stored facts only: not one request while the pass runs."""
     registry.put(due_trial())
@@ -410,6 +436,30 @@ def test_a_withdrawn_trial_with_zero_actual_enrollment(setup: tuple[Path, Regist
     found = {e["type"]: e for e in json.loads(run_cli(config, "events", "--json").stdout)}
     assert found["enrollment.actual_reported"]["values"]["actual"] == 0
     assert found["status.changed"]["values"]["why_stopped"] == "No participants enrolled"
+
+
+def test_a_record_that_lies_about_types_is_still_recorded(
+    setup: tuple[Path, RegistryDouble],
+) -> None:
+    """A list where the status's text belongs and where an intervention's type does: the
+    change is recorded and told (the rules that cannot read a field make no event); it
+    used to leave the trial failing to record, every cycle."""
+    config, registry = setup
+
+    def lie(s: dict[str, Any]) -> None:
+        _status(s).update(overallStatus=["RECRUITING"], startDateStruct={"date": "2016-05"})
+        _p(s)["designModule"]["phases"] = ["PHASE2"]
+        _p(s)["oversightModule"] = {}
+        _p(s)["armsInterventionsModule"]["interventions"] = [{"type": ["DRUG"], "name": "X"}]
+
+    publish(registry, lie)
+    out = run_cli(config, "check")
+    assert out.exit_code == 0, out.stderr
+    assert "changed 1" in out.stdout and "errors 0" in out.stdout, out.stdout
+    with sqlite3.connect(config.parent / "ctwatch.db") as db:
+        (versions,) = db.execute("SELECT COUNT(*) FROM versions").fetchone()
+        (error,) = db.execute("SELECT last_error FROM trials").fetchone()
+    assert (versions, error) == (2, None)
 
 
 def test_the_json_values_are_the_typed_values(setup: tuple[Path, RegistryDouble]) -> None:

@@ -37,7 +37,7 @@ from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
 from watcher.cycle.time_events import TimeEvents
-from watcher.cycle.versioning import Versioning
+from watcher.cycle.versioning import Compared, Versioning
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
@@ -320,12 +320,15 @@ class Pipeline:
                 queue_history=self.queue_history,
             )  # fmt: skip
             context = _Recording(batch, fetched, plan, routes, report, now, versions)
-            for nct in fetched.requested:
+            compared: dict[str, Compared] = {}
+            for at, nct in enumerate(fetched.requested):
                 if should_stop():
                     return True
+                if not isolated and at % COMPARED_TOGETHER == 0:
+                    compared = _compare(context, states, at)
                 try:
                     with batch.trial(isolated=isolated):
-                        self._record_trial(context, nct, states.get(nct))
+                        self._record_trial(context, nct, states.get(nct), compared.get(nct))
                 except StoreError:
                     raise
                 except Exception as exc:  # one bad record must not stop the others
@@ -337,7 +340,9 @@ class Pipeline:
                     self._trial_failed(context, nct, states.get(nct), message)
         return False
 
-    def _record_trial(self, context: _Recording, nct: str, state: TrialState | None) -> None:
+    def _record_trial(
+        self, context: _Recording, nct: str, state: TrialState | None, compared: Compared | None
+    ) -> None:
         batch, fetched, report, now = context.batch, context.fetched, context.report, context.now
         routes = context.routes.get(nct, ())
         destinations = [r.destination for r in routes]
@@ -356,7 +361,9 @@ class Pipeline:
         if stale is not None:
             self._trial_failed(context, nct, state, stale)
             return
-        outcome = context.versions.record(batch, nct, record, state=state, routes=routes, now=now)
+        outcome = context.versions.record(
+            batch, nct, record, state=state, routes=routes, now=now, compared=compared
+        )
         if state is not None and state.not_found:
             batch.all_clear(notices.gone_key(nct), notices.trial_back(destinations, nct), now)
         if state is not None and state.consecutive_errors:
@@ -417,6 +424,30 @@ class Pipeline:
                 everyone, failures, began.since, self.store.conn.masked(error)
             )
             trouble.tell(notices.REGISTRY, rows, now)
+
+
+COMPARED_TOGETHER = 100
+"""How many fetched trials are compared (and their changes classified) ahead of being
+recorded (:meth:`Versioning.compare`): enough for the rules to run warm, few enough that
+the old records they read are held briefly."""
+
+
+def _compare(context: _Recording, states: dict[str, TrialState], at: int) -> dict[str, Compared]:
+    """The next :data:`COMPARED_TOGETHER` requested trials that have a stored version and
+    a fetched record, compared ahead (a batch recorded without savepoints only: a fault
+    here undoes the batch, recorded again trial by trial, each compared on its own)."""
+    fetched = context.fetched
+    known = []
+    for nct in fetched.requested[at : at + COMPARED_TOGETHER]:
+        state, record = states.get(nct), fetched.records.get(nct)
+        if state is not None and state.latest_hash and record is not None:
+            known.append((nct, record, state))  # a failed request has no record
+    try:
+        return context.versions.compare(context.batch, known)
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise _TrialFault(f"comparing a run of trials: {describe_failure(exc)}") from exc
 
 
 def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None) -> str | None:

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from watcher.core.events import ClockState, Event, Level
 from watcher.core.events.model import LEVEL_NAMES, STORED_LEVELS
-from watcher.core.jsoncodec import compact_json, loads
+from watcher.core.jsoncodec import loads
 from watcher.store.base import Connection
 from watcher.store.outbox import insert_rows
 from watcher.store.rows import OutboxRow
@@ -136,8 +136,8 @@ _INSERT_EVENT = """INSERT INTO events (nct_id, version_id, type, level, summary,
 def _event_row(
     nct_id: str, version_id: int | None, e: Event, now: str, *, source: Source, silent: bool
 ) -> tuple[Any, ...]:
-    values = compact_json(dict(e.values))
-    return (nct_id, version_id, e.type, e.level.value, e.summary, values, now, source, int(silent))
+    return (nct_id, version_id, e.type, e.level.value, e.summary, e.values_json, now, source,
+            int(silent))  # fmt: skip
 
 
 def replace_events(
@@ -192,7 +192,7 @@ _UPDATE_FACTS = """INSERT INTO event_clock (nct_id, facts, relevant) VALUES (?, 
                                            THEN event_clock.evaluated_on END"""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PendingClock:
     """A :class:`ClockWrite` waiting for the end of its batch (:func:`write_clocks`), its
     first-sight events already rendered as rows: made inside the trial's fault boundary,
@@ -206,6 +206,8 @@ class PendingClock:
 
     @classmethod
     def of(cls, nct_id: str, clock: ClockWrite, now: str, version_id: int | None) -> PendingClock:
+        if not clock.events:  # most trials: no rows to render
+            return cls(nct_id, clock, now, version_id)
         rows = event_rows(nct_id, version_id, clock.events, now, source="clock", silent=True)
         return cls(nct_id, clock, now, version_id, tuple(rows))
 

@@ -16,6 +16,7 @@ invitation).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -67,9 +68,11 @@ class ClockFacts:
                 "has_results": d.has_results,
             },
         }
-        if _ascii_unsafe(facts):  # escaped, as json.dumps wrote it: stored facts compare as text
-            return json.dumps(facts, separators=(",", ":"))
-        return compact_json(facts)
+        text = compact_json(facts)
+        if text.isascii():
+            return text
+        # escaped, as json.dumps wrote it: stored facts are compared as text
+        return json.dumps(facts, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> ClockFacts:
@@ -90,12 +93,6 @@ class ClockFacts:
         )
 
 
-def _ascii_unsafe(facts: dict[str, Any]) -> bool:
-    """Whether a text in the facts has a character beyond ASCII (a record may say anything)."""
-    texts = [facts["status"], facts["pcd"], (facts["deadline"] or {}).get("basis")]
-    return any(type(t) is str and not t.isascii() for t in texts)
-
-
 def clock_facts(record: Any) -> ClockFacts:
     """The facts the time rules read; written for speed, as :func:`watcher.core.facts.facts`
     is (every new version of every trial passes here): plain lookups, no paths."""
@@ -108,8 +105,10 @@ def clock_facts(record: Any) -> ClockFacts:
     pcd_text = pcd_struct.get("date") if type(pcd_struct) is dict else None
     pcd = parse_date(pcd_text)
     found = deadline(record)
-    if found is None and (pcd is None or overall not in OPEN_STATUSES):
-        return IRRELEVANT  # about half of a baseline: one shared value, not one each
+    if found is None:
+        if pcd is None or type(overall) is not str or overall not in OPEN_STATUSES:
+            return IRRELEVANT  # about half of a baseline: one shared value, not one each
+        return undated(overall, pcd_text)  # a text: it parsed as a date
     return ClockFacts(
         found,
         overall if type(overall) is str else None,
@@ -120,6 +119,15 @@ def clock_facts(record: Any) -> ClockFacts:
 
 IRRELEVANT = ClockFacts(None, None, None, None)
 """The facts of every trial that can make no time event (nothing the rules read)."""
+
+
+@functools.lru_cache(maxsize=8192)
+def undated(status: str, primary_completion: str) -> ClockFacts:
+    """The facts of a trial with no FDAAA deadline but an open status and a primary
+    completion date (only ``record.stale`` can apply): one shared value per pair, as
+    :data:`IRRELEVANT` is, so what is made of them once (their evaluation at a baseline:
+    :func:`watcher.cycle.time_events.clock_write`) is shared by every trial of the pair."""
+    return ClockFacts(None, status, parse_date(primary_completion), primary_completion)
 
 
 @dataclass(frozen=True)

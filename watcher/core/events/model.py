@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher.core.jsoncodec import compact_json
+
 Value = str | int | float | bool | None
 """A typed event value (JSON scalars only, so every channel can carry it)."""
+
+
+_RANK_OF = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 
 class Level(enum.Enum):
@@ -32,8 +38,10 @@ class Level(enum.Enum):
 
     @property
     def rank(self) -> int:
-        """0 for info … 3 for high: compare levels by rank."""
-        return _RANKS[self]
+        """0 for info … 3 for high: compare levels by rank. Looked up by the member's
+        text: an enum member's own hash is computed in Python, and every event sorted,
+        filtered or rendered asks for its rank."""
+        return _RANK_OF[self._value_]
 
     @classmethod
     def parse(cls, text: str) -> Level:
@@ -49,7 +57,6 @@ class Level(enum.Enum):
         return self.rank >= other.rank
 
 
-_RANKS = {Level.INFO: 0, Level.LOW: 1, Level.MEDIUM: 2, Level.HIGH: 3}
 LEVEL_NAMES = tuple(level.value for level in Level)
 STORED_LEVELS = {level.value: level for level in Level}
 """A level as stored (``"high"``) to its member: one lookup for every event read back,
@@ -105,6 +112,12 @@ class Event:
     level: Level
     summary: str
     values: Mapping[str, Value] = field(default_factory=dict)
+
+    @functools.cached_property
+    def values_json(self) -> str:
+        """The values as stored (compact JSON), made once per event: the events of a
+        baseline's time facts are shared by every trial of a status and a date."""
+        return compact_json(dict(self.values))
 
     @property
     def family(self) -> str:

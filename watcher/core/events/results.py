@@ -85,13 +85,18 @@ class Deadline:
 
 
 def deadline(record: Any) -> Deadline | None:
-    """The FDAAA deadline of a record, or None when the rule does not apply (module doc)."""
+    """The FDAAA deadline of a record, or None when the rule does not apply (module doc).
+
+    Written for speed, as :func:`watcher.core.events.clock.clock_facts` is (every new
+    version of every trial passes here): each module is looked up once, and the tests
+    run cheapest first - a legacy trial's interventions (a few) before its sites (up to
+    thousands)."""
     protocol = _module(record, "protocolSection")
     design = _module(protocol, "designModule")
     if design.get("studyType") != "INTERVENTIONAL":  # most records stop here or below
         return None
     phases = design.get("phases")
-    if not isinstance(phases, list) or not phases or not all(isinstance(p, str) for p in phases):
+    if type(phases) is not list or not phases or not all(type(p) is str for p in phases):
         return None
     if set(phases) <= PHASE_ONE:
         return None
@@ -103,7 +108,7 @@ def deadline(record: Any) -> Deadline | None:
         basis = parse_date(basis_text)
     if basis is None or basis < FINAL_RULE or type(basis_text) is not str:
         return None
-    if not (_declared(protocol) or _legacy(record, basis)):
+    if not (_declared(protocol) or _legacy(protocol, status)):
         return None
     certificate = isinstance(status.get("dispFirstSubmitDate"), str)
     due = add_years(basis, 3 if certificate else 1)
@@ -128,14 +133,19 @@ def _declared(protocol: dict[str, Any]) -> bool:
     )
 
 
-def _legacy(record: Any, basis: date) -> bool:
-    start = parse_date(dig(record, "protocolSection", "statusModule", "startDateStruct", "date"))
-    if start is None or start >= FINAL_RULE or basis < FINAL_RULE:
+def _legacy(protocol: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Started before the Final Rule (the caller has the deadline date on or after it),
+    with a drug, biological or device intervention and a US site."""
+    start = parse_date(_module(status, "startDateStruct").get("date"))
+    if start is None or start >= FINAL_RULE:
         return False
-    locations = dig(record, "protocolSection", "contactsLocationsModule", "locations")
-    interventions = dig(record, "protocolSection", "armsInterventionsModule", "interventions")
-    us = isinstance(locations, list) and any(dig(x, "country") == US for x in locations)
-    regulated = isinstance(interventions, list) and any(
-        dig(i, "type") in REGULATED_TYPES for i in interventions
+    interventions = _module(protocol, "armsInterventionsModule").get("interventions")
+    if type(interventions) is not list or not any(
+        type(i) is dict and type(t := i.get("type")) is str and t in REGULATED_TYPES
+        for i in interventions
+    ):
+        return False
+    locations = _module(protocol, "contactsLocationsModule").get("locations")
+    return type(locations) is list and any(
+        type(x) is dict and x.get("country") == US for x in locations
     )
-    return us and regulated
