@@ -12,7 +12,10 @@ version were written: the point where a missing savepoint would leave half a tri
 
 from __future__ import annotations
 
+import gc
+import re
 import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -85,56 +88,154 @@ def _changed(n: str) -> dict[str, Any]:
 
 
 def _recorded(db_path: Path) -> dict[str, list[Any]]:
-    """What a cycle left that the two ways of recording must agree on, in order."""
+    """Everything a cycle writes that the two ways of recording must agree on, in order
+    (all but the clock's times)."""
     with sqlite3.connect(db_path) as db:
         return {
             "versions": db.execute(
-                "SELECT nct_id, number, change_count FROM versions ORDER BY id").fetchall(),
+                """SELECT nct_id, number, change_count, content_hash, overall_status,
+                          last_update_posted FROM versions ORDER BY id""").fetchall(),
+            "changes": db.execute(
+                """SELECT v.nct_id, c.path, c.label, c.kind, c.old, c.new, c.old_text,
+                          c.new_text FROM changes c JOIN versions v ON v.id = c.version_id
+                   ORDER BY c.id""").fetchall(),
             "events": db.execute(
-                "SELECT nct_id, type, level, summary FROM events ORDER BY id").fetchall(),
+                """SELECT e.nct_id, v.number, e.type, e.level, e.summary, e.value_json,
+                          e.source, e.silent FROM events e
+                   LEFT JOIN versions v ON v.id = e.version_id ORDER BY e.id""").fetchall(),
             "outbox": db.execute(
-                "SELECT nct_id, kind FROM outbox ORDER BY id").fetchall(),
+                """SELECT nct_id, version_id, kind, payload, destination, paths, urgent, status
+                   FROM outbox ORDER BY id""").fetchall(),
+            "event_clock": db.execute(
+                "SELECT nct_id, facts, relevant, state FROM event_clock ORDER BY nct_id"
+            ).fetchall(),
+            "trials": db.execute(
+                """SELECT nct_id, title, overall_status, last_update_posted, latest_hash,
+                          not_found, consecutive_errors, last_error FROM trials
+                   ORDER BY nct_id""").fetchall(),
             "errors": db.execute(
                 "SELECT nct_id FROM trials WHERE last_error IS NOT NULL").fetchall(),
         }  # fmt: skip
 
 
-def _two_cycles(tmp_path: Path) -> dict[str, list[Any]]:
+MIXED = [f"NCT0000001{i}" for i in range(8)]
+
+
+def _mixed_cycles(tmp_path: Path) -> tuple[dict[str, list[Any]], str]:
+    """A baseline, then a cycle in which the trials of one batch do everything a known
+    trial can: change in one field or several (a slip reads the trial's history), stay
+    as they are, come back as a stale copy, vanish, or be seen for the first time."""
+    tmp_path.mkdir(exist_ok=True)
+    first = [make_study(n, f"Trial {n}") for n in MIXED[:7]]
+    _pcd(first[1], "2027-06")
+    with RegistryDouble(first) as registry:
+        config = write_config(tmp_path, registry.url, MIXED)
+        assert run_cli(config, "check").exit_code == 0
+        registry.put(_changed(MIXED[0]))  # status: one event
+        slipped = make_study(MIXED[1], "Trial 1 renamed", last_update="2025-11-01", sites=5)
+        registry.put(_pcd(slipped, "2031-06"))  # title, sites, a slip: several events
+        # MIXED[2] stays as it is
+        registry.put(make_study(MIXED[3], "Trial 3", last_update="2025-01-01"))  # stale copy
+        registry.remove(MIXED[4])  # gone
+        registry.put(_changed(MIXED[5]))
+        registry.put(make_study(MIXED[6], "Trial 6", status="COMPLETED", last_update="2025-11-01"))
+        registry.put(make_study(MIXED[7], "Trial 7"))  # first seen
+        result = run_cli(config, "check")
+    assert result.exit_code == 0, result.stderr
+    told = re.sub(r"\d{4}-\d{2}-\d{2}", "DAY", result.stdout)  # a notice names today
+    return _recorded(tmp_path / "ctwatch.db"), told
+
+
+def _pcd(study: dict[str, Any], day: str) -> dict[str, Any]:
+    study["protocolSection"]["statusModule"]["primaryCompletionDateStruct"] = {
+        "date": day, "type": "ESTIMATED"}  # fmt: skip
+    return study
+
+
+def _two_cycles(tmp_path: Path, log: list[str] | None = None) -> dict[str, list[Any]]:
+    """A baseline of TRIALS, then every one of them changed; ``log``: gets the second
+    check's debug log."""
     tmp_path.mkdir(exist_ok=True)
     with RegistryDouble([make_study(n, f"Trial {n}") for n in TRIALS]) as registry:
         config = write_config(tmp_path, registry.url, TRIALS)
         assert run_cli(config, "check").exit_code == 0
         for n in TRIALS:
             registry.put(_changed(n))
-        result = run_cli(config, "check")
+        result = run_cli(config, "--log-level", "debug", "check")
     assert result.exit_code == 0, result.stderr
+    if log is not None:
+        log.append(result.stderr)
     return _recorded(tmp_path / "ctwatch.db")
+
+
+def _tapped(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The trials each compared run takes, as it takes them (a run may stop early)."""
+    runs: list[list[str]] = []
+    compare = Versioning.compare
+
+    def tapped(self: Versioning, batch: Any, known: Any) -> Any:
+        taken: list[str] = []
+        runs.append(taken)
+
+        def tap() -> Any:
+            for item in known:
+                taken.append(item[0])
+                yield item
+
+        return compare(self, batch, tap())
+
+    monkeypatch.setattr(Versioning, "compare", tapped)
+    return runs
 
 
 def test_runs_compared_ahead_record_what_one_at_a_time_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Known trials are compared (and their changes classified) a run at a time before
-    they are written: the versions, events and alerts, and their order, are those of a
-    trial-by-trial recording; each run is at most ``COMPARED_TOGETHER`` trials, so the
-    old records held while comparing stay few."""
-    runs: list[int] = []
-    compare = Versioning.compare
-
-    def counted(self: Versioning, batch: Any, known: Any) -> Any:
-        known = list(known)
-        runs.append(len(known))
-        return compare(self, batch, known)
-
-    monkeypatch.setattr(Versioning, "compare", counted)
-    monkeypatch.setattr(pipeline, "COMPARED_TOGETHER", 2)
-    ahead = _two_cycles(tmp_path / "ahead")
-    assert runs == [0, 0, 0, 2, 2, 1]  # the baseline knows no trial; then runs of 2, 2, 1
-    monkeypatch.setattr(pipeline, "COMPARED_TOGETHER", 10**9)  # never: one at a time
+    they are written: every row written, and its order, is that of a trial-by-trial
+    recording, and so is what is told; each run looks at ``COMPARED_TOGETHER`` requested
+    trials and takes only those that will be recorded against a stored version; a run
+    that reaches ``RUN_BYTES`` stops, and the next one starts where it stopped."""
+    runs = _tapped(monkeypatch)
+    monkeypatch.setattr(pipeline, "COMPARED_TOGETHER", 3)
+    ahead, told_ahead = _mixed_cycles(tmp_path / "ahead")
+    # eight requested IDs a cycle, so three runs each; the baseline knows no trial, and the
+    # stale copy (MIXED[3]), the vanished trial and the new one are never compared ahead
+    assert len(runs) == 6 and not any(runs[:3]) and all(len(run) <= 3 for run in runs)
+    assert [n for run in runs for n in run] == [MIXED[i] for i in (0, 1, 2, 5, 6)]
+    runs.clear()
+    monkeypatch.setattr(versioning, "RUN_BYTES", 1)  # every run stops after one trial
+    small, told_small = _mixed_cycles(tmp_path / "small")
+    assert [run for run in runs if run] == [[MIXED[i]] for i in (0, 1, 2, 5, 6)]
     monkeypatch.setattr(Versioning, "compare", lambda self, batch, known: {})
-    alone = _two_cycles(tmp_path / "alone")
-    assert ahead == alone
-    assert len(ahead["versions"]) == 10 and len(ahead["events"]) == 5 and not ahead["errors"]
+    alone, told_alone = _mixed_cycles(tmp_path / "alone")
+    assert ahead == alone == small
+    assert told_ahead == told_alone == told_small
+    assert [v[0] for v in ahead["versions"] if v[1] == 2] == [MIXED[0], MIXED[1], MIXED[5],
+                                                              MIXED[6]]  # fmt: skip
+    assert {e[2] for e in ahead["events"] if e[0] == MIXED[1]} == {
+        "dates.primary_completion_slipped", "sites.changed"}  # fmt: skip
+    assert ahead["errors"] == [(MIXED[3],), (MIXED[4],)]  # the stale copy; the vanished trial
+
+
+def test_a_run_of_big_changed_records_lets_old_records_go_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose old bodies pass ``OLD_BYTES_TOGETHER`` classifies what it holds before
+    parsing more: the old records a run holds at once stay few (here one at a time), and
+    what is recorded is the same."""
+    classified: list[int] = []
+    classify = Versioning._classify
+
+    def counted(self: Versioning, batch: Any, changed: Any, into: Any) -> None:
+        classified.append(len(changed))
+        classify(self, batch, changed, into)
+
+    monkeypatch.setattr(Versioning, "_classify", counted)
+    monkeypatch.setattr(versioning, "OLD_BYTES_TOGETHER", 1)
+    recorded = _two_cycles(tmp_path)
+    assert classified == [0, 1, 1, 1, 1, 1, 0]  # the baseline's empty run; then one each
+    assert len(recorded["events"]) == len(TRIALS) and not recorded["errors"]
 
 
 def test_a_fault_while_comparing_a_run_costs_only_its_trial(
@@ -153,9 +254,52 @@ def test_a_fault_while_comparing_a_run_costs_only_its_trial(
         return real_classify(old, new, *rest)
 
     monkeypatch.setattr(versioning, "classify", faulty)
-    recorded = _two_cycles(tmp_path)
+    log: list[str] = []
+    recorded = _two_cycles(tmp_path, log)
     good = [n for n in TRIALS if n != BAD]
     assert recorded["errors"] == [(BAD,)]
     assert [v[0] for v in recorded["versions"] if v[1] == 2] == good  # once each
     assert [e[0] for e in recorded["events"]] == good
     assert seen.count(BAD) == 2  # the run met it, then the trial-by-trial pass
+    assert (
+        f"recorded again trial by trial: unexpected ValueError: a change the rules cannot \
+read (classifying {BAD})"
+        in log[0]
+    )
+
+
+class _Old(dict[str, Any]):
+    """A parsed old record that can be watched (a plain dict cannot be weakly referenced)."""
+
+
+def test_the_failed_pass_lets_its_run_go_before_the_batch_is_recorded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault's traceback holds the frames of the pass that failed (a compared run's
+    old records, up to a hundred of them): the batch is recorded again after it is let
+    go, so those records are gone when the trial-by-trial pass runs."""
+    parsed = versioning._parsed
+    first_pass: list[weakref.ref[_Old]] = []
+    alive: list[int] = []
+
+    def watched(body: bytes | None) -> dict[str, Any]:
+        old = _Old(parsed(body))
+        if not alive:  # still the first pass
+            first_pass.append(weakref.ref(old))
+        return old
+
+    def faulty(old: Any, new: Any, *rest: Any) -> Any:
+        if new["protocolSection"]["identificationModule"]["nctId"] == BAD:
+            if first_pass and not alive:
+                alive.append(-1)  # the first pass ends here
+            elif alive == [-1]:  # the trial-by-trial pass has reached BAD
+                gc.collect()
+                alive[0] = sum(ref() is not None for ref in first_pass)
+            raise ValueError("a change the rules cannot read")
+        return real_classify(old, new, *rest)
+
+    monkeypatch.setattr(versioning, "_parsed", watched)
+    monkeypatch.setattr(versioning, "classify", faulty)
+    _two_cycles(tmp_path)
+    assert len(first_pass) == len(TRIALS)  # the whole run was parsed ahead
+    assert alive == [0]

@@ -335,13 +335,14 @@ def test_stale_trials_of_one_status_and_date_each_keep_their_own_baseline_event(
     assert cycle_at(config, T0) == ""  # the baseline is silent
     with sqlite3.connect(config.parent / "ctwatch.db") as db:
         rows = db.execute(
-            """SELECT e.nct_id, v.nct_id, e.type, e.silent, e.source, e.summary FROM events e
-               JOIN versions v ON v.id = e.version_id ORDER BY e.id"""
+            """SELECT e.nct_id, v.nct_id, e.type, e.silent, e.source, e.summary, e.value_json
+               FROM events e JOIN versions v ON v.id = e.version_id ORDER BY e.id"""
         ).fetchall()
     summary = (
         "Primary completion date 2025-06 passed 204 days ago; the record still says “recruiting”."
     )
-    assert rows == [(n, n, "record.stale", 1, "clock", summary) for n in ids]
+    values = '{"primary_completion":"2025-06","days_past":204,"status":"RECRUITING"}'
+    assert rows == [(n, n, "record.stale", 1, "clock", summary, values) for n in ids]
     assert cycle_at(config, T0 + timedelta(days=1)) == ""
 
 

@@ -23,21 +23,20 @@ from __future__ import annotations
 import functools
 import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from watcher.alerts.routing import Routes
 from watcher.alerts.search_routes import SearchSpec
-from watcher.core import record as rec
 from watcher.core.events import Thresholds
 from watcher.cycle import notices
 from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
 from watcher.cycle.time_events import TimeEvents
-from watcher.cycle.versioning import Compared, Versioning
+from watcher.cycle.versioning import Compared, Versioning, stale_copy
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
@@ -289,9 +288,12 @@ class Pipeline:
         """
         record = functools.partial(self._record_batch, fetched, plan, routes, should_stop)
         part = CycleReport()
+        fault: str | None = None
         try:
             stopped = record(part, isolated=False)
-        except _TrialFault as fault:
+        except _TrialFault as exc:  # left before recording again: its traceback holds the
+            fault = str(exc)  # frames of the failed pass (a compared run's old records)
+        if fault is not None:
             log.debug("a trial failed; the batch is recorded again trial by trial: %s", fault)
             part = CycleReport()
             stopped = record(part, isolated=True)
@@ -321,14 +323,16 @@ class Pipeline:
             )  # fmt: skip
             context = _Recording(batch, fetched, plan, routes, report, now, versions)
             compared: dict[str, Compared] = {}
+            run_ends = 0
             for at, nct in enumerate(fetched.requested):
                 if should_stop():
                     return True
-                if not isolated and at % COMPARED_TOGETHER == 0:
-                    compared = _compare(context, states, at)
+                if not isolated and at == run_ends:
+                    compared = {}  # the last run goes before the next is compared
+                    compared, run_ends = _compare(context, states, at)
                 try:
-                    with batch.trial(isolated=isolated):
-                        self._record_trial(context, nct, states.get(nct), compared.get(nct))
+                    with batch.trial(isolated=isolated):  # popped: used once, if at all
+                        self._record_trial(context, nct, states.get(nct), compared.pop(nct, None))
                 except StoreError:
                     raise
                 except Exception as exc:  # one bad record must not stop the others
@@ -357,7 +361,7 @@ class Pipeline:
                 rows = notices.trial_gone(destinations, nct, now[:10])
                 batch.tell_once(notices.gone_key(nct), rows, now)
             return
-        stale = _stale(record, context.plan.listed.get(nct), state)
+        stale = stale_copy(record, context.plan.listed.get(nct), state)
         if stale is not None:
             self._trial_failed(context, nct, state, stale)
             return
@@ -427,42 +431,38 @@ class Pipeline:
 
 
 COMPARED_TOGETHER = 100
-"""How many fetched trials are compared (and their changes classified) ahead of being
-recorded (:meth:`Versioning.compare`): enough for the rules to run warm, few enough that
-the old records they read are held briefly."""
+"""How many requested trials a run looks at, to compare (and classify their changes)
+ahead of recording them (:meth:`Versioning.compare`): enough for the rules to run warm.
+What a run holds is bounded in bytes apart from this (:data:`versioning.RUN_BYTES`)."""
 
 
-def _compare(context: _Recording, states: dict[str, TrialState], at: int) -> dict[str, Compared]:
-    """The next :data:`COMPARED_TOGETHER` requested trials that have a stored version and
-    a fetched record, compared ahead (a batch recorded without savepoints only: a fault
-    here undoes the batch, recorded again trial by trial, each compared on its own)."""
-    fetched = context.fetched
-    known = []
-    for nct in fetched.requested[at : at + COMPARED_TOGETHER]:
-        state, record = states.get(nct), fetched.records.get(nct)
-        if state is not None and state.latest_hash and record is not None:
-            known.append((nct, record, state))  # a failed request has no record
+def _compare(
+    context: _Recording, states: dict[str, TrialState], at: int
+) -> tuple[dict[str, Compared], int]:
+    """From the requested trial ``at``, a run of up to :data:`COMPARED_TOGETHER` of those
+    that will be recorded against a stored version (known, fetched, not a stale copy),
+    compared ahead; and where the next run starts (a run of big records stops early:
+    :meth:`Versioning.compare`). Only in a batch recorded without savepoints: a fault here
+    undoes the batch, which is recorded again trial by trial, each compared on its own."""
+    fetched, listed = context.fetched, context.plan.listed
+    requested = fetched.requested
+    ends = at + 1  # a run is never empty of requested trials: the loop moves on
+
+    def known() -> Iterator[tuple[str, dict[str, Any], TrialState]]:
+        nonlocal ends
+        for i in range(at, min(at + COMPARED_TOGETHER, len(requested))):
+            ends = i + 1
+            nct = requested[i]
+            state, record = states.get(nct), fetched.records.get(nct)
+            if state is None or not state.latest_hash or record is None:
+                continue  # new, imported-only, or not fetched (a failed request has none)
+            if stale_copy(record, listed.get(nct), state) is None:  # a stale copy: no record
+                yield nct, record, state
+
     try:
-        return context.versions.compare(context.batch, known)
+        return context.versions.compare(context.batch, known()), ends
     except StoreError:
         raise
     except Exception as exc:
-        raise _TrialFault(f"comparing a run of trials: {describe_failure(exc)}") from exc
-
-
-def _stale(record: dict[str, Any], listed: str | None, state: TrialState | None) -> str | None:
-    """Why a fetched copy is older than what we know (a stale replica), or None."""
-    posted = rec.last_update_posted(record)
-    if posted is None:
-        return None
-    if listed is not None and posted < listed:
-        return (
-            f"the registry returned an older copy (posted {posted}, listed as {listed}); "
-            "fetched again next cycle"
-        )
-    if state is not None and state.last_update_posted and posted < state.last_update_posted:
-        return (
-            f"the registry returned an older copy (posted {posted}, "
-            f"stored {state.last_update_posted}); fetched again next cycle"
-        )
-    return None
+        notes = "".join(f" ({note})" for note in getattr(exc, "__notes__", ()))
+        raise _TrialFault(describe_failure(exc) + notes) from exc

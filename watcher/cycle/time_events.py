@@ -115,7 +115,7 @@ def _write(facts: ClockFacts, first_sight: tuple[date, Thresholds] | None) -> Cl
     return ClockWrite(facts.to_json(), True, state.to_text(), today.isoformat(), tuple(events))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def _undated_write(facts: ClockFacts, first_sight: tuple[date, Thresholds] | None) -> ClockWrite:
     """:func:`_write` of facts without a deadline (:func:`watcher.core.events.clock.undated`:
     a status and a primary completion date), made once per pair, day and thresholds. Why:

@@ -121,7 +121,7 @@ IRRELEVANT = ClockFacts(None, None, None, None)
 """The facts of every trial that can make no time event (nothing the rules read)."""
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def undated(status: str, primary_completion: str) -> ClockFacts:
     """The facts of a trial with no FDAAA deadline but an open status and a primary
     completion date (only ``record.stale`` can apply): one shared value per pair, as

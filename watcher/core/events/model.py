@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,11 +112,16 @@ class Event:
     summary: str
     values: Mapping[str, Value] = field(default_factory=dict)
 
-    @functools.cached_property
+    @property
     def values_json(self) -> str:
         """The values as stored (compact JSON), made once per event: the events of a
-        baseline's time facts are shared by every trial of a status and a date."""
-        return compact_json(dict(self.values))
+        baseline's time facts are shared by every trial of a status and a date. Kept in
+        the instance's ``__dict__`` by hand: Python 3.11's ``cached_property`` takes one
+        lock for every instance, which costs more than the JSON for an event stored once."""
+        made: str | None = self.__dict__.get("_values_json")
+        if made is None:
+            made = self.__dict__["_values_json"] = compact_json(dict(self.values))
+        return made
 
     @property
     def family(self) -> str:
