@@ -36,7 +36,7 @@ from watcher.cycle.backfill import Backfiller
 from watcher.cycle.report import CycleReport, Interrupted, Outcome, describe_failure
 from watcher.cycle.searches import SearchRound
 from watcher.cycle.time_events import TimeEvents
-from watcher.cycle.versioning import Compared, Versioning, stale_copy
+from watcher.cycle.versioning import Compared, Versioning, has_stored_version, stale_copy
 from watcher.registry.client import FetchResult, RegistryClient
 from watcher.registry.errors import RegistryError
 from watcher.registry.planner import Memory, Plan, Planner
@@ -454,7 +454,7 @@ def _compare(
             ends = i + 1
             nct = requested[i]
             state, record = states.get(nct), fetched.records.get(nct)
-            if state is None or not state.latest_hash or record is None:
+            if state is None or not has_stored_version(state) or record is None:
                 continue  # new, imported-only, or not fetched (a failed request has none)
             if stale_copy(record, listed.get(nct), state) is None:  # a stale copy: no record
                 yield nct, record, state

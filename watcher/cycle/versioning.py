@@ -69,13 +69,11 @@ class Versioning:
         ``compared``: this record's :meth:`compare`, made ahead (else it is made here)."""
         if compared is None:
             snap = take_snapshot(nct, record)
-            if state is None or state.latest_hash is None:
+            if state is None or not has_stored_version(state):
                 return self._first(batch, nct, snap, state=state, routes=routes, now=now)
             compared = self._compared(batch, nct, snap, state)
             if compared.changes:
-                old, new, changes = compared.old, snap.record, compared.changes
-                events = self._events(batch, nct, old, new, changes)
-                compared = Compared(snap, changes, events, self._clock(new))
+                compared = self._classified(batch, nct, compared)
         if not compared.changes:
             batch.record_unchanged(compared.snap, now)  # and stores a new hash: compared once
             return Outcome.UNCHANGED
@@ -133,12 +131,16 @@ class Versioning:
         ``changed`` is emptied, so its old records go."""
         for nct, c in changed:
             try:
-                events = self._events(batch, nct, c.old, c.snap.record, c.changes)
-                into[nct] = Compared(c.snap, c.changes, events, self._clock(c.snap.record))
+                into[nct] = self._classified(batch, nct, c)
             except Exception as exc:
                 exc.add_note(f"classifying {nct}")
                 raise
         changed.clear()
+
+    def _classified(self, batch: VersionBatch, nct: str, c: Compared) -> Compared:
+        """A compared change with its events and time facts, its old record let go."""
+        events = self._events(batch, nct, c.old, c.snap.record, c.changes)
+        return Compared(c.snap, c.changes, events, self._clock(c.snap.record))
 
     def _compared(
         self, batch: VersionBatch, nct: str, snap: Snapshot, state: TrialState
@@ -303,6 +305,13 @@ def _left_out(change: FieldChange, imported: dict[str, Any]) -> bool:
         and "resultsSection" not in imported
         and imported.get("hasResults") is True
     )
+
+
+def has_stored_version(state: TrialState) -> bool:
+    """Whether a known trial has an observed version to compare with (one with only an
+    imported history, or only errors so far, has none: its first version is recorded as
+    such)."""
+    return state.latest_hash is not None
 
 
 def stale_copy(record: dict[str, Any], listed: str | None, state: TrialState | None) -> str | None:

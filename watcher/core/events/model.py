@@ -24,9 +24,6 @@ Value = str | int | float | bool | None
 """A typed event value (JSON scalars only, so every channel can carry it)."""
 
 
-_RANK_OF = {"info": 0, "low": 1, "medium": 2, "high": 3}
-
-
 class Level(enum.Enum):
     """How much an event is likely to matter; ``high`` > ``medium`` > ``low`` > ``info``."""
 
@@ -56,6 +53,7 @@ class Level(enum.Enum):
         return self.rank >= other.rank
 
 
+_RANK_OF = {level.value: rank for rank, level in enumerate(Level)}  # declared order
 LEVEL_NAMES = tuple(level.value for level in Level)
 STORED_LEVELS = {level.value: level for level in Level}
 """A level as stored (``"high"``) to its member: one lookup for every event read back,
